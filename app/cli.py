@@ -1,0 +1,238 @@
+"""The ``vidsearch`` command line.
+
+Heavy libraries (torch, faiss, gradio) are imported inside the commands, so ``vidsearch --help``
+answers at once. User errors (bad files, missing or mismatched index, bad filter) print one
+clear line and exit with status 2; ``index`` exits 1 when some clips failed (they are listed and
+kept in the index's errors table) and 0 when all went well.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from vidsearch.app.options import (
+    ExtractorOptions,
+    IndexOption,
+    parse_floats,
+)
+
+app = typer.Typer(
+    name="vidsearch",
+    help="Motion-aware video retrieval: find clips that move like this one.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+class UserError(Exception):
+    """An error whose message is all the user needs (no traceback)."""
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def _user_errors():
+    """Exception types that are the user's to fix, mapped to one clear line."""
+    from vidsearch.indexers.encoders.errors import EncoderError
+    from vidsearch.indexers.video import VideoError
+    from vidsearch.retrieval.filters import FilterError
+    from vidsearch.retrieval.store import IndexStoreError
+
+    return (VideoError, IndexStoreError, FilterError, EncoderError, UserError, FileNotFoundError, KeyError, ValueError)
+
+
+def _run(fn):
+    try:
+        return fn()
+    except _user_errors() as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        _fail(str(msg))
+
+
+@app.command()
+def index(
+    paths: list[Path] = typer.Argument(..., help="Video files or folders (walked recursively)."),
+    index_dir: Path = IndexOption,
+    backbone: str = typer.Option("dinov2-s14", "--backbone", "-b", help="Encoder name (see `vidsearch models`)."),
+    frames: int = typer.Option(32, "--frames", "-T", help="Frames sampled per clip."),
+    alpha: str = typer.Option("1,8,4", help="Moment weights mean,std,skew."),
+    aggregation: str = typer.Option("concat", help="concat | sum"),
+    resize: str = typer.Option("stretch", help="stretch (as the reference) | center-crop"),
+    decoder: str = typer.Option("pyav", help="pyav | decord"),
+    prune: bool = typer.Option(False, "--prune", help="Remove entries whose file no longer exists."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Delete the index and re-embed with these settings."),
+    allow_download: bool = typer.Option(False, "--allow-download", help="Let hub checkpoints (hf:...) download."),
+) -> None:
+    """Index (or update) a corpus: new and changed clips are embedded, unchanged ones skipped."""
+    from vidsearch.app.progress import IndexProgress
+    from vidsearch.retrieval.index import Index
+
+    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize)
+    config = _run(opts.to_config)
+    idx = _run(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
+    with IndexProgress(console) as bar:
+        report = _run(lambda: idx.add(paths, prune=prune, decoder=decoder, progress=bar.update))
+    s = report.stats
+    console.print(
+        f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
+        f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} clips in {idx.dir}"
+        + (f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s)" if s and s.clips else "")
+    )
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def query(
+    clip: Optional[Path] = typer.Argument(None, help="Query clip (indexed or not)."),
+    clip_id: Optional[int] = typer.Option(None, "--id", help="Query with an indexed clip's id."),
+    index_dir: Path = IndexOption,
+    top_k: int = typer.Option(10, "--top-k", "-k"),
+    by: str = typer.Option("motion", help="motion | pacing | both"),
+    weights: str = typer.Option("0.7,0.3", help="Fusion weights motion,pacing (for --by both)."),
+    where: Optional[str] = typer.Option(None, help="SQL condition on clip columns, e.g. \"duration > 3\"."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Rank indexed clips by how similar their motion (and/or pacing) is to a query clip."""
+    from vidsearch.retrieval.index import Index
+    from vidsearch.retrieval.types import FusionWeights
+
+    if (clip is None) == (clip_id is None):
+        _fail("give exactly one of CLIP or --id")
+    w = _run(lambda: parse_floats(weights, 2, "weights"))
+    idx = _run(lambda: Index.open(index_dir))
+    hits = _run(lambda: idx.search(clip_id if clip_id is not None else clip, k=top_k, by=by, weights=FusionWeights(*w), where=where))
+    if as_json:
+        out.print_json(json.dumps([_hit_json(h) for h in hits]))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"top {len(hits)} by {by}")
+    for col in ("rank", "id", "score", "motion", "pacing", "mean/std/skew", "path"):
+        table.add_column(col)
+    for h in hits:
+        parts = "/".join(f"{c:.2f}" for c in h.moment_contributions) if h.moment_contributions else "-"
+        table.add_row(str(h.rank), str(h.id), f"{h.score:.4f}", f"{h.motion:.4f}", f"{h.pacing:.4f}", parts, h.path)
+    out.print(table)
+
+
+def _hit_json(h) -> dict:
+    rec = {k: v for k, v in h.record.items() if k not in ("spf_curve",)}
+    rec["indexed_at"] = str(rec.get("indexed_at"))
+    return {
+        "rank": h.rank,
+        "id": h.id,
+        "path": h.path,
+        "score": h.score,
+        "motion": h.motion,
+        "pacing": h.pacing,
+        "moment_contributions": dict(zip(("mean", "std", "skew"), h.moment_contributions)) if h.moment_contributions else None,
+        "record": rec,
+    }
+
+
+@app.command()
+def info(
+    clip: str = typer.Argument(..., help="A clip path or an indexed clip id."),
+    index_dir: Path = IndexOption,
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the SPF curve as a PNG."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Metadata and SPF signature of a clip (from the index, or embedded on the fly)."""
+    from vidsearch.app.inspect import clip_summary, save_spf_plot
+    from vidsearch.retrieval.index import Index
+
+    idx = _run(lambda: Index.open(index_dir))
+    summary = _run(lambda: clip_summary(idx, clip))
+    if plot is not None:
+        save_spf_plot(summary, plot)
+        console.print(f"SPF plot written to {plot}")
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+        return
+    for key, value in summary.items():
+        if key == "spf_curve":
+            value = " ".join(f"{v:.2f}" for v in value[:: max(1, len(value) // 16)])
+        out.print(f"[bold]{key}[/]: {value}", highlight=False)
+
+
+@app.command()
+def stats(index_dir: Path = IndexOption, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Summary of an index: clips, errors, size, configuration."""
+    from vidsearch.retrieval.index import Index
+
+    idx = _run(lambda: Index.open(index_dir))
+    s = idx.stats()
+    s["config"] = idx.config.to_dict()
+    s["failed_files"] = [{"path": e["path"], "reason": e["reason"]} for e in idx.errors()]
+    if as_json:
+        out.print_json(json.dumps(s, default=str))
+        return
+    for key, value in s.items():
+        out.print(f"[bold]{key}[/]: {value}", highlight=False)
+
+
+@app.command()
+def remove(ids: list[int] = typer.Argument(..., help="Clip ids to remove."), index_dir: Path = IndexOption) -> None:
+    """Remove clips from the index by id."""
+    from vidsearch.retrieval.index import Index
+
+    idx = _run(lambda: Index.open(index_dir))
+    n = _run(lambda: idx.remove(ids))
+    console.print(f"removed {n} clip(s); {len(idx)} left")
+
+
+@app.command()
+def models() -> None:
+    """List the registered encoders."""
+    from vidsearch.indexers.encoders import available_encoders
+
+    for name in available_encoders():
+        out.print(name)
+    out.print("hf:<hub id or local folder>  (DINOv2 / SigLIP / CLIP vision checkpoints)")
+
+
+@app.command()
+def demo(
+    workdir: Path = typer.Option(Path("demo_corpus"), help="Where the sample corpus and its index go."),
+    backbone: str = typer.Option("dinov2-s14", "--backbone", "-b"),
+) -> None:
+    """The embedded default: build a small sample corpus, index it and run a query."""
+    from vidsearch.app.demo import run_demo
+
+    _run(lambda: run_demo(workdir, backbone, console, out))
+
+
+def _mount_optional_apps() -> None:
+    """Sub-apps from other packages; each is optional so a broken one cannot hide the core CLI."""
+    from importlib import import_module
+
+    for module, name in (("vidsearch.bench.cli", "bench"), ("vidsearch.generation.cli", None), ("vidsearch.app.ui_cli", None)):
+        try:
+            sub = import_module(module).app
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("vidsearch"):
+                continue
+            raise
+        app.add_typer(sub, name=name) if name else app.add_typer(sub)
+
+
+_mount_optional_apps()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

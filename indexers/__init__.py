@@ -1,0 +1,1 @@
+"""Ingestion: video decoding, frame encoders, SemanticMoments, SPF signatures, corpus walking."""

@@ -1,0 +1,80 @@
+"""Extractor configuration: everything that decides what a stored vector means.
+
+The whole config is written to the index's ``manifest.json`` (LanceDB-style: the embedding
+configuration lives with the table), so a query clip is embedded exactly as the corpus was and an
+index built with other settings is refused instead of silently mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+ResizeMode = Literal["stretch", "center-crop"]
+Aggregation = Literal["concat", "sum"]
+
+
+@dataclass(frozen=True)
+class SpfConfig:
+    """Semantic Progress Function parameters (defaults: the reference code's, k clipped to T-1)."""
+
+    k: int = 30  # neighbours per frame (pairs i, i+1..i+k)
+    sigma: float = 20.0  # Gaussian weight on the frame gap
+    lam: float = 1e-5  # Tikhonov regulariser
+    resample: int = 64  # stored curve length
+    penalty: float = 0.02  # segmented least squares penalty per segment
+
+
+@dataclass(frozen=True)
+class ExtractorConfig:
+    """How a clip becomes a SemanticMoments vector and an SPF signature."""
+
+    backbone: str = "dinov2-s14"
+    num_frames: int = 32
+    resize: ResizeMode = "stretch"  # the reference resizes to a square without keeping aspect
+    alpha: tuple[float, float, float] = (1.0, 8.0, 4.0)
+    aggregation: Aggregation = "concat"
+    spf: SpfConfig = field(default_factory=SpfConfig)
+    weights_id: str = ""  # filled in from the loaded encoder (hash of its weights)
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 2:
+            raise ValueError(f"num_frames must be >= 2 (got {self.num_frames})")
+        if self.resize not in ("stretch", "center-crop"):
+            raise ValueError(f"resize must be 'stretch' or 'center-crop' (got {self.resize!r})")
+        if self.aggregation not in ("concat", "sum"):
+            raise ValueError(f"aggregation must be 'concat' or 'sum' (got {self.aggregation!r})")
+        if len(self.alpha) != 3 or any(a < 0 for a in self.alpha) or not any(self.alpha):
+            raise ValueError(f"alpha must be three non-negative weights, not all zero (got {self.alpha})")
+        object.__setattr__(self, "alpha", tuple(float(a) for a in self.alpha))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["alpha"] = list(self.alpha)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ExtractorConfig":
+        d = dict(d)
+        d["spf"] = SpfConfig(**d.get("spf", {}))
+        d["alpha"] = tuple(d.get("alpha", (1.0, 8.0, 4.0)))
+        return cls(**d)
+
+    def with_weights(self, weights_id: str) -> "ExtractorConfig":
+        return replace(self, weights_id=weights_id)
+
+    def fingerprint(self) -> str:
+        """Short stable hash: two clips share a fingerprint iff they were embedded identically."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def differences(self, other: "ExtractorConfig") -> list[str]:
+        """Human-readable list of fields that differ (for the mismatch error message)."""
+        a, b = self.to_dict(), other.to_dict()
+        out = []
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"{key}: index has {a.get(key)!r}, requested {b.get(key)!r}")
+        return out

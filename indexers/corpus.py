@@ -1,0 +1,65 @@
+"""Finding the clips of a corpus and fingerprinting their content."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from vidsearch.indexers.video import VIDEO_EXTENSIONS
+
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str  # absolute, symlinks resolved
+    size: int
+    mtime: float
+
+
+def stat_file(path: str | os.PathLike) -> FileStat:
+    p = Path(path).resolve()
+    st = p.stat()
+    return FileStat(str(p), st.st_size, st.st_mtime)
+
+
+def discover_videos(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Every video file under ``paths`` (files or folders), recursively, sorted, deduplicated.
+
+    Symlinked folders are followed, but each real folder is visited once, so symlink loops end.
+    A file given explicitly is kept whatever its extension (the decoder will judge it).
+    """
+    found: set[str] = set()
+    seen_dirs: set[tuple[int, int]] = set()
+    for root in paths:
+        root = Path(root)
+        if root.is_file():
+            found.add(str(root.resolve()))
+            continue
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: no such file or folder")
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            st = os.stat(dirpath)
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                dirnames[:] = []
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                if Path(name).suffix.lower() in VIDEO_EXTENSIONS and not name.startswith("."):
+                    full = Path(dirpath) / name
+                    if full.exists():  # skip dangling symlinks
+                        found.add(str(full.resolve()))
+    return sorted(found)
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """BLAKE2b of the file's bytes: the same clip at another path or time is recognised."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()

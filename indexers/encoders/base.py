@@ -1,0 +1,80 @@
+"""The frame-encoder contract every backbone in the registry satisfies.
+
+An encoder turns a batch of RGB frames into, from ONE forward pass, the per-frame patch tokens
+(for SemanticMoments) and a per-frame global embedding (for the SPF signature).
+
+torch is imported inside the methods, not at module level, so that ``vidsearch.indexers.encoders``
+(which re-exports these names) stays cheap to import on the CLI start-up path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class EncodedFrames:
+    patch_tokens: torch.Tensor  # (N, P, D) float32
+    global_embedding: torch.Tensor  # (N, D_g) float32, not normalised
+
+
+class Encoder:
+    """Base class: subclasses set the attributes and implement ``forward``.
+
+    Attributes:
+        name: registry name (e.g. ``dinov2-s14``).
+        image_size: square input side in pixels the frames must be resized to.
+        mean, std: per-channel normalisation applied in ``preprocess``.
+        dim: patch-token dimension D.
+        weights_id: stable hash of the weights, stored in the index manifest.
+        flops_per_image: approximate forward FLOPs for one frame (for the benchmark's GFLOP/s).
+    """
+
+    name: str = ""
+    image_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    dim: int = 0
+    weights_id: str = ""
+    flops_per_image: float = 0.0
+
+    def preprocess(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (N, H, W, 3) RGB at ``image_size`` -> normalised float (N, 3, H, W)."""
+        import torch
+
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"expected uint8 (N, H, W, 3) frames, got {frames.dtype} {frames.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def forward(self, pixels: torch.Tensor) -> EncodedFrames:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def encode(self, frames: np.ndarray, batch_size: int = 32) -> EncodedFrames:
+        """Encode uint8 frames in batches under ``torch.inference_mode``."""
+        import torch
+
+        patches, globals_ = [], []
+        with torch.inference_mode():
+            for start in range(0, len(frames), batch_size):
+                out = self.forward(self.preprocess(frames[start : start + batch_size]))
+                patches.append(out.patch_tokens.float())
+                globals_.append(out.global_embedding.float())
+        return EncodedFrames(torch.cat(patches), torch.cat(globals_))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, image_size={self.image_size}, dim={self.dim}, "
+            f"weights_id={self.weights_id!r})"
+        )

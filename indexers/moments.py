@@ -1,0 +1,72 @@
+"""SemanticMoments: a training-free motion descriptor from per-frame patch tokens.
+
+Exactly the reference formula (``../shared/reference/methods.md``): per patch, over time, the mean,
+the unbiased standard deviation and the standardised skew ``mean((x-M1)^3) / (M2^3 + 1e-6)``; each
+moment averaged over patches, L2-normalised, weighted by alpha, concatenated (or summed) and
+L2-normalised again. Works on torch tensors and NumPy arrays alike.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+SKEW_EPS = 1e-6
+MOMENT_NAMES = ("mean", "std", "skew")
+
+
+def _as_tensor(x) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
+
+
+def moment_stack(patch_tokens, pool: Literal["patch", "frame"] = "patch") -> torch.Tensor:
+    """(T, P, D) tokens -> (3, D): the three temporal moments averaged over patches.
+
+    ``pool="frame"`` is the frame-level ablation: tokens are averaged over patches *first*, so
+    the moments describe one global vector per frame instead of each patch's trajectory.
+    """
+    x = _as_tensor(patch_tokens).float()
+    if x.ndim != 3 or x.shape[0] < 2:
+        raise ValueError(f"expected (T>=2, P, D) patch tokens, got shape {tuple(x.shape)}")
+    if pool == "frame":
+        x = x.mean(dim=1, keepdim=True)
+    m1 = x.mean(dim=0)
+    m2 = x.std(dim=0, unbiased=True)
+    m3 = ((x - m1) ** 3).mean(dim=0) / (m2**3 + SKEW_EPS)
+    return torch.stack([m1.mean(0), m2.mean(0), m3.mean(0)])
+
+
+def weighted_moment_blocks(moments: torch.Tensor, alpha=(1.0, 8.0, 4.0)) -> torch.Tensor:
+    """(3, D) moments -> (3, D) blocks: each L2-normalised then multiplied by its alpha."""
+    a = torch.as_tensor(alpha, dtype=moments.dtype).view(3, 1)
+    return torch.nn.functional.normalize(moments, dim=1) * a
+
+
+def combine_blocks(blocks: torch.Tensor, aggregation: Literal["concat", "sum"] = "concat") -> torch.Tensor:
+    v = blocks.reshape(-1) if aggregation == "concat" else blocks.sum(0)
+    return torch.nn.functional.normalize(v, dim=0)
+
+
+def semantic_moments(
+    patch_tokens,
+    alpha=(1.0, 8.0, 4.0),
+    aggregation: Literal["concat", "sum"] = "concat",
+    pool: Literal["patch", "frame"] = "patch",
+) -> torch.Tensor:
+    """The SemanticMoments vector: (3D,) for ``concat``, (D,) for ``sum``, unit L2 norm."""
+    if aggregation not in ("concat", "sum"):
+        raise ValueError(f"aggregation must be 'concat' or 'sum', got {aggregation!r}")
+    return combine_blocks(weighted_moment_blocks(moment_stack(patch_tokens, pool), alpha), aggregation)
+
+
+def moment_contributions(query: np.ndarray, others: np.ndarray, dim: int) -> np.ndarray:
+    """Split concat-aggregated cosine similarities into the mean / std / skew parts.
+
+    For ``concat`` vectors the cosine is exactly the sum of three block dot products, so the
+    parts say how much each moment contributed to the motion score. (N, 3) for ``others`` (N, 3D).
+    """
+    q = np.asarray(query, dtype=np.float32).reshape(3, dim)
+    o = np.asarray(others, dtype=np.float32).reshape(len(others), 3, dim)
+    return np.einsum("bd,nbd->nb", q, o)

@@ -1,0 +1,40 @@
+"""Similarity scores between a query clip and stored clips, and their fusion.
+
+- motion: cosine of the SemanticMoments vectors (they are unit norm, so a dot product);
+- pacing: ``1 - mean |S_q(t) - S_c(t)|`` over the 64-point SPF curves, i.e. one minus the area
+  between the two progress curves; 1 for identical pacing, in [0, 1] since curves lie in [0, 1];
+- both: ``w_motion * motion + w_pacing * pacing`` (``FusionWeights``, default 0.7 / 0.3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidsearch.retrieval.types import FusionWeights, RankBy
+
+
+def motion_scores(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    return vectors @ np.asarray(query, dtype=np.float32)
+
+
+def pacing_scores(query_curve: np.ndarray, curves: np.ndarray) -> np.ndarray:
+    return 1.0 - np.abs(curves - np.asarray(query_curve, dtype=np.float32)).mean(axis=1)
+
+
+def fused(motion: np.ndarray, pacing: np.ndarray, by: RankBy, weights: FusionWeights) -> np.ndarray:
+    if by == "motion":
+        return motion
+    if by == "pacing":
+        return pacing
+    if by == "both":
+        return weights.motion * motion + weights.pacing * pacing
+    raise ValueError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest scores, best first (stable for ties)."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.empty(0, np.int64)
+    part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    return part[np.lexsort((part, -scores[part]))]
