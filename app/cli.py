@@ -38,7 +38,7 @@ class UserError(Exception):
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -78,6 +78,9 @@ def index(
     from vidsearch.app.progress import IndexProgress
     from vidsearch.retrieval.index import Index
 
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        _fail(f"no such file or folder: {', '.join(missing)}")
     opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize)
     config = _run(opts.to_config)
     idx = _run(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
@@ -87,7 +90,8 @@ def index(
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
         f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} clips in {idx.dir}"
-        + (f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s)" if s and s.clips else "")
+        + (f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s)" if s and s.clips else ""),
+        soft_wrap=True,
     )
     raise typer.Exit(0 if report.ok else 1)
 

@@ -14,7 +14,6 @@ import numpy as np
 from rich.console import Console
 
 REAL_CLIPS_ENV = "VIDSEARCH_REAL_CLIPS"
-MAX_DEMO_FRAMES = 120  # ~5 s at 25 fps keeps the demo under a couple of minutes on 2 cores
 
 
 def real_clips_dir() -> Path | None:
@@ -30,9 +29,9 @@ def real_clips_dir() -> Path | None:
 
 
 def recolour(frames: np.ndarray) -> np.ndarray:
-    """Another look, same motion: swap colour channels, invert brightness and lower contrast."""
+    """Another look, same motion: rotate the colour channels and lower the contrast."""
     swapped = frames[..., [2, 0, 1]].astype(np.float32)
-    return np.clip(255.0 - (0.7 * swapped + 20.0), 0, 255).astype(np.uint8)
+    return np.clip(0.75 * swapped + 40.0, 0, 255).astype(np.uint8)
 
 
 def build_demo_corpus(corpus: Path) -> list[tuple[Path, Path]]:
@@ -52,7 +51,7 @@ def build_demo_corpus(corpus: Path) -> list[tuple[Path, Path]]:
             shutil.copyfile(clip, original)
         if not twin.exists():
             video = decode_all(clip, max_side=640)
-            write_video(twin, recolour(video.frames[:MAX_DEMO_FRAMES]), video.fps)
+            write_video(twin, recolour(video.frames), video.fps)
         pairs.append((original, twin))
     return pairs
 

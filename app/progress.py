@@ -38,4 +38,4 @@ class IndexProgress:
         rate = f"{stats.clips / wall:.2f} clips/s  {stats.frames / wall:.1f} frames/s"
         self._progress.update(self._task, completed=done, rate=rate)
         if result is not None and result.error:
-            self._progress.console.print(f"[red]failed[/] {result.path}: {result.error}", highlight=False)
+            self._progress.console.print(f"[red]failed[/] {result.path}: {result.error}", highlight=False, soft_wrap=True)

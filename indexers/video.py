@@ -134,7 +134,13 @@ def resize_frame(rgb: np.ndarray, size: int, mode: ResizeMode = "stretch") -> np
 
 
 class _FrameCursor:
-    """Walks a PyAV stream forward, seeking when the next wanted frame is far ahead."""
+    """Walks a PyAV stream forward, seeking when the next wanted frame is far ahead.
+
+    A seek lands on the keyframe before the target, so it only pays when a keyframe lies between
+    the current position and the target. The GOP length is unknown up front: start by seeking
+    for gaps over ``SEEK_GAP_FRAMES``, and whenever a seek lands at or before where we already
+    were, raise the threshold to the distance it fell back (a lower bound on the GOP).
+    """
 
     def __init__(self, container, stream, fps: float):
         self.container, self.stream = container, stream
@@ -142,6 +148,8 @@ class _FrameCursor:
         self.start = stream.start_time or 0
         self.iter = None
         self.last = None  # (index, frame)
+        self.min_gap = SEEK_GAP_FRAMES
+        self.decoded = 0
 
     def _index_of(self, frame) -> int:
         if frame.pts is None or self.stream.time_base is None or self.fps <= 0:
@@ -160,6 +168,7 @@ class _FrameCursor:
         frame = next(self.iter, None)
         if frame is None:
             return None
+        self.decoded += 1
         idx = self._index_of(frame)
         if idx < 0:  # no timestamps: count frames
             idx = 0 if self.last is None else self.last[0] + 1
@@ -170,9 +179,14 @@ class _FrameCursor:
         """The decoded frame whose index is ``index`` (or the last one if the stream ends early)."""
         if self.last is not None and self.last[0] == index:
             return self.last[1]
-        if self.last is None or index < self.last[0] or index - self.last[0] > SEEK_GAP_FRAMES:
-            if index > 0 or self.last is not None:
-                self._seek(index)
+        if self.last is not None and (index < self.last[0] or index - self.last[0] > self.min_gap):
+            before = self.last[0]
+            self._seek(index)
+            landed = self._next()
+            if landed is not None and landed[0] <= before:
+                self.min_gap = max(self.min_gap, index - landed[0])
+            if landed is not None and landed[0] >= index:
+                return landed[1]
         previous = self.last
         while True:
             item = self._next()

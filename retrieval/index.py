@@ -586,6 +586,7 @@ class _WriterLock:
             self.lock.acquire(timeout=0)
         except Timeout as exc:
             raise IndexLockedError(f"{self.path.parent}: another vidsearch process is writing to this index (lock {self.path})") from exc
+        store.remove_stale_temps(self.path.parent)
         return self
 
     def __exit__(self, *exc) -> None:

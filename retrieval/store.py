@@ -169,6 +169,12 @@ def faiss_path(directory: Path, generation: str) -> Path:
     return directory / f"moments-{generation}.faiss"
 
 
+def remove_stale_temps(directory: Path) -> None:
+    """Temp files of a writer that was killed mid-write (call only while holding the lock)."""
+    for tmp in directory.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 def remove_stale_faiss(directory: Path, keep: str) -> None:
     for old in directory.glob("moments-*.faiss"):
         if old.name != faiss_path(directory, keep).name:

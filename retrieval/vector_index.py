@@ -33,12 +33,13 @@ class VectorIndex:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, dim: int, ivf_threshold: int = IVF_THRESHOLD) -> "VectorIndex":
-        """A fresh index over ``vectors``; IVF when there are more than ``ivf_threshold``."""
+    def build(cls, ids: np.ndarray, vectors: np.ndarray, dim: int) -> "VectorIndex":
+        """A fresh index over ``vectors``; IVF when there are more than ``IVF_THRESHOLD``."""
         faiss = _faiss()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
-        if len(vectors) > ivf_threshold:
-            nlist = int(4 * np.sqrt(len(vectors)))
+        if len(vectors) > IVF_THRESHOLD:
+            # FAISS wants >= 39 training points per list; small test indexes get a single list.
+            nlist = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
             quantizer = faiss.IndexFlatIP(dim)
             ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
             ivf.train(vectors)

@@ -1,0 +1,58 @@
+"""The CLI's contract: exit codes, one-line errors, JSON output (tiny random encoder)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from vidsearch.app.cli import app
+
+runner = CliRunner()
+
+
+def _index(tmp_path, corpus, *extra):
+    return runner.invoke(app, ["index", str(corpus), "--index", str(tmp_path / "idx"), "-b", "tiny-random", "-T", "8", *extra])
+
+
+def test_index_query_and_failures_exit_codes(tmp_path, make_clip):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    make_clip("a.mp4", folder=corpus, motion="linear")
+    make_clip("b.mp4", folder=corpus, motion="circle")
+    result = _index(tmp_path, corpus)
+    assert result.exit_code == 0, result.output
+    (corpus / "bad.mp4").write_text("not a video")
+    result = _index(tmp_path, corpus)
+    assert result.exit_code == 1
+    assert "bad.mp4" in result.output and "not a readable video" in result.output and "Traceback" not in result.output
+
+    result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json", "--by", "both"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert [h["rank"] for h in hits] == [1] and hits[0]["path"].endswith("b.mp4")
+    assert set(hits[0]["moment_contributions"]) == {"mean", "std", "skew"}
+
+
+def test_user_errors_are_one_line(tmp_path, make_clip):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    make_clip("a.mp4", folder=corpus)
+    cases = [
+        ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "missing")],
+        ["index", str(corpus), "--index", str(tmp_path / "idx"), "-b", "no-such-model"],
+        ["index", str(corpus), "--index", str(tmp_path / "idx"), "-b", "tiny-random", "--alpha", "1,2"],
+        ["index", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"), "-b", "tiny-random"],
+    ]
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "error:" in result.output and "Traceback" not in result.output
+    assert _index(tmp_path, corpus).exit_code == 0
+    mismatch = _index(tmp_path, corpus, "--alpha", "1,1,1")
+    assert mismatch.exit_code == 2 and "alpha" in mismatch.output and "--rebuild" in mismatch.output
+    assert _index(tmp_path, corpus, "--alpha", "1,1,1", "--rebuild").exit_code == 0
+    bad_query = runner.invoke(app, ["query", str(tmp_path / "c" / "nothing.mp4"), "--index", str(tmp_path / "idx")])
+    assert bad_query.exit_code == 2 and "file not found" in bad_query.output
+    bad_where = runner.invoke(app, ["query", "--id", "1", "--index", str(tmp_path / "idx"), "--where", "nonsense ="])
+    assert bad_where.exit_code == 2 and "bad filter" in bad_where.output
