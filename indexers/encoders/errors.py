@@ -1,0 +1,15 @@
+"""User-facing encoder errors: each message names the model or file and says how to fix it."""
+
+from __future__ import annotations
+
+
+class EncoderError(Exception):
+    """Base class for problems loading or converting an encoder's weights."""
+
+
+class WeightsNotFoundError(EncoderError):
+    """The weights are not on this machine (package not installed, file missing, not in the hub cache)."""
+
+
+class ConversionError(EncoderError):
+    """Converting third-party weights failed, or the converted model does not reproduce the source."""
