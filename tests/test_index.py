@@ -201,3 +201,24 @@ def test_vector_index_exact_search_matches_numpy():
     assert ids.tolist() == expected.tolist() and scores[0] == pytest.approx(1.0, abs=1e-5)
     vi.remove(np.array([107]))
     assert 107 not in vi.search(vecs[7], 5)[1]
+
+
+def test_discover_walks_recursively_safely(tmp_path, make_clip):
+    from vidsearch.indexers.corpus import discover_videos
+
+    root = tmp_path / "root"
+    (root / "deep" / "er").mkdir(parents=True)
+    make_clip("clip é ünïcode 動画.mp4", folder=root)
+    make_clip("x.MOV", folder=root / "deep" / "er")
+    (root / "readme.txt").write_text("not a video")
+    (root / ".hidden.mp4").write_bytes(b"")
+    (root / "deep" / "loop").symlink_to(root, target_is_directory=True)  # a symlink loop
+    (root / "dangling.mp4").symlink_to(tmp_path / "gone.mp4")
+    found = discover_videos([root])
+    assert [p.rsplit("/", 1)[-1] for p in found] == ["x.MOV", "clip é ünïcode 動画.mp4"] or sorted(
+        p.rsplit("/", 1)[-1] for p in found
+    ) == sorted(["x.MOV", "clip é ünïcode 動画.mp4"])
+    assert len(found) == 2
+    idx = Index.create(tmp_path / "idx", TINY)
+    report = idx.add([root])
+    assert report.added == 2 and report.ok

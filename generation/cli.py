@@ -1,0 +1,133 @@
+"""``vidsearch retime`` and ``vidsearch plan`` (mounted into the main CLI by ``vidsearch.app.cli``).
+
+Only typer is imported here; the work (numpy, cv2, torch through the encoder) is imported inside
+the commands so ``vidsearch --help`` stays fast. User errors go through the main CLI's handler:
+one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vidsearch.app.options import IndexOption
+from vidsearch.indexers.encoders import DEFAULT_ENCODER
+
+app = typer.Typer(help="ReTime clips and make keyframe/pacing plans.", no_args_is_help=True, add_completion=False)
+
+EncoderOption = typer.Option(
+    DEFAULT_ENCODER, "--encoder", "-e", help="Encoder for the dense SPF (ignored with --index sources: the index's own is used)."
+)
+AnalysisFpsOption = typer.Option(
+    None, "--analysis-fps", help="Embed about this many frames per second for the SPF (default: every frame)."
+)
+MaxSideOption = typer.Option(
+    None, "--max-side", help="Downscale decoded frames so the longer side is at most this (saves memory)."
+)
+
+
+def _run(fn):
+    from vidsearch.app.cli import _run as run_reporting_user_errors
+
+    return run_reporting_user_errors(fn)
+
+
+@app.command()
+def retime(
+    clip: Path = typer.Argument(..., help="Input clip (never overwritten)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output .mp4 (H.264, no audio)."),
+    pace: str = typer.Option(
+        "linear", "--pace", help="Target pacing: linear | comma-separated progress values | a .json list or plan."
+    ),
+    like: Optional[Path] = typer.Option(None, "--like", help="Borrow the pacing of this reference clip."),
+    like_id: Optional[int] = typer.Option(None, "--like-id", help="Borrow the pacing of this indexed clip (see --index)."),
+    index_dir: Path = IndexOption,
+    duration: Optional[float] = typer.Option(None, "--duration", help="Output duration in seconds (default: the input's)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (default: the input's)."),
+    interp: str = typer.Option(
+        "blend", "--interp", help="In-between frames: blend | flow (optical flow, falls back to blend at cuts)."
+    ),
+    encoder: str = EncoderOption,
+    analysis_fps: Optional[float] = AnalysisFpsOption,
+    max_side: Optional[int] = MaxSideOption,
+) -> None:
+    """Re-render a clip so its semantic progress follows a steady or borrowed pace."""
+
+    def work() -> None:
+        from vidsearch.generation.errors import GenerationError
+        from vidsearch.generation.pacing import parse_pace
+        from vidsearch.generation.retime import retime_clip
+        from vidsearch.indexers.config import SpfConfig
+
+        if sum(x is not None for x in (like, like_id)) + (pace.strip().lower() != "linear") > 1:
+            raise GenerationError("choose one target: --pace, --like or --like-id")
+        kwargs = {"duration": duration, "fps": fps, "interp": interp, "analysis_fps": analysis_fps, "max_side": max_side}
+        if like_id is not None:
+            from vidsearch.retrieval.index import Index
+
+            index = Index.open(index_dir)
+            target = index.get(like_id)["spf_curve"]
+            report = retime_clip(
+                clip, output, target=target, encoder=index.encoder, spf=index.config.spf, resize=index.config.resize, **kwargs
+            )
+        else:
+            target = None if like is not None else parse_pace(pace)
+            report = retime_clip(clip, output, target=target, like=like, encoder=encoder, spf=SpfConfig(), **kwargs)
+        typer.echo(f"wrote {report.output_path}: {report.output_frames} frames at {report.fps:g} fps (audio not copied)")
+        typer.echo(f"SPF deviation from target |SPF - target|: before {report.before}")
+        if report.after is not None:
+            typer.echo(f"                                        after  {report.after}")
+
+    _run(work)
+
+
+@app.command()
+def plan(
+    clip: Optional[Path] = typer.Argument(None, help="Clip to plan from (or use --from-query)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Plan folder (plan.json + keyframes/)."),
+    segments: Optional[int] = typer.Option(None, "--segments", "-k", help="Exactly this many segments."),
+    penalty: Optional[float] = typer.Option(
+        None, "--penalty", help="Segmented least squares penalty per segment (default 0.02)."
+    ),
+    from_query: Optional[Path] = typer.Option(None, "--from-query", help="Query clip: the top hits give keyframes and pacing."),
+    index_dir: Path = IndexOption,
+    top: int = typer.Option(3, "--top", help="With --from-query: hits whose mean SPF is the target pacing."),
+    by: str = typer.Option("both", "--by", help="With --from-query: rank by motion | pacing | both."),
+    duration: Optional[float] = typer.Option(
+        None, "--duration", help="Total planned duration in seconds (default: the source's)."
+    ),
+    encoder: str = EncoderOption,
+    analysis_fps: Optional[float] = AnalysisFpsOption,
+    max_side: Optional[int] = MaxSideOption,
+) -> None:
+    """Segment a clip's SPF into keyframes + durations + target pacing for first/last-frame models."""
+
+    def work() -> None:
+        from vidsearch.generation.errors import GenerationError
+        from vidsearch.generation.plan import PLAN_FILE, plan_clip, plan_from_query
+
+        if (clip is None) == (from_query is None):
+            raise GenerationError("give either a CLIP or --from-query CLIP (with --index)")
+        common = {
+            "penalty": penalty,
+            "n_segments": segments,
+            "duration": duration,
+            "analysis_fps": analysis_fps,
+            "max_side": max_side,
+        }
+        if from_query is not None:
+            from vidsearch.retrieval.index import Index
+
+            result = plan_from_query(from_query, Index.open(index_dir), output, top=top, by=by, **common)
+        else:
+            result = plan_clip(clip, output, encoder=encoder, **common)
+        typer.echo(f"wrote {Path(output) / PLAN_FILE}: {len(result['segments'])} segments, {len(result['keyframes'])} keyframes")
+        for seg in result["segments"]:
+            typer.echo(
+                f"  segment {seg['index']}: frames {seg['first_frame']}-{seg['last_frame']}, "
+                f"change {seg['semantic_change']:.2f}, duration {seg['duration_s']:.2f} s"
+            )
+
+    _run(work)

@@ -1,0 +1,75 @@
+"""Dense SPF: progress at every frame of a clip, for retiming and planning.
+
+The index stores an SPF from ``num_frames`` (32) samples, enough to compare pacing; warping time
+needs progress at every output frame, so here the frames are embedded at the full frame rate (or a
+chosen analysis rate, the curve then interpolated to every frame). Frames are resized to the
+encoder's square input exactly as the index does, so the curves are comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidsearch.indexers.config import ResizeMode, SpfConfig
+from vidsearch.indexers.spf import compute_spf
+from vidsearch.indexers.video import VideoError, decode_all, resize_frame
+
+
+@dataclass
+class MeasuredClip:
+    frames: np.ndarray  # uint8 (N, H, W, 3) RGB, as decoded
+    fps: float
+    progress: np.ndarray  # float64 (N,), the SPF at every frame, 0 -> 1
+
+
+def resolve_encoder(encoder):
+    """An Encoder object as is, or a registry name loaded through ``load_encoder``."""
+    if isinstance(encoder, str):
+        from vidsearch.indexers.encoders import load_encoder
+
+        return load_encoder(encoder)
+    return encoder
+
+
+def analysis_indices(n_frames: int, fps: float, analysis_fps: float | None) -> np.ndarray:
+    """Frames to embed: all of them, or about ``analysis_fps`` per second (never fewer than 2)."""
+    if analysis_fps is None or fps <= 0 or analysis_fps >= fps:
+        return np.arange(n_frames)
+    if analysis_fps <= 0:
+        raise ValueError(f"analysis rate must be > 0 frames per second, got {analysis_fps}")
+    count = max(2, int(round(n_frames * analysis_fps / fps)))
+    return np.unique(np.round(np.linspace(0, n_frames - 1, count)).astype(np.int64))
+
+
+def frames_progress(
+    frames: np.ndarray,
+    fps: float,
+    encoder,
+    spf: SpfConfig = SpfConfig(),
+    analysis_fps: float | None = None,
+    resize: ResizeMode = "stretch",
+) -> np.ndarray:
+    """SPF (N,) of in-memory frames: embed the analysis frames, solve, interpolate to every frame."""
+    if len(frames) < 2:
+        raise ValueError(f"the SPF needs at least 2 frames, got {len(frames)}")
+    idx = analysis_indices(len(frames), fps, analysis_fps)
+    batch = np.stack([resize_frame(frames[i], encoder.image_size, resize) for i in idx])
+    progress = compute_spf(encoder.encode(batch).global_embedding.numpy(), spf)
+    return np.interp(np.arange(len(frames)), idx, progress)
+
+
+def measure_clip(
+    path,
+    encoder,
+    spf: SpfConfig = SpfConfig(),
+    analysis_fps: float | None = None,
+    max_side: int | None = None,
+    resize: ResizeMode = "stretch",
+) -> MeasuredClip:
+    """Decode a clip and compute its dense SPF (raises :class:`VideoError` for unusable clips)."""
+    video = decode_all(path, max_side=max_side)
+    if len(video.frames) < 2:
+        raise VideoError(path, f"has {len(video.frames)} frame; pacing needs at least 2 frames")
+    return MeasuredClip(video.frames, video.fps, frames_progress(video.frames, video.fps, encoder, spf, analysis_fps, resize))
