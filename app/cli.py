@@ -69,6 +69,7 @@ def index(
     alpha: str = typer.Option("1,8,4", help="Moment weights mean,std,skew."),
     aggregation: str = typer.Option("concat", help="concat | sum"),
     resize: str = typer.Option("stretch", help="stretch (as the reference) | center-crop"),
+    spf_variant: str = typer.Option("vidsearch", help="SPF post-processing: vidsearch | reference (published code)"),
     decoder: str = typer.Option("pyav", help="pyav | decord"),
     prune: bool = typer.Option(False, "--prune", help="Remove entries whose file no longer exists."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Delete the index and re-embed with these settings."),
@@ -81,7 +82,7 @@ def index(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         _fail(f"no such file or folder: {', '.join(missing)}")
-    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize)
+    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant)
     config = _run(opts.to_config)
     idx = _run(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
     with IndexProgress(console) as bar:

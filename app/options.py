@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SpfConfig
 
 IndexOption = typer.Option(Path(".vidsearch"), "--index", "-i", help="Index directory.", envvar="VIDSEARCH_INDEX")
 
@@ -29,6 +29,7 @@ class ExtractorOptions:
     alpha: str
     aggregation: str
     resize: str
+    spf_variant: str = "vidsearch"
 
     def to_config(self) -> ExtractorConfig:
         from vidsearch.indexers.encoders import available_encoders
@@ -41,4 +42,5 @@ class ExtractorOptions:
             resize=self.resize,
             alpha=parse_floats(self.alpha, 3, "alpha"),
             aggregation=self.aggregation,
+            spf=SpfConfig(variant=self.spf_variant),
         )

@@ -16,15 +16,28 @@ ResizeMode = Literal["stretch", "center-crop"]
 Aggregation = Literal["concat", "sum"]
 
 
+SpfVariant = Literal["vidsearch", "reference"]
+
+
 @dataclass(frozen=True)
 class SpfConfig:
-    """Semantic Progress Function parameters (defaults: the reference code's, k clipped to T-1)."""
+    """Semantic Progress Function parameters (defaults: the reference code's, k clipped to T-1).
+
+    ``variant="reference"`` reproduces the published code exactly (cosines clipped to 1 - 1e-7 before
+    arccos, ``np.gradient`` increments); ``"vidsearch"`` (default) uses exact forward increments, no
+    distance floor, and the linear curve for a clip without semantic change (see spf.py).
+    """
 
     k: int = 30  # neighbours per frame (pairs i, i+1..i+k)
     sigma: float = 20.0  # Gaussian weight on the frame gap
     lam: float = 1e-5  # Tikhonov regulariser
     resample: int = 64  # stored curve length
     penalty: float = 0.02  # segmented least squares penalty per segment
+    variant: SpfVariant = "vidsearch"
+
+    def __post_init__(self) -> None:
+        if self.variant not in ("vidsearch", "reference"):
+            raise ValueError(f"SPF variant must be 'vidsearch' or 'reference' (got {self.variant!r})")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from scipy.linalg import solveh_banded
 from vidsearch.indexers.config import SpfConfig
 
 FLAT_EPS = 1e-6  # total progress (radians) below which a clip counts as static
+REFERENCE_COS_CLIP = 1.0 - 1e-7  # the published code clips cosines to +-(1 - 1e-7) before arccos
 _NORM_EPS = 1e-12
 
 
@@ -90,8 +91,9 @@ def solve_progress(global_embeddings, cfg: SpfConfig = SpfConfig()) -> np.ndarra
     band = np.zeros((k + 1, t))  # lower form: band[g, i] = M[i + g, i]
     band[0] = cfg.lam
     rhs = np.zeros(t)
+    bound = REFERENCE_COS_CLIP if cfg.variant == "reference" else 1.0
     for g in range(1, k + 1):
-        d = np.arccos(np.clip(np.einsum("ij,ij->i", z[:-g], z[g:]), -1.0, 1.0))
+        d = np.arccos(np.clip(np.einsum("ij,ij->i", z[:-g], z[g:]), -bound, bound))
         band[0, :-g] += w[g]  # each pair adds w to both of its diagonal entries
         band[0, g:] += w[g]
         band[g, :-g] = -w[g]
@@ -110,9 +112,20 @@ def normalize_progress(raw: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(steps)]) / total
 
 
+def normalize_progress_reference(raw: np.ndarray) -> np.ndarray:
+    """The published post-processing: clip negative ``np.gradient`` values, cumsum, min-max scale.
+
+    Central differences smooth by half a frame, and a static clip yields all zeros.
+    """
+    x = np.cumsum(np.clip(np.gradient(np.asarray(raw, dtype=np.float64)), 0.0, None))
+    x -= x.min()
+    return x / x.max() if x.max() > 0 else x
+
+
 def compute_spf(global_embeddings, cfg: SpfConfig = SpfConfig()) -> np.ndarray:
     """Normalised, monotone SPF (T,) in [0, 1] from per-frame global embeddings (T, D)."""
-    return normalize_progress(solve_progress(global_embeddings, cfg))
+    raw = solve_progress(global_embeddings, cfg)
+    return normalize_progress_reference(raw) if cfg.variant == "reference" else normalize_progress(raw)
 
 
 def _as_curve(curve, name: str = "curve") -> np.ndarray:

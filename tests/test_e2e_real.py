@@ -18,9 +18,10 @@ runner = CliRunner()
 
 
 def _cli(*args: str) -> str:
+    """Run the CLI; returns stdout (the data), stderr holds progress and messages."""
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout if "--json" in args else result.output
 
 
 @pytest.fixture(scope="module")
