@@ -16,11 +16,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from vidsearch.app.options import (
-    ExtractorOptions,
-    IndexOption,
-    parse_floats,
-)
+from vidsearch.app.errors import console, fail, run_or_exit
+from vidsearch.app.options import ExtractorOptions, IndexOption, parse_floats
 
 app = typer.Typer(
     name="vidsearch",
@@ -29,35 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
 out = Console()
-
-
-class UserError(Exception):
-    """An error whose message is all the user needs (no traceback)."""
-
-
-def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _user_errors():
-    """Exception types that are the user's to fix, mapped to one clear line."""
-    from vidsearch.indexers.encoders.errors import EncoderError
-    from vidsearch.indexers.video import VideoError
-    from vidsearch.retrieval.filters import FilterError
-    from vidsearch.retrieval.store import IndexStoreError
-
-    return (VideoError, IndexStoreError, FilterError, EncoderError, UserError, FileNotFoundError, KeyError, ValueError)
-
-
-def _run(fn):
-    try:
-        return fn()
-    except _user_errors() as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        _fail(str(msg))
 
 
 @app.command()
@@ -81,12 +50,12 @@ def index(
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        _fail(f"no such file or folder: {', '.join(missing)}")
+        fail(f"no such file or folder: {', '.join(missing)}")
     opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant)
-    config = _run(opts.to_config)
-    idx = _run(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
+    config = run_or_exit(opts.to_config)
+    idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
     with IndexProgress(console) as bar:
-        report = _run(lambda: idx.add(paths, prune=prune, decoder=decoder, progress=bar.update))
+        report = run_or_exit(lambda: idx.add(paths, prune=prune, decoder=decoder, progress=bar.update))
     s = report.stats
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
@@ -113,18 +82,19 @@ def query(
     from vidsearch.retrieval.types import FusionWeights
 
     if (clip is None) == (clip_id is None):
-        _fail("give exactly one of CLIP or --id")
-    w = _run(lambda: parse_floats(weights, 2, "weights"))
-    idx = _run(lambda: Index.open(index_dir))
-    hits = _run(lambda: idx.search(clip_id if clip_id is not None else clip, k=top_k, by=by, weights=FusionWeights(*w), where=where))
+        fail("give exactly one of CLIP or --id")
+    w = run_or_exit(lambda: parse_floats(weights, 2, "weights"))
+    idx = run_or_exit(lambda: Index.open(index_dir))
+    hits = run_or_exit(lambda: idx.search(clip_id if clip_id is not None else clip, k=top_k, by=by, weights=FusionWeights(*w), where=where))
     if as_json:
         out.print_json(json.dumps([_hit_json(h) for h in hits]))
         return
     from rich.table import Table
 
     table = Table(title=f"top {len(hits)} by {by}")
-    for col in ("rank", "id", "score", "motion", "pacing", "mean/std/skew", "path"):
+    for col in ("rank", "id", "score", "motion", "pacing", "mean/std/skew"):
         table.add_column(col)
+    table.add_column("path", overflow="fold")
     for h in hits:
         parts = "/".join(f"{c:.2f}" for c in h.moment_contributions) if h.moment_contributions else "-"
         table.add_row(str(h.rank), str(h.id), f"{h.score:.4f}", f"{h.motion:.4f}", f"{h.pacing:.4f}", parts, h.path)
@@ -157,8 +127,8 @@ def info(
     from vidsearch.app.inspect import clip_summary, save_spf_plot
     from vidsearch.retrieval.index import Index
 
-    idx = _run(lambda: Index.open(index_dir))
-    summary = _run(lambda: clip_summary(idx, clip))
+    idx = run_or_exit(lambda: Index.open(index_dir))
+    summary = run_or_exit(lambda: clip_summary(idx, clip))
     if plot is not None:
         save_spf_plot(summary, plot)
         console.print(f"SPF plot written to {plot}")
@@ -176,7 +146,7 @@ def stats(index_dir: Path = IndexOption, as_json: bool = typer.Option(False, "--
     """Summary of an index: clips, errors, size, configuration."""
     from vidsearch.retrieval.index import Index
 
-    idx = _run(lambda: Index.open(index_dir))
+    idx = run_or_exit(lambda: Index.open(index_dir))
     s = idx.stats()
     s["config"] = idx.config.to_dict()
     s["failed_files"] = [{"path": e["path"], "reason": e["reason"]} for e in idx.errors()]
@@ -192,8 +162,8 @@ def remove(ids: list[int] = typer.Argument(..., help="Clip ids to remove."), ind
     """Remove clips from the index by id."""
     from vidsearch.retrieval.index import Index
 
-    idx = _run(lambda: Index.open(index_dir))
-    n = _run(lambda: idx.remove(ids))
+    idx = run_or_exit(lambda: Index.open(index_dir))
+    n = run_or_exit(lambda: idx.remove(ids))
     console.print(f"removed {n} clip(s); {len(idx)} left")
 
 
@@ -215,7 +185,7 @@ def demo(
     """The embedded default: build a small sample corpus, index it and run a query."""
     from vidsearch.app.demo import run_demo
 
-    _run(lambda: run_demo(workdir, backbone, console, out))
+    run_or_exit(lambda: run_demo(workdir, backbone, console, out))
 
 
 def _mount_optional_apps() -> None:

@@ -1,4 +1,4 @@
-"""``vidsearch ui``: the web UI's command, mounted into the main CLI by ``cli._mount_optional_apps``.
+"""``vidsearch ui``: the web UI's command, mounted into the main CLI by ``vidsearch.app.cli``.
 
 Kept out of ``cli.py`` so the CLI module stays free of UI options; gradio is imported only when the
 command runs, so ``vidsearch --help`` stays fast.
@@ -24,7 +24,7 @@ def ui(
     max_upload: str = typer.Option("200mb", "--max-upload", help="Largest query clip accepted, e.g. 50mb, 1gb."),
 ) -> None:
     """Open the query-by-example web UI over an index (Ctrl+C stops it)."""
-    from vidsearch.app.cli import _run
+    from vidsearch.app.errors import run_or_exit
     from vidsearch.app.ui import launch
 
-    _run(lambda: launch(index_dir, host, port, share, max_file_size=max_upload))
+    run_or_exit(lambda: launch(index_dir, host, port, share, max_file_size=max_upload))

@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from vidsearch.app.errors import run_or_exit
 from vidsearch.app.options import IndexOption
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
 
@@ -26,12 +27,6 @@ AnalysisFpsOption = typer.Option(
 MaxSideOption = typer.Option(
     None, "--max-side", help="Downscale decoded frames so the longer side is at most this (saves memory)."
 )
-
-
-def _run(fn):
-    from vidsearch.app.cli import _run as run_reporting_user_errors
-
-    return run_reporting_user_errors(fn)
 
 
 @app.command()
@@ -80,7 +75,7 @@ def retime(
         if report.after is not None:
             typer.echo(f"                                        after  {report.after}")
 
-    _run(work)
+    run_or_exit(work)
 
 
 @app.command()
@@ -130,4 +125,4 @@ def plan(
                 f"change {seg['semantic_change']:.2f}, duration {seg['duration_s']:.2f} s"
             )
 
-    _run(work)
+    run_or_exit(work)

@@ -84,7 +84,11 @@ def run_pipeline(
     stats: PipelineStats | None = None,
     on_result: Callable[[ClipResult], None],
 ) -> PipelineStats:
-    """Feature-extract every path, calling ``on_result`` once per clip in input order."""
+    """Feature-extract every path, calling ``on_result`` once per clip.
+
+    Successful clips are reported in input order; a clip that fails to decode is reported as soon
+    as its decode fails, possibly before earlier clips still waiting in the encoder batch.
+    """
     stats = stats or PipelineStats()
     pending: deque[Future[_Decoded]] = deque()
     batch: list[_Decoded] = []
