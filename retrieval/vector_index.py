@@ -17,8 +17,12 @@ IVF_NPROBE = 32
 
 
 def _faiss():
-    import faiss  # lazy: keeps `vidsearch --help` fast
+    try:
+        import faiss  # lazy: keeps `vidsearch --help` fast
+    except ImportError as exc:
+        from vidsearch.retrieval.store import IndexStoreError
 
+        raise IndexStoreError("FAISS is not installed: pip install 'vidsearch[cpu]' (or 'vidsearch[gpu]' on CUDA machines)") from exc
     return faiss
 
 
