@@ -430,14 +430,19 @@ class Index:
             self._pending_removed.extend(ids)
 
     def _refresh_stats(self, touched: list[tuple[int, FileStat]]) -> None:
+        """New size/mtime for files whose content did not change (column-wise: no row objects)."""
         if not touched:
             return
         new = {cid: st for cid, st in touched}
-        rows = self._table.to_pylist()
-        for r in rows:
-            if r["id"] in new:
-                r["size"], r["mtime"] = new[r["id"]].size, new[r["id"]].mtime
-        self._table = pa.Table.from_pylist(rows, schema=self._schema)
+        ids = self._table.column("id").to_numpy()
+        size = self._table.column("size").to_numpy().copy()
+        mtime = self._table.column("mtime").to_numpy().copy()
+        for row in np.flatnonzero(np.isin(ids, list(new))):
+            st = new[int(ids[row])]
+            size[row], mtime[row] = st.size, st.mtime
+        t = self._table
+        t = t.set_column(t.schema.get_field_index("size"), "size", pa.array(size, pa.int64()))
+        self._table = t.set_column(t.schema.get_field_index("mtime"), "mtime", pa.array(mtime, pa.float64()))
 
     def _copy_rows(self, reuse: list[tuple[int, FileStat, str]], report: AddReport) -> None:
         if not reuse:
