@@ -8,6 +8,7 @@ a filter typed into the UI cannot read or write files through DuckDB.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 
@@ -29,13 +30,13 @@ class MetadataFilter:
         self._con.execute("SET lock_configuration = true")
         self.columns = [r[0] for r in self._con.execute("DESCRIBE clips").fetchall()]
 
-    def ids(self, where: str) -> set[int]:
+    def ids(self, where: str) -> np.ndarray:
         """Ids of the rows for which ``where`` holds (raises FilterError with DuckDB's reason)."""
         if ";" in where:
             raise FilterError(f"filter must be a single SQL condition, got {where!r}")
         import duckdb
 
         try:
-            return {r[0] for r in self._con.execute(f"SELECT id FROM clips WHERE ({where})").fetchall()}
+            return self._con.execute(f"SELECT id FROM clips WHERE ({where})").fetchnumpy()["id"].astype(np.int64)
         except duckdb.Error as exc:
             raise FilterError(f"bad filter {where!r}: {exc}. Columns: {', '.join(self.columns)}") from exc

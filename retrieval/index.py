@@ -40,6 +40,8 @@ from vidsearch.retrieval.vector_index import IVF_THRESHOLD, VectorIndex
 
 DEFAULT_INDEX_DIR = ".vidsearch"
 VECTOR_COLUMNS = ("moments",)
+# Candidates taken from each side (motion via FAISS, pacing exactly) before fusing exact scores.
+FUSION_SHORTLIST = 256
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
 COMMIT_EVERY_S = 30.0
 
@@ -75,6 +77,7 @@ class Index:
         self._arrays: dict[str, np.ndarray] | None = None
         self._encoder = None
         self._filter: MetadataFilter | None = None
+        self._meta: pa.Table | None = None  # the table without vectors, set with the array view
         # Ids added / removed in memory since the last commit: applied to FAISS incrementally.
         self._pending_added: list[int] = []
         self._pending_removed: list[int] = []
@@ -168,7 +171,19 @@ class Index:
                 "curves": _fixed_list_to_numpy(t.column("spf_curve"), n, self.config.spf.resample),
             }
             self._arrays["row_of"] = {int(i): r for r, i in enumerate(self._arrays["ids"])}
+            self._arrays["sorter"] = np.argsort(self._arrays["ids"], kind="stable")
+            self._meta = t.drop_columns(list(VECTOR_COLUMNS))
         return self._arrays
+
+    def _rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Row positions of the given clip ids (ids not in the index are dropped), vectorised."""
+        a = self._array_view()
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0 or len(a["ids"]) == 0:
+            return np.empty(0, np.int64)
+        sorted_ids = a["ids"][a["sorter"]]
+        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
+        return np.sort(a["sorter"][pos[sorted_ids[pos] == ids]])
 
     # ------------------------------------------------------------------ reading
     def records(self) -> list[dict]:
@@ -179,7 +194,7 @@ class Index:
         row = self._array_view()["row_of"].get(int(clip_id))
         if row is None:
             raise KeyError(f"no clip with id {clip_id} in {self.dir}")
-        return self._table.slice(row, 1).drop_columns(list(VECTOR_COLUMNS)).to_pylist()[0]
+        return self._meta.slice(row, 1).to_pylist()[0]
 
     def find_path(self, path: str | os.PathLike) -> dict | None:
         """The record of a file if it is indexed and unchanged since (same size and mtime)."""
@@ -258,10 +273,10 @@ class Index:
         score = fused(motion, pacing, by, weights)
         order = top_k(score, k)
         contrib = self._contributions(feats.moments, a["moments"][rows[order]])
+        records = self._meta.take(pa.array(rows[order])).to_pylist()
         hits = []
-        for rank, pos in enumerate(order, start=1):
-            cid = int(a["ids"][rows[pos]])
-            rec = self.get(cid)
+        for rank, (pos, rec) in enumerate(zip(order, records), start=1):
+            cid = int(rec["id"])
             hits.append(
                 SearchHit(
                     rank=rank,
@@ -290,16 +305,14 @@ class Index:
         """Rows worth scoring exactly: all (filtered) rows, or an ANN shortlist for big indexes."""
         a = self._array_view()
         if where:
-            ids = self.filter_ids(where)
-            return np.array(sorted(a["row_of"][i] for i in ids if i in a["row_of"]), dtype=np.int64)
+            return self._rows_of(self.filter_ids(where))
         if by == "pacing" or len(self) <= 4 * k:
             return np.arange(len(self))
-        shortlist = max(k, 1000) if by == "both" else k
-        _, ids = self.vectors.search(feats.moments, shortlist)
-        rows = {a["row_of"][int(i)] for i in ids}
+        shortlist = max(k, FUSION_SHORTLIST) if by == "both" else k
+        rows = self._rows_of(self.vectors.search(feats.moments, shortlist)[1])
         if by == "both":  # the pacing side of the fusion gets its own shortlist (64-d, exact)
-            rows.update(top_k(pacing_scores(feats.spf.curve, a["curves"]), shortlist).tolist())
-        return np.array(sorted(rows), dtype=np.int64)
+            rows = np.union1d(rows, top_k(pacing_scores(feats.spf.curve, a["curves"]), shortlist))
+        return rows
 
     def _contributions(self, query: np.ndarray, others: np.ndarray) -> np.ndarray | None:
         if self.config.aggregation != "concat":
@@ -308,10 +321,11 @@ class Index:
 
         return moment_contributions(query, others, self.manifest.moments_dim // 3)
 
-    def filter_ids(self, where: str) -> set[int]:
+    def filter_ids(self, where: str) -> np.ndarray:
         """Ids of the clips matching a SQL condition over the clip columns (DuckDB)."""
         if self._filter is None:
-            self._filter = MetadataFilter(self._table.drop_columns(list(VECTOR_COLUMNS)), self.config.spf.resample)
+            self._array_view()
+            self._filter = MetadataFilter(self._meta, self.config.spf.resample)
         return self._filter.ids(where)
 
     # ------------------------------------------------------------------ writing

@@ -37,18 +37,19 @@ class VectorIndex:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, dim: int) -> "VectorIndex":
-        """A fresh index over ``vectors``; IVF when there are more than ``IVF_THRESHOLD``."""
+    def build(cls, ids: np.ndarray, vectors: np.ndarray, dim: int, ivf: bool | None = None) -> "VectorIndex":
+        """A fresh index over ``vectors``: IVF if ``ivf``, by default when there are more than
+        ``IVF_THRESHOLD`` vectors."""
         faiss = _faiss()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
-        if len(vectors) > IVF_THRESHOLD:
+        if ivf if ivf is not None else len(vectors) > IVF_THRESHOLD:
             # FAISS wants >= 39 training points per list; small test indexes get a single list.
             nlist = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
             quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-            ivf.train(vectors)
-            ivf.nprobe = IVF_NPROBE
-            index = faiss.IndexIDMap2(ivf)
+            coarse = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            coarse.train(vectors)
+            coarse.nprobe = IVF_NPROBE
+            index = faiss.IndexIDMap2(coarse)
         else:
             index = cls._flat(dim)
         out = cls(dim, index)

@@ -117,7 +117,9 @@ def test_filters_sql_and_curve_cast(tmp_path, corpus):
     idx.add([corpus])
     hits = idx.search(corpus / "lin_red.mp4", k=10, where="path LIKE '%/sub/%'")
     assert {os.path.basename(h.path) for h in hits} == {"zig_blue.mp4", "static_grey.mp4"}
-    assert idx.filter_ids("array_cosine_similarity(spf_curve, spf_curve) > 0.99") == {r["id"] for r in idx.records() if any(r["spf_curve"])}
+    matched = idx.filter_ids("array_cosine_similarity(spf_curve, spf_curve) > 0.99")
+    assert set(matched.tolist()) == {r["id"] for r in idx.records() if any(r["spf_curve"])}
+    assert set(idx.filter_ids("duration > 100").tolist()) == set()
     with pytest.raises(FilterError, match="Columns"):
         idx.filter_ids("no_such_column > 1")
     with pytest.raises(FilterError):
