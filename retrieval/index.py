@@ -40,6 +40,8 @@ from vidsearch.retrieval.vector_index import IVF_THRESHOLD, VectorIndex
 
 DEFAULT_INDEX_DIR = ".vidsearch"
 VECTOR_COLUMNS = ("moments",)
+# Up to this many candidate clips are scored exactly with NumPy instead of going through FAISS.
+EXACT_SCORING_LIMIT = 2_000
 # Candidates taken from each side (motion via FAISS, pacing exactly) before fusing exact scores.
 FUSION_SHORTLIST = 256
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
@@ -302,16 +304,19 @@ class Index:
         return self.embed(query), None
 
     def _candidate_rows(self, feats: ClipFeatures, k: int, by: RankBy, where: str | None) -> np.ndarray:
-        """Rows worth scoring exactly: all (filtered) rows, or an ANN shortlist for big indexes."""
+        """Rows worth scoring exactly: every (filtered) row when that is cheap, else shortlists:
+        FAISS for motion (restricted to the filtered ids), an exact pass for pacing (64-d)."""
         a = self._array_view()
-        if where:
-            return self._rows_of(self.filter_ids(where))
-        if by == "pacing" or len(self) <= 4 * k:
-            return np.arange(len(self))
+        allowed = self.filter_ids(where) if where else None
+        pool = len(self) if allowed is None else len(allowed)
+        if by == "pacing" or pool <= max(4 * k, EXACT_SCORING_LIMIT):
+            return np.arange(len(self)) if allowed is None else self._rows_of(allowed)
         shortlist = max(k, FUSION_SHORTLIST) if by == "both" else k
-        rows = self._rows_of(self.vectors.search(feats.moments, shortlist)[1])
-        if by == "both":  # the pacing side of the fusion gets its own shortlist (64-d, exact)
-            rows = np.union1d(rows, top_k(pacing_scores(feats.spf.curve, a["curves"]), shortlist))
+        rows = self._rows_of(self.vectors.search(feats.moments, shortlist, allowed)[1])
+        if by == "both":  # the pacing side of the fusion gets its own shortlist, exact
+            pacing_rows = np.arange(len(self)) if allowed is None else self._rows_of(allowed)
+            best = top_k(pacing_scores(feats.spf.curve, a["curves"][pacing_rows]), shortlist)
+            rows = np.union1d(rows, pacing_rows[best])
         return rows
 
     def _contributions(self, query: np.ndarray, others: np.ndarray) -> np.ndarray | None:

@@ -73,12 +73,17 @@ class VectorIndex:
         if len(ids):
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the ``k`` nearest; ids of -1 (padding) are dropped."""
+    def search(self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the ``k`` nearest, among ``allowed_ids`` if given; -1 padding dropped."""
         k = min(k, len(self))
         if k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
-        scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, self.dim), k)
+        params = None
+        if allowed_ids is not None:
+            faiss = _faiss()
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=IVF_NPROBE) if self.is_ivf else faiss.SearchParameters(sel=selector)
+        scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, self.dim), k, params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 

@@ -224,3 +224,24 @@ def test_discover_walks_recursively_safely(tmp_path, make_clip):
     idx = Index.create(tmp_path / "idx", TINY)
     report = idx.add([root])
     assert report.added == 2 and report.ok
+
+
+@pytest.mark.parametrize("ivf", [False, True])
+def test_faiss_paths_agree_with_exact_scoring(tmp_path, monkeypatch, ivf):
+    """Shortlists (FAISS with an id filter, pacing top-k) give the same top-k as scoring every row."""
+    from vidsearch.bench.throughput import synthetic_index
+    from vidsearch.indexers.features import ClipFeatures
+    from vidsearch.indexers.spf import SpfSignature
+    from vidsearch.retrieval import index as index_module
+
+    idx, vecs = synthetic_index(tmp_path / "syn", 4000, ivf=ivf, dim=48)
+    curve = np.linspace(0, 1, 64, dtype=np.float32) ** 1.5
+    query = ClipFeatures(vecs[17], SpfSignature(curve, 0.0, 0.0, [], curve))
+    cases = [("motion", None), ("both", None), ("motion", "duration > 10"), ("both", "duration > 10")]
+    monkeypatch.setattr(index_module, "EXACT_SCORING_LIMIT", 10**9)
+    exact = [[h.id for h in idx.search(query, k=10, by=by, where=w)] for by, w in cases]
+    monkeypatch.setattr(index_module, "EXACT_SCORING_LIMIT", 0)
+    fast = [[h.id for h in idx.search(query, k=10, by=by, where=w)] for by, w in cases]
+    assert fast == exact
+    durations = {r["id"]: r["duration"] for r in idx.records()}
+    assert all(durations[i] > 10 for i in fast[2] + fast[3])
