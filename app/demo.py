@@ -64,12 +64,12 @@ def run_demo(workdir: Path, backbone: str, console: Console, out: Console) -> No
     from vidsearch.retrieval.index import Index
 
     corpus = workdir / "corpus"
-    console.print(f"building the sample corpus in {corpus} ...")
+    console.print(f"building the sample corpus in {corpus} ...", soft_wrap=True)
     pairs = build_demo_corpus(corpus)
     index = Index.open_or_create(workdir / "index", ExtractorConfig(backbone=backbone))
     with IndexProgress(console) as bar:
         report = index.add([corpus], progress=bar.update)
-    console.print(f"{len(index)} clips indexed in {index.dir} ({report.added} embedded now, {report.skipped} unchanged)")
+    console.print(f"{len(index)} clips indexed in {index.dir} ({report.added} embedded now, {report.skipped} unchanged)", soft_wrap=True)
     table = Table(title="query = recoloured copy; expected rank 1 = its original")
     for col in ("query", "rank-1 result", "motion", "original's rank"):
         table.add_column(col)
@@ -81,4 +81,4 @@ def run_demo(workdir: Path, backbone: str, console: Console, out: Console) -> No
         table.add_row(twin.name, Path(hits[0].path).parent.name + "/" + Path(hits[0].path).name, f"{hits[0].motion:.3f}", str(rank))
     out.print(table)
     out.print(f"{found}/{len(pairs)} recoloured queries found their original first.")
-    out.print(f"Try: vidsearch query {pairs[0][1]} --index {index.dir} --by both")
+    out.print(f"Try: vidsearch query {pairs[0][1]} --index {index.dir} --by both", soft_wrap=True)

@@ -56,3 +56,15 @@ def test_user_errors_are_one_line(tmp_path, make_clip):
     assert bad_query.exit_code == 2 and "file not found" in bad_query.output
     bad_where = runner.invoke(app, ["query", "--id", "1", "--index", str(tmp_path / "idx"), "--where", "nonsense ="])
     assert bad_where.exit_code == 2 and "bad filter" in bad_where.output
+
+
+def test_demo_builds_corpus_indexes_and_queries(tmp_path):
+    """The README's main command, with the tiny encoder (the real one runs in scripts/demo.sh)."""
+    result = runner.invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "-b", "tiny-random"])
+    assert result.exit_code == 0, result.output
+    originals = sorted(p.name for p in (tmp_path / "demo" / "corpus" / "originals").iterdir())
+    twins = sorted(p.name for p in (tmp_path / "demo" / "corpus" / "recoloured").iterdir())
+    assert originals == twins and len(originals) >= 4
+    assert "recoloured queries found their original first" in result.stdout
+    again = runner.invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "-b", "tiny-random"])
+    assert again.exit_code == 0 and "0 embedded now" in again.output
