@@ -1,0 +1,133 @@
+"""Run a suite of methods over a SimMotion set: one decode and one encoder pass per clip and
+backbone (through the token cache), then every method's similarity matrix and metrics.
+
+Resumable: an interrupted run recomputes nothing already in the cache, so re-running the same
+command continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from vidsearch.bench.flow import NAMESPACE as FLOW_NAMESPACE
+from vidsearch.bench.flow import flow_descriptor
+from vidsearch.bench.layout import BenchSet
+from vidsearch.bench.methods import Method, clip_features, similarity_matrix
+from vidsearch.bench.protocols import Estimate, evaluate
+from vidsearch.bench.tokens import ArrayCache, ClipTokens, clip_tokens
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BenchResult:
+    kind: str
+    root: str
+    n_clips: int
+    n_triplets: int
+    categories: list[str]
+    methods: list[Method]
+    scores: dict[str, dict[str, dict[str, Estimate]]]  # method name -> metric -> category -> est
+    started: str
+    wall_s: float
+    frames_encoded: dict[str, int] = field(default_factory=dict)
+    machine: str = ""
+
+
+def machine_description() -> str:
+    import os
+
+    import torch
+
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {sys.version.split()[0]}"
+
+
+def _print(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def compute_features(
+    bench: BenchSet,
+    methods: list[Method],
+    cache: ArrayCache,
+    resize: str = "stretch",
+    progress: Progress = _print,
+) -> tuple[dict[str, list[dict[str, np.ndarray]]], dict[str, int]]:
+    """Per method, per clip descriptors; returns them and the frames newly encoded per backbone."""
+    from vidsearch.indexers.corpus import content_hash
+    from vidsearch.indexers.encoders import load_encoder
+
+    backbones = sorted({m.backbone for m in methods if m.kind != "flow"})
+    frame_counts = {b: sorted({m.num_frames for m in methods if m.backbone == b and m.kind != "flow"}) for b in backbones}
+    flow_ts = sorted({m.num_frames for m in methods if m.kind == "flow"})
+    encoders = {b: load_encoder(b) for b in backbones}
+    feats: dict[str, list[dict[str, np.ndarray]]] = {m.name: [] for m in methods}
+    encoded = {b: 0 for b in backbones}
+    t0 = time.perf_counter()
+    for i, path in enumerate(bench.paths):
+        key = content_hash(path)
+        decoded = functools.cache(functools.partial(_decode, path))  # at most once, only on a cache miss
+        tokens: dict[str, ClipTokens] = {}
+        for b in backbones:
+            tokens[b], n_new = clip_tokens(cache, path, key, encoders[b], frame_counts[b], resize, frames=decoded)
+            encoded[b] += n_new
+        flows: dict[int, np.ndarray] = {}
+        for t in flow_ts:
+            ns = f"{FLOW_NAMESPACE}-T{t}"
+            hit = cache.load(ns, key)
+            if hit is None:
+                hit = {"vector": flow_descriptor(decoded(), t)}
+                cache.save(ns, key, hit)
+            flows[t] = hit["vector"]
+        for m, f in zip(methods, clip_features(methods, tokens, flows)):
+            feats[m.name].append(f)
+        elapsed = time.perf_counter() - t0
+        eta = elapsed / (i + 1) * (len(bench.paths) - i - 1)
+        progress(
+            f"[{i + 1}/{len(bench.paths)}] {Path(path).parent.name}/{Path(path).name}  new frames {sum(encoded.values())}  elapsed {elapsed:.0f}s  eta {eta:.0f}s"
+        )
+    return feats, encoded
+
+
+def _decode(path: str) -> np.ndarray:
+    from vidsearch.indexers.video import decode_all
+
+    return decode_all(path).frames
+
+
+def run_suite(
+    bench: BenchSet,
+    methods: list[Method],
+    cache_dir: str | Path,
+    resize: str = "stretch",
+    n_boot: int = 2000,
+    progress: Progress = _print,
+) -> BenchResult:
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise ValueError("method names must be unique")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.perf_counter()
+    feats, encoded = compute_features(bench, methods, ArrayCache(cache_dir), resize, progress)
+    scores = {m.name: evaluate(similarity_matrix(m, feats[m.name]), bench.triplets, n_boot) for m in methods}
+    return BenchResult(
+        kind=bench.kind,
+        root=bench.root,
+        n_clips=len(bench.paths),
+        n_triplets=len(bench.triplets),
+        categories=bench.categories,
+        methods=methods,
+        scores=scores,
+        started=started,
+        wall_s=time.perf_counter() - t0,
+        frames_encoded=encoded,
+        machine=machine_description(),
+    )
