@@ -18,6 +18,9 @@ from rich.console import Console
 
 from vidsearch.app.errors import console, fail, run_or_exit
 from vidsearch.app.options import ExtractorOptions, IndexOption, parse_floats
+from vidsearch.app.ui_cli import app as ui_app
+from vidsearch.bench.cli import app as bench_app
+from vidsearch.generation.cli import app as generation_app
 
 app = typer.Typer(
     name="vidsearch",
@@ -188,21 +191,10 @@ def demo(
     run_or_exit(lambda: run_demo(workdir, backbone, console, out))
 
 
-def _mount_optional_apps() -> None:
-    """Sub-apps from other packages; each is optional so a broken one cannot hide the core CLI."""
-    from importlib import import_module
-
-    for module, name in (("vidsearch.bench.cli", "bench"), ("vidsearch.generation.cli", None), ("vidsearch.app.ui_cli", None)):
-        try:
-            sub = import_module(module).app
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("vidsearch"):
-                continue
-            raise
-        app.add_typer(sub, name=name) if name else app.add_typer(sub)
-
-
-_mount_optional_apps()
+# Sub-apps (each imports only typer at module level, so --help stays fast).
+app.add_typer(bench_app, name="bench")
+app.add_typer(generation_app)  # retime, plan
+app.add_typer(ui_app)  # ui
 
 
 def main() -> None:

@@ -34,11 +34,11 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return (VideoError, IndexStoreError, FilterError, EncoderError, SpfError, UserError, FileNotFoundError, KeyError, ValueError)
 
 
-def run_or_exit(fn: Callable[[], T]) -> T:
-    """Run ``fn``; a user error becomes one line on stderr and exit status 2."""
+def run_or_exit(fn: Callable[[], T], extra: tuple[type[BaseException], ...] = ()) -> T:
+    """Run ``fn``; a user error (the common types plus ``extra``) becomes one line, exit status 2."""
     try:
         return fn()
-    except _user_error_types() as exc:
+    except _user_error_types() + extra as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         fail(str(message))
         raise  # unreachable: fail() raises typer.Exit

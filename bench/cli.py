@@ -21,25 +21,13 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
+def _guarded(fn):
+    """The CLI-wide error reporting, plus the benchmark's own error types."""
+    from vidsearch.app.errors import run_or_exit
     from vidsearch.bench.layout import LayoutError
     from vidsearch.bench.synthetic import GeneratorError
-    from vidsearch.indexers.encoders.errors import EncoderError
-    from vidsearch.indexers.video import VideoError
 
-    return (LayoutError, GeneratorError, EncoderError, VideoError, FileNotFoundError, ValueError)
-
-
-def _guarded(fn):
-    try:
-        return fn()
-    except _user_errors() as exc:
-        _fail(str(exc))
+    return run_or_exit(fn, extra=(LayoutError, GeneratorError))
 
 
 def _command_line() -> str:
