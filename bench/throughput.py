@@ -82,8 +82,11 @@ def bench_indexing(backbone: str, clips: int) -> dict:
         report = index.add([work / "corpus"])
         wall = time.perf_counter() - t0
         s = report.stats
+        peak_rss_mb = _peak_rss_mb()  # indexing is the heaviest step so far in this process
         gflops, fwd_fps = encoder_gflops(encoder)
         return {
+            "peak_rss_mb": peak_rss_mb,
+            "index_bytes_per_clip": _dir_bytes(work / "idx") / max(s.clips, 1),
             "clips": s.clips,
             "frames": s.frames,
             "wall_s": wall,
@@ -97,6 +100,17 @@ def bench_indexing(backbone: str, clips: int) -> dict:
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dir_bytes(directory: Path) -> int:
+    return sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
 
 
 def synthetic_index(directory: Path, n: int, ivf: bool, dim: int = 1152, curve_len: int = 64):
@@ -161,7 +175,13 @@ def bench_queries(n: int, ivf: bool, queries: int = 100) -> dict:
         load_s = time.perf_counter() - t0
         rng = np.random.default_rng(1)
         curve = np.linspace(0, 1, 64, dtype=np.float32)
-        result = {"n": n, "faiss": "IVF" if index.vectors.is_ivf else "flat", "build_s": build_s, "load_s": load_s}
+        result = {
+            "n": n,
+            "faiss": "IVF" if index.vectors.is_ivf else "flat",
+            "build_s": build_s,
+            "load_s": load_s,
+            "disk_mb": _dir_bytes(work) / 2**20,
+        }
         picks = rng.integers(0, n, queries)
         feats = []
         for i in picks:
@@ -206,18 +226,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n## indexing ({args.backbone}, {r['clips']} clips x 5 s @ 16 fps, 256 px, 32 frames/clip)")
         print(f"wall {r['wall_s']:.1f} s: {r['clips_per_s']:.2f} clips/s, {r['frames_per_s']:.1f} frames/s")
         print(f"decode time / wall {r['decode_share']:.0%} (background thread, overlaps), encoder+features / wall {r['encode_share']:.0%}")
+        print(f"peak resident memory after indexing: {r['peak_rss_mb']:.0f} MB; index on disk: {r['index_bytes_per_clip'] / 1024:.1f} KiB per clip")
         print(
             f"encoder forward: {r['encoder_forward_fps']:.1f} frames/s, {r['flops_per_frame_g']:.2f} GFLOP/frame -> "
             f"{r['encoder_gflops']:.1f} GFLOP/s = {r['encoder_gflops'] / peak:.0%} of the GEMM peak"
         )
     print("\n## query latency (k=10, 100 queries, synthetic clustered 1152-d vectors + 64-pt curves)")
-    print("| stored | FAISS | motion p50/p95 ms | both p50/p95 ms | motion+where p50/p95 ms | recall@10 vs exact | open s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| stored | FAISS | motion p50/p95 ms | both p50/p95 ms | motion+where p50/p95 ms | recall@10 vs exact | open s | on disk MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for n, ivf in ((int(s), ivf) for s in args.sizes.split(",") for ivf in (False, True)):
         q = bench_queries(n, ivf)
         print(
             f"| {n:,} | {q['faiss']} | {q['motion_p50_ms']:.2f} / {q['motion_p95_ms']:.2f} | {q['both_p50_ms']:.2f} / {q['both_p95_ms']:.2f} "
-            f"| {q['motion+where_p50_ms']:.2f} / {q['motion+where_p95_ms']:.2f} | {q['recall_at_10']:.3f} | {q['load_s']:.2f} |"
+            f"| {q['motion+where_p50_ms']:.2f} / {q['motion+where_p95_ms']:.2f} | {q['recall_at_10']:.3f} | {q['load_s']:.2f} "
+            f"| {q['disk_mb']:.0f} |"
         )
 
 
