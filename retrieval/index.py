@@ -30,7 +30,7 @@ from vidsearch.indexers.corpus import FileStat, content_hash, discover_videos, s
 from vidsearch.indexers.features import ClipFeatures, embed_clip
 from vidsearch.indexers.pipeline import ClipResult, PipelineStats, run_pipeline
 from vidsearch.indexers.spf import SpfSignature
-from vidsearch.indexers.video import VideoError, VideoInfo
+from vidsearch.indexers.video import VideoInfo
 from vidsearch.retrieval import store
 from vidsearch.retrieval.filters import MetadataFilter
 from vidsearch.retrieval.scoring import fused, motion_scores, pacing_scores, top_k
@@ -38,7 +38,6 @@ from vidsearch.retrieval.store import ConfigMismatchError, IndexLockedError, Ind
 from vidsearch.retrieval.types import FusionWeights, RankBy, SearchHit
 from vidsearch.retrieval.vector_index import IVF_THRESHOLD, VectorIndex
 
-DEFAULT_INDEX_DIR = ".vidsearch"
 VECTOR_COLUMNS = ("moments",)
 # Up to this many candidate clips are scored exactly with NumPy instead of going through FAISS.
 EXACT_SCORING_LIMIT = 2_000
@@ -621,4 +620,4 @@ def _writer_lock(directory: Path) -> _WriterLock:
     return _WriterLock(Path(directory))
 
 
-__all__ = ["Index", "AddReport", "IndexNotFoundError", "ConfigMismatchError", "IndexLockedError", "DEFAULT_INDEX_DIR", "VideoError"]
+__all__ = ["Index", "AddReport", "IndexNotFoundError", "ConfigMismatchError", "IndexLockedError"]
