@@ -140,6 +140,8 @@ class SearchService:
         from vidsearch.indexers.video import VideoError
         from vidsearch.retrieval.store import IndexStoreError
 
+        with self._lock:
+            self.index.refresh()  # clips indexed since the UI started are searchable at once
         if len(self.index) == 0:
             raise UiError(self.summary().replace("**", ""))
         if not 0.0 <= req.motion_weight <= 1.0:

@@ -386,6 +386,17 @@ class Index:
                 self._commit()
             return len(present)
 
+    def refresh(self) -> bool:
+        """Pick up what another process committed since this index was opened (True if anything).
+
+        Cheap when nothing changed (reads the Parquet footer only), so long-lived readers such as
+        the web UI call it before each query.
+        """
+        if store.read_generation(self.dir) == self._generation:
+            return False
+        self._reload()
+        return True
+
     def _reload(self) -> None:
         self.manifest = Manifest.load(self.dir)
         table, generation = store.read_clips(self.dir, self._schema)

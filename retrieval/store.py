@@ -146,6 +146,14 @@ def read_clips(directory: Path, schema: pa.Schema) -> tuple[pa.Table, str]:
     return table.replace_schema_metadata(None).cast(schema), generation
 
 
+def read_generation(directory: Path) -> str:
+    """The committed generation id, from the Parquet footer alone (cheap: no rows are read)."""
+    path = directory / CLIPS
+    if not path.exists():
+        return ""
+    return (pq.read_schema(path).metadata or {}).get(GENERATION_KEY, b"").decode()
+
+
 def write_clips(directory: Path, table: pa.Table) -> str:
     """Write the clips table atomically under a fresh generation id; returns that id."""
     generation = uuid.uuid4().hex[:12]

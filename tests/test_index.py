@@ -245,3 +245,14 @@ def test_faiss_paths_agree_with_exact_scoring(tmp_path, monkeypatch, ivf):
     assert fast == exact
     durations = {r["id"]: r["duration"] for r in idx.records()}
     assert all(durations[i] > 10 for i in fast[2] + fast[3])
+
+
+def test_long_lived_reader_refreshes_after_another_writer_commits(tmp_path, corpus, make_clip):
+    writer = Index.create(tmp_path / "idx", TINY)
+    writer.add([corpus / "sub"])
+    reader = Index.open(tmp_path / "idx")
+    assert len(reader) == 2 and not reader.refresh()
+    Index.open(tmp_path / "idx").add([corpus])
+    assert reader.refresh() and len(reader) == 4
+    hits = reader.search(corpus / "lin_red.mp4", k=5, exclude_self=False)
+    assert hits[0].path.endswith("lin_red.mp4") and len(reader.vectors) == 4

@@ -109,6 +109,20 @@ def test_user_errors_are_clear_messages(service, corpus, tmp_path):
         empty.search(SearchRequest(clip_id=1))
 
 
+def test_clips_indexed_after_start_are_searchable(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    write_video(folder / "first.mp4", render_pattern(n_frames=16, size=64, motion="linear"), 16)
+    service = SearchService(Index.create(tmp_path / "idx", CONFIG))
+    with pytest.raises(UiError, match="is empty"):
+        service.search(SearchRequest(video=str(folder / "first.mp4")))
+    Index.open(tmp_path / "idx").add([folder])  # e.g. `vidsearch index` run while the UI is open
+    write_video(folder / "second.mp4", render_pattern(n_frames=16, size=64, motion="circle"), 16)
+    Index.open(tmp_path / "idx").add([folder])
+    names = [Path(r["path"]).name for r in service.search(SearchRequest(video=str(folder / "first.mp4")))["results"]]
+    assert sorted(names) == ["first.mp4", "second.mp4"]  # an upload is not excluded from its own results
+
+
 def test_media_path_serves_only_files_under_the_roots(service, corpus):
     root, outside = corpus["root"], corpus["outside"]
     assert service.media_path(str(root / "lin_red.mp4")) == str((root / "lin_red.mp4").resolve())
