@@ -114,7 +114,7 @@ def _hit_json(h) -> dict:
         "score": h.score,
         "motion": h.motion,
         "pacing": h.pacing,
-        "moment_contributions": dict(zip(("mean", "std", "skew"), h.moment_contributions)) if h.moment_contributions else None,
+        "moment_contributions": h.contributions_by_moment(),
         "record": rec,
     }
 

@@ -21,8 +21,8 @@ from typing import Any, get_args
 # Gradio reads this when it builds and launches apps: no phoning home (there may be no internet).
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-from vidsearch.app.ui_service import MOMENT_NAMES, ClipFilter, SearchRequest, SearchService, UiError  # noqa: E402
-from vidsearch.retrieval.types import RankBy  # noqa: E402
+from vidsearch.app.ui_service import ClipFilter, SearchRequest, SearchService, UiError  # noqa: E402
+from vidsearch.retrieval.types import MOMENT_NAMES, RankBy  # noqa: E402
 
 DEFAULT_MAX_FILE_SIZE = "200mb"
 MAX_TOP_K = 50

@@ -14,8 +14,6 @@ from typing import Any, Callable
 
 from vidsearch.retrieval.types import FusionWeights, RankBy, SearchHit
 
-MOMENT_NAMES = ("mean", "std", "skew")  # the motion score's three moment blocks, in vector order
-
 ProgressFn = Callable[[float, str], None]
 
 
@@ -83,9 +81,6 @@ def _record_curve(record: dict[str, Any]) -> dict[str, Any]:
 
 def hit_to_json(hit: SearchHit) -> dict[str, Any]:
     """A search hit as plain JSON: scores, the motion score's per-moment split, the SPF curve."""
-    contributions = None
-    if hit.moment_contributions is not None:
-        contributions = dict(zip(MOMENT_NAMES, (float(c) for c in hit.moment_contributions)))
     return {
         "rank": hit.rank,
         "id": hit.id,
@@ -93,7 +88,7 @@ def hit_to_json(hit: SearchHit) -> dict[str, Any]:
         "score": float(hit.score),
         "motion": float(hit.motion),
         "pacing": float(hit.pacing),
-        "contributions": contributions,
+        "contributions": hit.contributions_by_moment(),
         "duration": float(hit.record.get("duration") or 0.0),
         **_record_curve(hit.record),
     }

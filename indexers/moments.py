@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 SKEW_EPS = 1e-6
-MOMENT_NAMES = ("mean", "std", "skew")
 
 
 def _as_tensor(x) -> torch.Tensor:

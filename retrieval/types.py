@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 RankBy = Literal["motion", "pacing", "both"]
+MOMENT_NAMES = ("mean", "std", "skew")  # the motion score's three moment blocks, in vector order
 
 
 @dataclass(frozen=True)
@@ -27,3 +28,9 @@ class SearchHit:
     # Share of the motion cosine contributed by mean / std / skew (sums to ``motion`` for concat).
     moment_contributions: tuple[float, float, float] | None = None
     record: dict[str, Any] = field(default_factory=dict)  # the clip's metadata row (no vectors)
+
+    def contributions_by_moment(self) -> dict[str, float] | None:
+        """``{"mean": .., "std": .., "skew": ..}``, or None when the aggregation does not split."""
+        if self.moment_contributions is None:
+            return None
+        return dict(zip(MOMENT_NAMES, (float(c) for c in self.moment_contributions)))
