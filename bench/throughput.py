@@ -121,6 +121,7 @@ def synthetic_index(directory: Path, n: int, ivf: bool, dim: int = 1152, curve_l
     """
     import pyarrow as pa
 
+    from vidsearch.atomic import atomic_path
     from vidsearch.indexers.config import ExtractorConfig
     from vidsearch.retrieval import store
     from vidsearch.retrieval.index import Index
@@ -156,7 +157,7 @@ def synthetic_index(directory: Path, n: int, ivf: bool, dim: int = 1152, curve_l
     }
     table = pa.Table.from_pydict(cols).cast(schema)
     generation = store.write_clips(directory, table)
-    with store.atomic_path(store.faiss_path(directory, generation)) as tmp:
+    with atomic_path(store.faiss_path(directory, generation)) as tmp:
         VectorIndex.build(cols["id"].to_numpy(), vecs, dim, ivf=ivf).save(tmp)  # as a commit would
     return Index.open(directory), vecs
 

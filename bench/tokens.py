@@ -10,7 +10,6 @@ request for frames not yet cached encodes only those and merges them in (resumab
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,16 +61,10 @@ class ArrayCache:
             return None
 
     def save(self, namespace: str, key: str, arrays: dict[str, np.ndarray]) -> None:
-        p = self.path(namespace, key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=p.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from vidsearch.atomic import atomic_path
+
+        with atomic_path(self.path(namespace, key), suffix=".npz") as tmp:
+            np.savez(tmp, **arrays)
 
 
 def encoder_namespace(encoder, resize: str) -> str:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from vidsearch.atomic import atomic_path
 from vidsearch.generation.errors import GenerationError
 from vidsearch.generation.measure import MeasuredClip, measure_clip, resolve_encoder
 from vidsearch.generation.pacing import CURVE_POINTS, linear_pace, normalize_pace
@@ -73,10 +73,8 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".plan.", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
 
 
 def build_plan(

@@ -9,13 +9,14 @@ ingestion loop can record it and carry on.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from vidsearch.atomic import atomic_path
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".ogv"}
@@ -304,22 +305,14 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
         raise ValueError(f"expected non-empty (N, H, W, 3) frames, got shape {frames.shape}")
     frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2].astype(np.uint8, copy=False)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix or ".mp4", dir=out.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, mode="w") as container:
-            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
-            for rgb in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
+    with atomic_path(out, suffix=out.suffix or ".mp4") as tmp, av.open(str(tmp), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for rgb in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        for packet in stream.encode():
+            container.mux(packet)
     return out

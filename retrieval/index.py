@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vidsearch.atomic import atomic_path
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.corpus import FileStat, content_hash, discover_videos, stat_file
 from vidsearch.indexers.features import ClipFeatures, embed_clip
@@ -529,7 +530,7 @@ class Index:
             a = self._array_view()
             rows = [a["row_of"][int(i)] for i in added if int(i) in a["row_of"]]
             vectors.add(a["ids"][rows], a["moments"][rows])
-        with store.atomic_path(store.faiss_path(self.dir, self._generation)) as tmp:
+        with atomic_path(store.faiss_path(self.dir, self._generation)) as tmp:
             vectors.save(tmp)
         store.remove_stale_faiss(self.dir, self._generation)
         store.write_errors(self.dir, self._errors)

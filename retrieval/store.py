@@ -17,17 +17,15 @@ open and the FAISS index is rebuilt from the Parquet vectors instead of being tr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vidsearch.atomic import atomic_path
 from vidsearch.indexers.config import ExtractorConfig
 
 SCHEMA_VERSION = 1
@@ -52,22 +50,6 @@ class ConfigMismatchError(IndexStoreError):
 
 class IndexLockedError(IndexStoreError):
     pass
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``target``; rename it over ``target`` only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def clips_schema(moments_dim: int, curve_len: int) -> pa.Schema:
