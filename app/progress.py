@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from vidsearch.indexers.pipeline import ClipResult, PipelineStats
+from vidsearch.indexers.pipeline import FileResult, PipelineStats
 
 
 class IndexProgress:
@@ -30,7 +30,7 @@ class IndexProgress:
     def __exit__(self, *exc) -> None:
         self._progress.__exit__(*exc)
 
-    def update(self, result: ClipResult | None, stats: PipelineStats, total: int) -> None:
+    def update(self, result: FileResult | None, stats: PipelineStats, total: int) -> None:
         if self._task is None:
             self._task = self._progress.add_task("index", total=total, rate="")
         wall = max(stats.wall_s, 1e-9)

@@ -17,6 +17,34 @@ Aggregation = Literal["concat", "sum"]
 
 
 SpfVariant = Literal["vidsearch", "reference"]
+SegmentMode = Literal["shots", "window", "none"]
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """How a file is cut into segments, the unit of search (stored with the index: segments cut
+    another way are other rows).
+
+    ``none``: one segment = the whole file (right for corpora of pre-cut clips, and what indexes of
+    schema 1 were). ``window``: fixed windows of ``window`` seconds every ``stride`` seconds.
+    ``shots``: shot boundaries from ``detector``, then shots longer than ``max_seconds`` split into
+    windows, shots shorter than ``min_seconds`` merged into a neighbour.
+    """
+
+    mode: SegmentMode = "none"
+    detector: str = "transnetv2"
+    min_seconds: float = 1.0
+    max_seconds: float = 10.0
+    window: float = 5.0
+    stride: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("shots", "window", "none"):
+            raise ValueError(f"segment mode must be 'shots', 'window' or 'none' (got {self.mode!r})")
+        if self.window <= 0 or self.stride <= 0:
+            raise ValueError(f"window and stride must be > 0 seconds (got {self.window}, {self.stride})")
+        if self.min_seconds < 0 or self.max_seconds <= self.min_seconds:
+            raise ValueError(f"need 0 <= min_seconds < max_seconds (got {self.min_seconds}, {self.max_seconds})")
 
 
 @dataclass(frozen=True)
@@ -50,6 +78,7 @@ class ExtractorConfig:
     alpha: tuple[float, float, float] = (1.0, 8.0, 4.0)
     aggregation: Aggregation = "concat"
     spf: SpfConfig = field(default_factory=SpfConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
     weights_id: str = ""  # filled in from the loaded encoder (hash of its weights)
 
     def __post_init__(self) -> None:
@@ -72,6 +101,8 @@ class ExtractorConfig:
     def from_dict(cls, d: dict[str, Any]) -> "ExtractorConfig":
         d = dict(d)
         d["spf"] = SpfConfig(**d.get("spf", {}))
+        # Indexes written before segmentation existed hold one segment per file.
+        d["segment"] = SegmentConfig(**d.get("segment", {"mode": "none"}))
         d["alpha"] = tuple(d.get("alpha", (1.0, 8.0, 4.0)))
         return cls(**d)
 

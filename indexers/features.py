@@ -30,12 +30,17 @@ def features_from_encoded(encoded: EncodedFrames, config: ExtractorConfig, info:
     return ClipFeatures(vec.numpy().astype(np.float32), sig, info)
 
 
-def load_clip_frames(path, config: ExtractorConfig, encoder: Encoder, decoder: str = "pyav") -> tuple[np.ndarray, VideoInfo]:
-    """Decode the ``config.num_frames`` frames of a clip at the encoder's input size."""
-    return sample_frames_with_info(path, config.num_frames, encoder.image_size, config.resize, decoder)
+def load_clip_frames(
+    path, config: ExtractorConfig, encoder: Encoder, decoder: str = "pyav", start_s: float | None = None, end_s: float | None = None
+) -> tuple[np.ndarray, VideoInfo]:
+    """Decode the ``config.num_frames`` frames of a clip (or of its ``[start_s, end_s)`` range)
+    at the encoder's input size."""
+    return sample_frames_with_info(path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s)
 
 
-def embed_clip(path, config: ExtractorConfig, encoder: Encoder, decoder: str = "pyav") -> ClipFeatures:
-    """One clip end to end (used for query clips outside the index)."""
-    frames, info = load_clip_frames(path, config, encoder, decoder)
+def embed_clip(
+    path, config: ExtractorConfig, encoder: Encoder, decoder: str = "pyav", start_s: float | None = None, end_s: float | None = None
+) -> ClipFeatures:
+    """One clip (or one time range of a file) end to end: query clips, moments of any file."""
+    frames, info = load_clip_frames(path, config, encoder, decoder, start_s, end_s)
     return features_from_encoded(encoder.encode(frames), config, info)

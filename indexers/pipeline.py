@@ -2,8 +2,9 @@
 
 Decoding (FFmpeg, releases the GIL) and encoding (torch, its own threads) overlap, so on a small
 machine the wall time approaches max(decode, encode) instead of their sum. Clips are encoded a few
-at a time in one batched forward pass. Each clip yields a :class:`ClipResult`; a clip that fails
-yields its error and the pipeline goes on.
+at a time in one batched forward pass. Each file yields a :class:`FileResult` holding one
+:class:`SegmentResult` per segment (one for the whole file with ``segment.mode == "none"``); a file
+that fails yields its error and the pipeline goes on.
 """
 
 from __future__ import annotations
@@ -37,10 +38,31 @@ class PipelineStats:
 
 
 @dataclass
-class ClipResult:
+class SegmentResult:
+    """One segment of a file: where it lies (frames ``[start_frame, end_frame)``) and its features."""
+
+    index: int  # 0-based position in its file
+    start_frame: int
+    end_frame: int  # exclusive
+    start_s: float
+    end_s: float
+    features: ClipFeatures
+    poster: bytes | None = None  # small JPEG thumbnail made from the decoded frames, if any
+
+
+@dataclass
+class FileResult:
+    """Everything the index stores about one file, or why it could not be indexed."""
+
     path: str
-    features: ClipFeatures | None = None
-    error: str | None = None  # "<reason>" when the clip failed
+    info: VideoInfo | None = None
+    segments: list[SegmentResult] = field(default_factory=list)
+    error: str | None = None  # "<reason>" when the file failed
+
+
+def whole_file_segment(features: ClipFeatures, info: VideoInfo) -> SegmentResult:
+    """The single segment of a file indexed with ``segment.mode == "none"``."""
+    return SegmentResult(0, 0, max(info.frame_count, 1), 0.0, info.duration, features)
 
 
 @dataclass
@@ -82,9 +104,9 @@ def run_pipeline(
     decode_workers: int = 1,
     prefetch: int = 4,
     stats: PipelineStats | None = None,
-    on_result: Callable[[ClipResult], None],
+    on_result: Callable[[FileResult], None],
 ) -> PipelineStats:
-    """Feature-extract every path, calling ``on_result`` once per clip.
+    """Feature-extract every path, calling ``on_result`` once per file.
 
     Successful clips are reported in input order; a clip that fails to decode is reported as soon
     as its decode fails, possibly before earlier clips still waiting in the encoder batch.
@@ -100,7 +122,7 @@ def run_pipeline(
         t0 = time.perf_counter()
         encoded = encoder.encode(np.concatenate([d.frames for d in batch]))
         results = [
-            ClipResult(d.path, features_from_encoded(part, config, d.info))
+            FileResult(d.path, d.info, [whole_file_segment(features_from_encoded(part, config, d.info), d.info)])
             for d, part in zip(batch, _split(encoded, [len(d.frames) for d in batch]))
         ]
         stats.encode_s += time.perf_counter() - t0
@@ -127,7 +149,7 @@ def run_pipeline(
                 stats.decode_s += decoded.seconds
                 if decoded.error is not None:
                     stats.failed += 1
-                    on_result(ClipResult(decoded.path, error=decoded.error))
+                    on_result(FileResult(decoded.path, error=decoded.error))
                     continue
                 batch.append(decoded)
                 if len(batch) >= clips_per_batch:

@@ -58,6 +58,23 @@ def uniform_indices(frame_count: int, num_frames: int) -> np.ndarray:
     return np.round(np.linspace(0, frame_count - 1, num_frames)).astype(np.int64)
 
 
+def frame_range(path, info: VideoInfo, start_s: float | None, end_s: float | None) -> tuple[int, int]:
+    """Frames ``[first, last)`` covering the time range ``[start_s, end_s)`` (whole file by default)."""
+    n = max(info.frame_count, 1)
+    if start_s is None and end_s is None:
+        return 0, n
+    fps = info.fps if info.fps > 0 else n / max(info.duration, 1e-9)
+    start = 0.0 if start_s is None else float(start_s)
+    end = info.duration if end_s is None else float(end_s)
+    if start < 0 or end <= start:
+        raise VideoError(path, f"bad time range {start:g}-{end:g} s (need 0 <= start < end)")
+    if start >= info.duration:
+        raise VideoError(path, f"time range starts at {start:g} s, after the end of the video ({info.duration:.2f} s)")
+    first = min(int(round(start * fps)), n - 1)
+    last = min(max(int(round(end * fps)), first + 1), n)
+    return first, last
+
+
 def _open(path: str | os.PathLike):
     import av
 
@@ -198,7 +215,7 @@ class _FrameCursor:
             previous = item
 
 
-def _sample_pyav(path, num_frames: int) -> tuple[list[np.ndarray], VideoInfo]:
+def _sample_pyav(path, num_frames: int, span: tuple[float | None, float | None] = (None, None)) -> tuple[list[np.ndarray], VideoInfo]:
     import av
 
     container, stream = _open(path)
@@ -206,10 +223,11 @@ def _sample_pyav(path, num_frames: int) -> tuple[list[np.ndarray], VideoInfo]:
         info = _stream_info(path, container, stream)
         if info.frame_count <= 0:
             raise VideoError(path, "video stream has no frames")
+        first, last = frame_range(path, info, *span)
         cursor = _FrameCursor(container, stream, info.fps)
         frames: list[np.ndarray] = []
         cache: dict[int, np.ndarray] = {}
-        for idx in uniform_indices(info.frame_count, num_frames):
+        for idx in first + uniform_indices(last - first, num_frames):
             idx = int(idx)
             if idx not in cache:
                 frame = cursor.get(idx)
@@ -224,7 +242,7 @@ def _sample_pyav(path, num_frames: int) -> tuple[list[np.ndarray], VideoInfo]:
         container.close()
 
 
-def _sample_decord(path, num_frames: int) -> tuple[list[np.ndarray], VideoInfo]:
+def _sample_decord(path, num_frames: int, span: tuple[float | None, float | None] = (None, None)) -> tuple[list[np.ndarray], VideoInfo]:
     try:
         import decord
     except ImportError as exc:
@@ -235,10 +253,12 @@ def _sample_decord(path, num_frames: int) -> tuple[list[np.ndarray], VideoInfo]:
         n = len(reader)
         if n <= 0:
             raise VideoError(path, "video stream has no frames")
-        batch = reader.get_batch(uniform_indices(n, num_frames).tolist()).asnumpy()
+        info = VideoInfo(info.duration, info.fps, info.width, info.height, n)
+        first, last = frame_range(path, info, *span)
+        batch = reader.get_batch((first + uniform_indices(last - first, num_frames)).tolist()).asnumpy()
     except decord.DECORDError as exc:
         raise VideoError(path, f"decode failed (decord: {exc})") from exc
-    return list(batch), VideoInfo(info.duration, info.fps, info.width, info.height, n)
+    return list(batch), info
 
 
 def sample_frames_with_info(
@@ -247,12 +267,18 @@ def sample_frames_with_info(
     size: int = 224,
     resize: ResizeMode = "stretch",
     decoder: Decoder = "pyav",
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> tuple[np.ndarray, VideoInfo]:
-    """``num_frames`` uniformly sampled RGB frames, resized to ``size`` x ``size``, and the probe."""
+    """``num_frames`` uniformly sampled RGB frames, resized to ``size`` x ``size``, and the probe.
+
+    With ``start_s`` / ``end_s`` the frames are sampled from that time range only (a moment of a
+    longer file), by the same rule as a whole clip.
+    """
     if decoder == "pyav":
-        raw, info = _sample_pyav(path, num_frames)
+        raw, info = _sample_pyav(path, num_frames, (start_s, end_s))
     elif decoder == "decord":
-        raw, info = _sample_decord(path, num_frames)
+        raw, info = _sample_decord(path, num_frames, (start_s, end_s))
     else:
         raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
     return np.stack([resize_frame(f, size, resize) for f in raw]), info

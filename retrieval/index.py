@@ -29,14 +29,14 @@ from vidsearch.atomic import atomic_path
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.corpus import FileStat, content_hash, discover_videos, stat_file
 from vidsearch.indexers.features import ClipFeatures, embed_clip
-from vidsearch.indexers.pipeline import ClipResult, PipelineStats, run_pipeline
+from vidsearch.indexers.pipeline import FileResult, PipelineStats, run_pipeline
 from vidsearch.indexers.spf import SpfSignature
 from vidsearch.indexers.video import VideoInfo
 from vidsearch.retrieval import store
 from vidsearch.retrieval.filters import MetadataFilter
 from vidsearch.retrieval.scoring import fused, motion_scores, pacing_scores, top_k
 from vidsearch.retrieval.store import ConfigMismatchError, IndexLockedError, IndexNotFoundError, Manifest
-from vidsearch.retrieval.types import FusionWeights, RankBy, SearchHit
+from vidsearch.retrieval.types import FusionWeights, RangeQuery, RankBy, SearchHit
 from vidsearch.retrieval.vector_index import IVF_THRESHOLD, VectorIndex
 
 VECTOR_COLUMNS = ("moments",)
@@ -62,7 +62,7 @@ class AddReport:
         return not self.failed
 
 
-ProgressCallback = Callable[[ClipResult | None, PipelineStats, int], None]
+ProgressCallback = Callable[[FileResult | None, PipelineStats, int], None]
 
 
 class Index:
@@ -244,9 +244,10 @@ class Index:
         info = VideoInfo(rec["duration"], rec["fps"], rec["width"], rec["height"], rec["frame_count"])
         return ClipFeatures(a["moments"][row], sig, info)
 
-    def embed(self, path: str | os.PathLike) -> ClipFeatures:
-        """Features of any clip, computed exactly as the index's clips were (raises VideoError)."""
-        return embed_clip(path, self.config, self.encoder)
+    def embed(self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> ClipFeatures:
+        """Features of any clip (or time range of a file), computed exactly as the index's
+        segments were (raises VideoError)."""
+        return embed_clip(path, self.config, self.encoder, start_s=start_s, end_s=end_s)
 
     # ------------------------------------------------------------------ search
     def search(
@@ -289,6 +290,9 @@ class Index:
                     pacing=float(pacing[pos]),
                     moment_contributions=None if contrib is None else tuple(float(c) for c in contrib[rank - 1]),
                     record=rec,
+                    file_id=cid,  # schema 1: one segment per file, ids shared
+                    start_s=0.0,
+                    end_s=float(rec["duration"]),
                 )
             )
         return hits
@@ -296,6 +300,8 @@ class Index:
     def _resolve_query(self, query) -> tuple[ClipFeatures, int | None]:
         if isinstance(query, ClipFeatures):
             return query, None
+        if isinstance(query, RangeQuery):
+            return self.embed(query.path, query.start_s, query.end_s), None
         if isinstance(query, (int, np.integer)):
             return self.features_of(int(query)), int(query)
         rec = self.find_path(query)
@@ -364,7 +370,7 @@ class Index:
             if progress:
                 progress(None, stats, len(todo))
 
-            def on_result(result: ClipResult) -> None:
+            def on_result(result: FileResult) -> None:
                 writer.accept(result)
                 if progress:
                     progress(result, stats, len(todo))
@@ -545,12 +551,13 @@ class _BatchWriter:
         self.last_commit = time.perf_counter()
         self.commit_cost = 0.0
 
-    def accept(self, result: ClipResult) -> None:
+    def accept(self, result: FileResult) -> None:
         st, digest = self.metas[result.path]
         if result.error is not None:
             self.index._record_error(result.path, st, result.error, self.report)
         else:
-            self.rows.append(_row(st, digest, result.features))
+            # Schema 1 stores one row per file: its single (whole-file) segment.
+            self.rows.append(_row(st, digest, result.segments[0].features))
             self.index._clear_error(result.path)
             self.report.added += 1
         if time.perf_counter() - self.last_commit > max(self.every_s, 10 * self.commit_cost):

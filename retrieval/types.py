@@ -17,17 +17,33 @@ class FusionWeights:
     pacing: float = 0.3
 
 
+GroupBy = Literal["segment", "file"]
+
+
+@dataclass(frozen=True)
+class RangeQuery:
+    """A moment of any file as a query: ``[start_s, end_s)`` seconds (None = from the start / to the end)."""
+
+    path: str
+    start_s: float | None = None
+    end_s: float | None = None
+
+
 @dataclass
 class SearchHit:
     rank: int  # 1-based
-    id: int
+    id: int  # segment id
     path: str
     score: float  # the score the ranking used (motion, pacing or fused)
     motion: float  # cosine similarity of SemanticMoments vectors
     pacing: float  # 1 - mean |SPF_query - SPF_hit| over the 64-point curves, in [0, 1]
     # Share of the motion cosine contributed by mean / std / skew (sums to ``motion`` for concat).
     moment_contributions: tuple[float, float, float] | None = None
-    record: dict[str, Any] = field(default_factory=dict)  # the clip's metadata row (no vectors)
+    record: dict[str, Any] = field(default_factory=dict)  # the segment's metadata row with its file's (no vectors)
+    file_id: int | None = None
+    segment_index: int = 0  # position of the segment in its file
+    start_s: float = 0.0
+    end_s: float = 0.0
 
     def contributions_by_moment(self) -> dict[str, float] | None:
         """``{"mean": .., "std": .., "skew": ..}``, or None when the aggregation does not split."""
