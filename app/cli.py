@@ -49,6 +49,7 @@ def index(
 ) -> None:
     """Index (or update) a corpus: new and changed clips are embedded, unchanged ones skipped."""
     from vidsearch.app.progress import IndexProgress
+    from vidsearch.indexers.runtime import RuntimeConfig
     from vidsearch.retrieval.index import Index
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -56,9 +57,10 @@ def index(
         fail(f"no such file or folder: {', '.join(missing)}")
     opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant)
     config = run_or_exit(opts.to_config)
+    runtime = run_or_exit(lambda: RuntimeConfig(decoder=decoder))
     idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
     with IndexProgress(console) as bar:
-        report = run_or_exit(lambda: idx.add(paths, prune=prune, decoder=decoder, progress=bar.update))
+        report = run_or_exit(lambda: idx.add(paths, prune=prune, runtime=runtime, progress=bar.update))
     s = report.stats
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "

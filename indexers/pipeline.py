@@ -19,7 +19,9 @@ import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
-from vidsearch.indexers.features import ClipFeatures, features_from_encoded, load_clip_frames
+from vidsearch.indexers.features import ClipFeatures, features_from_encoded
+from vidsearch.indexers.runtime import RuntimeConfig
+from vidsearch.indexers.segmenting import DecodedSegment, open_segments
 from vidsearch.indexers.video import VideoError, VideoInfo
 
 
@@ -60,25 +62,24 @@ class FileResult:
     error: str | None = None  # "<reason>" when the file failed
 
 
-def whole_file_segment(features: ClipFeatures, info: VideoInfo) -> SegmentResult:
-    """The single segment of a file indexed with ``segment.mode == "none"``."""
-    return SegmentResult(0, 0, max(info.frame_count, 1), 0.0, info.duration, features)
-
-
 @dataclass
 class _Decoded:
     path: str
-    frames: np.ndarray | None
+    segments: list[DecodedSegment] | None
     info: VideoInfo | None
     error: str | None
     seconds: float
+
+    @property
+    def frames(self) -> np.ndarray:
+        return np.concatenate([s.frames for s in self.segments])
 
 
 def _decode(path: str, config: ExtractorConfig, encoder: Encoder, decoder: str) -> _Decoded:
     t0 = time.perf_counter()
     try:
-        frames, info = load_clip_frames(path, config, encoder, decoder)
-        return _Decoded(path, frames, info, None, time.perf_counter() - t0)
+        stream = open_segments(path, config, encoder.image_size, decoder)
+        return _Decoded(path, list(stream.segments), stream.info, None, time.perf_counter() - t0)
     except VideoError as exc:
         return _Decoded(path, None, None, exc.reason, time.perf_counter() - t0)
     except MemoryError:
@@ -99,7 +100,7 @@ def run_pipeline(
     config: ExtractorConfig,
     encoder: Encoder,
     *,
-    decoder: str = "pyav",
+    runtime: RuntimeConfig = RuntimeConfig(),
     clips_per_batch: int = 2,
     decode_workers: int = 1,
     prefetch: int = 4,
@@ -120,10 +121,19 @@ def run_pipeline(
         if not batch:
             return
         t0 = time.perf_counter()
-        encoded = encoder.encode(np.concatenate([d.frames for d in batch]))
+        segments = [s for d in batch for s in d.segments]
+        encoded = encoder.encode(np.concatenate([s.frames for s in segments]))
+        parts = iter(_split(encoded, [len(s.frames) for s in segments]))
         results = [
-            FileResult(d.path, d.info, [whole_file_segment(features_from_encoded(part, config, d.info), d.info)])
-            for d, part in zip(batch, _split(encoded, [len(d.frames) for d in batch]))
+            FileResult(
+                d.path,
+                d.info,
+                [
+                    SegmentResult(s.index, s.start_frame, s.end_frame, s.start_s, s.end_s, features_from_encoded(next(parts), config, d.info), s.poster)
+                    for s in d.segments
+                ],
+            )
+            for d in batch
         ]
         stats.encode_s += time.perf_counter() - t0
         for d, r in zip(batch, results):
@@ -139,7 +149,7 @@ def run_pipeline(
                 path = next(path_iter, None)
                 if path is None:
                     return
-                pending.append(pool.submit(_decode, path, config, encoder, decoder))
+                pending.append(pool.submit(_decode, path, config, encoder, runtime.decoder))
 
         top_up()
         try:

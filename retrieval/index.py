@@ -29,6 +29,7 @@ from vidsearch.atomic import atomic_path
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.corpus import FileStat, content_hash, discover_videos, stat_file
 from vidsearch.indexers.features import ClipFeatures, embed_clip
+from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.indexers.pipeline import FileResult, PipelineStats, run_pipeline
 from vidsearch.indexers.spf import SpfSignature
 from vidsearch.indexers.video import VideoInfo
@@ -345,7 +346,7 @@ class Index:
         paths: Iterable[str | os.PathLike],
         *,
         prune: bool = False,
-        decoder: str = "pyav",
+        runtime: RuntimeConfig = RuntimeConfig(),
         progress: ProgressCallback | None = None,
         commit_every_s: float = COMMIT_EVERY_S,
     ) -> AddReport:
@@ -378,7 +379,7 @@ class Index:
             try:
                 if todo:
                     encoder = self.encoder  # load (and check) before any decoding starts
-                    run_pipeline(todo, self.config, encoder, decoder=decoder, stats=stats, on_result=on_result)
+                    run_pipeline(todo, self.config, encoder, runtime=runtime, stats=stats, on_result=on_result)
             finally:
                 writer.commit()
             return report
