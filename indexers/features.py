@@ -6,7 +6,7 @@ so a clip is decoded and embedded exactly once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,9 @@ class ClipFeatures:
     moments: np.ndarray  # float32 (3D,) or (D,), unit norm
     spf: SpfSignature
     info: VideoInfo | None = None
+    # Further fixed-size per-segment descriptors by name (e.g. a low-level motion descriptor);
+    # the store keeps each as its own column, with names and sizes recorded in the manifest.
+    aux: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def features_from_encoded(encoded: EncodedFrames, config: ExtractorConfig, info: VideoInfo | None = None) -> ClipFeatures:
