@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vidsearch.indexers.config import ExtractorConfig, SpfConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
 
 IndexOption = typer.Option(Path(".vidsearch"), "--index", "-i", help="Index directory.", envvar="VIDSEARCH_INDEX")
 
@@ -30,6 +30,7 @@ class ExtractorOptions:
     aggregation: str
     resize: str
     spf_variant: str = "vidsearch"
+    segment: SegmentConfig = SegmentConfig()
 
     def to_config(self) -> ExtractorConfig:
         from vidsearch.indexers.encoders import available_encoders
@@ -43,4 +44,5 @@ class ExtractorOptions:
             alpha=parse_floats(self.alpha, 3, "alpha"),
             aggregation=self.aggregation,
             spf=SpfConfig(variant=self.spf_variant),
+            segment=self.segment,
         )
