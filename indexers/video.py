@@ -52,6 +52,7 @@ class VideoInfo:
 class DecodedVideo:
     frames: np.ndarray  # uint8 (N, H, W, 3) RGB
     fps: float
+    start_s: float = 0.0  # time of the first frame in the file (a decoded range starts later)
 
 
 def uniform_indices(frame_count: int, num_frames: int) -> np.ndarray:
@@ -67,10 +68,10 @@ def frame_range(path, info: VideoInfo, start_s: float | None, end_s: float | Non
     fps = info.fps if info.fps > 0 else n / max(info.duration, 1e-9)
     start = 0.0 if start_s is None else float(start_s)
     end = info.duration if end_s is None else float(end_s)
-    if start < 0 or end <= start:
-        raise VideoError(path, f"bad time range {start:g}-{end:g} s (need 0 <= start < end)")
     if start >= info.duration:
         raise VideoError(path, f"time range starts at {start:g} s, after the end of the video ({info.duration:.2f} s)")
+    if start < 0 or end <= start:
+        raise VideoError(path, f"bad time range {start:g}-{end:g} s (need 0 <= start < end)")
     first = min(int(round(start * fps)), n - 1)
     last = min(max(int(round(end * fps)), first + 1), n)
     return first, last
@@ -409,7 +410,8 @@ def decode_all(
         frames.append(rgb)
     if not frames:
         raise VideoError(path, "video stream has no frames")
-    return DecodedVideo(np.stack(frames), stream.info.fps or 25.0)
+    fps = stream.info.fps or 25.0
+    return DecodedVideo(np.stack(frames), fps, stream.first / fps)
 
 
 def write_video(path: str | os.PathLike, frames, fps: float, crf: int = 18) -> Path:

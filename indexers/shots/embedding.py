@@ -19,8 +19,8 @@ import numpy as np
 from vidsearch.indexers.shots.base import ShotDetector
 
 ANALYSIS_FPS = 4.0
-THRESHOLD = 0.25  # cosine distance between consecutive analysis frames
-RATIO = 3.0  # ... and this many times the median of the last HISTORY distances
+THRESHOLD = 0.05  # cosine distance between consecutive analysis frames (calibrated on the joined real clips)
+RATIO = 2.5  # ... and this many times the median of the last HISTORY distances
 HISTORY = 8
 BATCH = 8  # analysis frames encoded per forward pass
 _LOCK = threading.Lock()
