@@ -34,7 +34,7 @@ class SegmentConfig:
     """
 
     mode: SegmentMode = "none"
-    detector: str = "transnetv2"
+    detector: str = "scenedetect"  # measured default: see notes/segments-readme.md (bench/shots.py)
     min_seconds: float = 1.0
     max_seconds: float = 10.0
     window: float = 5.0
@@ -49,6 +49,12 @@ class SegmentConfig:
 
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown shot detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        # Settings a mode does not use are stored as their defaults, so that two configs that cut
+        # files the same way compare equal (an index is never refused over an unused detector).
+        defaults = SegmentConfig.__dataclass_fields__
+        unused = {"none": ("detector", "min_seconds", "max_seconds", "window", "stride"), "window": ("detector", "max_seconds"), "shots": ()}
+        for name in unused[self.mode]:
+            object.__setattr__(self, name, defaults[name].default)
         if self.min_seconds < 0 or self.max_seconds <= self.min_seconds:
             raise ValueError(f"need 0 <= min_seconds < max_seconds (got {self.min_seconds}, {self.max_seconds})")
 

@@ -22,7 +22,10 @@ def test_index_segmentation_options_are_stored_and_checked(tmp_path, make_clip):
     result = runner.invoke(app, [*args, "--segment", "window", "--window", "1", "--stride", "1", "--min-seconds", "0.5"])
     assert result.exit_code == 0, result.output
     segment = json.loads((idx / "manifest.json").read_text())["config"]["segment"]
-    assert segment == {"mode": "window", "detector": "transnetv2", "min_seconds": 0.5, "max_seconds": 10.0, "window": 1.0, "stride": 1.0}
+    assert segment == {"mode": "window", "detector": "scenedetect", "min_seconds": 0.5, "max_seconds": 10.0, "window": 1.0, "stride": 1.0}
+    # settings the mode does not use are not part of it: same segmentation, same index
+    same = runner.invoke(app, [*args, "--segment", "window", "--window", "1", "--stride", "1", "--min-seconds", "0.5", "--detector", "transnetv2"])
+    assert same.exit_code == 0, same.output
     # another segmentation on the same index is refused, never mixed
     again = runner.invoke(app, [*args, "--segment", "none"])
     assert again.exit_code == 2 and "segment" in again.output
