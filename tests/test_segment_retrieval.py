@@ -59,3 +59,27 @@ def test_recoloured_clip_finds_its_moment_inside_a_long_file(real_clips, tmp_pat
     inter = max(0.0, min(hit.end_s, truth[1]) - max(hit.start_s, truth[0]))
     union = max(hit.end_s, truth[1]) - min(hit.start_s, truth[0])
     assert inter / union >= 0.5, (hit.start_s, hit.end_s, truth)
+
+
+def test_a_segment_is_the_same_vector_as_its_time_range_queried_from_the_file(real_clips, tmp_path):
+    """The streaming pass samples a segment's frames exactly as a --start/--end query does, so a
+    stored segment and its range embedded on the fly are the same vector; its poster is stored."""
+    import numpy as np
+
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
+    from vidsearch.indexers.features import embed_clip
+    from vidsearch.retrieval.index import Index
+
+    path = real_clips / "bikes.mp4"  # six shots: several segments from one real file
+    index = Index.open_or_create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="shots")))
+    assert index.add([path]).ok
+    segments = index.segments_of(str(path))
+    assert len(segments) >= 4
+    seg = segments[2]
+    stored = index.moments([seg["id"]])[0]
+    fresh = embed_clip(path, index.config, index.encoder, start_s=seg["start_s"], end_s=seg["end_s"]).moments
+    cosine = float(stored @ fresh / np.linalg.norm(stored) / np.linalg.norm(fresh))
+    shifted = embed_clip(path, index.config, index.encoder, start_s=seg["start_s"] + 0.2, end_s=seg["end_s"]).moments
+    assert cosine > 0.99999 > float(stored @ shifted / np.linalg.norm(stored) / np.linalg.norm(shifted))  # stored vectors are float16
+    poster = index.poster(seg["id"])
+    assert poster is not None and poster[:2] == b"\xff\xd8"
