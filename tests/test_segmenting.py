@@ -58,3 +58,21 @@ def test_streaming_planner_equals_planning_with_every_cut_known():
         assert whole[0][0] == 0 and starts == sorted(starts) and all(e > s for s, e in whole)
         if kw["stride"] <= kw["window"]:  # no gaps: every frame is in a segment
             assert whole[-1][1] == n and all(b[0] <= a[1] for a, b in zip(whole, whole[1:]))
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
+def test_window_segments_stream_from_either_decoder_and_match_range_sampling(real_clips, decoder):
+    """Window mode on a real clip: frames sampled in the one pass equal a seek-based range sample."""
+    if decoder == "decord":
+        pytest.importorskip("decord")
+    from vidsearch.indexers.video import sample_frames_with_info
+
+    path = real_clips / "bikes.mp4"  # 250 frames at 25 fps
+    config = ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="window", window=3.0, stride=3.0))
+    stream = open_segments(path, config, 56, decoder)
+    segments = list(stream.segments)
+    assert [(s.start_frame, s.end_frame) for s in segments] == [(0, 75), (75, 150), (150, 225), (225, 250)]  # 1 s tail: not < min
+    assert stream.counters.decoded_frames == 250
+    seg = segments[1]
+    expected, _ = sample_frames_with_info(path, 8, 56, "stretch", decoder, seg.start_s, seg.end_s)
+    np.testing.assert_array_equal(seg.frames, expected)
