@@ -68,10 +68,9 @@ class Searcher:
 
     # ------------------------------------------------------------------ candidates
     def _candidates(self, req: SearchRequest, depth: int, pool: int) -> np.ndarray:
-        use_ann = self.ann is not None and pool > max(4 * depth, EXACT_SCORING_LIMIT)
-        if not use_ann:
-            return self._exact_top(req, depth) if pool > depth else self._all(req)
         shortlist = max(depth, RERANK_DEPTH, 8 * req.k)
+        if self.ann is None or pool <= max(EXACT_SCORING_LIMIT, shortlist):
+            return self._exact_top(req, depth) if pool > depth else self._all(req)
         parts = []
         if req.by in ("motion", "both"):
             parts.append(self.ann.motion.search(req.feats.moments, shortlist, req.allowed))
