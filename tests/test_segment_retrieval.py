@@ -84,3 +84,24 @@ def test_a_segment_is_the_same_vector_as_its_time_range_queried_from_the_file(re
     assert cosine > 0.99999 > float(stored @ shifted / np.linalg.norm(stored) / np.linalg.norm(shifted))  # stored vectors are float16
     poster = index.poster(seg["id"])
     assert poster is not None and poster[:2] == b"\xff\xd8"
+
+
+def test_plan_uses_an_indexed_segment_directly(real_clips, tmp_path):
+    """plan --id SEGMENT plans from that segment's file and time range (not the whole file)."""
+    from vidsearch.generation.cli import app as generation_app
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
+    from vidsearch.retrieval.index import Index
+
+    path = real_clips / "bikes.mp4"
+    idx = tmp_path / "idx"
+    index = Index.open_or_create(idx, ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="shots")))
+    assert index.add([path]).ok
+    seg = index.segments_of(str(path))[2]
+    out = tmp_path / "plan"
+    result = runner.invoke(generation_app, ["plan", "--id", str(seg["id"]), "--index", str(idx), "-o", str(out), "--segments", "2"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["source"]["clip_id"] == seg["id"] and plan["source"]["start_s"] == pytest.approx(seg["start_s"])
+    assert plan["source"]["frame_count"] == seg["end_frame"] - seg["start_frame"]
+    both = runner.invoke(generation_app, ["plan", str(path), "--id", str(seg["id"]), "--index", str(idx), "-o", str(out)])
+    assert both.exit_code == 2 and "one of CLIP" in both.output
