@@ -31,12 +31,20 @@ from vidsearch.app.ui_cards import (  # noqa: E402
     status_markdown,
 )
 from vidsearch.app.ui_http import HostPolicy, gradio_app_kwargs, media_url, poster_url  # noqa: E402
-from vidsearch.app.ui_service import ClipFilter, SearchRequest, SearchService, UiError, segment_span  # noqa: E402
+from vidsearch.app.ui_service import (  # noqa: E402
+    ClipFilter,
+    SearchRequest,
+    SearchService,
+    UiError,
+    optional_number,
+    segment_span,
+)
 from vidsearch.retrieval.types import RankBy  # noqa: E402
 
 DEFAULT_MAX_FILE_SIZE = "200mb"
 MAX_TOP_K = 50
 PICKER_PAGE = 20
+CARDS_PER_ROW = 3
 PICKER_HEADERS = ["id", "file", "start (s)", "end (s)"]
 
 
@@ -48,26 +56,28 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
 
     def search(
         video: str | None,
-        segment_id: float | None,
+        segment_id: str | int | None,
         top_k: float,
         by: str,
         motion_weight: float,
-        min_duration: float | None,
-        max_duration: float | None,
+        min_duration: str | float | None,
+        max_duration: str | float | None,
         path_contains: str,
         sql: str,
         progress=gr.Progress(),
     ) -> dict[str, Any]:
         """Query by an uploaded clip (``video``, wins if given) or an indexed ``segment_id``."""
-        req = SearchRequest(
-            video=video,
-            segment_id=None if segment_id is None else int(segment_id),
-            top_k=int(top_k),
-            by=by,
-            motion_weight=float(motion_weight),
-            filter=ClipFilter(min_duration, max_duration, path_contains or "", sql or ""),
-        )
         try:
+            lo = optional_number(min_duration, "Min duration")
+            hi = optional_number(max_duration, "Max duration")
+            req = SearchRequest(
+                video=video,
+                segment_id=optional_number(segment_id, "Segment id", integer=True),
+                top_k=int(top_k),
+                by=by,
+                motion_weight=float(motion_weight),
+                filter=ClipFilter(lo, hi, path_contains or "", sql or ""),
+            )
             return service.search(req, progress=lambda frac, desc: progress(frac, desc=desc))
         except UiError as exc:
             raise gr.Error(str(exc), title="Cannot search", print_exception=False) from exc
@@ -83,20 +93,23 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
             info = "no segment matches" if contains else "the index is empty"
         return {"headers": PICKER_HEADERS, "data": data}, info, offset, gr.update(interactive=offset > 0), gr.update(interactive=more)
 
-    def preview(segment_id: float | None) -> str:
+    def preview(segment_id: str | None) -> str:
         """The picked segment, playable, so the user sees what the query is."""
-        if segment_id is None:
+        try:
+            sid = optional_number(segment_id, "Segment id", integer=True)
+        except UiError as exc:
+            return query_preview_html(None, str(exc))
+        if sid is None:
             return ""
-        record = service.record(int(segment_id))
+        record = service.record(sid)
         if record is None:
-            return query_preview_html(None, f"No segment with id {int(segment_id)} in the index.")
+            return query_preview_html(None, f"No segment with id {sid} in the index.")
         start, end = segment_span(record)
-        sid = int(segment_id)
         segment = {"id": sid, "media_url": media_url(sid), "poster_url": poster_url(sid), "start_s": start, "end_s": end}
         return query_preview_html(segment, f"Query: {service.segment_label(sid, record)}")
 
     def picked(evt: gr.SelectData):
-        return int(evt.row_value[0]), None
+        return str(evt.row_value[0]), None
 
     with gr.Blocks(title="vidsearch", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# vidsearch · find moments that move alike")
@@ -112,15 +125,16 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                         prev_btn = gr.Button("◀", size="sm", min_width=40, elem_id="picker-prev")
                         page_info = gr.Markdown(elem_id="picker-info")
                         next_btn = gr.Button("▶", size="sm", min_width=40, elem_id="picker-next")
-                    segment_id = gr.Number(label="Segment id (type one, or click a row)", precision=0, elem_id="query-id")
+                    segment_id = gr.Textbox(label="Segment id (type one, or click a row)", placeholder="e.g. 42", elem_id="query-id")
                 query_view = gr.HTML(elem_id="query-preview")
                 top_k = gr.Slider(1, max_top_k, value=8, step=1, label="Top-k", elem_id="top-k")
                 by = gr.Radio(list(get_args(RankBy)), value="both", label="Rank by", elem_id="rank-by")
                 gr.Markdown(RANKING_HELP, elem_id="ranking-help")
                 motion_weight = gr.Slider(0, 1, value=0.7, step=0.05, label="Motion weight in “both” (pacing = 1 − motion)")
                 with gr.Accordion("Metadata filter", open=False):
-                    min_duration = gr.Number(label="Min duration (s)", minimum=0)
-                    max_duration = gr.Number(label="Max duration (s)", minimum=0)
+                    with gr.Row():
+                        min_duration = gr.Textbox(label="Min duration (s)", placeholder="any", elem_id="min-duration")
+                        max_duration = gr.Textbox(label="Max duration (s)", placeholder="any", elem_id="max-duration")
                     path_contains = gr.Textbox(label="Path contains")
                     sql = gr.Textbox(
                         label="SQL over the segment columns (DuckDB WHERE clause)",
@@ -128,6 +142,8 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                         elem_id="sql",
                     )
                 search_btn = gr.Button("Search", variant="primary", elem_id="search-btn")
+                # Where the progress bar shows next to the button (the status line may be scrolled away).
+                near_button = gr.Markdown(elem_id="search-progress", min_height=64)
             with gr.Column(scale=2):
                 status = gr.Markdown(status_markdown(None), elem_id="status")
                 # Rendered below in the "Raw results" accordion; created first so the cards can use it.
@@ -136,10 +152,13 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 @gr.render(inputs=results)
                 def result_cards(payload: dict[str, Any] | None) -> None:
                     hits = (payload or {}).get("results", [])
-                    for start in range(0, len(hits), 3):
+                    for start in range(0, len(hits), CARDS_PER_ROW):
                         with gr.Row(equal_height=True):
-                            for hit in hits[start : start + 3]:
+                            row = hits[start : start + CARDS_PER_ROW]
+                            for hit in row:
                                 _result_card(hit)
+                            for _ in range(CARDS_PER_ROW - len(row)):  # keep a short last row's cards card-sized
+                                gr.Column(min_width=220)
 
                 plot = gr.Plot(spf_figure(None), label="SPF curves", format="png", elem_id="spf-plot")
                 with gr.Accordion("Raw results (JSON, as the /search API returns them)", open=False):
@@ -153,12 +172,12 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 gr.HTML(hit_card_html(hit, service.display_path(hit["file_path"])), key=f"card{hit['id']}")
                 more = gr.Button("More like this", size="sm", elem_classes="more-like-this")
                 more.click(
-                    lambda hid=hit["id"]: (None, hid), outputs=[video, segment_id], api_visibility="private"
-                ).then(search, query_inputs, results, api_visibility="private", show_progress_on=[status]).then(
+                    lambda hid=hit["id"]: (None, str(hid)), outputs=[video, segment_id], api_visibility="private"
+                ).then(search, query_inputs, results, api_visibility="private", show_progress_on=[status, near_button]).then(
                     service.summary, outputs=summary, api_visibility="private"
                 )
 
-        search_btn.click(search, query_inputs, results, api_name="search", show_progress_on=[status]).then(
+        search_btn.click(search, query_inputs, results, api_name="search", show_progress_on=[status, near_button]).then(
             service.summary, outputs=summary, api_visibility="private"
         )
         results.change(lambda p: (status_markdown(p), spf_figure(p)), results, [status, plot], api_visibility="private")
@@ -166,7 +185,6 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
         # are counted, listed and usable as queries without a restart.
         demo.load(service.summary, outputs=summary, api_visibility="private")
         demo.load(lambda text: picker(text, 0), find, picker_outputs, api_visibility="private")
-        find.submit(lambda text: picker(text, 0), find, picker_outputs, api_visibility="private")
         find.change(lambda text: picker(text, 0), find, picker_outputs, api_visibility="private", trigger_mode="always_last")
         prev_btn.click(lambda text, off: picker(text, off - PICKER_PAGE), [find, offset], picker_outputs, api_visibility="private")
         next_btn.click(lambda text, off: picker(text, off + PICKER_PAGE), [find, offset], picker_outputs, api_visibility="private")

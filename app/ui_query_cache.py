@@ -10,6 +10,7 @@ re-read on every search. Both maps are bounded LRUs: a long-running UI keeps at 
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from typing import Callable, Generic, Hashable, TypeVar
 
@@ -19,23 +20,27 @@ V = TypeVar("V")
 
 
 class Lru(Generic[V]):
-    """A bounded map that forgets the least recently used entry first."""
+    """A bounded map that forgets the least recently used entry first; safe across the server's
+    worker threads."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
         self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> V | None:
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        return None
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
 
     def put(self, key: Hashable, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -61,6 +61,27 @@ class ClipFilter:
 
 
 
+def optional_number(value: str | float | None, what: str, *, integer: bool = False) -> float | int | None:
+    """A form field that may be left empty: ``""``/None -> None, else a non-negative number.
+
+    The page uses text boxes for these because Gradio's number box cannot be empty (it sends 0,
+    which as a maximum duration filtered everything out); API callers may pass numbers directly.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UiError(f"{what} must be a number, got {value!r}.") from None
+    if number < 0 or number != number:
+        raise UiError(f"{what} must be 0 or more, got {value!r}.")
+    if integer:
+        if not number.is_integer():
+            raise UiError(f"{what} must be a whole number, got {value!r}.")
+        return int(number)
+    return number
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     """One query from the form or the API: an uploaded clip (wins if given) or an indexed segment id."""

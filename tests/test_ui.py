@@ -91,6 +91,19 @@ def test_indexed_segment_query_excludes_itself_and_fuses_with_weights(service, c
     assert payload["query"]["label"].startswith(f"#{sid} zigzag_blue.mp4 [0.0–2.0 s]")
 
 
+def test_optional_numbers_from_the_form():
+    from vidsearch.app.ui_service import optional_number
+
+    assert optional_number("", "Max duration") is None and optional_number(None, "x") is None
+    assert optional_number(" 2.5 ", "Max duration") == 2.5 and optional_number(3, "Segment id", integer=True) == 3
+    with pytest.raises(UiError, match="Max duration must be a number, got 'abc'"):
+        optional_number("abc", "Max duration")
+    with pytest.raises(UiError, match="Segment id must be a whole number"):
+        optional_number("2.5", "Segment id", integer=True)
+    with pytest.raises(UiError, match="must be 0 or more"):
+        optional_number("-1", "Min duration")
+
+
 def test_metadata_filters_restrict_results(service, corpus):
     payload = service.search(SearchRequest(segment_id=corpus["ids"]["static_grey"], top_k=10, filter=ClipFilter(path_contains="RED")))
     assert sorted(Path(h["file_path"]).stem for h in payload["results"]) == ["circle_red", "lin_red"]
