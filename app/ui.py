@@ -64,12 +64,13 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
         max_duration: str | float | None,
         path_contains: str,
         sql: str,
+        group_by: str = "segment",
         progress=gr.Progress(),
     ) -> dict[str, Any]:
         """Query by an uploaded clip (``video``, wins if given) or an indexed ``segment_id``."""
         try:
-            lo = optional_number(min_duration, "Min duration")
-            hi = optional_number(max_duration, "Max duration")
+            lo = optional_number(min_duration, "Min segment length")
+            hi = optional_number(max_duration, "Max segment length")
             req = SearchRequest(
                 video=video,
                 segment_id=optional_number(segment_id, "Segment id", integer=True),
@@ -77,6 +78,7 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 by=by,
                 motion_weight=float(motion_weight),
                 filter=ClipFilter(lo, hi, path_contains or "", sql or ""),
+                group_by=group_by or "segment",
             )
             return service.search(req, progress=lambda frac, desc: progress(frac, desc=desc))
         except UiError as exc:
@@ -131,10 +133,16 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 by = gr.Radio(list(get_args(RankBy)), value="both", label="Rank by", elem_id="rank-by")
                 gr.Markdown(RANKING_HELP, elem_id="ranking-help")
                 motion_weight = gr.Slider(0, 1, value=0.7, step=0.05, label="Motion weight in “both” (pacing = 1 − motion)")
+                group_by = gr.Radio(
+                    [("every matching segment", "segment"), ("best segment per file", "file")],
+                    value="segment",
+                    label="Results",
+                    elem_id="group-by",
+                )
                 with gr.Accordion("Metadata filter", open=False):
                     with gr.Row():
-                        min_duration = gr.Textbox(label="Min duration (s)", placeholder="any", elem_id="min-duration")
-                        max_duration = gr.Textbox(label="Max duration (s)", placeholder="any", elem_id="max-duration")
+                        min_duration = gr.Textbox(label="Min segment length (s)", placeholder="any", elem_id="min-duration")
+                        max_duration = gr.Textbox(label="Max segment length (s)", placeholder="any", elem_id="max-duration")
                     path_contains = gr.Textbox(label="Path contains")
                     sql = gr.Textbox(
                         label="SQL over the segment columns (DuckDB WHERE clause)",
@@ -164,7 +172,7 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 with gr.Accordion("Raw results (JSON, as the /search API returns them)", open=False):
                     results.render()
 
-        query_inputs = [video, segment_id, top_k, by, motion_weight, min_duration, max_duration, path_contains, sql]
+        query_inputs = [video, segment_id, top_k, by, motion_weight, min_duration, max_duration, path_contains, sql, group_by]
         picker_outputs = [table, page_info, offset, prev_btn, next_btn]
 
         def _result_card(hit: dict[str, Any]) -> None:

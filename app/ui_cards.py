@@ -102,5 +102,6 @@ def status_markdown(payload: dict[str, Any] | None) -> str:
     n = len(payload["results"])
     ranking = f"fused (motion {w['motion']:.2f} / pacing {w['pacing']:.2f})" if payload["by"] == "both" else payload["by"]
     where = f" · filter `{payload['where']}`" if payload["where"] else ""
+    where += " · best segment per file" if payload.get("group_by") == "file" else ""
     found = f"{n} result{'s' * (n != 1)}" if n else "**No segment matches** the query and filter"
     return f"Query **{html.escape(payload['query']['label'])}** · {found} ranked by {ranking}{where}"

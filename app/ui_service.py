@@ -20,7 +20,7 @@ from typing import Any, Callable, TypeVar
 from vidsearch.app.ui_http import media_url, poster_url
 from vidsearch.app.ui_media import PLACEHOLDER_SVG, image_type, poster_from_video, servable_video
 from vidsearch.app.ui_query_cache import Lru, QueryFeatureCache
-from vidsearch.retrieval.types import FusionWeights, RankBy, SearchHit
+from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
 
 ProgressFn = Callable[[float, str], None]
 
@@ -31,7 +31,7 @@ class UiError(Exception):
 
 @dataclass(frozen=True)
 class ClipFilter:
-    """Metadata filter of the form: duration range, a path substring and/or raw SQL, ANDed."""
+    """Metadata filter of the form: segment duration range, a path substring and/or raw SQL, ANDed."""
 
     min_duration: float | None = None
     max_duration: float | None = None
@@ -49,9 +49,9 @@ class ClipFilter:
             raise UiError(f"Duration range is empty: minimum {lo:g} s is above maximum {hi:g} s.")
         parts = []
         if lo is not None:
-            parts.append(f"duration >= {float(lo)!r}")
+            parts.append(f"segment_duration >= {float(lo)!r}")
         if hi is not None:
-            parts.append(f"duration <= {float(hi)!r}")
+            parts.append(f"segment_duration <= {float(hi)!r}")
         needle = self.path_contains.strip().lower()
         if needle:
             parts.append(f"contains(lower(path), '{needle.replace(chr(39), chr(39) * 2)}')")
@@ -92,6 +92,7 @@ class SearchRequest:
     by: RankBy = "both"
     motion_weight: float = 0.7
     filter: ClipFilter = field(default_factory=ClipFilter)
+    group_by: GroupBy = "segment"  # "file": only the best segment of each file
 
 
 _DUCKDB_PREFIX = re.compile(r"^\s*[A-Z][A-Za-z ]* Error:\s*")
@@ -118,10 +119,8 @@ def short_filter_reason(exc: Exception) -> str:
 
 
 def segment_span(record: dict[str, Any]) -> tuple[float, float]:
-    """``(start_s, end_s)`` of a segment record; a whole-file record (schema 1) spans the file."""
-    start = float(record.get("start_s") or 0.0)
-    end = record.get("end_s")
-    return start, float(end if end is not None else record.get("duration") or 0.0)
+    """``(start_s, end_s)`` of a segment record."""
+    return float(record["start_s"]), float(record["end_s"])
 
 
 def _curve_fields(curve, max_dev: float, mean_dev: float, breakpoints) -> dict[str, Any]:
@@ -165,17 +164,6 @@ def hit_to_json(hit: SearchHit) -> dict[str, Any]:
         "duration": round(float(hit.end_s - hit.start_s), 3),
         **_record_curve(hit.record),
     }
-
-
-def _page(index, offset: int, limit: int, contains: str | None) -> list[dict]:
-    """Rows for the picker: ``Index.page`` where the index has it (schema 2), else a slice of the
-    whole-file records (schema 1 keeps them all in memory anyway)."""
-    if hasattr(index, "page"):
-        return index.page(offset, limit, contains=contains)
-    rows = index.records()
-    if contains:
-        rows = [r for r in rows if contains.lower() in r["path"].lower()]
-    return rows[offset : offset + limit]
 
 
 T = TypeVar("T")
@@ -253,7 +241,7 @@ class SearchService:
         follow; ``contains`` matches the file path case-insensitively."""
         self.refresh()
         with self._lock:
-            rows = _page(self.index, max(0, int(offset)), int(limit) + 1, contains.strip() or None)
+            rows = self.index.page(max(0, int(offset)), int(limit) + 1, contains=contains.strip() or None)
         items = []
         for r in rows[:limit]:
             start, end = segment_span(r)
@@ -268,7 +256,10 @@ class SearchService:
 
     def poster(self, segment_id: int) -> tuple[bytes, str] | None:
         """``(image bytes, MIME type)`` of a segment's thumbnail: the one stored at index time, else
-        a frame of the segment made now (cached), else a neutral placeholder. None for unknown ids."""
+        a frame of the segment made now (cached), else a neutral placeholder. None for unknown ids.
+
+        Stored posters are only read once the id is known to be live, so ``Index.poster``'s
+        KeyError cannot happen here."""
         from vidsearch.indexers.video import VideoError
 
         record = self.record(segment_id)
@@ -277,7 +268,8 @@ class SearchService:
         cached = self._posters.get(int(segment_id))
         if cached is not None:
             return cached
-        stored = self._stored_poster(segment_id)
+        with self._lock:
+            stored = self.index.poster(int(segment_id))
         if stored:
             image = (stored, image_type(stored))
         else:
@@ -289,13 +281,6 @@ class SearchService:
             image = image or (PLACEHOLDER_SVG, "image/svg+xml")
         self._posters.put(int(segment_id), image)
         return image
-
-    def _stored_poster(self, segment_id: int) -> bytes | None:
-        """``Index.poster`` (schema 2 keeps one per segment); schema 1 indexes have none."""
-        if not hasattr(self.index, "poster"):
-            return None
-        with self._lock:
-            return self.index.poster(int(segment_id))
 
     # ------------------------------------------------------------------ search
     def search(self, req: SearchRequest, progress: ProgressFn | None = None) -> dict[str, Any]:
@@ -318,7 +303,7 @@ class SearchService:
             if progress:
                 progress(0.9, "Searching the index")
             with self._lock:
-                hits = self.index.search(query, k=top_k, by=req.by, weights=weights, where=where)
+                hits = self.index.search(query, k=top_k, by=req.by, weights=weights, where=where, group_by=req.group_by)
         except VideoError as exc:
             raise UiError(f"Cannot use the uploaded file '{Path(exc.path).name}': {exc.reason}.") from exc
         except FilterError as exc:
@@ -328,6 +313,7 @@ class SearchService:
         return {
             "query": query_json,
             "by": req.by,
+            "group_by": req.group_by,
             "weights": {"motion": weights.motion, "pacing": weights.pacing},
             "where": where,
             "results": [hit_to_json(h) for h in hits],

@@ -116,7 +116,7 @@ def test_metadata_filters_restrict_results(service, corpus):
 @pytest.mark.parametrize(
     "sql, reason",
     [
-        ("fps >= 24 ANDD width > 1", 'Bad filter: syntax error at or near "ANDD". Columns: id, path'),
+        ("fps >= 24 ANDD width > 1", 'Bad filter: syntax error at or near "ANDD". Columns: id, '),
         ("fsp > 2", 'Bad filter: Referenced column "fsp" not found in FROM clause! Columns: id'),
         ("st_area(path) > 1", "Bad filter: unknown function 'st_area' (DuckDB extensions are not available in filters)."),
     ],
@@ -191,6 +191,15 @@ def test_posters_show_the_segment_and_fall_back_to_a_placeholder(service, corpus
     assert ((b[:, 2] > 150) & (b[:, 0] < 100)).sum() > 500  # each poster is its own clip's frame
     assert service.poster(ids[SWAPPED])[1] == "image/svg+xml"  # file not servable: a neutral placeholder
     assert service.poster(99_999) is None
+
+
+def test_a_poster_stored_at_index_time_is_served_as_stored(corpus, monkeypatch):
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    sid = corpus["ids"]["circle_grey"]
+    monkeypatch.setattr(corpus["index"], "poster", lambda segment_id: png if segment_id == sid else None)
+    service = SearchService(corpus["index"])
+    assert service.poster(sid) == (png, "image/png")
+    assert service.poster(corpus["ids"]["lin_red"])[1] == "image/jpeg"  # none stored: made from the video
 
 
 def test_spf_figure_overlays_query_and_results(service, corpus):
