@@ -24,7 +24,7 @@ RANKING_HELP = (
 )
 CSS = """
 .hit-card {padding: 4px 2px; font-size: 0.9em; line-height: 1.35}
-.hit-path {color: var(--body-text-color-subdued); word-break: break-all; font-size: 0.85em}
+.hit-path {word-break: break-all; font-size: 0.95em; font-weight: 600}
 .why-bar {display: flex; height: 10px; border-radius: 3px; overflow: hidden; margin: 4px 0; background: #eee}
 video.segment-player {width: 100%; aspect-ratio: 16 / 10; background: #111; border-radius: 4px}
 """

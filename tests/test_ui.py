@@ -11,8 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import render_pattern
-from ui_corpus import CLIP_SECONDS, CLIPS, CONFIG, SWAPPED, corpus, free_port, server  # noqa: F401 - fixtures
+from ui_corpus import (  # noqa: F401 - fixtures
+    CLIP_SECONDS,
+    CLIPS,
+    CONFIG,
+    SWAPPED,
+    corpus,
+    free_port,
+    server,
+    windowed,
+    windowed_server,
+)
 
+from vidsearch.app.ui_cards import status_markdown
 from vidsearch.app.ui_service import ClipFilter, SearchRequest, SearchService, UiError
 from vidsearch.indexers.video import write_video
 from vidsearch.retrieval.index import Index
@@ -102,6 +113,29 @@ def test_optional_numbers_from_the_form():
         optional_number("2.5", "Segment id", integer=True)
     with pytest.raises(UiError, match="must be 0 or more"):
         optional_number("-1", "Min duration")
+
+
+def test_segments_of_files_are_searched_labelled_and_grouped_by_file(windowed):
+    index = windowed["index"]
+    service = SearchService(index)
+    lin = index.segments_of(windowed["root"] / "lin_long.mp4")
+    query = lin[1]
+    payload = service.search(SearchRequest(segment_id=query["id"], top_k=10, by="motion"))
+    assert payload["query"]["label"] == f"#{query['id']} lin_long.mp4 [1.0–2.0 s]"
+    assert (payload["query"]["start_s"], payload["query"]["end_s"]) == (1.0, 2.0)
+    hits = payload["results"]
+    assert len(hits) == len(index) - 1 and query["id"] not in [h["id"] for h in hits]
+    spans = {(Path(h["file_path"]).name, h["start_s"], h["end_s"], h["segment_index"]) for h in hits}
+    assert ("lin_long.mp4", 0.0, 1.0, 0) in spans and ("lin_long.mp4", 2.0, 3.0, 2) in spans
+    assert all(h["duration"] == pytest.approx(1.0) for h in hits)
+    grouped = service.search(SearchRequest(segment_id=query["id"], top_k=10, by="motion", group_by="file"))
+    best = {}
+    for h in hits:  # the best segment of each file in the ungrouped ranking
+        best.setdefault(h["file_id"], h["id"])
+    assert [h["id"] for h in grouped["results"]] == list(best.values()) and grouped["group_by"] == "file"
+    assert "best segment per file" in status_markdown(grouped)
+    stored = index.poster(hits[0]["id"])
+    assert stored and service.poster(hits[0]["id"]) == (stored, "image/jpeg")  # the index's own poster
 
 
 def test_metadata_filters_restrict_results(service, corpus):
@@ -281,6 +315,12 @@ def test_media_route_serves_indexed_videos_with_byte_ranges(server, corpus):
     assert _get(server, f"/vidsearch/media/{sid}", headers={"Range": "bytes=100-199"}) == (206, clip.read_bytes()[100:200])
     status, body = _get(server, f"/vidsearch/poster/{sid}")
     assert status == 200 and body.startswith(b"\xff\xd8\xff")
+
+
+def test_stored_posters_are_served_as_stored(windowed, windowed_server):
+    index = windowed["index"]
+    for seg in index.segments_of(windowed["root"] / "circle_long.mp4"):
+        assert _get(windowed_server, f"/vidsearch/poster/{seg['id']}") == (200, index.poster(seg["id"]))
 
 
 def test_no_file_outside_the_indexed_videos_is_served(server, corpus):

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 from conftest import render_pattern
-from ui_corpus import ARTIFACTS, CHROMIUM, CLIP_SECONDS, CLIPS, corpus, server  # noqa: F401 - fixtures
+from ui_corpus import (  # noqa: F401 - fixtures
+    ARTIFACTS,
+    CHROMIUM,
+    CLIP_SECONDS,
+    CLIPS,
+    corpus,
+    server,
+    windowed,
+    windowed_server,
+)
 
 from vidsearch.indexers.video import write_video
 from vidsearch.retrieval.index import Index
@@ -38,7 +47,7 @@ PLAY_AND_WATCH = """async v => {
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -46,12 +55,23 @@ def page(server):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
-        page.requested = []  # every URL the page asked for, to tell what was loaded up front
-        page.on("request", lambda r: page.requested.append(r.url))
-        page.goto(server, wait_until="domcontentloaded")
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    page.requested = []  # every URL the page asked for, to tell what was loaded up front
+    page.on("request", lambda r: page.requested.append(r.url))
+    page.goto(url, wait_until="domcontentloaded")
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    page = _open(browser, server)
+    yield page
+    page.close()
 
 
 def _upload_and_search(page, corpus):
@@ -66,6 +86,7 @@ def _upload_and_search(page, corpus):
 
 
 def test_upload_search_cards_posters_and_no_video_loaded_up_front(page, corpus):
+    """Whole-file segments (an index without segmentation): the cards play the whole clip."""
     from playwright.sync_api import expect
 
     expect(page.locator("#index-summary")).to_contain_text(f"{N_INDEXED} indexed segments", timeout=15_000)
@@ -86,31 +107,40 @@ def test_upload_search_cards_posters_and_no_video_loaded_up_front(page, corpus):
     )
     assert not [u for u in page.requested if "/vidsearch/media/" in u]  # nothing but posters loaded
     page.screenshot(path=str(ARTIFACTS / "ui_search.png"), full_page=True)
-
-
-def test_a_result_plays_its_segment_from_start_to_end(page, corpus):
-    from vidsearch.app.ui_cards import segment_player_html
-    from vidsearch.app.ui_http import media_url, poster_url
-
-    first = page.locator(".result video.segment-player").first
-    whole = first.evaluate(PLAY_AND_WATCH)
+    whole = players.first.evaluate(PLAY_AND_WATCH)
     assert whole["from"] < 0.3 and whole["paused"] and whole["at"] == pytest.approx(CLIP_SECONDS, abs=0.15)
-    # A segment inside a file, as the segment index stores them: the same markup the cards use.
-    sid = corpus["ids"]["lin_red"]
-    segment = {"media_url": media_url(sid), "poster_url": poster_url(sid), "start_s": 0.5, "end_s": 1.25}
-    html = segment_player_html(segment, "probe")
-    page.evaluate("html => document.body.insertAdjacentHTML('beforeend', `<div id=probe>${html}</div>`)", html)
-    probe = page.locator("#probe video")
-    run = probe.evaluate(PLAY_AND_WATCH)
-    assert run["from"] == pytest.approx(0.5, abs=0.2) and run["from"] >= 0.45
-    assert run["paused"] and run["at"] == pytest.approx(1.25, abs=0.1)
-    again = probe.evaluate(PLAY_AND_WATCH)  # a replay starts over at the segment's start
-    assert again["from"] == pytest.approx(0.5, abs=0.2) and again["at"] == pytest.approx(1.25, abs=0.1)
-    seek = probe.evaluate("v => { v.currentTime = 0.1; return new Promise(r => v.addEventListener('seeked', () => r(v.currentTime), {once: true})); }")
-    assert seek == pytest.approx(0.1, abs=0.05)
-    after_seek = probe.evaluate(PLAY_AND_WATCH)  # played from before the segment: back to its start
-    assert after_seek["from"] >= 0.45 and after_seek["at"] == pytest.approx(1.25, abs=0.1)
-    page.evaluate("() => document.getElementById('probe').remove()")
+
+
+def test_a_result_plays_its_segment_from_start_to_end(browser, windowed, windowed_server):
+    from playwright.sync_api import expect
+
+    index = windowed["index"]
+    query = index.segments_of(windowed["root"] / "lin_long.mp4")[0]
+    page = _open(browser, windowed_server)
+    try:
+        page.locator("#query-id textarea, #query-id input").first.fill(str(query["id"]))
+        expect(page.locator("#query-preview")).to_contain_text("lin_long.mp4 [0.0–1.0 s]", timeout=15_000)
+        page.locator("#search-btn").click()
+        expect(page.locator(".result .hit-card")).to_have_count(len(index) - 1, timeout=30_000)
+        assert not [u for u in page.requested if "/vidsearch/media/" in u]  # nothing loaded before play
+        later = page.locator(".result video.segment-player[data-start='2.000']").first
+        start, end = 2.0, 3.0
+        run = later.evaluate(PLAY_AND_WATCH)
+        assert start - 0.05 <= run["from"] <= start + 0.3  # the player began at the segment's start ...
+        assert run["paused"] and run["at"] == pytest.approx(end, abs=0.1)  # ... and stopped at its end
+        middle = page.locator(".result video.segment-player[data-start='1.000']").first
+        run = middle.evaluate(PLAY_AND_WATCH)  # a segment inside the file: it stops before the file ends
+        assert 0.95 <= run["from"] <= 1.3 and run["paused"] and run["at"] == pytest.approx(2.0, abs=0.1)
+        again = middle.evaluate(PLAY_AND_WATCH)  # a replay starts over at the segment's start
+        assert 0.95 <= again["from"] <= 1.3 and again["at"] == pytest.approx(2.0, abs=0.1)
+        middle.evaluate("v => { v.currentTime = 0.2; return new Promise(r => v.addEventListener('seeked', r, {once: true})); }")
+        after_seek = middle.evaluate(PLAY_AND_WATCH)  # played from before the segment: back to its start
+        assert after_seek["from"] >= 0.95 and after_seek["at"] == pytest.approx(2.0, abs=0.1)
+        posters = page.locator(".result video.segment-player").evaluate_all("vs => vs.map(v => v.poster)")
+        assert page.evaluate("urls => Promise.all(urls.map(u => fetch(u).then(r => r.headers.get('content-type'))))", posters) == ["image/jpeg"] * len(posters)
+        page.screenshot(path=str(ARTIFACTS / "ui_segments.png"), full_page=True)
+    finally:
+        page.close()
 
 
 def test_more_like_this_queries_by_the_result(page, corpus):
