@@ -65,6 +65,8 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
         path_contains: str,
         sql: str,
         group_by: str = "segment",
+        query_start_s: str | float | None = None,
+        query_end_s: str | float | None = None,
         progress=gr.Progress(),
     ) -> dict[str, Any]:
         """Query by an uploaded clip (``video``, wins if given) or an indexed ``segment_id``."""
@@ -79,6 +81,8 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 motion_weight=float(motion_weight),
                 filter=ClipFilter(lo, hi, path_contains or "", sql or ""),
                 group_by=group_by or "segment",
+                query_start_s=optional_number(query_start_s, "Query from"),
+                query_end_s=optional_number(query_end_s, "Query to"),
             )
             return service.search(req, progress=lambda frac, desc: progress(frac, desc=desc))
         except UiError as exc:
@@ -120,6 +124,9 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 video = gr.Video(label="Query clip (upload)", sources=["upload"], include_audio=True, elem_id="query-video")
+                with gr.Row():  # a moment of a longer upload as the query
+                    query_start = gr.Textbox(label="Use from (s)", placeholder="start", elem_id="query-start", min_width=100)
+                    query_end = gr.Textbox(label="to (s)", placeholder="end", elem_id="query-end", min_width=100)
                 with gr.Accordion("…or pick an indexed segment", open=True):
                     find = gr.Textbox(label="Find by file name", placeholder="part of a path", elem_id="picker-find")
                     table = gr.Dataframe(headers=PICKER_HEADERS, interactive=False, max_height=260, elem_id="picker-table")
@@ -172,7 +179,7 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 with gr.Accordion("Raw results (JSON, as the /search API returns them)", open=False):
                     results.render()
 
-        query_inputs = [video, segment_id, top_k, by, motion_weight, min_duration, max_duration, path_contains, sql, group_by]
+        query_inputs = [video, segment_id, top_k, by, motion_weight, min_duration, max_duration, path_contains, sql, group_by, query_start, query_end]
         picker_outputs = [table, page_info, offset, prev_btn, next_btn]
 
         def _result_card(hit: dict[str, Any]) -> None:

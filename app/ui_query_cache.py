@@ -47,7 +47,8 @@ class Lru(Generic[V]):
 
 
 class QueryFeatureCache(Generic[V]):
-    """``features(path, compute)``: the cached value for the file's content, else ``compute(path)``."""
+    """``features(path, compute, part)``: the cached value for the file's content (and ``part``,
+    e.g. a time range of it), else ``compute(path)``."""
 
     def __init__(self, max_clips: int = 32):
         self._digests: Lru[str] = Lru(4 * max_clips)
@@ -63,17 +64,17 @@ class QueryFeatureCache(Generic[V]):
             self._digests.put(key, digest)
         return digest
 
-    def features(self, path: str | os.PathLike, compute: Callable[[str | os.PathLike], V]) -> V:
-        digest = self.digest(path)
-        value = self._features.get(digest)
+    def features(self, path: str | os.PathLike, compute: Callable[[str | os.PathLike], V], part: Hashable = None) -> V:
+        key = (self.digest(path), part)
+        value = self._features.get(key)
         if value is None:
             self.misses += 1
             value = compute(path)
-            self._features.put(digest, value)
+            self._features.put(key, value)
         return value
 
-    def __contains__(self, path: str | os.PathLike) -> bool:
-        return self._features.get(self.digest(path)) is not None
+    def has(self, path: str | os.PathLike, part: Hashable = None) -> bool:
+        return self._features.get((self.digest(path), part)) is not None
 
     def __len__(self) -> int:
         return len(self._features)

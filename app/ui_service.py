@@ -93,6 +93,9 @@ class SearchRequest:
     motion_weight: float = 0.7
     filter: ClipFilter = field(default_factory=ClipFilter)
     group_by: GroupBy = "segment"  # "file": only the best segment of each file
+    # A moment of the uploaded clip as the query, seconds (None: from its start / to its end).
+    query_start_s: float | None = None
+    query_end_s: float | None = None
 
 
 _DUCKDB_PREFIX = re.compile(r"^\s*[A-Z][A-Za-z ]* Error:\s*")
@@ -322,10 +325,13 @@ class SearchService:
     def _query(self, req: SearchRequest, progress: ProgressFn | None) -> tuple[Any, dict[str, Any]]:
         """The query to hand to ``Index.search`` and its JSON description (label, segment, SPF)."""
         if req.video:
-            feats = self._upload_features(req.video, progress)
+            span = (req.query_start_s, req.query_end_s)
+            feats = self._upload_features(req.video, span, progress)
             sig = feats.spf
-            duration = float(feats.info.duration) if feats.info else 0.0
-            meta = {"id": None, "label": f"uploaded {Path(req.video).name}", "file_path": None, "start_s": 0.0, "end_s": duration}
+            start = req.query_start_s or 0.0
+            end = req.query_end_s if req.query_end_s is not None else (float(feats.info.duration) if feats.info else 0.0)
+            label = f"uploaded {Path(req.video).name}" + (f" [{start:.1f}–{end:.1f} s]" if span != (None, None) else "")
+            meta = {"id": None, "label": label, "file_path": None, "start_s": start, "end_s": end}
             return feats, {**meta, **_curve_fields(sig.curve, sig.max_dev, sig.mean_dev, sig.breakpoints)}
         if req.segment_id is None:
             raise UiError("Upload a clip or pick an indexed segment to search with.")
@@ -337,22 +343,22 @@ class SearchService:
         meta = {"id": segment_id, "label": self.segment_label(segment_id, record)}
         return segment_id, {**meta, **_segment_fields(segment_id, record["path"], start, end), **_record_curve(record)}
 
-    def _upload_features(self, video: str, progress: ProgressFn | None):
-        """Features of an uploaded clip, from the cache when this content was embedded before."""
+    def _upload_features(self, video: str, span: tuple[float | None, float | None], progress: ProgressFn | None):
+        """Features of an uploaded clip (or of its ``span``), from the cache when embedded before."""
 
         def embed(path):
             with self._embed_lock:  # one embedding at a time: the encoder already uses every core
                 t0 = time.monotonic()
-                feats = self.index.embed(path)
+                feats = self.index.embed(path, *span)
                 self._embed_seconds = time.monotonic() - t0
                 return feats
 
         name = Path(video).name
-        if video in self.query_cache:
+        if self.query_cache.has(video, span):
             if progress:
                 progress(0.5, f"Reusing the embedding of {name}")
-            return self.query_cache.features(video, embed)
-        compute = lambda: self.query_cache.features(video, embed)  # noqa: E731
+            return self.query_cache.features(video, embed, span)
+        compute = lambda: self.query_cache.features(video, embed, span)  # noqa: E731
         return run_with_progress(compute, progress, (0.05, 0.85), f"Embedding {name}", self._embed_seconds)
 
     def segment_label(self, segment_id: int, record: dict[str, Any]) -> str:

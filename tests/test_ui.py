@@ -89,7 +89,7 @@ def test_an_upload_is_embedded_once_across_modes_weights_and_filters(corpus, mon
     assert len(calls) == 1
     for name in ("lin_red", "zigzag_blue"):  # new content is embedded; the cache stays bounded
         service.search(SearchRequest(video=str(corpus["root"] / f"{name}.mp4")))
-    assert len(calls) == 3 and len(service.query_cache) == 2 and renamed not in service.query_cache
+    assert len(calls) == 3 and len(service.query_cache) == 2 and not service.query_cache.has(renamed)
 
 
 def test_indexed_segment_query_excludes_itself_and_fuses_with_weights(service, corpus):
@@ -136,6 +136,28 @@ def test_segments_of_files_are_searched_labelled_and_grouped_by_file(windowed):
     assert "best segment per file" in status_markdown(grouped)
     stored = index.poster(hits[0]["id"])
     assert stored and service.poster(hits[0]["id"]) == (stored, "image/jpeg")  # the index's own poster
+
+
+def test_a_moment_of_an_upload_is_the_query_and_is_cached_per_range(windowed, monkeypatch, tmp_path):
+    index = windowed["index"]
+    service = SearchService(index)
+    calls = _counting_embed(monkeypatch, index)
+    upload = tmp_path / "upload.mp4"  # the user uploads a copy of a file; the query is its 2nd second
+    shutil.copy(windowed["root"] / "lin_long.mp4", upload)
+    moment = SearchRequest(video=str(upload), by="motion", top_k=3, query_start_s=1.0, query_end_s=2.0)
+    payload = service.search(moment)
+    top = payload["results"][0]
+    assert (Path(top["file_path"]).name, top["start_s"], top["end_s"]) == ("lin_long.mp4", 1.0, 2.0)
+    assert top["motion"] == pytest.approx(1.0, abs=1e-3)  # the same frames as that stored segment
+    assert payload["query"]["label"] == "uploaded upload.mp4 [1.0–2.0 s]"
+    whole = service.search(SearchRequest(video=str(upload), by="motion", top_k=3))
+    assert whole["results"][0]["motion"] < top["motion"] - 1e-3  # the whole clip is another query
+    service.search(SearchRequest(video=str(upload), by="pacing", query_start_s=1.0, query_end_s=2.0))
+    assert len(calls) == 2  # one embedding per (content, range)
+    with pytest.raises(UiError, match=r"upload\.mp4.*bad time range 5-3 s"):
+        service.search(SearchRequest(video=str(upload), query_start_s=5.0))
+    with pytest.raises(UiError, match="bad time range 2-1 s"):
+        service.search(SearchRequest(video=str(upload), query_start_s=2.0, query_end_s=1.0))
 
 
 def test_metadata_filters_restrict_results(service, corpus):
@@ -382,6 +404,9 @@ def test_the_documented_gradio_client_example_works(server, corpus):
         max_duration=None,
         path_contains="",
         sql="",
+        group_by="segment",  # "file": the best segment of each file only
+        query_start_s=None,  # a moment of the upload, e.g. 2.0 ... 4.5 (seconds)
+        query_end_s=None,
         api_name="/search",
     )
     lines = [
