@@ -382,6 +382,19 @@ def test_requests_for_a_foreign_host_are_refused(server, corpus):
     assert _get(server, f"/vidsearch/media/{sid}")[0] == 200
 
 
+def test_allow_host_opts_a_name_in(windowed):
+    from vidsearch.app.ui import launch
+
+    demo = launch(windowed["index"].dir, port=free_port(), allow_hosts=["Media-Box.lan"], prevent_thread_lock=True)
+    try:
+        url = demo.local_url.rstrip("/")
+        port = url.rsplit(":", 1)[1]
+        assert _get(url, "/", host=f"media-box.lan:{port}")[0] == 200
+        assert _get(url, "/", host=f"other-box.lan:{port}")[0] == 400
+    finally:
+        demo.close()
+
+
 def test_upload_size_is_limited(server):
     import httpx
 
