@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import shutil
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import render_pattern
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.video import write_video
 from vidsearch.retrieval.index import Index
 
@@ -76,44 +77,18 @@ def server(corpus):
 
 
 WINDOWED_CLIPS = {"lin_long": dict(motion="linear", colour=RED), "circle_long": dict(motion="circle", colour=BLUE)}
-WINDOWED_SECONDS = 3.0  # 36 frames at 12 fps, cut into 1 s segments
-
-
-def _jpeg_of_range(path, start_s: float, end_s: float) -> bytes:
-    import cv2
-
-    from vidsearch.indexers.video import sample_frames_with_info
-
-    frames, _ = sample_frames_with_info(path, 1, 48, start_s=start_s, end_s=end_s)
-    return cv2.imencode(".jpg", cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))[1].tobytes()
 
 
 @pytest.fixture(scope="module")
 def windowed(tmp_path_factory):
-    """An index whose files hold several segments each (1 s windows, each really decoded and
-    embedded, with a JPEG poster of its first frame), as a segmenting pipeline stores them."""
-    from test_store import _windowed_pipeline
-
-    from vidsearch.retrieval import index as index_module
-
+    """An index whose files hold several segments each: 1 s windows cut by the real segmenting
+    pipeline, each decoded and embedded on its own, with the poster it makes at index time."""
     root = tmp_path_factory.mktemp("ui-windowed") / "corpus"
     for name, kwargs in WINDOWED_CLIPS.items():
         write_video(root / f"{name}.mp4", render_pattern(n_frames=36, size=64, **kwargs), fps=12)
-    index = Index.create(root / ".vidsearch", CONFIG)
-    with pytest.MonkeyPatch.context() as mp:
-        _windowed_pipeline(mp)
-        windowed_run = index_module.run_pipeline
-
-        def with_real_posters(paths, config, encoder, *, runtime, stats, on_result):
-            def keep(result):
-                for s in result.segments:
-                    s.poster = _jpeg_of_range(result.path, s.start_s, s.end_s)
-                on_result(result)
-
-            return windowed_run(paths, config, encoder, runtime=runtime, stats=stats, on_result=keep)
-
-        mp.setattr(index_module, "run_pipeline", with_real_posters)
-        report = index.add([root])
+    config = replace(CONFIG, segment=SegmentConfig(mode="window", window=1.0, stride=1.0))
+    index = Index.create(root / ".vidsearch", config)
+    report = index.add([root])
     assert report.added == len(WINDOWED_CLIPS) and len(index) == 3 * len(WINDOWED_CLIPS)
     return {"root": root, "index": index}
 
