@@ -259,10 +259,7 @@ class SearchService:
 
     def poster(self, segment_id: int) -> tuple[bytes, str] | None:
         """``(image bytes, MIME type)`` of a segment's thumbnail: the one stored at index time, else
-        a frame of the segment made now (cached), else a neutral placeholder. None for unknown ids.
-
-        Stored posters are only read once the id is known to be live, so ``Index.poster``'s
-        KeyError cannot happen here."""
+        a frame of the segment made now (cached), else a neutral placeholder. None for unknown ids."""
         from vidsearch.indexers.video import VideoError
 
         record = self.record(segment_id)
@@ -271,8 +268,11 @@ class SearchService:
         cached = self._posters.get(int(segment_id))
         if cached is not None:
             return cached
-        with self._lock:
-            stored = self.index.poster(int(segment_id))
+        try:
+            with self._lock:
+                stored = self.index.poster(int(segment_id))
+        except KeyError:  # removed by a refresh on another thread since ``record``
+            return None
         if stored:
             image = (stored, image_type(stored))
         else:
