@@ -185,5 +185,4 @@ def build_package(
         "seed": options.seed,
         "references": references,
     }
-    write_package(out_dir, manifest, pacing, tensors, keyframes)
-    return manifest
+    return write_package(out_dir, manifest, pacing, tensors, keyframes)

@@ -153,7 +153,7 @@ class Compressor:
         doc = {"schema": COMPRESSOR_SCHEMA, "config": asdict(self.config), "source": asdict(self.source), "metrics": self.metrics}
         with atomic_path(out / CONFIG_FILE, suffix=".json") as tmp:
             tmp.write_text(json.dumps(doc, indent=2))
-        self.path = str(out)
+        self.path = str(out.resolve())
         return out
 
 
@@ -178,7 +178,7 @@ def load_compressor(path: str | os.PathLike) -> Compressor:
     config, source = CompressorConfig(**doc["config"]), TokenSource(**doc["source"])
     module = _build_module(source.token_dim, config)
     module.load_state_dict(load_file(str(weights)))
-    return Compressor(module.eval(), config, source, doc.get("metrics", {}), str(folder))
+    return Compressor(module.eval(), config, source, doc.get("metrics", {}), str(folder.resolve()))
 
 
 def fit_compressor(train_tokens: np.ndarray, config: CompressorConfig, source: TokenSource, device: str = "cpu", log=None) -> Compressor:

@@ -59,8 +59,9 @@ class SemrefPackage:
         return self.tensors[key]
 
 
-def write_package(out_dir: str | os.PathLike, manifest: dict, pacing: dict, tensors: dict[str, np.ndarray], keyframes: dict[str, np.ndarray]) -> Path:
-    """Write keyframes, tensors, pacing, then the manifest (with the tensors' shapes and dtypes)."""
+def write_package(out_dir: str | os.PathLike, manifest: dict, pacing: dict, tensors: dict[str, np.ndarray], keyframes: dict[str, np.ndarray]) -> dict:
+    """Write keyframes, tensors, pacing, then the manifest, completed with the tensors' shapes and
+    dtypes (returned)."""
     from safetensors.numpy import save_file
 
     out = Path(out_dir)
@@ -74,7 +75,7 @@ def write_package(out_dir: str | os.PathLike, manifest: dict, pacing: dict, tens
     write_json(out / PACING_FILE, pacing)
     manifest = dict(manifest, tensors={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in tensors.items()})
     write_json(out / MANIFEST_FILE, manifest)
-    return out
+    return manifest
 
 
 def load_package(path: str | os.PathLike) -> SemrefPackage:
