@@ -210,7 +210,7 @@ def fit_compressor(train_tokens: np.ndarray, config: CompressorConfig, source: T
                 loss.backward()
                 opt.step()
             if log is not None and (epoch + 1) % max(1, config.epochs // 10) == 0:
-                log(epoch + 1, float(loss), float(recon), float(kl))
+                log(epoch + 1, loss.item(), recon.item(), kl.item())
     return Compressor(module.cpu().eval(), config, source)
 
 
