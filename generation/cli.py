@@ -12,8 +12,7 @@ from typing import Optional
 
 import typer
 
-from vidsearch.app.errors import run_or_exit
-from vidsearch.app.options import IndexOption
+from vidsearch.cliutil import IndexOption, run_or_exit
 from vidsearch.generation.semref_cli import app as semref_app
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
 

@@ -13,8 +13,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from vidsearch.app.errors import run_or_exit
-from vidsearch.app.options import IndexOption
+from vidsearch.cliutil import IndexOption, run_or_exit
 
 DEFAULT_COMMAND = "build"
 COMPRESSOR_DIR = "semref-compressor"  # default place of the compressor, inside the index folder
@@ -158,6 +157,7 @@ def train_compressor(
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
     batch_size: int = typer.Option(1024, "--batch-size", help="Tokens per optimisation step."),
     holdout: float = typer.Option(0.2, "--holdout", help="Share of segments held out for the reported figures."),
+    max_segments: Optional[int] = typer.Option(None, "--max-segments", help="Train on a seeded sample of this many segments (default: all)."),
     fps: float = typer.Option(1.6, "--fps", help="Semantic sampling rate (frames per second)."),
     grid: int = typer.Option(8, "--grid", help="Token grid side per frame."),
     encoder: Optional[str] = EncoderOption,
@@ -183,6 +183,7 @@ def train_compressor(
             fps=fps,
             device=dev,
             encoder=enc,
+            max_segments=max_segments,
             progress=lambda done, total: typer.echo(f"  encoded {done}/{total} segments", err=True) if done % 50 == 0 or done == total else None,
             log=lambda ep, loss, rec, kl: typer.echo(f"  epoch {ep}: loss {loss:.4f} (recon {rec:.4f}, KL {kl:.3f})", err=True),
         )

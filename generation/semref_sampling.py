@@ -116,6 +116,17 @@ def spans_from_query(index, query: str | os.PathLike, top: int = 1, by: str = "m
     return spans
 
 
-def index_spans(index) -> list[ReferenceSpan]:
-    """Every segment of an index (for training the compressor), in id order."""
-    return [_span_of_record(rec) for rec in index.records()]
+def index_spans(index, max_segments: int | None = None, seed: int = 0) -> list[ReferenceSpan]:
+    """Segments of an index (for training the compressor) in id order, read batch by batch
+    (no curves or vectors); with ``max_segments``, a seeded uniform sample of that many."""
+    spans = []
+    for ids, cols in index.iter_batches(["path", "file_id", "start_s", "end_s"]):
+        for i, seg_id in enumerate(ids):
+            spans.append(
+                ReferenceSpan(str(cols["path"][i]), float(cols["start_s"][i]), float(cols["end_s"][i]), int(seg_id), int(cols["file_id"][i]))
+            )
+    spans.sort(key=lambda s: s.segment_id)
+    if max_segments is not None and len(spans) > max_segments:
+        keep = np.sort(np.random.default_rng(seed).choice(len(spans), max_segments, replace=False))
+        spans = [spans[i] for i in keep]
+    return spans

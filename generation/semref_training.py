@@ -115,13 +115,15 @@ def train_from_index(
     fps: float = SEMANTIC_FPS,
     device: str = "cpu",
     encoder=None,
+    max_segments: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     log=None,
 ) -> TrainingResult:
-    """Train on every segment of ``index`` with its own backbone (or ``encoder``)."""
+    """Train on the segments of ``index`` (all, or a seeded sample of ``max_segments``) with its
+    own backbone (or ``encoder``)."""
     device = resolve_device(device)
     enc = encoder or index.encoder
-    spans = index_spans(index)
+    spans = index_spans(index, max_segments, config.seed)
     if len(spans) < 2:
         raise GenerationError(f"{index.dir}: has {len(spans)} segment(s); training needs at least 2")
     segments, skipped, grid_side = collect_tokens(spans, enc, grid, fps, index.config.resize, progress)
