@@ -11,6 +11,11 @@ from vidsearch.atomic import atomic_path
 from vidsearch.generation.errors import GenerationError
 
 
+def rounded(values) -> list[float]:
+    """Six decimals: far below any pacing difference that matters, and a readable JSON file."""
+    return [round(float(x), 6) for x in values]
+
+
 def write_json(path: Path, data: dict) -> None:
     with atomic_path(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(data, indent=2))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.generation.errors import GenerationError
-from vidsearch.generation.files import write_json, write_png
+from vidsearch.generation.files import rounded, write_json, write_png
 from vidsearch.generation.measure import MeasuredClip, measure_clip, resolve_encoder
 from vidsearch.generation.pacing import CURVE_POINTS, linear_pace, normalize_pace
 from vidsearch.indexers.config import SpfConfig
@@ -57,11 +57,6 @@ def segment_bounds(progress: np.ndarray, penalty: float | None, n_segments: int 
     cuts = segment_curve(curve, penalty if penalty is not None else SpfConfig().penalty, n_segments)
     frames = [0] + [int(round(c / (CURVE_POINTS - 1) * (n - 1))) for c in cuts] + [n - 1]
     return sorted(set(frames))
-
-
-def _rounded(curve: np.ndarray) -> list[float]:
-    """Six decimals: far below any pacing difference that matters, and a readable JSON file."""
-    return [round(float(x), 6) for x in curve]
 
 
 def build_plan(
@@ -132,9 +127,9 @@ def build_plan(
             "segments": n_segments,
         },
         "total_duration_s": total,
-        "target_pacing": _rounded(resample_curve(pace, CURVE_POINTS)),
+        "target_pacing": rounded(resample_curve(pace, CURVE_POINTS)),
         "target_pacing_from": source.target_from,
-        "source_spf": _rounded(resample_curve(progress, CURVE_POINTS)),
+        "source_spf": rounded(resample_curve(progress, CURVE_POINTS)),
         "keyframes": keyframes,
         "segments": segments,
     }

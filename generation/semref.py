@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.generation.errors import GenerationError
-from vidsearch.generation.pacing import normalize_pace
+from vidsearch.generation.files import rounded
+from vidsearch.generation.pacing import CURVE_POINTS, normalize_pace
 from vidsearch.generation.semref_compressor import WEIGHTS_FILE, Compressor
 from vidsearch.generation.semref_package import KEYFRAME_DIR, PACKAGE_SCHEMA, tensor_key, write_package
 from vidsearch.generation.semref_retime import retime_sequence, sequence_spf
@@ -90,10 +91,6 @@ def _compressor_entry(compressor: Compressor | None) -> dict | None:
     }
 
 
-def _rounded(values) -> list[float]:
-    return [round(float(x), 6) for x in values]
-
-
 def build_package(
     spans: list[ReferenceSpan],
     out_dir: str | os.PathLike,
@@ -144,7 +141,7 @@ def build_package(
             source_fps=ref.info.fps,
             semantic_frames=len(tokens),
             effective_fps=ref.effective_fps,
-            sample_times_s=_rounded(ref.times_s),
+            sample_times_s=rounded(ref.times_s),
             steps=len(out_tokens),
             step_fps=len(out_tokens) / max(ref.end_s - ref.start_s, 1e-9),
             keyframes=frames_meta,
@@ -153,14 +150,14 @@ def build_package(
         pacing_refs.append(
             {
                 "key_prefix": f"r{i}",
-                "source_spf": _rounded(source_spf),
-                "source_spf_64": _rounded(resample_curve(source_spf, 64)),
-                "output_spf": _rounded(output_spf),
+                "source_spf": rounded(source_spf),
+                "source_spf_64": rounded(resample_curve(source_spf, CURVE_POINTS)),
+                "output_spf": rounded(output_spf),
             }
         )
     pacing = {
         "schema": PACKAGE_SCHEMA,
-        "target": None if options.target is None else _rounded(resample_curve(options.target, 64)),
+        "target": None if options.target is None else rounded(resample_curve(options.target, CURVE_POINTS)),
         "target_from": options.target_from,
         "references": pacing_refs,
     }
