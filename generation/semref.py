@@ -91,6 +91,73 @@ def _compressor_entry(compressor: Compressor | None) -> dict | None:
     }
 
 
+@dataclass
+class _PackageParts:
+    """What the references contribute to the package, gathered before anything is written."""
+
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    keyframes: dict[str, np.ndarray] = field(default_factory=dict)
+    references: list[dict] = field(default_factory=list)
+    pacing: list[dict] = field(default_factory=list)
+
+
+def _add_reference(parts: _PackageParts, i: int, span: ReferenceSpan, encoder, compressor: Compressor | None, options: SemrefOptions):
+    """Sample, encode, warp and compress reference ``i``; returns its token grid."""
+    ref = sample_reference(span, options.fps, encoder.image_size, options.resize)
+    tokens, grid = semantic_tokens(ref.frames, encoder, options.grid)
+    if compressor is not None and compressor.source.grid != grid.side:
+        g = compressor.source.grid
+        raise GenerationError(f"{compressor.path}: the compressor was trained on a {g}x{g} token grid, this package uses {grid.side}x{grid.side} (--grid {g})")
+    retime = None
+    if options.target is not None:
+        warped = retime_sequence(tokens, options.target, options.steps, options.spf)
+        out_tokens, out_times = warped.tokens, np.interp(warped.positions, np.arange(len(tokens)), ref.times_s)
+        source_spf, output_spf = warped.source_spf, warped.output_spf
+        retime = {"deviation_before": vars(warped.before), "deviation_after": vars(warped.after)}
+    else:
+        out_tokens, out_times = tokens, ref.times_s
+        source_spf = output_spf = sequence_spf(tokens, options.spf)
+    if compressor is not None:
+        for name, value in compressor.encode(out_tokens, seed=options.seed + i).items():
+            parts.tensors[tensor_key(i, name)] = value.astype(np.float32)
+    if options.include_tokens:
+        parts.tensors[tensor_key(i, "tokens")] = out_tokens.astype(np.float32)
+    parts.tensors[tensor_key(i, "times_s")] = out_times.astype(np.float64)
+    frames_meta = []
+    for k, (frame, t) in enumerate(zip(ref.frames, ref.times_s)):
+        rel = f"{KEYFRAME_DIR}/r{i}_{k:03d}.png"
+        parts.keyframes[rel] = frame
+        frames_meta.append({"file": rel, "time_s": round(float(t), 6)})
+    parts.references.append(
+        {
+            "key_prefix": f"r{i}",
+            "path": span.path,
+            "segment_id": span.segment_id,
+            "file_id": span.file_id,
+            "score": span.score,
+            "start_s": ref.start_s,
+            "end_s": ref.end_s,
+            "source_fps": ref.info.fps,
+            "semantic_frames": len(tokens),
+            "effective_fps": ref.effective_fps,
+            "sample_times_s": rounded(ref.times_s),
+            "steps": len(out_tokens),
+            "step_fps": len(out_tokens) / max(ref.end_s - ref.start_s, 1e-9),
+            "keyframes": frames_meta,
+            "retime": retime,
+        }
+    )
+    parts.pacing.append(
+        {
+            "key_prefix": f"r{i}",
+            "source_spf": rounded(source_spf),
+            "source_spf_64": rounded(resample_curve(source_spf, CURVE_POINTS)),
+            "output_spf": rounded(output_spf),
+        }
+    )
+    return grid
+
+
 def build_package(
     spans: list[ReferenceSpan],
     out_dir: str | os.PathLike,
@@ -102,64 +169,15 @@ def build_package(
     if not spans:
         raise GenerationError("no reference to build a package from")
     options.validate(compressor, encoder)
-    tensors: dict[str, np.ndarray] = {}
-    keyframes: dict[str, np.ndarray] = {}
-    references, pacing_refs, grid = [], [], None
+    parts = _PackageParts()
+    grid = None
     for i, span in enumerate(spans):
-        ref = sample_reference(span, options.fps, encoder.image_size, options.resize)
-        tokens, grid = semantic_tokens(ref.frames, encoder, options.grid)
-        if compressor is not None and compressor.source.grid != grid.side:
-            g = compressor.source.grid
-            raise GenerationError(f"{compressor.path}: the compressor was trained on a {g}x{g} token grid, this package uses {grid.side}x{grid.side} (--grid {g})")
-        entry: dict = {"key_prefix": f"r{i}", "retime": None}
-        if options.target is not None:
-            warped = retime_sequence(tokens, options.target, options.steps, options.spf)
-            out_tokens, out_times = warped.tokens, np.interp(warped.positions, np.arange(len(tokens)), ref.times_s)
-            source_spf, output_spf = warped.source_spf, warped.output_spf
-            entry["retime"] = {"deviation_before": vars(warped.before), "deviation_after": vars(warped.after)}
-        else:
-            out_tokens, out_times = tokens, ref.times_s
-            source_spf = output_spf = sequence_spf(tokens, options.spf)
-        if compressor is not None:
-            for name, value in compressor.encode(out_tokens, seed=options.seed + i).items():
-                tensors[tensor_key(i, name)] = value.astype(np.float32)
-        if options.include_tokens:
-            tensors[tensor_key(i, "tokens")] = out_tokens.astype(np.float32)
-        tensors[tensor_key(i, "times_s")] = out_times.astype(np.float64)
-        frames_meta = []
-        for k, (frame, t) in enumerate(zip(ref.frames, ref.times_s)):
-            rel = f"{KEYFRAME_DIR}/r{i}_{k:03d}.png"
-            keyframes[rel] = frame
-            frames_meta.append({"file": rel, "time_s": round(float(t), 6)})
-        entry.update(
-            path=span.path,
-            segment_id=span.segment_id,
-            file_id=span.file_id,
-            score=span.score,
-            start_s=ref.start_s,
-            end_s=ref.end_s,
-            source_fps=ref.info.fps,
-            semantic_frames=len(tokens),
-            effective_fps=ref.effective_fps,
-            sample_times_s=rounded(ref.times_s),
-            steps=len(out_tokens),
-            step_fps=len(out_tokens) / max(ref.end_s - ref.start_s, 1e-9),
-            keyframes=frames_meta,
-        )
-        references.append(entry)
-        pacing_refs.append(
-            {
-                "key_prefix": f"r{i}",
-                "source_spf": rounded(source_spf),
-                "source_spf_64": rounded(resample_curve(source_spf, CURVE_POINTS)),
-                "output_spf": rounded(output_spf),
-            }
-        )
+        grid = _add_reference(parts, i, span, encoder, compressor, options)
     pacing = {
         "schema": PACKAGE_SCHEMA,
         "target": None if options.target is None else rounded(resample_curve(options.target, CURVE_POINTS)),
         "target_from": options.target_from,
-        "references": pacing_refs,
+        "references": parts.pacing,
     }
     manifest = {
         "schema": PACKAGE_SCHEMA,
@@ -180,6 +198,6 @@ def build_package(
         else {"target_from": options.target_from, "steps": options.steps, "spf": "grid-mean tokens, index SPF solver", "interpolation": "linear"},
         "query": options.query,
         "seed": options.seed,
-        "references": references,
+        "references": parts.references,
     }
-    return write_package(out_dir, manifest, pacing, tensors, keyframes)
+    return write_package(out_dir, manifest, pacing, parts.tensors, parts.keyframes)

@@ -146,6 +146,11 @@ def build(
     run_or_exit(work)
 
 
+def _report_progress(done: int, total: int) -> None:
+    if done % 50 == 0 or done == total:
+        typer.echo(f"  encoded {done}/{total} segments", err=True)
+
+
 @app.command("train-compressor")
 def train_compressor(
     index_dir: Path = IndexOption,
@@ -184,7 +189,7 @@ def train_compressor(
             device=dev,
             encoder=enc,
             max_segments=max_segments,
-            progress=lambda done, total: typer.echo(f"  encoded {done}/{total} segments", err=True) if done % 50 == 0 or done == total else None,
+            progress=_report_progress,
             log=lambda ep, loss, rec, kl: typer.echo(f"  epoch {ep}: loss {loss:.4f} (recon {rec:.4f}, KL {kl:.3f})", err=True),
         )
         for path, reason in result.skipped:

@@ -83,21 +83,9 @@ def spans_from_clip(path: str | os.PathLike, start_s: float | None = None, end_s
     return [ReferenceSpan(str(path), start_s, end_s)]
 
 
-def _span_of_record(rec: dict, score: float | None = None) -> ReferenceSpan:
-    """An index row as a span: schema-2 segments carry start_s / end_s, schema-1 rows are files."""
-    seg_id = int(rec["id"])
-    return ReferenceSpan(
-        path=rec["path"],
-        start_s=rec.get("start_s"),
-        end_s=rec.get("end_s"),
-        segment_id=seg_id,
-        file_id=int(rec.get("file_id", seg_id)),
-        score=score,
-    )
-
-
 def spans_from_id(index, segment_id: int) -> list[ReferenceSpan]:
-    return [_span_of_record(index.get(segment_id))]
+    rec = index.get(segment_id)
+    return [ReferenceSpan(rec["path"], rec["start_s"], rec["end_s"], int(rec["id"]), int(rec["file_id"]))]
 
 
 def spans_from_query(index, query: str | os.PathLike, top: int = 1, by: str = "motion") -> list[ReferenceSpan]:
@@ -107,13 +95,7 @@ def spans_from_query(index, query: str | os.PathLike, top: int = 1, by: str = "m
     hits = index.search(query, k=top, by=by)
     if not hits:
         raise GenerationError(f"{index.dir}: no segments to take references from (the index is empty)")
-    spans = []
-    for h in hits:
-        rec = dict(h.record, id=h.id, path=h.path, start_s=h.start_s, end_s=h.end_s)
-        if h.file_id is not None:
-            rec["file_id"] = h.file_id
-        spans.append(_span_of_record(rec, h.score))
-    return spans
+    return [ReferenceSpan(h.path, h.start_s, h.end_s, h.id, h.file_id, h.score) for h in hits]
 
 
 def index_spans(index, max_segments: int | None = None, seed: int = 0) -> list[ReferenceSpan]:
