@@ -75,3 +75,12 @@ def test_user_errors_are_one_line(index_dir, real_clips, tmp_path):
     assert res.exit_code == 2 and "notes.mp4" in res.output and "Traceback" not in res.output
     res = _run("semref", "--id", 1, "--index", index_dir, "-o", tmp_path / "x", "--pace", "0,1,0.5")
     assert res.exit_code == 2 and "not monotone" in res.output
+
+
+def test_train_on_a_missing_gpu_is_a_clear_error(index_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    res = _run("semref", "train-compressor", "--index", index_dir, "--device", "cuda")
+    assert res.exit_code == 2 and "no CUDA GPU" in res.output
