@@ -9,7 +9,6 @@ space (:mod:`semref_retime`), compress every token with the trained Gaussian com
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from vidsearch.generation.semref_retime import retime_sequence, sequence_spf
 from vidsearch.generation.semref_sampling import SEMANTIC_FPS, ReferenceSpan, sample_reference
 from vidsearch.generation.semref_tokens import DEFAULT_GRID, semantic_tokens
 from vidsearch.indexers.config import ResizeMode, SpfConfig
+from vidsearch.indexers.corpus import content_hash
 from vidsearch.indexers.spf import resample_curve
 
 SAMPLING_RULE = "N = max(2, round(duration_s * fps)) frames at round(linspace(first, last - 1, N)) of the span's frames"
@@ -67,21 +67,13 @@ class SemrefOptions:
             )
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _compressor_entry(compressor: Compressor | None) -> dict | None:
     if compressor is None:
         return None
     weights = Path(compressor.path) / WEIGHTS_FILE if compressor.path else None
     return {
         "path": compressor.path,
-        "weights_sha256": _file_digest(weights) if weights and weights.is_file() else None,
+        "weights_blake2b": content_hash(weights) if weights and weights.is_file() else None,
         "latent_dim": compressor.config.latent_dim,
         "hidden_dim": compressor.config.hidden_dim,
         "kl_weight": compressor.config.kl_weight,

@@ -75,6 +75,9 @@ def write_package(out_dir: str | os.PathLike, manifest: dict, pacing: dict, tens
     write_json(out / PACING_FILE, pacing)
     manifest = dict(manifest, tensors={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in tensors.items()})
     write_json(out / MANIFEST_FILE, manifest)
+    for stale in (out / KEYFRAME_DIR).glob("r*_*.png"):  # left by an earlier package in this folder
+        if f"{KEYFRAME_DIR}/{stale.name}" not in keyframes:
+            stale.unlink(missing_ok=True)
     return manifest
 
 

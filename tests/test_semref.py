@@ -135,6 +135,10 @@ def test_package_round_trip_shapes_rates_and_keyframes(trained, real_clips, enco
         np.testing.assert_array_equal(rgb, frames[k])
     pacing = json.loads((tmp_path / "pkg" / "pacing.json").read_text())
     assert len(pacing["references"][0]["source_spf"]) == n and pacing["target"] is None
+    # Rewriting the folder with a shorter reference leaves no stale keyframes behind.
+    short = build_package([ReferenceSpan(str(clip), 0.0, 2.0)], tmp_path / "pkg", encoder, trained.compressor, options)
+    kept = sorted(p.name for p in (tmp_path / "pkg" / "keyframes").iterdir())
+    assert kept == sorted(kf["file"].split("/")[1] for kf in short["references"][0]["keyframes"]) and len(kept) < n
 
 
 def test_package_refuses_a_compressor_of_another_encoder(trained, real_clips, tmp_path):
