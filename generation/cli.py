@@ -1,4 +1,4 @@
-"""``vidsearch retime`` and ``vidsearch plan`` (mounted into the main CLI by ``vidsearch.app.cli``).
+"""``vidsearch retime``, ``vidsearch plan`` and ``vidsearch semref`` (mounted into the main CLI by ``vidsearch.app.cli``).
 
 Only typer is imported here; the work (numpy, cv2, torch through the encoder) is imported inside
 the commands so ``vidsearch --help`` stays fast. User errors go through the main CLI's handler:
@@ -13,9 +13,11 @@ from typing import Optional
 import typer
 
 from vidsearch.cliutil import IndexOption, run_or_exit
+from vidsearch.generation.semref_cli import app as semref_app
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
 
 app = typer.Typer(help="ReTime clips and make keyframe/pacing plans.", no_args_is_help=True, add_completion=False)
+app.add_typer(semref_app, name="semref")
 
 EncoderOption = typer.Option(
     DEFAULT_ENCODER, "--encoder", "-e", help="Encoder for the dense SPF (ignored with --index sources: the index's own is used)."

@@ -16,7 +16,6 @@ Layout written to the plan folder: ``plan.json`` and ``keyframes/frame_NNNNNN.pn
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidsearch.atomic import atomic_path
 from vidsearch.generation.errors import GenerationError
+from vidsearch.generation.files import rounded, write_json, write_png
 from vidsearch.generation.measure import MeasuredClip, measure_clip, resolve_encoder
 from vidsearch.generation.pacing import CURVE_POINTS, linear_pace, normalize_pace
 from vidsearch.indexers.config import SpfConfig
@@ -67,23 +66,6 @@ def segment_bounds(progress: np.ndarray, penalty: float | None, n_segments: int 
     return sorted(set(frames))
 
 
-def _rounded(curve: np.ndarray) -> list[float]:
-    """Six decimals: far below any pacing difference that matters, and a readable JSON file."""
-    return [round(float(x), 6) for x in curve]
-
-
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    import cv2
-
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise GenerationError(f"{path}: could not write the keyframe image")
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    with atomic_path(path, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
-
-
 def build_plan(
     measured: MeasuredClip,
     out_dir: str | os.PathLike,
@@ -113,7 +95,7 @@ def build_plan(
     keyframes = []
     for f in bounds:
         rel = f"{KEYFRAME_DIR}/frame_{f:06d}.png"
-        _write_png(out / rel, measured.frames[f])
+        write_png(out / rel, measured.frames[f])
         keyframes.append({"file": rel, "frame": f, "time_s": source.start_s + f / fps})
     # Output time at which the target pacing reaches each boundary's progress.
     at = inverse_progress(pace, progress[bounds]) / (len(pace) - 1) * total
@@ -154,13 +136,13 @@ def build_plan(
             "segments": n_segments,
         },
         "total_duration_s": total,
-        "target_pacing": _rounded(resample_curve(pace, CURVE_POINTS)),
+        "target_pacing": rounded(resample_curve(pace, CURVE_POINTS)),
         "target_pacing_from": source.target_from,
-        "source_spf": _rounded(resample_curve(progress, CURVE_POINTS)),
+        "source_spf": rounded(resample_curve(progress, CURVE_POINTS)),
         "keyframes": keyframes,
         "segments": segments,
     }
-    _write_json_atomic(out / PLAN_FILE, plan)
+    write_json(out / PLAN_FILE, plan)
     return plan
 
 

@@ -19,7 +19,8 @@ FLOW_MIN_GAIN = 0.2
 _FARNEBACK = {"pyr_scale": 0.5, "levels": 4, "winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2, "flags": 0}
 
 
-def _split_times(times: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+def split_times(times: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional times -> (left neighbour index, weight of the right one), clipped to the clip."""
     t = np.clip(np.asarray(times, dtype=np.float64), 0.0, n_frames - 1)
     base = np.minimum(np.floor(t).astype(np.int64), n_frames - 2)
     return base, t - base
@@ -60,7 +61,7 @@ def frames_at(frames: np.ndarray, times, method: InterpMethod = "blend") -> np.n
         raise ValueError(f"interpolation must be 'blend' or 'flow', got {method!r}")
     if len(frames) < 2:
         raise ValueError(f"interpolation needs at least 2 frames, got {len(frames)}")
-    base, frac = _split_times(times, len(frames))
+    base, frac = split_times(times, len(frames))
     out = np.empty((len(base), *frames.shape[1:]), dtype=np.uint8)
     pairs: dict[int, _FlowPair] = {}
     for k, (i, f) in enumerate(zip(base.tolist(), frac.tolist())):

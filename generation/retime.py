@@ -54,11 +54,17 @@ def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike | No
     return out
 
 
-def retime_frames(measured: MeasuredClip, target: np.ndarray, num_frames: int) -> np.ndarray:
-    """Fractional input frame times tau_k = S^-1(P(k / (M - 1))) for M output frames."""
+def warp_times(progress: np.ndarray, target: np.ndarray, num_frames: int) -> np.ndarray:
+    """Fractional input frame times tau_k = S^-1(P(k / (M - 1))) for M output frames, S being the
+    input's progress at each of its frames (any sequence: video frames or semantic tokens)."""
     if num_frames < 2:
         raise GenerationError(f"the output needs at least 2 frames, got {num_frames}")
-    return inverse_progress(measured.progress, pace_at(target, np.linspace(0.0, 1.0, num_frames)))
+    return inverse_progress(progress, pace_at(target, np.linspace(0.0, 1.0, num_frames)))
+
+
+def retime_frames(measured: MeasuredClip, target: np.ndarray, num_frames: int) -> np.ndarray:
+    """Output frame times of a measured clip (see :func:`warp_times`)."""
+    return warp_times(measured.progress, target, num_frames)
 
 
 def retime_clip(

@@ -9,6 +9,8 @@ The checkpoint's ``model_type`` picks the transformers class and which tokens ar
 - ``siglip`` / ``siglip2``: the vision tower (no CLS token); patches = ``last_hidden_state``,
   global = ``pooler_output`` (the attention-pooling head). SigLIP2 "NaFlex" towers take pre-cut
   patches, so square frames are cut the way its image processor does.
+- ``qwen2_5_vl``: the vision tower of a full Qwen2.5-VL checkpoint (:mod:`.qwen_vl`), only its
+  weights read; patches = the merged tokens, global = their mean.
 
 Input size and mean/std come from the checkpoint's ``preprocessor_config.json`` when it has one.
 Hub ids are read from the local Hugging Face cache only, unless downloads are allowed: indexing
@@ -111,7 +113,7 @@ def load_hf_encoder(
     cache_dir: Path | str | None = None,
     name: str | None = None,
     weights_id: str | None = None,
-) -> HFVisionEncoder:
+) -> Encoder:
     """Load ``ref`` (a hub id such as ``facebook/dinov2-small`` or a local folder) as an encoder.
 
     ``name`` defaults to ``hf:<ref>``; ``weights_id`` to a hash of the loaded weights (pass it when
@@ -132,11 +134,15 @@ def load_hf_encoder(
         config = transformers.AutoConfig.from_pretrained(source, **hub_kwargs)
     except (OSError, ValueError) as exc:
         raise _load_error(ref, is_folder, allow_download, exc) from exc
+    from .qwen_vl import QWEN_VL_TYPES, load_qwen_vision_encoder
+
+    if config.model_type in QWEN_VL_TYPES:
+        return load_qwen_vision_encoder(source, config, hub_kwargs, name=name or f"hf:{ref}", weights_id=weights_id)
     family = _FAMILIES.get(config.model_type)
     if family is None:
         raise EncoderError(
             f"hf:{ref}: model_type {config.model_type!r} is not a supported vision backbone "
-            f"(supported: {', '.join(sorted(_FAMILIES))})"
+            f"(supported: {', '.join(sorted([*_FAMILIES, *QWEN_VL_TYPES]))})"
         )
     try:
         with quiet_transformers():
