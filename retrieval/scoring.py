@@ -3,7 +3,8 @@
 - motion: cosine of the SemanticMoments vectors (they are unit norm, so a dot product);
 - pacing: ``1 - mean |S_q(t) - S_c(t)|`` over the 64-point SPF curves, i.e. one minus the area
   between the two progress curves; 1 for identical pacing, in [0, 1] since curves lie in [0, 1];
-- both: ``w_motion * motion + w_pacing * pacing`` (``FusionWeights``, default 0.7 / 0.3).
+- flow: cosine of the optical-flow histograms (``aux["flow"]``), where the index stores them;
+- both: ``w_motion * motion + w_pacing * pacing [+ w_flow * flow]`` (``FusionWeights``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ def pacing_scores(query_curve: np.ndarray, curves: np.ndarray) -> np.ndarray:
     return 1.0 - np.abs(curves - np.asarray(query_curve, dtype=np.float32)).mean(axis=1)
 
 
-def fused(motion: np.ndarray, pacing: np.ndarray, by: RankBy, weights: FusionWeights) -> np.ndarray:
+def fused(motion: np.ndarray, pacing: np.ndarray, by: RankBy, weights: FusionWeights, flow: np.ndarray | None = None) -> np.ndarray:
+    """The ranking score; ``flow`` (flow-histogram cosines) joins ``both`` when given."""
     if by == "motion":
         return motion
     if by == "pacing":
         return pacing
     if by == "both":
-        return weights.motion * motion + weights.pacing * pacing
+        score = weights.motion * motion + weights.pacing * pacing
+        return score + weights.flow * flow if flow is not None and weights.flow else score
     raise ValueError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
 
 

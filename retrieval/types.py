@@ -6,15 +6,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 RankBy = Literal["motion", "pacing", "both"]
-MOMENT_NAMES = ("mean", "std", "skew")  # the motion score's three moment blocks, in vector order
+# The motion score's moment blocks, in vector order (the last three only with delta_alpha).
+MOMENT_NAMES = ("mean", "std", "skew", "delta_mean", "delta_std", "delta_skew")
 
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """Fused score = motion * cos(moments) + pacing * pacing_similarity (weights need not sum to 1)."""
+    """Fused score = motion * cos(moments) + pacing * pacing_similarity + flow * cos(flow
+    histograms) (weights need not sum to 1; flow counts only where the index stores it)."""
 
     motion: float = 0.7
     pacing: float = 0.3
+    flow: float = 0.0
 
 
 GroupBy = Literal["segment", "file"]
@@ -38,7 +41,7 @@ class SearchHit:
     motion: float  # cosine similarity of SemanticMoments vectors
     pacing: float  # 1 - mean |SPF_query - SPF_hit| over the 64-point curves, in [0, 1]
     # Share of the motion cosine contributed by mean / std / skew (sums to ``motion`` for concat).
-    moment_contributions: tuple[float, float, float] | None = None
+    moment_contributions: tuple[float, ...] | None = None
     record: dict[str, Any] = field(default_factory=dict)  # the segment's metadata row with its file's (no vectors)
     file_id: int | None = None
     segment_index: int = 0  # position of the segment in its file
