@@ -10,6 +10,11 @@ from vidsearch.indexers.config import ExtractorConfig, SpfConfig
 __all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
 
 
+_DEFAULTS = ExtractorConfig()
+DEFAULT_DELTA_ALPHA = ",".join(f"{a:g}" for a in _DEFAULTS.delta_alpha)
+DEFAULT_FLOW = "flow" in _DEFAULTS.aux_descriptors
+
+
 @dataclass
 class ExtractorOptions:
     backbone: str
@@ -18,6 +23,8 @@ class ExtractorOptions:
     aggregation: str
     resize: str
     spf_variant: str = "vidsearch"
+    delta_alpha: str = DEFAULT_DELTA_ALPHA
+    flow: bool = DEFAULT_FLOW
 
     def to_config(self) -> ExtractorConfig:
         from vidsearch.indexers.encoders import available_encoders
@@ -31,4 +38,6 @@ class ExtractorOptions:
             alpha=parse_floats(self.alpha, 3, "alpha"),
             aggregation=self.aggregation,
             spf=SpfConfig(variant=self.spf_variant),
+            delta_alpha=parse_floats(self.delta_alpha, 3, "delta-alpha"),
+            aux_descriptors=("flow",) if self.flow else (),
         )

@@ -28,13 +28,14 @@ class Method:
     aggregation: Literal["concat", "sum"] = "concat"
     pool: Literal["patch", "frame"] = "patch"
     delta_alpha: tuple[float, float, float] = NO_DELTA  # moments of temporal differences (direction-aware)
-    fusion: tuple[float, float, float] = (0.7, 0.3, 0.0)  # "fused": weights of moments, pacing, flow
+    # "fused": FusionWeights (motion, pacing, flow share of the motion score), ranked as by="both"
+    fusion: tuple[float, float, float] = (0.7, 0.3, 0.0)
 
     @property
     def signals(self) -> tuple[str, ...]:
         """The descriptors this method compares: ``vector`` (moments / CLS), ``curve``, ``flow``."""
         if self.kind == "fused":
-            return tuple(n for n, w in zip(("vector", "curve", "flow"), self.fusion) if w)
+            return ("vector",) + (("curve",) if self.fusion[1] else ()) + (("flow",) if self.fusion[2] else ())
         return {"moments": ("vector",), "cls-mean": ("vector",), "pacing": ("curve",), "flow": ("flow",)}[self.kind]
 
 
@@ -44,7 +45,7 @@ def backbone_label(backbone: str) -> str:
 
 # Chosen on the dev split (bench/RESULTS.md, "Choosing on dev"); never on the test split.
 DIRECTION_DELTA = (2.0, 4.0, 2.0)
-FUSION_WEIGHTS = (0.5, 0.0, 0.5)
+FUSION_WEIGHTS = (1.0, 0.0, 0.5)
 
 
 def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[Method]:
@@ -158,7 +159,7 @@ def clip_features(methods: list[Method], tokens: dict[str, ClipTokens], flows: d
 
 def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> np.ndarray:
     """(N, N) similarities between all clips as the method ranks them (the index's own scoring)."""
-    from vidsearch.retrieval.scoring import fused, pacing_scores
+    from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores
     from vidsearch.retrieval.types import FusionWeights
 
     def cosines(name: str) -> np.ndarray | None:
@@ -173,8 +174,6 @@ def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> 
         c = np.stack([f["curve"] for f in features]).astype(np.float32)
         pacing = np.stack([pacing_scores(row, c) for row in c])
     if method.kind == "fused":
-        n = len(features)
-        zero = np.zeros((n, n), np.float32)
         w = FusionWeights(*method.fusion)
-        return fused(zero if motion is None else motion, zero if pacing is None else pacing, "both", w, flow)
+        return fused(motion_with_flow(motion, flow, w), 0.0 if pacing is None else pacing, "both", w)
     return next(m for m in (motion, pacing, flow) if m is not None)

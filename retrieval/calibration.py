@@ -33,17 +33,16 @@ SIGNALS = ("motion", "pacing", "flow")
 class Calibration:
     """Raw pair scores of a sample of the index's segment pairs, one array per signal."""
 
-    pair_scores: dict[str, np.ndarray]  # signal -> float32 (n_pairs,), same pairs for every signal
+    pair_scores: dict[str, np.ndarray]  # signal -> float32 (n_pairs,), same pairs; "motion" = moments cosine
     n_items: int  # segments in the index when the sample was drawn
     seed: int = 0
 
     def reference(self, by: RankBy, weights: FusionWeights = FusionWeights()) -> np.ndarray:
         """The sorted sample of the ranking score ``by`` (fused with ``weights`` for ``both``)."""
-        from vidsearch.retrieval.scoring import fused
+        from vidsearch.retrieval.scoring import fused, motion_with_flow
 
         s = self.pair_scores
-        flow = s.get("flow") if weights.flow else None
-        return np.sort(fused(s["motion"], s["pacing"], by, weights, flow))
+        return np.sort(fused(motion_with_flow(s["motion"], s.get("flow"), weights), s["pacing"], by, weights))
 
     def percentile(self, raw, by: RankBy = "motion", weights: FusionWeights = FusionWeights()) -> np.ndarray:
         """Percent (0..100) of sampled pairs scoring at or below each raw score; monotone."""

@@ -4,7 +4,9 @@
 - pacing: ``1 - mean |S_q(t) - S_c(t)|`` over the 64-point SPF curves, i.e. one minus the area
   between the two progress curves; 1 for identical pacing, in [0, 1] since curves lie in [0, 1];
 - flow: cosine of the optical-flow histograms (``aux["flow"]``), where the index stores them;
-- both: ``w_motion * motion + w_pacing * pacing [+ w_flow * flow]`` (``FusionWeights``).
+  it joins the motion score as its ``FusionWeights.flow`` share: motion = (1 - f) cos(moments)
+  + f cos(flow) (semantic and low-level motion; f = 0 or no stored flow: the moments alone);
+- both: ``w_motion * motion + w_pacing * pacing`` (``FusionWeights``, default 0.7 / 0.3).
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ def pacing_scores(query_curve: np.ndarray, curves: np.ndarray) -> np.ndarray:
     return 1.0 - np.abs(curves - np.asarray(query_curve, dtype=np.float32)).mean(axis=1)
 
 
-def fused(motion: np.ndarray, pacing: np.ndarray, by: RankBy, weights: FusionWeights, flow: np.ndarray | None = None) -> np.ndarray:
-    """The ranking score; ``flow`` (flow-histogram cosines) joins ``both`` when given."""
+def motion_with_flow(moments: np.ndarray, flow: np.ndarray | None, weights: FusionWeights) -> np.ndarray:
+    """The motion score: moments cosine, blended with the flow cosine by ``weights.flow``."""
+    if flow is None or not weights.flow:
+        return moments
+    return (1.0 - weights.flow) * moments + weights.flow * flow
+
+
+def fused(motion: np.ndarray, pacing: np.ndarray, by: RankBy, weights: FusionWeights) -> np.ndarray:
     if by == "motion":
         return motion
     if by == "pacing":
         return pacing
     if by == "both":
-        score = weights.motion * motion + weights.pacing * pacing
-        return score + weights.flow * flow if flow is not None and weights.flow else score
+        return weights.motion * motion + weights.pacing * pacing
     raise ValueError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
 
 
