@@ -194,3 +194,19 @@ def test_default_configuration_ranks_a_reversed_real_clip_below_a_recoloured_one
     hits = index.search(paths["ref"], k=2)
     assert [h.path for h in hits] == [paths["recoloured"], paths["reversed"]]
     assert hits[0].calibrated > hits[1].calibrated
+
+
+def test_published_configuration_stores_exactly_the_float64_reference_moments(bikes):
+    from dataclasses import replace
+
+    from vidsearch.indexers.config import PUBLISHED
+    from vidsearch.indexers.encoders import load_encoder
+    from vidsearch.indexers.features import features_from_encoded
+
+    encoder = load_encoder("tiny-random")
+    frames = np.stack([resize_frame(f, encoder.image_size) for f in bikes[:: len(bikes) // 16][:16]])
+    encoded = encoder.encode(frames)
+    feats = features_from_encoded(encoded, replace(PUBLISHED, backbone="tiny-random", num_frames=16), None, frames)
+    ref = np.concatenate(_float64_blocks(encoded.patch_tokens.numpy().astype(np.float64), PUBLISHED.alpha))
+    np.testing.assert_allclose(feats.moments, ref / np.linalg.norm(ref), atol=1e-5)
+    assert feats.aux == {} and PUBLISHED.moment_blocks == 3
