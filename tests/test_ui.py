@@ -9,19 +9,20 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import render_pattern
 
 from vidsearch.app.ui_service import ClipFilter, SearchRequest, SearchService, UiError
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import PUBLISHED
 from vidsearch.indexers.video import write_video
 from vidsearch.retrieval.index import Index
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CONFIG = ExtractorConfig(backbone="tiny-random", num_frames=8)
+CONFIG = replace(PUBLISHED, backbone="tiny-random", num_frames=8)  # motion = moments cosine, asserted below
 RED, BLUE, GREY = (230, 40, 40), (40, 40, 230), (128, 128, 128)
 # name -> render_pattern arguments: clips differ in motion path, colour and texture.
 CLIPS = {
