@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidsearch.cliutil import IndexOption, parse_floats
-from vidsearch.indexers.config import ExtractorConfig, SpfConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
 
 __all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
 
@@ -23,6 +23,7 @@ class ExtractorOptions:
     aggregation: str
     resize: str
     spf_variant: str = "vidsearch"
+    segment: SegmentConfig = SegmentConfig()
     delta_alpha: str = DEFAULT_DELTA_ALPHA
     flow: bool = DEFAULT_FLOW
 
@@ -38,6 +39,7 @@ class ExtractorOptions:
             alpha=parse_floats(self.alpha, 3, "alpha"),
             aggregation=self.aggregation,
             spf=SpfConfig(variant=self.spf_variant),
+            segment=self.segment,
             delta_alpha=parse_floats(self.delta_alpha, 3, "delta-alpha"),
             aux_descriptors=("flow",) if self.flow else (),
         )
