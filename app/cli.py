@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 
 from vidsearch.app.errors import console, fail, run_or_exit
-from vidsearch.app.options import ExtractorOptions, IndexOption, parse_floats
+from vidsearch.app.options import DEFAULT_DELTA_ALPHA, DEFAULT_FLOW, ExtractorOptions, IndexOption, parse_floats
+from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
 from vidsearch.app.ui_cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
@@ -42,6 +43,12 @@ def index(
     aggregation: str = typer.Option("concat", help="concat | sum"),
     resize: str = typer.Option("stretch", help="stretch (as the reference) | center-crop"),
     spf_variant: str = typer.Option("vidsearch", help="SPF post-processing: vidsearch | reference (published code)"),
+    delta_alpha: str = typer.Option(
+        DEFAULT_DELTA_ALPHA,
+        "--delta-alpha",
+        help="Weights mean,std,skew of the tokens' temporal differences (direction-aware motion); 0,0,0 = published SemanticMoments.",
+    ),
+    flow: bool = typer.Option(DEFAULT_FLOW, "--flow/--no-flow", help="Also store the optical-flow histogram of each segment (low-level motion)."),
     decoder: str = typer.Option("pyav", help="pyav | decord"),
     segment: str = typer.Option(
         "shots", "--segment", help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file)."
@@ -68,7 +75,7 @@ def index(
     from vidsearch.indexers.config import SegmentConfig
 
     seg = run_or_exit(lambda: SegmentConfig(segment, detector, min_seconds, max_seconds, window, stride))
-    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg)
+    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg, delta_alpha, flow)
     config = run_or_exit(opts.to_config)
     runtime = run_or_exit(lambda: RuntimeConfig(decoder=decoder))
     idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
@@ -94,6 +101,9 @@ def query(
     top_k: int = typer.Option(10, "--top-k", "-k"),
     by: str = typer.Option("motion", help="motion | pacing | both"),
     weights: str = typer.Option("0.7,0.3", help="Fusion weights motion,pacing (for --by both)."),
+    flow_share: float = typer.Option(
+        DEFAULT_FLOW_SHARE, "--flow-share", help="Share of the optical-flow cosine in the motion score (indexes built with --flow)."
+    ),
     where: Optional[str] = typer.Option(None, help="SQL condition on segment/file columns, e.g. \"duration > 3\"."),
     group_by: str = typer.Option("segment", "--group-by", help="segment | file (best segment per file)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -111,25 +121,28 @@ def query(
     w = run_or_exit(lambda: parse_floats(weights, 2, "weights"))
     idx = run_or_exit(lambda: Index.open(index_dir))
     target = clip_id if clip_id is not None else (RangeQuery(str(clip), start, end) if start is not None or end is not None else clip)
-    hits = run_or_exit(lambda: idx.search(target, k=top_k, by=by, weights=FusionWeights(*w), where=where, group_by=group_by))
+    fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share))
+    hits = run_or_exit(lambda: idx.search(target, k=top_k, by=by, weights=fusion, where=where, group_by=group_by))
     if as_json:
         out.print_json(json.dumps([_hit_json(h) for h in hits]))
         return
     from rich.table import Table
 
     table = Table(title=f"top {len(hits)} by {by}" + (" (best segment per file)" if group_by == "file" else ""))
-    for col in ("rank", "id", "time s", "score", "motion", "pacing", "mean/std/skew"):
+    for col in ("rank", "id", "time s", "score", "calibrated %", "motion", "flow", "pacing", "moments"):
         table.add_column(col)
     table.add_column("path", overflow="fold")
     for h in hits:
         parts = "/".join(f"{c:.2f}" for c in h.moment_contributions) if h.moment_contributions else "-"
         times = f"{h.start_s:.1f}-{h.end_s:.1f}"
-        table.add_row(str(h.rank), str(h.id), times, f"{h.score:.4f}", f"{h.motion:.4f}", f"{h.pacing:.4f}", parts, h.path)
+        cal = "-" if h.calibrated is None else f"{h.calibrated:.1f}"
+        flow_cos = "-" if h.flow is None else f"{h.flow:.4f}"
+        table.add_row(str(h.rank), str(h.id), times, f"{h.score:.4f}", cal, f"{h.motion:.4f}", flow_cos, f"{h.pacing:.4f}", parts, h.path)
     out.print(table)
 
 
 def _hit_json(h) -> dict:
-    rec = {k: v for k, v in h.record.items() if k not in ("spf_curve",)}
+    rec = {k: v for k, v in h.record.items() if k != "spf_curve" and not k.startswith("aux_")}
     rec["indexed_at"] = str(rec.get("indexed_at"))
     return {
         "rank": h.rank,
@@ -140,7 +153,9 @@ def _hit_json(h) -> dict:
         "end_s": h.end_s,
         "path": h.path,
         "score": h.score,
+        "calibrated": h.calibrated,  # percentile of score among the index's pair scores
         "motion": h.motion,
+        "flow": h.flow,
         "pacing": h.pacing,
         "moment_contributions": h.contributions_by_moment(),
         "record": rec,

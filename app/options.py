@@ -10,6 +10,11 @@ from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
 __all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
 
 
+_DEFAULTS = ExtractorConfig()
+DEFAULT_DELTA_ALPHA = ",".join(f"{a:g}" for a in _DEFAULTS.delta_alpha)
+DEFAULT_FLOW = "flow" in _DEFAULTS.aux_descriptors
+
+
 @dataclass
 class ExtractorOptions:
     backbone: str
@@ -19,6 +24,8 @@ class ExtractorOptions:
     resize: str
     spf_variant: str = "vidsearch"
     segment: SegmentConfig = SegmentConfig()
+    delta_alpha: str = DEFAULT_DELTA_ALPHA
+    flow: bool = DEFAULT_FLOW
 
     def to_config(self) -> ExtractorConfig:
         from vidsearch.indexers.encoders import available_encoders
@@ -33,4 +40,6 @@ class ExtractorOptions:
             aggregation=self.aggregation,
             spf=SpfConfig(variant=self.spf_variant),
             segment=self.segment,
+            delta_alpha=parse_floats(self.delta_alpha, 3, "delta-alpha"),
+            aux_descriptors=("flow",) if self.flow else (),
         )

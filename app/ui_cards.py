@@ -11,10 +11,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from vidsearch.retrieval.types import MOMENT_NAMES
 
-MOMENT_LABELS = {"mean": "mean", "std": "variance (std)", "skew": "skew"}
-MOMENT_COLORS = {"mean": "#4c78a8", "std": "#f58518", "skew": "#54a24b"}
+MOMENT_LABELS = {
+    "mean": "mean",
+    "std": "variance (std)",
+    "skew": "skew",
+    "delta_mean": "direction (mean change)",
+    "delta_std": "speed (change spread)",
+    "delta_skew": "change skew",
+}
+MOMENT_COLORS = {"mean": "#4c78a8", "std": "#f58518", "skew": "#54a24b", "delta_mean": "#e45756", "delta_std": "#72b7b2", "delta_skew": "#b279a2"}
 RANKING_HELP = (
     "**motion**: how alike the movement is (SemanticMoments: the mean, variance and skew over time "
     "of every image-patch feature), whatever the people, colours or camera.  \n"
@@ -66,10 +72,21 @@ def _why_bar(contributions: dict[str, float] | None) -> str:
     segs = "".join(
         f'<span title="{MOMENT_LABELS[k]} {contributions[k]:+.3f}" '
         f'style="width:{100 * abs(contributions[k]) / total:.1f}%;background:{MOMENT_COLORS[k]}"></span>'
-        for k in MOMENT_NAMES
+        for k in contributions
     )
-    text = " · ".join(f"{MOMENT_LABELS[k]} {contributions[k]:+.3f}" for k in MOMENT_NAMES)
-    return f'<div class="why-bar">{segs}</div><div>why: {text} (they sum to the motion score)</div>'
+    text = " · ".join(f"{MOMENT_LABELS[k]} {contributions[k]:+.3f}" for k in contributions)
+    return f'<div class="why-bar">{segs}</div><div>why: {text} (they sum to the moments cosine)</div>'
+
+
+def _calibrated(pct: float | None) -> str:
+    """The calibrated score beside the raw one: closer than ``pct`` % of pairs in this index."""
+    if pct is None:
+        return ""
+    return f' <span class="calibrated" title="closer than {pct:.1f} % of random pairs of segments in this index">(percentile {pct:.0f})</span>'
+
+
+def _flow(cos: float | None) -> str:
+    return "" if cos is None else f" · flow {cos:.3f}"
 
 
 def _span_text(item: dict[str, Any]) -> str:
@@ -81,8 +98,8 @@ def hit_card_html(hit: dict[str, Any], display_path: str) -> str:
     return (
         f'<div class="hit-card" data-rank="{hit["rank"]}" data-id="{hit["id"]}" data-score="{hit["score"]:.6f}">'
         f"{segment_player_html(hit, 'result ' + str(hit['rank']))}"
-        f"<div><b>#{hit['rank']}</b> score <b>{hit['score']:.3f}</b> · motion {hit['motion']:.3f}"
-        f" · pacing {hit['pacing']:.3f}</div>"
+        f"<div><b>#{hit['rank']}</b> score <b>{hit['score']:.3f}</b>{_calibrated(hit.get('calibrated'))} · motion {hit['motion']:.3f}"
+        f"{_flow(hit.get('flow'))} · pacing {hit['pacing']:.3f}</div>"
         f"{_why_bar(hit.get('contributions'))}"
         f'<div class="hit-path">{html.escape(display_path)} · {_span_text(hit)}</div></div>'
     )

@@ -52,6 +52,7 @@ def _generate(
     seconds: float | None,
     backgrounds: Path | None,
     workers: int,
+    real_footage: list[Path],
 ) -> None:
     from vidsearch.bench.synthetic import PRESETS, generate
     from vidsearch.indexers.corpus import discover_videos
@@ -71,6 +72,12 @@ def _generate(
     )
     step = max(1, total // 20)
     generate(out, cfg, workers, progress=lambda d, n: typer.echo(f"  {d}/{n} triplets", err=True) if d % step == 0 or d == n else None)
+    if real_footage:
+        from vidsearch.bench.real_footage import generate_real
+
+        sources = discover_videos(real_footage)
+        typer.echo(f"cutting real-footage triplets from {len(sources)} videos into {out}", err=True)
+        generate_real(out, sources, cfg.seed)
 
 
 @app.command("make-synthetic")
@@ -83,9 +90,12 @@ def make_synthetic(
     preset: str = typer.Option("full", "--preset", help="full (50 per category, 256 px, 5 s) | ci (2 per category, 96 px, 2 s)."),
     backgrounds: Path | None = typer.Option(None, "--backgrounds", help="Folder of real clips whose frames may serve as backgrounds."),
     workers: int = typer.Option(2, "--workers", "-j", help="Parallel render processes."),
+    real_footage: list[Path] = typer.Option(
+        [], "--real-footage", help="Real videos (or folders of them) to cut into the real_window / real_speed / real_reverse categories."
+    ),
 ) -> None:
     """Write the procedural SimMotion-like set (deterministic for a seed; re-running resumes)."""
-    _guarded(lambda: _generate(out, preset, triplets_per_category, seed, size, seconds, backgrounds, workers))
+    _guarded(lambda: _generate(out, preset, triplets_per_category, seed, size, seconds, backgrounds, workers, real_footage))
 
 
 @dataclass(frozen=True)
@@ -97,10 +107,11 @@ class SuiteOptions:
     cache: Path | None = None
     out: Path | None = None
     boot: int = 2000
+    split: str = "all"
 
 
 def _run_suite(root: Path, real: bool, distractors: Path | None, opts: SuiteOptions) -> None:
-    from vidsearch.bench.layout import first_per_category, read_real, read_synthetic
+    from vidsearch.bench.layout import first_per_category, read_real, read_synthetic, select_split
     from vidsearch.bench.methods import suite
     from vidsearch.bench.report import results_markdown, write_report
     from vidsearch.bench.runner import run_suite
@@ -108,7 +119,7 @@ def _run_suite(root: Path, real: bool, distractors: Path | None, opts: SuiteOpti
     methods = suite(opts.suite, opts.backbone, opts.frames)
     if distractors is not None and not real:
         raise ValueError("--distractors is for the Real protocol (add --real)")
-    bench = read_real(root, distractors) if real else read_synthetic(root)
+    bench = select_split(read_real(root, distractors) if real else read_synthetic(root), opts.split)
     if opts.per_category is not None:
         bench = first_per_category(bench, opts.per_category)
     command = _command_line()
@@ -136,9 +147,10 @@ def simmotion(
     cache: Path | None = typer.Option(None, "--cache", help="Token cache folder (default: <vidsearch cache>/bench)."),
     out: Path | None = typer.Option(None, "--out", help="Write results.md / .csv / .json here."),
     boot: int = typer.Option(2000, "--boot", help="Bootstrap resamples for the 95 % intervals."),
+    split: str = typer.Option("all", "--split", help="dev (even example numbers: choose on it) | test (odd: report it) | all."),
 ) -> None:
     """Evaluate a suite of methods with the official protocol; resumable through the token cache."""
-    opts = SuiteOptions(suite, backbone, frames, per_category, cache, out, boot)
+    opts = SuiteOptions(suite, backbone, frames, per_category, cache, out, boot, split)
     _guarded(lambda: _run_suite(root, real, distractors, opts))
 
 
@@ -156,12 +168,14 @@ def run(
     out: Path | None = typer.Option(None, "--out"),
     workers: int = typer.Option(2, "--workers", "-j"),
     boot: int = typer.Option(2000, "--boot"),
+    split: str = typer.Option("all", "--split", help="dev | test | all."),
+    real_footage: list[Path] = typer.Option([], "--real-footage", help="Real videos (or folders) for the real_* categories."),
 ) -> None:
     """Generate (or resume) the procedural set, then run a suite on it: the whole benchmark in one command."""
-    opts = SuiteOptions(suite, backbone, frames, per_category, cache, out, boot)
+    opts = SuiteOptions(suite, backbone, frames, per_category, cache, out, boot, split)
 
     def go() -> None:
-        _generate(data, preset, None, seed, None, None, backgrounds, workers)
+        _generate(data, preset, None, seed, None, None, backgrounds, workers, real_footage)
         _run_suite(data, False, None, opts)
 
     _guarded(go)

@@ -1,48 +1,51 @@
-"""A cheap optical-flow baseline: pooled histograms of Farneback flow direction and speed.
+"""The optical-flow descriptor in the benchmark, and what it costs per clip.
 
-This is the "traditional motion-centric input" the paper contrasts with semantic features: it
-sees how pixels move but not what moves. Frames are downscaled to 64 px and flow is taken
-between consecutive frames of the T uniformly sampled ones; each spatial cell of a 2x2 grid gets
-an 8-direction x 4-speed histogram weighted by magnitude, averaged over time, plus the same
-histogram of the temporal standard deviation, and a constant "stillness" anchor (so a clip without
-motion points at the anchor instead of at normalised noise), L2-normalised. Cosine similarity
-compares clips.
+The benchmark computes :func:`vidsearch.indexers.flow_descriptor.flow_descriptor` on the same T
+uniformly sampled frames the index would decode (``round(linspace(0, n-1, T))``), so a bench
+figure is the figure of the stored descriptor. ``python -m vidsearch.bench.flow CLIP...`` prints
+its cost per clip beside the encoder's on the same frames (one run, so the ratio is fair on a
+shared machine).
 """
 
 from __future__ import annotations
 
-import itertools
+import sys
+import time
 
 import numpy as np
-from vidsearch.indexers.video import resize_frame, uniform_indices
+from vidsearch.indexers.flow_descriptor import flow_descriptor
+from vidsearch.indexers.video import uniform_indices
 
-FLOW_SIZE = 64
-DIRECTIONS, SPEEDS, GRID = 8, 4, 2
-SPEED_EDGES = np.array([0.25, 1.0, 3.0])  # pixels per frame at 64 px
-STILL_ANCHOR = 0.01  # mean flow magnitude (px/frame) below which a clip reads as still
-NAMESPACE = "flow-hist-v2"
+NAMESPACE = "flow-hist-v3"  # cache namespace: bump when the descriptor changes
 
 
-def _histogram(flow: np.ndarray) -> np.ndarray:
-    """(GRID*GRID*DIRECTIONS*SPEEDS,) magnitude-weighted histogram of one flow field."""
-    mag = np.hypot(flow[..., 0], flow[..., 1])
-    ang = (np.arctan2(flow[..., 1], flow[..., 0]) + np.pi) / (2 * np.pi) * DIRECTIONS
-    d = np.minimum(ang.astype(np.int64), DIRECTIONS - 1)
-    s = np.searchsorted(SPEED_EDGES, mag)
-    h, w = mag.shape
-    cy = np.minimum(np.arange(h) * GRID // h, GRID - 1)[:, None]
-    cx = np.minimum(np.arange(w) * GRID // w, GRID - 1)[None, :]
-    cell = cy * GRID + cx
-    bins = ((cell * DIRECTIONS + d) * SPEEDS + s).ravel()
-    return np.bincount(bins, weights=mag.ravel(), minlength=GRID * GRID * DIRECTIONS * SPEEDS) / (h * w)
+def clip_flow(frames: np.ndarray, num_frames: int) -> np.ndarray:
+    """The flow descriptor of a fully decoded clip's ``num_frames`` uniformly sampled frames."""
+    return flow_descriptor(frames[uniform_indices(len(frames), num_frames)])
 
 
-def flow_descriptor(frames: np.ndarray, num_frames: int = 32) -> np.ndarray:
-    """float32 unit vector from a fully decoded clip (uint8 (N, H, W, 3))."""
-    import cv2
+def measure_cost(paths: list[str], backbone: str = "dinov2-s14", num_frames: int = 32) -> dict[str, float]:
+    """Mean seconds per clip: the flow descriptor vs the encoder forward pass, same sampled frames."""
+    from vidsearch.indexers.encoders import load_encoder
+    from vidsearch.indexers.video import sample_frames
 
-    idx = uniform_indices(len(frames), num_frames)
-    gray = [cv2.cvtColor(resize_frame(frames[i], FLOW_SIZE), cv2.COLOR_RGB2GRAY) for i in idx]
-    hists = np.stack([_histogram(cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 2, 5, 1.1, 0)) for a, b in itertools.pairwise(gray)])
-    v = np.concatenate([hists.mean(0), hists.std(0), [STILL_ANCHOR]]).astype(np.float32)
-    return v / np.linalg.norm(v)
+    encoder = load_encoder(backbone)
+    flow_s = encode_s = 0.0
+    for p in paths:
+        frames = sample_frames(p, num_frames, encoder.image_size)
+        t0 = time.perf_counter()
+        flow_descriptor(frames)
+        t1 = time.perf_counter()
+        encoder.encode(frames)
+        t2 = time.perf_counter()
+        flow_s, encode_s = flow_s + t1 - t0, encode_s + t2 - t1
+    n = max(len(paths), 1)
+    return {"flow_s_per_clip": flow_s / n, "encode_s_per_clip": encode_s / n, "flow_share": flow_s / max(encode_s, 1e-12)}
+
+
+if __name__ == "__main__":
+    cost = measure_cost(sys.argv[1:])
+    print(
+        f"{len(sys.argv) - 1} clips, T=32: flow descriptor {1000 * cost['flow_s_per_clip']:.1f} ms/clip, "
+        f"dinov2-s14 encode {1000 * cost['encode_s_per_clip']:.0f} ms/clip, flow = {100 * cost['flow_share']:.1f} % of the encoder"
+    )

@@ -99,6 +99,27 @@ def read_real(root: str | os.PathLike, distractors: str | os.PathLike | None = N
     return BenchSet("real", str(Path(root)), paths, triplets)
 
 
+SPLITS = ("dev", "test", "all")
+
+
+def split_of(name: str) -> str:
+    """``dev`` or ``test`` for a triplet folder name: the parity of its number (``example_4`` dev,
+    ``example_5`` test; a name without a number is dev). Deterministic, independent of how many
+    triplets there are, and both splits sample every category, every seed and every source video."""
+    digits = re.findall(r"\d+", name)
+    return "test" if digits and int(digits[-1]) % 2 else "dev"
+
+
+def select_split(bench: BenchSet, split: str) -> BenchSet:
+    """Only the ``split``'s triplets and their clips (plus any distractors): weights and
+    thresholds are chosen on ``dev``; ``test`` is only reported."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    if split == "all":
+        return bench
+    return _subset(bench, [t for t in bench.triplets if split_of(t.name) == split])
+
+
 def first_per_category(bench: BenchSet, n: int) -> BenchSet:
     """The first ``n`` triplets of each category (natural order) and only their clips, plus any
     distractors: a smaller but still exactly reproducible candidate pool."""
@@ -110,6 +131,11 @@ def first_per_category(bench: BenchSet, n: int) -> BenchSet:
         if counts.get(t.category, 0) < n:
             counts[t.category] = counts.get(t.category, 0) + 1
             keep.append(t)
+    return _subset(bench, keep)
+
+
+def _subset(bench: BenchSet, keep: list[Triplet]) -> BenchSet:
+    """``keep``'s triplets re-indexed over only their clips and the distractors."""
     in_triplets = {i for t in bench.triplets for i in (t.ref, t.positive, t.negative)}
     kept_clips = sorted({i for t in keep for i in (t.ref, t.positive, t.negative)} | (set(range(len(bench.paths))) - in_triplets))
     new_index = {old: new for new, old in enumerate(kept_clips)}

@@ -14,6 +14,7 @@ import numpy as np
 from vidsearch.bench.tokens import ClipTokens
 
 MethodKind = Literal["moments", "cls-mean", "pacing", "fused", "flow"]
+NO_DELTA = (0.0, 0.0, 0.0)
 DEFAULT_BACKBONE = "dinov2-s14"
 
 
@@ -26,14 +27,30 @@ class Method:
     alpha: tuple[float, float, float] = (1.0, 8.0, 4.0)
     aggregation: Literal["concat", "sum"] = "concat"
     pool: Literal["patch", "frame"] = "patch"
+    delta_alpha: tuple[float, float, float] = NO_DELTA  # moments of temporal differences (direction-aware)
+    # "fused": FusionWeights (motion, pacing, flow share of the motion score), ranked as by="both"
+    fusion: tuple[float, float, float] = (0.7, 0.3, 0.0)
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """The descriptors this method compares: ``vector`` (moments / CLS), ``curve``, ``flow``."""
+        if self.kind == "fused":
+            return ("vector",) + (("curve",) if self.fusion[1] else ()) + (("flow",) if self.fusion[2] else ())
+        return {"moments": ("vector",), "cls-mean": ("vector",), "pacing": ("curve",), "flow": ("flow",)}[self.kind]
 
 
 def backbone_label(backbone: str) -> str:
     return {"dinov2-s14": "DINOv2"}.get(backbone, backbone)
 
 
+# Chosen on the dev split (bench/RESULTS.md, "Choosing on dev"); never on the test split.
+DIRECTION_DELTA = (2.0, 4.0, 2.0)
+FUSION_WEIGHTS = (1.0, 0.0, 0.5)
+
+
 def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[Method]:
-    """Baselines, moment-weight / pooling / aggregation ablations, pacing and fusion at one T."""
+    """Baselines, moment-weight / pooling / aggregation ablations, the direction-aware moments,
+    pacing, the flow descriptor and their fusions at one T."""
     sm = lambda name, **kw: Method(name, "moments", backbone, num_frames, **kw)
     return [
         Method(f"{backbone_label(backbone)} mean-pool (CLS token)", "cls-mean", backbone, num_frames),
@@ -43,11 +60,27 @@ def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[M
         sm("SemanticMoments (1,8,4)"),
         sm("SemanticMoments (1,8,4) patch-level sum", aggregation="sum"),
         sm("SemanticMoments (1,8,4) frame-level concat", pool="frame"),
+        sm(f"Direction-aware moments (1,8,4)+delta{_tuple(DIRECTION_DELTA)}", delta_alpha=DIRECTION_DELTA),
         Method("SPF pacing alone", "pacing", backbone, num_frames),
         Method("Fused 0.7 motion + 0.3 pacing", "fused", backbone, num_frames),
         Method("Raw-pixel moments (1,8,4)", "moments", "raw-pixels", num_frames),
         Method("Optical-flow histogram", "flow", "", num_frames),
+        Method(
+            f"Fused SemanticMoments + flow {_tuple(FUSION_WEIGHTS)}", "fused", backbone, num_frames, fusion=FUSION_WEIGHTS
+        ),
+        Method(
+            f"Fused direction-aware + flow {_tuple(FUSION_WEIGHTS)}",
+            "fused",
+            backbone,
+            num_frames,
+            delta_alpha=DIRECTION_DELTA,
+            fusion=FUSION_WEIGHTS,
+        ),
     ]
+
+
+def _tuple(t: tuple[float, ...]) -> str:
+    return "(" + ",".join(f"{x:g}" for x in t) + ")"
 
 
 def frames_suite(frame_counts=(4, 8, 16, 32, 64), backbone: str = DEFAULT_BACKBONE) -> list[Method]:
@@ -72,17 +105,18 @@ SUITES = ("main", "frames", "all", "cheap")
 
 
 def clip_features(methods: list[Method], tokens: dict[str, ClipTokens], flows: dict[int, np.ndarray]) -> list[dict[str, np.ndarray]]:
-    """Each method's descriptor(s) for one clip: ``vector`` (unit) and/or ``curve`` (SPF).
+    """Each method's descriptor(s) for one clip: ``vector`` (unit), ``curve`` (SPF), ``flow``.
 
     Moment stacks and SPF curves are computed once per (backbone, T[, pooling]) and shared by
     the variants that only re-weight or re-aggregate them (the expensive part is the stack).
     """
     from vidsearch.indexers.config import SpfConfig
-    from vidsearch.indexers.moments import combine_blocks, moment_stack, weighted_moment_blocks
+    import torch
+    from vidsearch.indexers.moments import combine_blocks, difference_moment_stack, moment_stack, weighted_moment_blocks
     from vidsearch.indexers.spf import spf_signature
 
     samples: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
-    stacks: dict[tuple[str, int, str], object] = {}
+    stacks: dict[tuple[str, int, str], torch.Tensor] = {}
     curves: dict[tuple[str, int], np.ndarray] = {}
 
     def sample(m: Method) -> tuple[np.ndarray, np.ndarray]:
@@ -93,20 +127,28 @@ def clip_features(methods: list[Method], tokens: dict[str, ClipTokens], flows: d
             samples[key] = tokens[m.backbone].sample(m.num_frames)
         return samples[key]
 
+    def stack(m: Method, what: str) -> torch.Tensor:
+        key = (m.backbone, m.num_frames, what)
+        if key not in stacks:
+            x = sample(m)[0]
+            stacks[key] = difference_moment_stack(x) if what == "delta" else moment_stack(x, what)
+        return stacks[key]
+
     out = []
     for m in methods:
         feat: dict[str, np.ndarray] = {}
-        if m.kind == "flow":
-            feat["vector"] = flows[m.num_frames]
-        if m.kind in ("moments", "fused"):
-            key = (m.backbone, m.num_frames, m.pool)
-            if key not in stacks:
-                stacks[key] = moment_stack(sample(m)[0], m.pool)
-            feat["vector"] = combine_blocks(weighted_moment_blocks(stacks[key], m.alpha), m.aggregation).numpy()
-        if m.kind == "cls-mean":
+        wanted = m.signals
+        if "flow" in wanted:
+            feat["flow"] = flows[m.num_frames]
+        if "vector" in wanted and m.kind == "cls-mean":
             v = sample(m)[1].mean(0)
             feat["vector"] = v / max(float(np.linalg.norm(v)), 1e-12)
-        if m.kind in ("pacing", "fused"):
+        elif "vector" in wanted:
+            blocks = weighted_moment_blocks(stack(m, m.pool), m.alpha)
+            if any(m.delta_alpha):
+                blocks = torch.cat([blocks, weighted_moment_blocks(stack(m, "delta"), m.delta_alpha)])
+            feat["vector"] = combine_blocks(blocks, m.aggregation).numpy()
+        if "curve" in wanted:
             key = (m.backbone, m.num_frames)
             if key not in curves:
                 curves[key] = spf_signature(sample(m)[1], SpfConfig()).curve
@@ -116,17 +158,22 @@ def clip_features(methods: list[Method], tokens: dict[str, ClipTokens], flows: d
 
 
 def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> np.ndarray:
-    """(N, N) similarities between all clips as the method ranks them."""
-    from vidsearch.retrieval.scoring import fused, pacing_scores
+    """(N, N) similarities between all clips as the method ranks them (the index's own scoring)."""
+    from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores
     from vidsearch.retrieval.types import FusionWeights
 
-    motion = pacing = None
-    if "vector" in features[0]:
-        v = np.stack([f["vector"] for f in features]).astype(np.float32)
-        motion = v @ v.T
+    def cosines(name: str) -> np.ndarray | None:
+        if name not in features[0]:
+            return None
+        v = np.stack([f[name] for f in features]).astype(np.float32)
+        return v @ v.T
+
+    motion, flow = cosines("vector"), cosines("flow")
+    pacing = None
     if "curve" in features[0]:
         c = np.stack([f["curve"] for f in features]).astype(np.float32)
         pacing = np.stack([pacing_scores(row, c) for row in c])
     if method.kind == "fused":
-        return fused(motion, pacing, "both", FusionWeights())
-    return motion if motion is not None else pacing
+        w = FusionWeights(*method.fusion)
+        return fused(motion_with_flow(motion, flow, w), 0.0 if pacing is None else pacing, "both", w)
+    return next(m for m in (motion, pacing, flow) if m is not None)

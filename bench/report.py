@@ -72,15 +72,14 @@ def results_markdown(result: BenchResult, command: str = "") -> str:
     )
     lines += ["", "Method settings:", ""]
     lines += _table(
-        ["method", "backbone", "frames", "alpha", "aggregation", "pooling"],
+        ["method", "backbone", "frames", "alpha", "delta_alpha", "aggregation", "pooling", "fusion (moments, pacing, flow)"],
         [
             [
                 m.name,
-                m.backbone or "opencv farneback",
+                m.backbone if "vector" in m.signals or "curve" in m.signals else "opencv farneback",
                 str(m.num_frames),
-                str(m.alpha) if m.kind in ("moments", "fused") else "",
-                m.aggregation if m.kind in ("moments", "fused") else "",
-                m.pool if m.kind in ("moments", "fused") else "",
+                *((str(m.alpha), str(m.delta_alpha), m.aggregation, m.pool) if m.kind in ("moments", "fused") else ("",) * 4),
+                str(m.fusion) if m.kind == "fused" else "",
             ]
             for m in result.methods
         ],

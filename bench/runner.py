@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from vidsearch.bench.flow import NAMESPACE as FLOW_NAMESPACE
-from vidsearch.bench.flow import flow_descriptor
+from vidsearch.bench.flow import clip_flow
 from vidsearch.bench.layout import BenchSet
 from vidsearch.bench.methods import Method, clip_features, similarity_matrix
 from vidsearch.bench.protocols import Estimate, evaluate
@@ -65,9 +65,10 @@ def compute_features(
     from vidsearch.indexers.corpus import content_hash
     from vidsearch.indexers.encoders import load_encoder
 
-    backbones = sorted({m.backbone for m in methods if m.kind != "flow"})
-    frame_counts = {b: sorted({m.num_frames for m in methods if m.backbone == b and m.kind != "flow"}) for b in backbones}
-    flow_ts = sorted({m.num_frames for m in methods if m.kind == "flow"})
+    encoded_by = [m for m in methods if m.signals != ("flow",)]
+    backbones = sorted({m.backbone for m in encoded_by})
+    frame_counts = {b: sorted({m.num_frames for m in encoded_by if m.backbone == b}) for b in backbones}
+    flow_ts = sorted({m.num_frames for m in methods if "flow" in m.signals})
     encoders = {b: load_encoder(b) for b in backbones}
     feats: dict[str, list[dict[str, np.ndarray]]] = {m.name: [] for m in methods}
     encoded = {b: 0 for b in backbones}
@@ -84,7 +85,7 @@ def compute_features(
             ns = f"{FLOW_NAMESPACE}-T{t}"
             hit = cache.load(ns, key)
             if hit is None:
-                hit = {"vector": flow_descriptor(decoded(), t)}
+                hit = {"vector": clip_flow(decoded(), t)}
                 cache.save(ns, key, hit)
             flows[t] = hit["vector"]
         for m, f in zip(methods, clip_features(methods, tokens, flows)):

@@ -24,7 +24,6 @@ from vidsearch.bench.scene import (
     Actor,
     ClipSpec,
     Scene,
-    random_background,
     random_look,
     random_props,
     random_scene,
@@ -84,7 +83,7 @@ class TripletSpec:
         return {"ref": self.ref, "positive": self.positive, "negative": self.negative}
 
 
-def _positive_scene(category: str, scene: Scene, rng: np.random.Generator, footage: tuple[str, ...]) -> Scene:
+def _positive_scene(category: str, scene: Scene, rng: np.random.Generator) -> Scene:
     """The reference scene with only ``category``'s aspect changed."""
     if category == "static_object":
         return replace(scene, props=random_props(rng))
@@ -97,11 +96,9 @@ def _positive_scene(category: str, scene: Scene, rng: np.random.Generator, foota
     if category == "dynamic_appearance":
         return replace(scene, actors=tuple(Actor(a.look, recolor(a.look, rng)) for a in scene.actors))
     if category == "style":
-        return replace(
-            scene,
-            background=random_background(rng, footage, exclude_kind=scene.background.kind),
-            style=random_style(rng, exclude_render=scene.style.render),
-        )
+        # Only the rendering changes (as in the official category): motion, layout, background and
+        # objects stay, so the style transfer is the single difference.
+        return replace(scene, style=random_style(rng, exclude_render=scene.style.render))
     if category == "view":
         return replace(scene, view=random_view(rng))
     raise ValueError(f"unknown category {category!r} (choose from {', '.join(CATEGORIES)})")
@@ -115,7 +112,7 @@ def make_triplet(category: str, index: int, seed: int, footage: tuple[str, ...] 
     camera = random_camera(rng, exclude="none") if rng.random() < 0.25 else CameraMotion()  # pans and zooms
     motion = ClipMotion(actors, camera)
     ref = ClipSpec(scene, motion)
-    positive = ClipSpec(_positive_scene(category, scene, rng, footage), motion)
+    positive = ClipSpec(_positive_scene(category, scene, rng), motion)
     negative = ClipSpec(scene, different_motion(motion, rng))
     return TripletSpec(category, index, ref, positive, negative)
 

@@ -18,6 +18,7 @@ Aggregation = Literal["concat", "sum"]
 
 SpfVariant = Literal["vidsearch", "reference"]
 SegmentMode = Literal["shots", "window", "none"]
+AUX_DESCRIPTORS = ("flow",)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,14 @@ class ExtractorConfig:
     aggregation: Aggregation = "concat"
     spf: SpfConfig = field(default_factory=SpfConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    # Weights of the mean / std / skew of the patch tokens' temporal differences, appended to the
+    # moments (direction- and speed-aware motion); all zero = the published SemanticMoments.
+    # Default (2, 4, 2) and the flow descriptor: chosen on the bench's dev split, measured on its
+    # test split (bench/RESULTS.md). PUBLISHED below is the paper's configuration.
+    delta_alpha: tuple[float, float, float] = (2.0, 4.0, 2.0)
+    # Extra per-segment descriptors kept beside the moments (ClipFeatures.aux): "flow" = the
+    # low-level optical-flow histogram of the sampled frames (indexers/flow_descriptor.py).
+    aux_descriptors: tuple[str, ...] = ("flow",)
     weights_id: str = ""  # filled in from the loaded encoder (hash of its weights)
 
     def __post_init__(self) -> None:
@@ -103,10 +112,26 @@ class ExtractorConfig:
         if len(self.alpha) != 3 or any(a < 0 for a in self.alpha) or not any(self.alpha):
             raise ValueError(f"alpha must be three non-negative weights, not all zero (got {self.alpha})")
         object.__setattr__(self, "alpha", tuple(float(a) for a in self.alpha))
+        if len(self.delta_alpha) != 3 or any(a < 0 for a in self.delta_alpha):
+            raise ValueError(f"delta_alpha must be three non-negative weights (got {self.delta_alpha})")
+        object.__setattr__(self, "delta_alpha", tuple(float(a) for a in self.delta_alpha))
+        if any(self.delta_alpha) and (self.aggregation != "concat" or self.num_frames < 3):
+            raise ValueError("moments of temporal differences (delta_alpha) need concat aggregation and num_frames >= 3")
+        unknown = sorted(set(self.aux_descriptors) - set(AUX_DESCRIPTORS))
+        if unknown:
+            raise ValueError(f"unknown aux descriptor(s) {', '.join(unknown)} (choose from {', '.join(AUX_DESCRIPTORS)})")
+        object.__setattr__(self, "aux_descriptors", tuple(dict.fromkeys(self.aux_descriptors)))
+
+    @property
+    def moment_blocks(self) -> int:
+        """How many D-sized blocks a concat moments vector has (3, or 6 with delta_alpha)."""
+        return 6 if any(self.delta_alpha) else 3
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["alpha"] = list(self.alpha)
+        d["delta_alpha"] = list(self.delta_alpha)
+        d["aux_descriptors"] = list(self.aux_descriptors)
         return d
 
     @classmethod
@@ -116,6 +141,9 @@ class ExtractorConfig:
         # Indexes written before segmentation existed hold one segment per file.
         d["segment"] = SegmentConfig(**d.get("segment", {"mode": "none"}))
         d["alpha"] = tuple(d.get("alpha", (1.0, 8.0, 4.0)))
+        # Indexes written before these options hold the published moments and no extra descriptor.
+        d["delta_alpha"] = tuple(d.get("delta_alpha", (0.0, 0.0, 0.0)))
+        d["aux_descriptors"] = tuple(d.get("aux_descriptors", ()))
         return cls(**d)
 
     def with_weights(self, weights_id: str) -> "ExtractorConfig":
@@ -134,3 +162,7 @@ class ExtractorConfig:
             if a.get(key) != b.get(key):
                 out.append(f"{key}: index has {a.get(key)!r}, requested {b.get(key)!r}")
         return out
+
+
+# The published SemanticMoments configuration (no temporal differences, no flow descriptor).
+PUBLISHED = ExtractorConfig(delta_alpha=(0.0, 0.0, 0.0), aux_descriptors=())

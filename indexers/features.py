@@ -12,7 +12,7 @@ import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
-from vidsearch.indexers.moments import semantic_moments
+from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
 from vidsearch.indexers.spf import SpfSignature, spf_signature
 from vidsearch.indexers.video import VideoInfo, sample_frames_with_info
 
@@ -27,10 +27,29 @@ class ClipFeatures:
     aux: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def features_from_encoded(encoded: EncodedFrames, config: ExtractorConfig, info: VideoInfo | None = None) -> ClipFeatures:
-    vec = semantic_moments(encoded.patch_tokens, config.alpha, config.aggregation)
+def features_from_encoded(
+    encoded: EncodedFrames, config: ExtractorConfig, info: VideoInfo | None = None, frames: np.ndarray | None = None
+) -> ClipFeatures:
+    """The stored features of one segment; ``frames`` (the sampled uint8 frames the encoder saw)
+    are needed only when the config asks for pixel-level aux descriptors (``flow``)."""
+    if any(config.delta_alpha):
+        vec = direction_aware_moments(encoded.patch_tokens, config.alpha, config.delta_alpha)
+    else:
+        vec = semantic_moments(encoded.patch_tokens, config.alpha, config.aggregation)
     sig = spf_signature(encoded.global_embedding.numpy(), config.spf)
-    return ClipFeatures(vec.numpy().astype(np.float32), sig, info)
+    return ClipFeatures(vec.numpy().astype(np.float32), sig, info, aux_descriptors(config, frames))
+
+
+def aux_descriptors(config: ExtractorConfig, frames: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The config's extra per-segment descriptors, computed on the already-sampled frames."""
+    if not config.aux_descriptors:
+        return {}
+    if frames is None:
+        raise ValueError(f"aux descriptors {', '.join(config.aux_descriptors)} need the sampled frames")
+    from vidsearch.indexers.flow_descriptor import flow_descriptor
+
+    makers = {"flow": flow_descriptor}
+    return {name: makers[name](frames) for name in config.aux_descriptors}
 
 
 def load_clip_frames(
@@ -46,4 +65,4 @@ def embed_clip(
 ) -> ClipFeatures:
     """One clip (or one time range of a file) end to end: query clips, moments of any file."""
     frames, info = load_clip_frames(path, config, encoder, decoder, start_s, end_s)
-    return features_from_encoded(encoder.encode(frames), config, info)
+    return features_from_encoded(encoder.encode(frames), config, info, frames)

@@ -60,12 +60,33 @@ def semantic_moments(
     return combine_blocks(weighted_moment_blocks(moment_stack(patch_tokens, pool), alpha), aggregation)
 
 
-def moment_contributions(query: np.ndarray, others: np.ndarray, dim: int) -> np.ndarray:
-    """Split concat-aggregated cosine similarities into the mean / std / skew parts.
+def difference_moment_stack(patch_tokens) -> torch.Tensor:
+    """(T, P, D) tokens -> (3, D): mean / std / skew over time of each patch's frame-to-frame
+    change, averaged over patches (needs T >= 3: two differences for a spread)."""
+    x = _as_tensor(patch_tokens).float()
+    if x.ndim != 3 or x.shape[0] < 3:
+        raise ValueError(f"moments of temporal differences need (T>=3, P, D) patch tokens, got shape {tuple(x.shape)}")
+    return moment_stack(x[1:] - x[:-1])
 
-    For ``concat`` vectors the cosine is exactly the sum of three block dot products, so the
-    parts say how much each moment contributed to the motion score. (N, 3) for ``others`` (N, 3D).
+
+def direction_aware_moments(patch_tokens, alpha=(1.0, 8.0, 4.0), delta_alpha=(0.0, 0.0, 0.0)) -> torch.Tensor:
+    """SemanticMoments plus the weighted moments of temporal differences, concatenated: (6D,),
+    unit norm; with ``delta_alpha`` all zero it is exactly :func:`semantic_moments` (3D,)."""
+    if not any(delta_alpha):
+        return semantic_moments(patch_tokens, alpha)
+    blocks = torch.cat(
+        [weighted_moment_blocks(moment_stack(patch_tokens), alpha), weighted_moment_blocks(difference_moment_stack(patch_tokens), delta_alpha)]
+    )
+    return combine_blocks(blocks, "concat")
+
+
+def moment_contributions(query: np.ndarray, others: np.ndarray, dim: int) -> np.ndarray:
+    """Split concat-aggregated cosine similarities into one part per moment block.
+
+    For ``concat`` vectors the cosine is exactly the sum of the block dot products, so the parts
+    say how much each moment (mean / std / skew, then those of the temporal differences when the
+    vector has them) contributed to the motion score. (N, blocks) for ``others`` (N, blocks * D).
     """
-    q = np.asarray(query, dtype=np.float32).reshape(3, dim)
-    o = np.asarray(others, dtype=np.float32).reshape(len(others), 3, dim)
+    q = np.asarray(query, dtype=np.float32).reshape(-1, dim)
+    o = np.asarray(others, dtype=np.float32).reshape(len(others), len(q), dim)
     return np.einsum("bd,nbd->nb", q, o)

@@ -129,7 +129,7 @@ def run_pipeline(
                 d.path,
                 d.info,
                 [
-                    SegmentResult(s.index, s.start_frame, s.end_frame, s.start_s, s.end_s, features_from_encoded(next(parts), config, d.info), s.poster)
+                    SegmentResult(s.index, s.start_frame, s.end_frame, s.start_s, s.end_s, features_from_encoded(next(parts), config, d.info, s.frames), s.poster)
                     for s in d.segments
                 ],
             )

@@ -112,6 +112,11 @@ class FragmentReader:
         return pq.ParquetFile(self.folder / "segments.parquet")
 
     @property
+    def column_names(self) -> list[str]:
+        """Segment columns this fragment was written with (older ones may lack newer aux columns)."""
+        return self._segments_file.schema_arrow.names
+
+    @property
     def segments_path(self) -> Path:
         return self.folder / "segments.parquet"
 

@@ -92,6 +92,7 @@ class Index:
         self._filter: MetadataFilter | None = None
         self._ann = None
         self._ann_loaded = False
+        self._calibration = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -105,7 +106,7 @@ class Index:
         config = config or ExtractorConfig()
         encoder = load_encoder(config.backbone, allow_download=allow_download)
         config = config.with_weights(encoder.weights_id)
-        dim = encoder.dim * (3 if config.aggregation == "concat" else 1)
+        dim = encoder.dim * (config.moment_blocks if config.aggregation == "concat" else 1)
         manifest = Manifest(config, [], now_utc().isoformat(), dim)
         directory.mkdir(parents=True, exist_ok=True)
         manifest.save(directory)
@@ -310,7 +311,50 @@ class Index:
             req = SearchRequest(feats, k, by, weights, allowed, exclude, group_by)
             return Searcher(r, self.ann, self._contributions).search(req)
 
+        hits = self._read(run)
+        cal = self.calibration
+        if cal is not None and hits:
+            for h, pct in zip(hits, cal.percentile([h.score for h in hits], by, weights)):
+                h.calibrated = float(pct)
+        return hits
+
+    @property
+    def calibration(self):
+        """The index's calibration of raw scores (``retrieval/calibration.py``): the stored one
+        while it still represents the index, else estimated from a seeded sample (the same sample
+        for the same index, so a reopened index reads the same); None below 2 segments."""
+        from vidsearch.retrieval.calibration import Calibration
+
+        n = len(self)
+        if self._calibration is None or self._calibration.is_stale(n):
+            stored = Calibration.load(self.dir)
+            self._calibration = stored if stored is not None and not stored.is_stale(n) else self._estimate_calibration()
+        return self._calibration
+
+    def _estimate_calibration(self):
+        from vidsearch.retrieval.calibration import estimate, sample_items
+
+        def run(r: SnapshotReader):
+            live = [np.asarray(f.ids)[rows] for f, rows in r.iter_live()]
+            ids = np.concatenate(live) if live else np.empty(0, np.int64)
+            if len(ids) < 2:
+                return None
+            ids = ids[sample_items(len(ids))]
+            return estimate(r.moments(ids), r.curves(ids), r.aux(ids, "flow"), n_items=len(r))
+
         return self._read(run)
+
+    def _refresh_calibration(self) -> None:
+        """Re-estimate and store the calibration when the index has outgrown it (writer only)."""
+        from vidsearch.retrieval.calibration import Calibration
+
+        stored = Calibration.load(self.dir)
+        if stored is not None and not stored.is_stale(len(self)):
+            return
+        cal = self._estimate_calibration()
+        if cal is not None:
+            cal.save(self.dir)
+        self._calibration = cal
 
     def _resolve_query(self, query: Query) -> tuple[ClipFeatures, list[int]]:
         """The query's features and the stored segments that are the query itself (left out of
@@ -346,7 +390,7 @@ class Index:
             return None
         from vidsearch.indexers.moments import moment_contributions
 
-        return moment_contributions(query, others, self.manifest.moments_dim // 3)
+        return moment_contributions(query, others, self.manifest.moments_dim // self.config.moment_blocks)
 
     # ------------------------------------------------------------------ writing
     def add(
@@ -392,6 +436,7 @@ class Index:
                     run_pipeline(todo, self.config, encoder, runtime=runtime, stats=stats, on_result=on_result)
             finally:
                 writer.commit()
+                self._refresh_calibration()
             return report
 
     def remove(self, ids: Sequence[int]) -> int:

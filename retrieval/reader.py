@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vidsearch.retrieval.fragment import FragmentReader, read_files
-from vidsearch.retrieval.schema import FILES_SCHEMA, segments_schema
+from vidsearch.retrieval.schema import AUX_PREFIX, FILES_SCHEMA, segments_schema
 from vidsearch.retrieval.snapshot import Snapshot, read_ids
 from vidsearch.retrieval.store import Manifest
 
@@ -105,6 +105,21 @@ class SnapshotReader:
 
     def curves(self, ids: np.ndarray) -> np.ndarray:
         return self._gather(ids, "curves", self.manifest.curve_len)
+
+    def aux(self, ids: np.ndarray, name: str) -> np.ndarray | None:
+        """float32 (n, dim) aux descriptor ``name`` of each id (zeros where a segment lacks it),
+        or None when the index stores no such descriptor."""
+        dim = self.manifest.aux_dims.get(name)
+        if dim is None:
+            return None
+        ok, frag, row = self.locate(ids)
+        if not ok.all():
+            raise KeyError(f"no segment with id {int(np.asarray(ids)[~ok][0])} in {self.dir}")
+        out = np.zeros((len(row), dim), np.float32)
+        for f in np.unique(frag):
+            sel = np.flatnonzero(frag == f)
+            out[sel] = fragment_aux(self.fragments[f], row[sel], name, dim)
+        return out
 
     def file_ids(self, ids: np.ndarray) -> np.ndarray:
         """The file id of each segment id (reads only the ``file_id`` column of their row groups)."""
@@ -217,6 +232,18 @@ class SnapshotReader:
         if not ok[0]:
             raise KeyError(f"no segment with id {segment_id} in {self.dir}")
         return self.fragments[int(frag[0])].poster(segment_id)
+
+
+def fragment_aux(fragment: FragmentReader, rows: np.ndarray, name: str, dim: int) -> np.ndarray:
+    """float32 (len(rows), dim) aux column of one fragment; zeros for rows stored without it."""
+    out = np.zeros((len(rows), dim), np.float32)
+    if AUX_PREFIX + name not in fragment.column_names:
+        return out
+    values = fragment.rows(rows, [AUX_PREFIX + name]).column(0).to_pylist()
+    for i, v in enumerate(values):
+        if v is not None:
+            out[i] = v
+    return out
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

@@ -3,6 +3,9 @@
 - motion: cosine of the SemanticMoments vectors (they are unit norm, so a dot product);
 - pacing: ``1 - mean |S_q(t) - S_c(t)|`` over the 64-point SPF curves, i.e. one minus the area
   between the two progress curves; 1 for identical pacing, in [0, 1] since curves lie in [0, 1];
+- flow: cosine of the optical-flow histograms (``aux["flow"]``), where the index stores them;
+  it joins the motion score as its ``FusionWeights.flow`` share: motion = (1 - f) cos(moments)
+  + f cos(flow) (semantic and low-level motion; f = 0 or no stored flow: the moments alone);
 - both: ``w_motion * motion + w_pacing * pacing`` (``FusionWeights``, default 0.7 / 0.3).
 """
 
@@ -19,6 +22,13 @@ def motion_scores(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
 
 def pacing_scores(query_curve: np.ndarray, curves: np.ndarray) -> np.ndarray:
     return 1.0 - np.abs(curves - np.asarray(query_curve, dtype=np.float32)).mean(axis=1)
+
+
+def motion_with_flow(moments: np.ndarray, flow: np.ndarray | None, weights: FusionWeights) -> np.ndarray:
+    """The motion score: moments cosine, blended with the flow cosine by ``weights.flow``."""
+    if flow is None or not weights.flow:
+        return moments
+    return (1.0 - weights.flow) * moments + weights.flow * flow
 
 
 def fused(motion: np.ndarray, pacing: np.ndarray, by: RankBy, weights: FusionWeights) -> np.ndarray:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vidsearch.indexers.features import ClipFeatures
-from vidsearch.retrieval.reader import SnapshotReader, unit_rows
-from vidsearch.retrieval.scoring import fused, motion_scores, pacing_scores, top_k
+from vidsearch.retrieval.reader import SnapshotReader, fragment_aux, unit_rows
+from vidsearch.retrieval.scoring import fused, motion_scores, motion_with_flow, pacing_scores, top_k
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
 
 if TYPE_CHECKING:
@@ -53,6 +53,14 @@ class Searcher:
     def __init__(self, reader: SnapshotReader, ann: "AnnSet | None", contributions):
         self.reader, self.ann, self._contributions = reader, ann, contributions
 
+    def _query_flow(self, req: SearchRequest) -> np.ndarray | None:
+        """The query's flow descriptor when the motion score should use it (index and query
+        both have flow, a non-zero flow share, a ranking that includes motion)."""
+        if req.by == "pacing" or not req.weights.flow or "flow" not in self.reader.manifest.aux_dims:
+            return None
+        q = req.feats.aux.get("flow")
+        return None if q is None else np.asarray(q, np.float32)
+
     def search(self, req: SearchRequest) -> list[SearchHit]:
         pool = len(self.reader) if req.allowed is None else len(req.allowed)
         if pool == 0:
@@ -87,6 +95,7 @@ class Searcher:
         """The ``depth`` best segments by the exact score, scanning fragments chunk by chunk."""
         q_m = np.asarray(req.feats.moments, np.float32)
         q_c = np.asarray(req.feats.spf.curve, np.float32)
+        q_f = self._query_flow(req)
         best_ids, best_scores = np.empty(0, np.int64), np.empty(0, np.float32)
         for f, rows in self.reader.iter_live():
             if req.allowed is not None:
@@ -94,6 +103,9 @@ class Searcher:
             for start in range(0, len(rows), SCAN_CHUNK):
                 part = rows[start : start + SCAN_CHUNK]
                 motion = motion_scores(q_m, unit_rows(f.moments[part])) if req.by != "pacing" else 0.0
+                if q_f is not None:
+                    flow = motion_scores(q_f, fragment_aux(f, part, "flow", len(q_f)))
+                    motion = motion_with_flow(motion, flow, req.weights)
                 pacing = pacing_scores(q_c, np.asarray(f.curves[part], np.float32)) if req.by != "motion" else 0.0
                 score = np.broadcast_to(fused(motion, pacing, req.by, req.weights), (len(part),))
                 ids = np.concatenate([best_ids, np.asarray(f.ids[part], np.int64)])
@@ -110,6 +122,9 @@ class Searcher:
             return []
         vectors = self.reader.moments(ids)
         motion = motion_scores(req.feats.moments, vectors)
+        q_f = self._query_flow(req)
+        flow = None if q_f is None else motion_scores(q_f, self.reader.aux(ids, "flow"))
+        motion = motion_with_flow(motion, flow, req.weights)
         pacing = pacing_scores(req.feats.spf.curve, self.reader.curves(ids))
         score = fused(motion, pacing, req.by, req.weights)
         order = top_k(score, len(ids) if req.group_by == "file" else req.k)
@@ -132,6 +147,7 @@ class Searcher:
                 segment_index=int(rec["segment_index"]),
                 start_s=float(rec["start_s"]),
                 end_s=float(rec["end_s"]),
+                flow=None if flow is None else float(flow[pos]),
             )
             for rank, (pos, rec) in enumerate(zip(order, records), start=1)
         ]

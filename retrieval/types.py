@@ -6,15 +6,26 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 RankBy = Literal["motion", "pacing", "both"]
-MOMENT_NAMES = ("mean", "std", "skew")  # the motion score's three moment blocks, in vector order
+# Chosen on the dev split of the bench (bench/RESULTS.md); used only by indexes that store flow.
+DEFAULT_FLOW_SHARE = 0.5
+# The motion score's moment blocks, in vector order (the last three only with delta_alpha).
+MOMENT_NAMES = ("mean", "std", "skew", "delta_mean", "delta_std", "delta_skew")
 
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """Fused score = motion * cos(moments) + pacing * pacing_similarity (weights need not sum to 1)."""
+    """Fused score = motion * motion_score + pacing * pacing_similarity (need not sum to 1).
+
+    ``flow`` is the optical-flow histogram's share *inside* the motion score, (1 - flow) cos(moments)
+    + flow cos(flow); it counts only where the index stores flow (``aux_descriptors=("flow",)``)."""
 
     motion: float = 0.7
     pacing: float = 0.3
+    flow: float = DEFAULT_FLOW_SHARE
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.flow <= 1.0:
+            raise ValueError(f"the flow share of the motion score must be in [0, 1] (got {self.flow})")
 
 
 GroupBy = Literal["segment", "file"]
@@ -35,15 +46,18 @@ class SearchHit:
     id: int  # segment id
     path: str
     score: float  # the score the ranking used (motion, pacing or fused)
-    motion: float  # cosine similarity of SemanticMoments vectors
+    motion: float  # cosine of the moments vectors (blended with ``flow`` by FusionWeights.flow when stored)
     pacing: float  # 1 - mean |SPF_query - SPF_hit| over the 64-point curves, in [0, 1]
     # Share of the motion cosine contributed by mean / std / skew (sums to ``motion`` for concat).
-    moment_contributions: tuple[float, float, float] | None = None
+    moment_contributions: tuple[float, ...] | None = None
     record: dict[str, Any] = field(default_factory=dict)  # the segment's metadata row with its file's (no vectors)
     file_id: int | None = None
     segment_index: int = 0  # position of the segment in its file
     start_s: float = 0.0
     end_s: float = 0.0
+    flow: float | None = None  # cosine of the optical-flow histograms, where the index stores them
+    # Percentile (0..100) of ``score`` among the index's own pair scores (retrieval/calibration.py).
+    calibrated: float | None = None
 
     def contributions_by_moment(self) -> dict[str, float] | None:
         """``{"mean": .., "std": .., "skew": ..}``, or None when the aggregation does not split."""

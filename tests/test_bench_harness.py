@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 from vidsearch.bench.cli import app
-from vidsearch.bench.flow import flow_descriptor
 from vidsearch.bench.layout import read_synthetic
 from vidsearch.bench.methods import Method, main_suite, similarity_matrix, suite
 from vidsearch.bench.protocols import AVERAGE, METRICS
@@ -55,17 +54,6 @@ def test_cached_tokens_are_exactly_the_sampled_frames(tiny_set, tiny_encoder, tm
     grown, new = clip_tokens(cache, path, content_hash(path), tiny_encoder, [8])
     assert 0 < new <= 8 and set(tokens.indices) < set(grown.indices)
     np.testing.assert_array_equal(grown.sample(16)[0], tokens.sample(16)[0])  # old rows untouched
-
-
-def test_flow_descriptor_tells_still_from_moving():
-    rng = np.random.default_rng(0)
-    still = np.repeat(rng.integers(0, 255, (1, 64, 64, 3), dtype=np.uint8), 12, axis=0)
-    moving = np.stack([np.roll(still[0], 3 * i, axis=1) for i in range(12)])
-    a, b = flow_descriptor(still, 8), flow_descriptor(moving, 8)
-    assert np.linalg.norm(b) == pytest.approx(1.0, abs=1e-5)
-    assert a[-1] > 0.99  # no motion: the descriptor is the stillness anchor
-    assert b[-1] < 0.1
-    assert float(b @ flow_descriptor(moving[::-1].copy(), 8)) < 0.9  # direction matters
 
 
 def test_similarity_matrix_fuses_motion_and_pacing():

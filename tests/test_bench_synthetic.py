@@ -18,7 +18,7 @@ CHANGED = {
     "static_object": "props",
     "dynamic_object": "actors",
     "dynamic_appearance": "actors",
-    "style": ("background", "style"),
+    "style": "style",  # rendering only: background, layout and objects stay (official definition)
     "view": "view",
 }
 

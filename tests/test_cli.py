@@ -31,7 +31,9 @@ def test_index_query_and_failures_exit_codes(tmp_path, make_clip):
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
     assert [h["rank"] for h in hits] == [1] and hits[0]["path"].endswith("b.mp4")
-    assert set(hits[0]["moment_contributions"]) == {"mean", "std", "skew"}
+    # The default index: direction-aware moments (six blocks), the flow descriptor, a calibrated score.
+    assert set(hits[0]["moment_contributions"]) == {"mean", "std", "skew", "delta_mean", "delta_std", "delta_skew"}
+    assert hits[0]["flow"] is not None and 0.0 <= hits[0]["calibrated"] <= 100.0
 
 
 def test_user_errors_are_one_line(tmp_path, make_clip):

@@ -76,7 +76,7 @@ def test_index_reindex_modify_query(corpus):
 
     stats = json.loads(_cli("stats", "--index", str(idx), "--json"))
     assert stats["segments"] == stats["files"] == 7 and stats["config"]["backbone"] == "dinov2-s14" and stats["failed_files"] == []
-    assert stats["moments_dim"] == 3 * 384
+    assert stats["moments_dim"] == 6 * 384  # default: published moments + moments of temporal differences
 
     plot = corpus / "bikes_spf.png"
     info = json.loads(_cli("info", str(c / "real" / "bikes.mp4"), "--index", str(idx), "--json", "--plot", str(plot)))

@@ -6,17 +6,20 @@ import os
 import shutil
 import time
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import PUBLISHED, ExtractorConfig
 from vidsearch.retrieval import store
 from vidsearch.retrieval.filters import FilterError
 from vidsearch.retrieval.index import Index
 from vidsearch.retrieval.store import ConfigMismatchError, IndexLockedError, IndexNotFoundError
 from vidsearch.retrieval.types import FusionWeights
 
-TINY = ExtractorConfig(backbone="tiny-random", num_frames=8)
+# The published moments (motion = moments cosine), which these store/search tests assert on.
+TINY = replace(PUBLISHED, backbone="tiny-random", num_frames=8)
 
 
 @pytest.fixture

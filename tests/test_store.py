@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import PUBLISHED
 from vidsearch.indexers.features import embed_clip
 from vidsearch.indexers.pipeline import FileResult, SegmentResult
 from vidsearch.indexers.video import probe
@@ -20,7 +22,8 @@ from vidsearch.retrieval.index import Index
 from vidsearch.retrieval.store import LegacySchemaError
 from vidsearch.retrieval.types import RangeQuery
 
-TINY = ExtractorConfig(backbone="tiny-random", num_frames=8)
+# The published moments (motion = moments cosine), which these store/search tests assert on.
+TINY = replace(PUBLISHED, backbone="tiny-random", num_frames=8)
 WINDOW_S = 1.0
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from conftest import render_pattern
 
-from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
+from vidsearch.indexers.config import PUBLISHED, SegmentConfig
 from vidsearch.indexers.video import write_video
 from vidsearch.retrieval.index import Index
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CONFIG = ExtractorConfig(backbone="tiny-random", num_frames=8)
+CONFIG = replace(PUBLISHED, backbone="tiny-random", num_frames=8)  # motion = moments cosine, asserted in the tests
 RED, BLUE, GREY = (230, 40, 40), (40, 40, 230), (128, 128, 128)
 # name -> render_pattern arguments: clips differ in motion path, colour and texture.
 CLIPS = {
