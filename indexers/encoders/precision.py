@@ -3,12 +3,15 @@
 ``auto`` device = CUDA, else MPS, else the CPU. ``auto`` precision = bf16 on a GPU with bf16
 (fp16 on older ones), and on a CPU bf16 only where the CPU has native bf16 (oneDNN says so) AND a
 short probe of this very encoder measures it faster than fp32 (cached per encoder and thread
-count for the process); fp32 otherwise. Whether a reduced precision keeps the vectors is a
+count, in memory and in ``<cache>/precision-probe.json``, keyed by CPU model and torch version);
+fp32 otherwise. Whether a reduced precision keeps the vectors is a
 separate question, answered on real frames by ``indexers/precision_guard.py``.
 """
 
 from __future__ import annotations
 
+import json
+import platform
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
@@ -16,11 +19,13 @@ from typing import Iterator
 import numpy as np
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
-PROBE_FRAMES = 8
+PROBE_FRAMES = 4
 # bf16 must beat fp32 by this factor in the probe to be chosen (timing noise on a shared machine).
 PROBE_MIN_SPEEDUP = 1.1
 
-_probe_cache: dict[tuple[str, str, int], bool] = {}
+PROBE_FILE = "precision-probe.json"
+
+_probe_cache: dict[str, bool] = {}
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -94,15 +99,53 @@ def autocast(device: str, precision: str) -> Iterator[None]:
 
 def bf16_faster_on_cpu(encoder) -> bool:
     """Time ``encoder`` on ``PROBE_FRAMES`` frames in fp32 and bf16 (best of two each, after a
-    warm-up); cached per encoder and thread count for the life of the process."""
+    warm-up), once per CPU model, torch version, encoder weights and thread count (cached)."""
     import torch
 
-    key = (encoder.name, encoder.weights_id, torch.get_num_threads())
+    key = f"{_cpu_model()}|torch {torch.__version__}|{encoder.name}|{encoder.weights_id}|{torch.get_num_threads()} threads"
     if key not in _probe_cache:
-        frames = np.random.default_rng(0).integers(0, 256, (PROBE_FRAMES, encoder.image_size, encoder.image_size, 3), dtype=np.uint8)
-        timings = {p: _best_time(encoder, frames, p) for p in ("fp32", "bf16")}
-        _probe_cache[key] = timings["fp32"] > PROBE_MIN_SPEEDUP * timings["bf16"]
+        stored = _load_probes()
+        if key not in stored:
+            frames = np.random.default_rng(0).integers(0, 256, (PROBE_FRAMES, encoder.image_size, encoder.image_size, 3), dtype=np.uint8)
+            timings = {p: _best_time(encoder, frames, p) for p in ("fp32", "bf16")}
+            stored[key] = timings["fp32"] > PROBE_MIN_SPEEDUP * timings["bf16"]
+            _save_probes(stored)
+        _probe_cache[key] = bool(stored[key])
     return _probe_cache[key]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _probe_path():
+    from .cache import cache_root
+
+    return cache_root() / PROBE_FILE
+
+
+def _load_probes() -> dict[str, bool]:
+    try:
+        return json.loads(_probe_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_probes(probes: dict[str, bool]) -> None:
+    from vidsearch.atomic import atomic_path
+
+    try:
+        with atomic_path(_probe_path()) as tmp:
+            tmp.write_text(json.dumps(probes, indent=1, sort_keys=True))
+    except OSError:  # a read-only cache only costs re-probing next time
+        pass
 
 
 def _best_time(encoder, frames: np.ndarray, precision: str, repeats: int = 2) -> float:
