@@ -72,63 +72,100 @@ class FileResult:
 class _OpenFile:
     """A file whose segments are still being decoded or encoded."""
 
-    info: VideoInfo
+    info: VideoInfo | None = None
     segments: dict[int, SegmentResult] = field(default_factory=dict)
     expected: int | None = None  # known once decoding finished
 
 
-class _Assembler:
-    """Gathers segments across files into encoder batches and emits each file when complete."""
+class FileTracker:
+    """Collects each file's info and encoded segments (in any order) and calls ``on_result`` once
+    per file: when it is complete, or when it failed (its other segments are then dropped)."""
 
-    def __init__(self, stage: SegmentEncoder, batch_frames: int, stats: PipelineStats, on_result: Callable[[FileResult], None]):
-        self.stage, self.batch_frames, self.stats, self.on_result = stage, batch_frames, stats, on_result
+    def __init__(self, stats: PipelineStats, on_result: Callable[[FileResult], None]) -> None:
+        self.stats, self.on_result = stats, on_result
         self.files: dict[str, _OpenFile] = {}
+        self.finished: set[str] = set()
+
+    def _file(self, path: str) -> _OpenFile:
+        return self.files.setdefault(path, _OpenFile())
+
+    def opened(self, path: str, info: VideoInfo) -> None:
+        self._file(path).info = info
+        self._emit_if_complete(path)
+
+    def encoded(self, path: str, result: SegmentResult, frames: int) -> None:
+        if path in self.finished:  # the file failed meanwhile
+            return
+        self._file(path).segments[result.index] = result
+        self.stats.frames += frames
+        self._emit_if_complete(path)
+
+    def done(self, path: str, segments: int, seconds: float) -> None:
+        self.stats.decode_s += seconds
+        self._file(path).expected = segments
+        self._emit_if_complete(path)
+
+    def failed(self, path: str, reason: str, seconds: float = 0.0) -> None:
+        self.stats.decode_s += seconds
+        if path in self.finished:
+            return
+        self.files.pop(path, None)
+        self.finished.add(path)
+        self.stats.failed += 1
+        self.on_result(FileResult(path, error=reason))
+
+    def _emit_if_complete(self, path: str) -> None:
+        f = self.files.get(path)
+        if f is None or f.info is None or f.expected is None or len(f.segments) < f.expected:
+            return
+        del self.files[path]
+        self.finished.add(path)
+        self.stats.clips += 1
+        self.on_result(FileResult(path, f.info, [f.segments[i] for i in sorted(f.segments)]))
+
+    def fail_unfinished(self, paths: Iterable[str], reason: str) -> None:
+        """Every path not reported yet fails with ``reason`` (the engine lost it)."""
+        for path in paths:
+            if path not in self.finished:
+                self.failed(path, reason)
+
+
+class _Assembler:
+    """Gathers decoded segments across files into encoder batches of ``batch_frames`` frames."""
+
+    def __init__(self, stage: SegmentEncoder, batch_frames: int, tracker: FileTracker):
+        self.stage, self.batch_frames, self.tracker = stage, batch_frames, tracker
+        self.info: dict[str, VideoInfo] = {}
         self.waiting: list[tuple[str, DecodedSegment]] = []
         self.waiting_frames = 0
 
     def accept(self, event: DecodeEvent) -> None:
         if isinstance(event, FileOpened):
-            self.files[event.path] = _OpenFile(event.info)
+            self.info[event.path] = event.info
+            self.tracker.opened(event.path, event.info)
         elif isinstance(event, SegmentDecoded):
             self.waiting.append((event.path, event.segment))
             self.waiting_frames += len(event.segment.frames)
             if self.waiting_frames >= self.batch_frames:
                 self.flush()
         elif isinstance(event, FileDone):
-            self.stats.decode_s += event.seconds
-            self.files[event.path].expected = event.segments
-            self._emit_complete()
+            self.tracker.done(event.path, event.segments, event.seconds)
         elif isinstance(event, FileFailed):
-            self.stats.decode_s += event.seconds
-            self.stats.failed += 1
-            self.files.pop(event.path, None)
             self.waiting = [(p, s) for p, s in self.waiting if p != event.path]
             self.waiting_frames = sum(len(s.frames) for _, s in self.waiting)
-            self.on_result(FileResult(event.path, error=event.reason))
+            self.tracker.failed(event.path, event.reason, event.seconds)
 
     def flush(self) -> None:
         if not self.waiting:
             return
         batch, self.waiting, self.waiting_frames = self.waiting, [], 0
-        features = self.stage.encode([(s, self.files[p].info) for p, s in batch])
+        features = self.stage.encode([(s, self.info[p]) for p, s in batch])
         for (path, s), f in zip(batch, features):
-            self.files[path].segments[s.index] = SegmentResult(s.index, s.start_frame, s.end_frame, s.start_s, s.end_s, f, s.poster)
-            self.stats.frames += len(s.frames)
-        self._emit_complete()
+            self.tracker.encoded(path, segment_result(s, f), len(s.frames))
 
-    def _emit_complete(self) -> None:
-        done = [p for p, f in self.files.items() if f.expected is not None and len(f.segments) == f.expected]
-        for path in done:
-            f = self.files.pop(path)
-            self.stats.clips += 1
-            self.on_result(FileResult(path, f.info, [f.segments[i] for i in sorted(f.segments)]))
 
-    def finish(self) -> None:
-        self.flush()
-        for path in list(self.files):  # decoding ended without a FileDone: cannot happen by contract
-            self.files.pop(path)
-            self.stats.failed += 1
-            self.on_result(FileResult(path, error="decoding ended before the file was complete"))
+def segment_result(s: DecodedSegment, features: ClipFeatures) -> SegmentResult:
+    return SegmentResult(s.index, s.start_frame, s.end_frame, s.start_s, s.end_s, features, s.poster)
 
 
 def record_guard(stats: PipelineStats, device: str, guard: GuardReport | None, requested: str) -> None:
@@ -181,11 +218,13 @@ def run_pipeline(
 
         return run_ray(paths, config, encoder, runtime=runtime, stats=stats, on_result=on_result, decode=decode)
     stage = SegmentEncoder(encoder, config, runtime)
-    assembler = _Assembler(stage, runtime.batch_frames, stats, on_result)
+    tracker = FileTracker(stats, on_result)
+    assembler = _Assembler(stage, runtime.batch_frames, tracker)
     try:
         for event in decode_stream(paths, config, encoder, runtime, stage.device, decode, stats):
             assembler.accept(event)
-        assembler.finish()
+        assembler.flush()
+        tracker.fail_unfinished(paths, "decoding ended before the file was complete")
     finally:
         stats.encode_s = stage.seconds
         record_guard(stats, stage.device, stage.guard, stage.precision)
