@@ -74,7 +74,10 @@ class _EncodeSegments:
 
 def connect(address: str | None) -> None:
     """Join ``address`` (or the cluster ``RAY_ADDRESS`` names, or start a local instance)."""
-    import ray
+    try:
+        import ray
+    except ImportError as exc:
+        raise ValueError("engine 'ray' needs Ray: pip install 'vidsearch[ray]'") from exc
 
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
@@ -105,11 +108,11 @@ def run_ray(
     decode: DecodeFn,
 ):
     """Run the pipeline on Ray Data, reporting each file to ``on_result`` on the driver."""
-    import ray
-
     from vidsearch.indexers.pipeline import FileTracker
 
     connect(runtime.ray_address)
+    import ray
+
     if not paths:
         return stats
     remote, actors, threads = _encoder_placement(runtime)
