@@ -1,8 +1,8 @@
 """The encoder side of ingestion: place the encoder, encode segment batches, guard the precision.
 
 A batch is frames, not a clip: segments of several files go through one forward pass. The first
-batch of a run at a reduced precision is also encoded in fp32 and the SemanticMoments of every
-segment compared: if any cosine falls below ``MIN_MOMENTS_COSINE`` an explicitly requested
+batch of a run at a reduced precision has its first ``GUARD_SEGMENTS`` segments also encoded in
+fp32 and their SemanticMoments compared: if any cosine falls below ``MIN_MOMENTS_COSINE`` an explicitly requested
 precision is refused (``PrecisionError``, before anything is stored) and ``auto`` falls back to
 fp32. So every stored vector is fp32's up to that tolerance, and the index config (which records
 device-independent settings only) stays true whatever precision computed it.
@@ -24,6 +24,8 @@ from vidsearch.indexers.segmenting import DecodedSegment
 from vidsearch.indexers.video import VideoInfo
 
 MIN_MOMENTS_COSINE = 0.999
+# Segments of the first batch re-encoded in fp32 for the check (bounds its cost to ~2 clips).
+GUARD_SEGMENTS = 4
 
 
 class PrecisionError(ValueError):
@@ -72,8 +74,10 @@ class SegmentEncoder:
         return [features_from_encoded(part, self.config, info) for part, (_, info) in zip(split_encoded(encoded, counts), segments)]
 
     def _check(self, frames: np.ndarray, segments, counts: list[int], reduced: list[ClipFeatures]) -> list[ClipFeatures]:
+        checked = min(GUARD_SEGMENTS, len(segments))
         self.encoder.place(self.device, "fp32")
-        exact = self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)
+        sample = frames[: sum(counts[:checked])]
+        exact = self._features(self.encoder.encode(sample, batch_size=len(sample)), segments[:checked], counts[:checked])
         worst = min(float(np.dot(a.moments, b.moments)) for a, b in zip(exact, reduced))
         if worst >= self.min_cosine:
             self.encoder.place(self.device, self.precision)
@@ -86,4 +90,4 @@ class SegmentEncoder:
             )
         self.precision = "fp32"
         self.guard = GuardReport("fp32", worst)
-        return exact
+        return self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)
