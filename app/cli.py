@@ -50,7 +50,9 @@ def index(
     decode_workers: Optional[int] = typer.Option(
         None, "--decode-workers", help="Decode processes (default: from the core count; 0 = in-process, no crash isolation)."
     ),
-    batch_frames: int = typer.Option(128, "--batch-frames", help="Frames per encoder forward pass, gathered across clips."),
+    batch_frames: Optional[int] = typer.Option(
+        None, "--batch-frames", help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA)."
+    ),
     decode_timeout: float = typer.Option(300.0, "--decode-timeout", help="Fail a file whose decoder makes no progress for this many seconds."),
     engine: str = typer.Option("local", help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto."),

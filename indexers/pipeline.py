@@ -3,7 +3,7 @@
 Files are decoded in a pool of worker processes (``indexers/decode_pool.py``: crash isolation,
 per-file timeout, back-pressure) while the encoder runs on the chosen device and precision
 (``indexers/encode_stage.py``). Decoded segments of any files are gathered until
-``runtime.batch_frames`` frames are waiting, then encoded in one forward pass, so short clips do
+``runtime.frames_per_batch(device)`` frames are waiting, then encoded in one forward pass, so short clips do
 not starve a GPU and a long file never waits for a clip boundary. Each file yields one
 :class:`FileResult` once all its segments are encoded (one segment for the whole file with
 ``segment.mode == "none"``); a file that fails yields its error and the pipeline goes on.
@@ -219,7 +219,7 @@ def run_pipeline(
         return run_ray(paths, config, encoder, runtime=runtime, stats=stats, on_result=on_result, decode=decode)
     stage = SegmentEncoder(encoder, config, runtime)
     tracker = FileTracker(stats, on_result)
-    assembler = _Assembler(stage, runtime.batch_frames, tracker)
+    assembler = _Assembler(stage, runtime.frames_per_batch(stage.device), tracker)
     try:
         for event in decode_stream(paths, config, encoder, runtime, stage.device, decode, stats):
             assembler.accept(event)

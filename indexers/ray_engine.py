@@ -126,7 +126,7 @@ def run_ray(
     ds = ds.map_batches(
         _EncodeSegments,
         fn_constructor_args=(config.to_dict(), runtime, threads),
-        batch_size=max(1, runtime.batch_frames // config.num_frames),
+        batch_size=max(1, runtime.frames_per_batch("cuda" if remote.get("num_gpus") else "cpu") // config.num_frames),
         batch_format="numpy",
         concurrency=actors,
         **remote,

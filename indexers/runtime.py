@@ -17,7 +17,9 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-DEFAULT_BATCH_FRAMES = 128
+# Frames per forward pass when none is asked for: a GPU needs large batches to be busy; a CPU
+# gains little past one clip's frames, and small batches hand results to the index sooner.
+DEFAULT_BATCH_FRAMES = {"cpu": 32, "cuda": 256, "mps": 128}
 DEFAULT_DECODE_TIMEOUT_S = 300.0
 
 
@@ -44,7 +46,8 @@ class RuntimeConfig:
             supports it where a probe measures it faster than fp32, fp32 otherwise.
         decode_workers: decode processes; ``None`` = ``default_decode_workers(device)``; ``0``
             decodes in the driver process (no isolation: a decoder crash ends the run).
-        batch_frames: frames per encoder forward pass, gathered across files.
+        batch_frames: frames per encoder forward pass, gathered across files (``None``: by device,
+            ``DEFAULT_BATCH_FRAMES``).
         decode_timeout_s: a file whose decoder makes no progress for this long is failed.
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
     """
@@ -54,7 +57,7 @@ class RuntimeConfig:
     device: str = "auto"
     precision: str = "auto"
     decode_workers: int | None = None
-    batch_frames: int = DEFAULT_BATCH_FRAMES
+    batch_frames: int | None = None
     decode_timeout_s: float = DEFAULT_DECODE_TIMEOUT_S
     ray_address: str | None = None
 
@@ -69,7 +72,7 @@ class RuntimeConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         if self.decode_workers is not None and self.decode_workers < 0:
             raise ValueError(f"decode_workers must be >= 0 (got {self.decode_workers})")
-        if self.batch_frames < 1:
+        if self.batch_frames is not None and self.batch_frames < 1:
             raise ValueError(f"batch_frames must be >= 1 (got {self.batch_frames})")
         if self.decode_timeout_s <= 0:
             raise ValueError(f"decode_timeout_s must be > 0 (got {self.decode_timeout_s})")
@@ -78,3 +81,6 @@ class RuntimeConfig:
 
     def workers(self, device: str) -> int:
         return default_decode_workers(device) if self.decode_workers is None else self.decode_workers
+
+    def frames_per_batch(self, device: str) -> int:
+        return DEFAULT_BATCH_FRAMES[device.split(":")[0]] if self.batch_frames is None else self.batch_frames

@@ -67,14 +67,15 @@ def test_a_crashing_or_hanging_decoder_costs_only_its_file(tmp_path, real_clips,
 
 
 def test_time_the_consumer_holds_the_stream_does_not_count_as_a_hang(real_clips, config):
-    """A slow encoder (here: sleeping between events) must not make healthy files time out."""
-    pool = DecodePool(1, config, 56, timeout_s=0.5)
+    """A slow encoder (here: sleeping between events, longer than the timeout) must not make
+    healthy files time out."""
+    pool = DecodePool(1, config, 56, timeout_s=2.0)
     events = []
-    for event in pool.events([str(real_clips / "bikes.mp4"), str(real_clips / "carphone_pristine.mp4")]):
+    for event in pool.events([str(real_clips / "carphone_pristine.mp4")]):
         events.append(event)
-        time.sleep(0.7)
-    assert not any(isinstance(e, FileFailed) for e in events)
-    assert sum(isinstance(e, FileDone) for e in events) == 2
+        time.sleep(2.5)
+    assert not any(isinstance(e, FileFailed) for e in events), events
+    assert sum(isinstance(e, FileDone) for e in events) == 1
 
 
 def test_workers_wait_when_nobody_reads(tmp_path, real_clips, config, monkeypatch):
