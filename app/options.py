@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import typer
+from vidsearch.cliutil import IndexOption, parse_floats
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
 
-from vidsearch.indexers.config import ExtractorConfig, SpfConfig
-
-IndexOption = typer.Option(Path(".vidsearch"), "--index", "-i", help="Index directory.", envvar="VIDSEARCH_INDEX")
-
-
-def parse_floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"{what} must be {n} comma-separated numbers, got {text!r}") from None
-    if len(values) != n:
-        raise ValueError(f"{what} must be {n} comma-separated numbers, got {text!r}")
-    return values
+__all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
 
 
 @dataclass
@@ -30,6 +18,7 @@ class ExtractorOptions:
     aggregation: str
     resize: str
     spf_variant: str = "vidsearch"
+    segment: SegmentConfig = SegmentConfig()
 
     def to_config(self) -> ExtractorConfig:
         from vidsearch.indexers.encoders import available_encoders
@@ -43,4 +32,5 @@ class ExtractorOptions:
             alpha=parse_floats(self.alpha, 3, "alpha"),
             aggregation=self.aggregation,
             spf=SpfConfig(variant=self.spf_variant),
+            segment=self.segment,
         )
