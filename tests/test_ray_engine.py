@@ -53,9 +53,9 @@ def test_index_add_on_ray_matches_local_isolates_crashes_and_resumes(local_ray, 
     local_report = local.add([corpus], runtime=RuntimeConfig(precision="fp32", decode_workers=1))
     assert local_report.added == len(good) and len(local_report.failed) == 2
     for clip in good:
-        a, b = on_ray.find_path(clip), local.find_path(clip)
+        a, b = on_ray.segments_of(clip)[0], local.segments_of(clip)[0]
         ours, theirs = on_ray.features_of(a["id"]), local.features_of(b["id"])
-        np.testing.assert_allclose(ours.moments, theirs.moments, atol=1e-5)
-        np.testing.assert_allclose(ours.spf.curve, theirs.spf.curve, atol=1e-4)
+        np.testing.assert_allclose(ours.moments, theirs.moments, atol=2e-3)  # stored as float16
+        np.testing.assert_allclose(ours.spf.curve, theirs.spf.curve, atol=2e-3)
     again = Index.open(tmp_path / "ray-index").add(good, runtime=RuntimeConfig(engine="ray"))
     assert again.added == 0 and again.skipped == len(good)
