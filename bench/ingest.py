@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import torch
 
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.indexers.encoders import load_encoder
     from vidsearch.indexers.encoders.precision import cpu_has_bf16, resolve_precision
 
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     specs = [s for s in LONG_CLIPS if group_of(Path(s.name)) in groups and (not args.existing_only or (args.cache / s.name).exists())]
     corpus = [p for p in ensure_corpus(args.cache, args.real_clips, specs) if group_of(p) in groups]
     encoder = load_encoder(args.backbone)
-    config = ExtractorConfig(backbone=args.backbone).with_weights(encoder.weights_id)
+    # one segment per clip, as the reference computes it (shots would be other rows)
+    config = ExtractorConfig(backbone=args.backbone, segment=SegmentConfig(mode="none")).with_weights(encoder.weights_id)
     figures: dict = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "backbone": args.backbone}
     print(f"# vidsearch ingest benchmark, {figures['date']}")
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu bf16: {cpu_has_bf16()}, torch {torch.__version__}")
