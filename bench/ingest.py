@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     print("| clips | PyAV seeking (vidsearch) | PyAV sequential | OpenCV sequential (reference) |")
     print("|---|---|---|---|")
     figures["decode_modes"] = {}
+    for mode in ("pyav-seek", "pyav-sequential", "opencv-sequential"):  # warm-up: first calls pay imports, caches
+        decode_seconds(corpus[:1], config, encoder.image_size, mode)
     for group in groups:
         paths = [p for p in corpus if group_of(p) == group]
         row = {m: decode_seconds(paths, config, encoder.image_size, m) for m in ("pyav-seek", "pyav-sequential", "opencv-sequential")}
