@@ -50,6 +50,19 @@ def index(
     ),
     flow: bool = typer.Option(DEFAULT_FLOW, "--flow/--no-flow", help="Also store the optical-flow histogram of each segment (low-level motion)."),
     decoder: str = typer.Option("pyav", help="pyav | decord"),
+    device: str = typer.Option("auto", help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
+    precision: str = typer.Option(
+        "auto", help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 (cosine >= 0.999) on the first batch"
+    ),
+    decode_workers: Optional[int] = typer.Option(
+        None, "--decode-workers", help="Decode processes (default: from the core count; 0 = in-process, no crash isolation)."
+    ),
+    batch_frames: Optional[int] = typer.Option(
+        None, "--batch-frames", help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA)."
+    ),
+    decode_timeout: float = typer.Option(300.0, "--decode-timeout", help="Fail a file whose decoder makes no progress for this many seconds."),
+    engine: str = typer.Option("local", help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto."),
     segment: str = typer.Option(
         "shots", "--segment", help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file)."
     ),
@@ -77,7 +90,22 @@ def index(
     seg = run_or_exit(lambda: SegmentConfig(segment, detector, min_seconds, max_seconds, window, stride))
     opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg, delta_alpha, flow)
     config = run_or_exit(opts.to_config)
-    runtime = run_or_exit(lambda: RuntimeConfig(decoder=decoder))
+    runtime = run_or_exit(
+        lambda: RuntimeConfig(
+            decoder=decoder,
+            engine=engine,
+            device=device,
+            precision=precision,
+            decode_workers=decode_workers,
+            batch_frames=batch_frames,
+            decode_timeout_s=decode_timeout,
+            ray_address=ray_address,
+        )
+    )
+    if engine == "local":  # a device this machine lacks is refused before the index is touched
+        from vidsearch.indexers.encoders.precision import resolve_device
+
+        run_or_exit(lambda: resolve_device(device))
     idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
     with IndexProgress(console) as bar:
         report = run_or_exit(lambda: idx.add(paths, prune=prune, runtime=runtime, progress=bar.update))
@@ -85,10 +113,16 @@ def index(
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
         f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} segments in {idx.dir}"
-        + (f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s)" if s and s.clips else ""),
+        + (f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})" if s and s.clips else ""),
         soft_wrap=True,
     )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _where(stats) -> str:
+    """Where and how the vectors were computed, for the summary line."""
+    checked = f", moments cosine vs fp32 >= {stats.min_cosine:.4f}" if stats.min_cosine is not None else ""
+    return f"{stats.device} {stats.precision}{checked}"
 
 
 @app.command()

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 
-def gemm_peak_gflops(n: int = 1024, repeats: int = 20) -> float:
-    """Float32 matrix-multiply throughput of torch on this machine (best of ``repeats``)."""
+def gemm_peak_gflops(n: int = 1024, repeats: int = 20, dtype: str = "float32") -> float:
+    """Matrix-multiply throughput of torch on this machine at ``dtype`` (best of ``repeats``)."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, dtype=getattr(torch, dtype)), torch.randn(n, n, dtype=getattr(torch, dtype))
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):

@@ -1,28 +1,29 @@
-"""The ingestion pipeline: decode the next clips in background threads while the encoder runs.
+"""The ingestion pipeline: decode processes feed one encoder; a batch is frames, not a clip.
 
-Decoding (FFmpeg, releases the GIL) and encoding (torch, its own threads) overlap, so on a small
-machine the wall time approaches max(decode, encode) instead of their sum. Clips are encoded a few
-at a time in one batched forward pass. Each file yields a :class:`FileResult` holding one
-:class:`SegmentResult` per segment (one for the whole file with ``segment.mode == "none"``); a file
-that fails yields its error and the pipeline goes on.
+Files are decoded in a pool of worker processes (``indexers/decode_pool.py``: crash isolation,
+per-file timeout, back-pressure) while the encoder runs on the chosen device and precision
+(``indexers/encode_stage.py``). Decoded segments of any files are gathered until
+``runtime.frames_per_batch(device)`` frames are waiting, then encoded in one forward pass, so short clips do
+not starve a GPU and a long file never waits for a clip boundary. Each file yields one
+:class:`FileResult` once all its segments are encoded (one segment for the whole file with
+``segment.mode == "none"``); a file that fails yields its error and the pipeline goes on.
+``runtime.engine == "ray"`` runs the same stages on Ray Data instead (``indexers/ray_engine.py``).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-import numpy as np
-
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
-from vidsearch.indexers.features import ClipFeatures, features_from_encoded
+from vidsearch.indexers.decoding import DecodeEvent, DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded, decode_inline
+from vidsearch.indexers.encode_stage import GuardReport, SegmentEncoder
+from vidsearch.indexers.encoders.base import Encoder
+from vidsearch.indexers.features import ClipFeatures
 from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.indexers.segmenting import DecodedSegment, open_segments
-from vidsearch.indexers.video import VideoError, VideoInfo
+from vidsearch.indexers.video import VideoInfo
 
 
 @dataclass
@@ -30,8 +31,13 @@ class PipelineStats:
     clips: int = 0
     frames: int = 0
     failed: int = 0
-    decode_s: float = 0.0  # summed over decode threads (overlaps with encoding)
+    decode_s: float = 0.0  # summed over decode workers (overlaps with encoding)
     encode_s: float = 0.0  # encoder forward passes + moments + SPF
+    device: str = ""  # where the encoder ran ("cpu", "cuda", ...)
+    precision: str = ""  # the precision the vectors were computed at, after the guard
+    min_cosine: float | None = None  # the guard's worst moments cosine vs fp32 (None: fp32)
+    decode_workers: int = 0
+    workers_replaced: int = 0  # decode processes that crashed or hung and were replaced
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -63,36 +69,127 @@ class FileResult:
 
 
 @dataclass
-class _Decoded:
-    path: str
-    segments: list[DecodedSegment] | None
-    info: VideoInfo | None
-    error: str | None
-    seconds: float
+class _OpenFile:
+    """A file whose segments are still being decoded or encoded."""
 
-    @property
-    def frames(self) -> np.ndarray:
-        return np.concatenate([s.frames for s in self.segments])
+    info: VideoInfo | None = None
+    segments: dict[int, SegmentResult] = field(default_factory=dict)
+    expected: int | None = None  # known once decoding finished
 
 
-def _decode(path: str, config: ExtractorConfig, encoder: Encoder, decoder: str) -> _Decoded:
-    t0 = time.perf_counter()
+class FileTracker:
+    """Collects each file's info and encoded segments (in any order) and calls ``on_result`` once
+    per file: when it is complete, or when it failed (its other segments are then dropped)."""
+
+    def __init__(self, stats: PipelineStats, on_result: Callable[[FileResult], None]) -> None:
+        self.stats, self.on_result = stats, on_result
+        self.files: dict[str, _OpenFile] = {}
+        self.finished: set[str] = set()
+
+    def _file(self, path: str) -> _OpenFile:
+        return self.files.setdefault(path, _OpenFile())
+
+    def opened(self, path: str, info: VideoInfo) -> None:
+        self._file(path).info = info
+        self._emit_if_complete(path)
+
+    def encoded(self, path: str, result: SegmentResult, frames: int) -> None:
+        if path in self.finished:  # the file failed meanwhile
+            return
+        self._file(path).segments[result.index] = result
+        self.stats.frames += frames
+        self._emit_if_complete(path)
+
+    def done(self, path: str, segments: int, seconds: float) -> None:
+        self.stats.decode_s += seconds
+        self._file(path).expected = segments
+        self._emit_if_complete(path)
+
+    def failed(self, path: str, reason: str, seconds: float = 0.0) -> None:
+        self.stats.decode_s += seconds
+        if path in self.finished:
+            return
+        self.files.pop(path, None)
+        self.finished.add(path)
+        self.stats.failed += 1
+        self.on_result(FileResult(path, error=reason))
+
+    def _emit_if_complete(self, path: str) -> None:
+        f = self.files.get(path)
+        if f is None or f.info is None or f.expected is None or len(f.segments) < f.expected:
+            return
+        del self.files[path]
+        self.finished.add(path)
+        self.stats.clips += 1
+        self.on_result(FileResult(path, f.info, [f.segments[i] for i in sorted(f.segments)]))
+
+    def fail_unfinished(self, paths: Iterable[str], reason: str) -> None:
+        """Every path not reported yet fails with ``reason`` (the engine lost it)."""
+        for path in paths:
+            if path not in self.finished:
+                self.failed(path, reason)
+
+
+class _Assembler:
+    """Gathers decoded segments across files into encoder batches of ``batch_frames`` frames."""
+
+    def __init__(self, stage: SegmentEncoder, batch_frames: int, tracker: FileTracker):
+        self.stage, self.batch_frames, self.tracker = stage, batch_frames, tracker
+        self.info: dict[str, VideoInfo] = {}
+        self.waiting: list[tuple[str, DecodedSegment]] = []
+        self.waiting_frames = 0
+
+    def accept(self, event: DecodeEvent) -> None:
+        if isinstance(event, FileOpened):
+            self.info[event.path] = event.info
+            self.tracker.opened(event.path, event.info)
+        elif isinstance(event, SegmentDecoded):
+            self.waiting.append((event.path, event.segment))
+            self.waiting_frames += len(event.segment.frames)
+            if self.waiting_frames >= self.batch_frames:
+                self.flush()
+        elif isinstance(event, FileDone):
+            self.tracker.done(event.path, event.segments, event.seconds)
+        elif isinstance(event, FileFailed):
+            self.waiting = [(p, s) for p, s in self.waiting if p != event.path]
+            self.waiting_frames = sum(len(s.frames) for _, s in self.waiting)
+            self.tracker.failed(event.path, event.reason, event.seconds)
+
+    def flush(self) -> None:
+        if not self.waiting:
+            return
+        batch, self.waiting, self.waiting_frames = self.waiting, [], 0
+        features = self.stage.encode([(s, self.info[p]) for p, s in batch])
+        for (path, s), f in zip(batch, features):
+            self.tracker.encoded(path, segment_result(s, f), len(s.frames))
+
+
+def segment_result(s: DecodedSegment, features: ClipFeatures) -> SegmentResult:
+    return SegmentResult(s.index, s.start_frame, s.end_frame, s.start_s, s.end_s, features, s.poster)
+
+
+def record_guard(stats: PipelineStats, device: str, guard: GuardReport | None, requested: str) -> None:
+    stats.device = device
+    if guard is not None:
+        stats.precision, stats.min_cosine = guard.precision, guard.min_cosine
+    else:  # nothing was encoded: report what would have been tried
+        stats.precision = requested
+
+
+def decode_stream(paths: list[str], config: ExtractorConfig, encoder: Encoder, runtime: RuntimeConfig, device: str, decode: DecodeFn, stats: PipelineStats) -> Iterator[DecodeEvent]:
+    """The decode events of every path: from worker processes, or inline with ``decode_workers=0``."""
+    workers = min(runtime.workers(device), max(len(paths), 1))
+    stats.decode_workers = workers
+    if workers == 0:
+        yield from decode_inline(paths, config, encoder.image_size, runtime.decoder, decode)
+        return
+    from vidsearch.indexers.decode_pool import DecodePool
+
+    pool = DecodePool(workers, config, encoder.image_size, runtime.decoder, timeout_s=runtime.decode_timeout_s, decode=decode)
     try:
-        stream = open_segments(path, config, encoder.image_size, decoder)
-        return _Decoded(path, list(stream.segments), stream.info, None, time.perf_counter() - t0)
-    except VideoError as exc:
-        return _Decoded(path, None, None, exc.reason, time.perf_counter() - t0)
-    except MemoryError:
-        return _Decoded(path, None, None, "out of memory while decoding", time.perf_counter() - t0)
-    except Exception as exc:  # an unexpected decoder failure must not stop the corpus
-        return _Decoded(path, None, None, f"unexpected decode error: {exc.__class__.__name__}: {exc}", time.perf_counter() - t0)
-
-
-def _split(encoded: EncodedFrames, counts: list[int]) -> Iterator[EncodedFrames]:
-    start = 0
-    for n in counts:
-        yield EncodedFrames(encoded.patch_tokens[start : start + n], encoded.global_embedding[start : start + n])
-        start += n
+        yield from pool.events(paths)
+    finally:
+        stats.workers_replaced = pool.replaced
 
 
 def run_pipeline(
@@ -101,71 +198,34 @@ def run_pipeline(
     encoder: Encoder,
     *,
     runtime: RuntimeConfig = RuntimeConfig(),
-    clips_per_batch: int = 2,
-    decode_workers: int = 1,
-    prefetch: int = 4,
     stats: PipelineStats | None = None,
     on_result: Callable[[FileResult], None],
+    decode: DecodeFn = open_segments,
 ) -> PipelineStats:
-    """Feature-extract every path, calling ``on_result`` once per file.
+    """Feature-extract every path, calling ``on_result`` once per file (in completion order).
 
-    Successful clips are reported in input order; a clip that fails to decode is reported as soon
-    as its decode fails, possibly before earlier clips still waiting in the encoder batch.
+    ``decode`` is the per-file decode (a picklable top-level function, as it runs in the worker
+    processes); ``runtime`` says where and how (device, precision, workers, engine).
+
+    Raises:
+        ValueError: a runtime setting this machine cannot honour (before any decoding).
+        PrecisionError: an explicit reduced precision fails the guard on the first batch.
     """
     stats = stats or PipelineStats()
-    pending: deque[Future[_Decoded]] = deque()
-    batch: list[_Decoded] = []
-    path_iter = iter(paths)
+    paths = [str(p) for p in paths]
+    if runtime.engine == "ray":
+        from vidsearch.indexers.ray_engine import run_ray
 
-    def flush() -> None:
-        if not batch:
-            return
-        t0 = time.perf_counter()
-        segments = [s for d in batch for s in d.segments]
-        encoded = encoder.encode(np.concatenate([s.frames for s in segments]))
-        parts = iter(_split(encoded, [len(s.frames) for s in segments]))
-        results = [
-            FileResult(
-                d.path,
-                d.info,
-                [
-                    SegmentResult(s.index, s.start_frame, s.end_frame, s.start_s, s.end_s, features_from_encoded(next(parts), config, d.info, s.frames), s.poster)
-                    for s in d.segments
-                ],
-            )
-            for d in batch
-        ]
-        stats.encode_s += time.perf_counter() - t0
-        for d, r in zip(batch, results):
-            stats.clips += 1
-            stats.frames += len(d.frames)
-            on_result(r)
-        batch.clear()
-
-    with ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="vidsearch-decode") as pool:
-
-        def top_up() -> None:
-            while len(pending) < prefetch:
-                path = next(path_iter, None)
-                if path is None:
-                    return
-                pending.append(pool.submit(_decode, path, config, encoder, runtime.decoder))
-
-        top_up()
-        try:
-            while pending:
-                decoded = pending.popleft().result()
-                top_up()
-                stats.decode_s += decoded.seconds
-                if decoded.error is not None:
-                    stats.failed += 1
-                    on_result(FileResult(decoded.path, error=decoded.error))
-                    continue
-                batch.append(decoded)
-                if len(batch) >= clips_per_batch:
-                    flush()
-            flush()
-        finally:
-            for fut in pending:
-                fut.cancel()
+        return run_ray(paths, config, encoder, runtime=runtime, stats=stats, on_result=on_result, decode=decode)
+    stage = SegmentEncoder(encoder, config, runtime)
+    tracker = FileTracker(stats, on_result)
+    assembler = _Assembler(stage, runtime.frames_per_batch(stage.device), tracker)
+    try:
+        for event in decode_stream(paths, config, encoder, runtime, stage.device, decode, stats):
+            assembler.accept(event)
+        assembler.flush()
+        tracker.fail_unfinished(paths, "decoding ended before the file was complete")
+    finally:
+        stats.encode_s = stage.seconds
+        record_guard(stats, stage.device, stage.guard, stage.precision)
     return stats

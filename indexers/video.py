@@ -25,6 +25,10 @@ VIDEO_EXTENSIONS = frozenset(
 MAX_PIXELS = 8192 * 8192  # larger frames are refused before decoding (one would need > 200 MB)
 # Targets further apart than this (in frames) are reached by seeking instead of decoding through.
 SEEK_GAP_FRAMES = 48
+# While the next wanted frame is further ahead than this, frames no other frame references
+# (most B-frames) are not decoded at all: they are never output, so what is output is unchanged.
+# The margin covers B-frame reordering and the frames in flight in the decoder's threads.
+SKIP_NONREF_MARGIN = 32
 
 Decoder = Literal["pyav", "decord"]
 ResizeMode = Literal["stretch", "center-crop"]
@@ -160,6 +164,9 @@ class _FrameCursor:
     the current position and the target. The GOP length is unknown up front: start by seeking
     for gaps over ``SEEK_GAP_FRAMES``, and whenever a seek lands at or before where we already
     were, raise the threshold to the distance it fell back (a lower bound on the GOP).
+    Frames between wanted ones are decoded only as far as references need (see
+    ``SKIP_NONREF_MARGIN``). Frame threading is left off: parallelism comes from the decode
+    processes, and on a loaded machine frame threads measured slower (bench/ingest.py).
     """
 
     def __init__(self, container, stream, fps: float):
@@ -170,6 +177,7 @@ class _FrameCursor:
         self.last = None  # (index, frame)
         self.min_gap = SEEK_GAP_FRAMES
         self.decoded = 0
+        self.skipping = False
 
     def _index_of(self, frame) -> int:
         if frame.pts is None or self.stream.time_base is None or self.fps <= 0:
@@ -182,17 +190,26 @@ class _FrameCursor:
         self.iter = None
         self.last = None
 
-    def _next(self):
+    def _skip_nonref(self, skip: bool) -> None:
+        if skip != self.skipping:
+            self.stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+            self.skipping = skip
+
+    def _next(self, target: int | None = None):
         if self.iter is None:
             self.iter = self.container.decode(self.stream)
+        # only with timestamps: without them frames are counted, and skipped ones would not be
+        far = target is not None and self.last is not None and self.last[2] and target - self.last[0] > SKIP_NONREF_MARGIN
+        self._skip_nonref(bool(far))
         frame = next(self.iter, None)
         if frame is None:
             return None
         self.decoded += 1
         idx = self._index_of(frame)
-        if idx < 0:  # no timestamps: count frames
+        timed = idx >= 0
+        if not timed:  # no timestamps: count frames
             idx = 0 if self.last is None else self.last[0] + 1
-        self.last = (idx, frame)
+        self.last = (idx, frame, timed)
         return self.last
 
     def get(self, index: int):
@@ -202,14 +219,14 @@ class _FrameCursor:
         if self.last is not None and (index < self.last[0] or index - self.last[0] > self.min_gap):
             before = self.last[0]
             self._seek(index)
-            landed = self._next()
+            landed = self._next(index)
             if landed is not None and landed[0] <= before:
                 self.min_gap = max(self.min_gap, index - landed[0])
             if landed is not None and landed[0] >= index:
                 return landed[1]
         previous = self.last
         while True:
-            item = self._next()
+            item = self._next(index)
             if item is None:
                 return previous[1] if previous else None
             if item[0] >= index:

@@ -37,6 +37,8 @@ class Encoder:
         dim: patch-token dimension D.
         weights_id: stable hash of the weights, stored in the index manifest.
         flops_per_image: approximate forward FLOPs for one frame (for the benchmark's GFLOP/s).
+        device, precision: where and how ``encode`` runs (set by ``place``; fp32 on the CPU by
+            default). Neither changes what a vector means beyond the precision guard's tolerance.
     """
 
     name: str = ""
@@ -46,32 +48,58 @@ class Encoder:
     dim: int = 0
     weights_id: str = ""
     flops_per_image: float = 0.0
+    device: str = "cpu"
+    precision: str = "fp32"
+
+    def place(self, device: str = "cpu", precision: str = "fp32") -> "Encoder":
+        """Move the weights to ``device`` (resolved: ``cpu`` | ``cuda[:i]`` | ``mps``) and run
+        forward passes under autocast at ``precision`` (``fp32`` | ``bf16`` | ``fp16``) from now on.
+
+        Weights stay fp32 (autocast casts per op), so switching back to fp32 is exact.
+        """
+        model = getattr(self, "model", None)
+        if model is not None:
+            model.to(device)
+        self.device, self.precision = device, precision
+        return self
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 (N, H, W, 3) RGB at ``image_size`` -> normalised float (N, 3, H, W)."""
+        """uint8 (N, H, W, 3) RGB at ``image_size`` -> normalised float (N, 3, H, W) on ``device``.
+
+        The uint8 frames travel to the device (4x fewer bytes than floats), from pinned memory
+        and without blocking on CUDA, and are normalised there.
+        """
         import torch
 
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected uint8 (N, H, W, 3) frames, got {frames.dtype} {frames.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        x = torch.from_numpy(np.ascontiguousarray(frames))
+        if self.device.startswith("cuda"):
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        elif self.device != "cpu":
+            x = x.to(self.device)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
 
     def forward(self, pixels: torch.Tensor) -> EncodedFrames:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def encode(self, frames: np.ndarray, batch_size: int = 32) -> EncodedFrames:
-        """Encode uint8 frames in batches under ``torch.inference_mode``."""
+        """Encode uint8 frames in batches under ``torch.inference_mode`` (and autocast when the
+        precision is reduced); the outputs come back as float32 CPU tensors."""
         import torch
 
+        from .precision import autocast
+
         patches, globals_ = [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(frames), batch_size):
                 out = self.forward(self.preprocess(frames[start : start + batch_size]))
-                patches.append(out.patch_tokens.float())
-                globals_.append(out.global_embedding.float())
-        return EncodedFrames(torch.cat(patches), torch.cat(globals_))
+                patches.append(out.patch_tokens.float())  # stays on the device: copying it back
+                globals_.append(out.global_embedding.float())  # now would stall the next batch
+        return EncodedFrames(torch.cat(patches).cpu(), torch.cat(globals_).cpu())
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,228 @@
+"""Indexing throughput, side by side in ONE run with the reference pipeline's approach.
+
+    python -m vidsearch.bench.ingest [--backbone dinov2-s14] [--groups real,60s,1080p] [--out ingest.json]
+
+Reference approach (the published SemanticMoments script): OpenCV decodes every frame up to the
+last sampled one, one clip at a time, then the fp32 forward pass. vidsearch: ``run_pipeline`` with
+the default runtime (decode worker processes, frames batched across clips, precision ``auto``
+with its fp32 guard). Same clips, same weights, same process, per clip-length group. Also printed:
+seeking vs sequential decode per clip length, decode-only rate per worker count, the moments'
+cosine vs fp32 per precision, and the encoder's frames/s and FLOP/s beside the GEMM peak of the
+same precision, measured in this run. The GPU row stays empty unless the run is on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from vidsearch.bench.ingest_corpus import DEFAULT_CACHE, LONG_CLIPS, ensure_corpus
+from vidsearch.bench.throughput import encoder_gflops, gemm_peak_gflops
+
+GROUPS = {"real": "shared real clips (<= 10 s)", "60s": "60 s 640x360", "1080p": "5 min 1920x1080"}
+
+
+def group_of(path: Path) -> str:
+    return "1080p" if "1080p" in path.name else "60s" if path.name.startswith("long60") else "real"
+
+
+def reference_frames(path: Path, num_frames: int, size: int) -> np.ndarray:
+    """The reference's decode: OpenCV reads every frame up to the last sampled index."""
+    import cv2
+
+    from vidsearch.indexers.video import uniform_indices
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        wanted = uniform_indices(total, num_frames)
+        targets = set(wanted.tolist())
+        kept: dict[int, np.ndarray] = {}
+        last = None
+        for i in range(int(wanted.max()) + 1):
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            last = bgr
+            if i in targets:
+                kept[i] = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_LINEAR)
+        fallback = cv2.resize(cv2.cvtColor(last, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_LINEAR)
+        return np.stack([kept.get(int(i), fallback) for i in wanted])
+    finally:
+        cap.release()
+
+
+def run_reference(paths: list[Path], config, encoder) -> tuple[float, dict[str, np.ndarray]]:
+    from vidsearch.indexers.moments import semantic_moments
+
+    encoder.place("cpu", "fp32")
+    out, t0 = {}, time.perf_counter()
+    for path in paths:
+        frames = reference_frames(path, config.num_frames, encoder.image_size)
+        out[str(path)] = semantic_moments(encoder.encode(frames).patch_tokens, config.alpha, config.aggregation).numpy()
+    return time.perf_counter() - t0, out
+
+
+def run_ours(paths: list[Path], config, encoder, **runtime) -> tuple[float, dict[str, np.ndarray], object]:
+    from vidsearch.indexers.pipeline import run_pipeline
+    from vidsearch.indexers.runtime import RuntimeConfig
+
+    results: dict[str, np.ndarray] = {}
+
+    def keep(r):
+        if r.error:
+            raise RuntimeError(f"{r.path}: {r.error}")
+        results[r.path] = r.segments[0].features.moments
+
+    t0 = time.perf_counter()
+    stats = run_pipeline([str(p) for p in paths], config, encoder, runtime=RuntimeConfig(**runtime), on_result=keep)
+    return time.perf_counter() - t0, results, stats
+
+
+def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
+    """Mean seconds per clip to get the sampled frames: PyAV seeking (what vidsearch does), PyAV
+    decoding straight through, or the reference's OpenCV sequential read."""
+    from vidsearch.indexers import video
+
+    t0 = time.perf_counter()
+    saved = video.SEEK_GAP_FRAMES
+    try:
+        for path in paths:
+            if mode == "opencv-sequential":
+                reference_frames(path, config.num_frames, size)
+            else:
+                video.SEEK_GAP_FRAMES = saved if mode == "pyav-seek" else 10**9
+                video.sample_frames_with_info(path, config.num_frames, size)
+    finally:
+        video.SEEK_GAP_FRAMES = saved
+    return (time.perf_counter() - t0) / len(paths)
+
+
+def decode_rate(paths: list[Path], config, size: int, workers: int) -> float:
+    """Clips/s of decoding alone through the decode pool (0 = in-process)."""
+    from vidsearch.indexers.decode_pool import DecodePool
+    from vidsearch.indexers.decoding import FileDone, FileFailed, decode_inline
+
+    t0 = time.perf_counter()
+    events = decode_inline(map(str, paths), config, size, "pyav") if workers == 0 else DecodePool(workers, config, size).events(map(str, paths))
+    done = sum(isinstance(e, (FileDone, FileFailed)) for e in events)
+    return done / (time.perf_counter() - t0)
+
+
+def precision_cosines(paths: list[Path], config, encoder, precisions=("bf16", "fp16")) -> dict[str, tuple[float, float]]:
+    """(min, mean) cosine of each clip's moments at each precision vs fp32 (frames decoded once)."""
+    from vidsearch.indexers.moments import semantic_moments
+    from vidsearch.indexers.video import sample_frames
+
+    frames = [sample_frames(p, config.num_frames, encoder.image_size) for p in paths]
+
+    def moments(precision):
+        encoder.place("cpu", precision)
+        return [semantic_moments(encoder.encode(f).patch_tokens, config.alpha, config.aggregation).numpy() for f in frames]
+
+    exact = moments("fp32")
+    out = {}
+    for p in precisions:
+        cos = [float(a @ b) for a, b in zip(moments(p), exact)]
+        out[p] = (min(cos), float(np.mean(cos)))
+    encoder.place("cpu", "fp32")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="dinov2-s14")
+    parser.add_argument("--groups", default="real,60s,1080p")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--real-clips", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real-clips")
+    parser.add_argument("--existing-only", action="store_true", help="use only long clips already in the cache")
+    parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    import torch
+
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
+    from vidsearch.indexers.encoders import load_encoder
+    from vidsearch.indexers.encoders.precision import cpu_has_bf16, resolve_precision
+
+    groups = args.groups.split(",")
+    specs = [s for s in LONG_CLIPS if group_of(Path(s.name)) in groups and (not args.existing_only or (args.cache / s.name).exists())]
+    corpus = [p for p in ensure_corpus(args.cache, args.real_clips, specs) if group_of(p) in groups]
+    encoder = load_encoder(args.backbone)
+    # one segment per clip, as the reference computes it (shots would be other rows)
+    config = ExtractorConfig(backbone=args.backbone, segment=SegmentConfig(mode="none")).with_weights(encoder.weights_id)
+    figures: dict = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "backbone": args.backbone}
+    print(f"# vidsearch ingest benchmark, {figures['date']}")
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu bf16: {cpu_has_bf16()}, torch {torch.__version__}")
+    auto = resolve_precision("auto", "cpu", encoder)
+    print(f"precision auto resolves to: {auto} (probe: bf16 timed against fp32 on this encoder)")
+    figures["auto_precision"] = auto
+
+    print("\n## indexing, reference approach vs vidsearch (same clips, same weights, this run)")
+    print("| clips | n | reference s | reference clips/s | vidsearch s | vidsearch clips/s | ratio | precision | moments cos vs reference (min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    totals = {"ref": 0.0, "ours": 0.0, "n": 0}
+    figures["groups"] = {}
+    for group in groups:
+        paths = [p for p in corpus if group_of(p) == group]
+        ref_s, ref_m = run_reference(paths, config, encoder)
+        ours_s, ours_m, stats = run_ours(paths, config, encoder)
+        cos = min(float(ref_m[str(p)] @ ours_m[str(p)]) for p in paths)
+        row = {"n": len(paths), "reference_s": ref_s, "vidsearch_s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos": cos}
+        figures["groups"][group] = row
+        totals["ref"] += ref_s
+        totals["ours"] += ours_s
+        totals["n"] += len(paths)
+        print(
+            f"| {GROUPS[group]} | {len(paths)} | {ref_s:.1f} | {len(paths) / ref_s:.3f} | {ours_s:.1f} | {len(paths) / ours_s:.3f} "
+            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers) | {cos:.5f} |"
+        )
+    print(
+        f"| all | {totals['n']} | {totals['ref']:.1f} | {totals['n'] / totals['ref']:.3f} | {totals['ours']:.1f} "
+        f"| {totals['n'] / totals['ours']:.3f} | {totals['ref'] / totals['ours']:.2f}x | | |"
+    )
+    figures["total_ratio"] = totals["ref"] / totals["ours"]
+
+    print("\n## decode per clip length: seconds per clip to get the 32 sampled frames")
+    print("| clips | PyAV seeking (vidsearch) | PyAV sequential | OpenCV sequential (reference) |")
+    print("|---|---|---|---|")
+    figures["decode_modes"] = {}
+    for mode in ("pyav-seek", "pyav-sequential", "opencv-sequential"):  # warm-up: first calls pay imports, caches
+        decode_seconds(corpus[:1], config, encoder.image_size, mode)
+    for group in groups:
+        paths = [p for p in corpus if group_of(p) == group]
+        row = {m: decode_seconds(paths, config, encoder.image_size, m) for m in ("pyav-seek", "pyav-sequential", "opencv-sequential")}
+        figures["decode_modes"][group] = row
+        print(f"| {GROUPS[group]} | {row['pyav-seek']:.2f} | {row['pyav-sequential']:.2f} | {row['opencv-sequential']:.2f} |")
+
+    short = [p for p in corpus if group_of(p) in ("real", "60s")]
+    print(f"\n## decode only, clips/s by decode workers ({len(short)} clips: real + 60 s)")
+    figures["decode_rate"] = {w: decode_rate(short, config, encoder.image_size, w) for w in (0, 1, 2)}
+    print(" | ".join(f"{w} workers{' (in-process)' if w == 0 else ''}: {r:.2f} clips/s" for w, r in figures["decode_rate"].items()))
+
+    print(f"\n## moments cosine vs fp32 per precision ({len(short)} clips: real + 60 s)")
+    figures["precision_cosine"] = precision_cosines(short, config, encoder)
+    for p, (lo, mean) in figures["precision_cosine"].items():
+        print(f"{p}: min {lo:.5f}, mean {mean:.5f} (guard threshold 0.999)")
+
+    print("\n## encoder forward vs GEMM peak of the same precision (this run)")
+    figures["encoder"] = {}
+    for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
+        peak = gemm_peak_gflops(dtype=dtype)
+        encoder.place("cpu", p)
+        gflops, fps = encoder_gflops(encoder)
+        figures["encoder"][p] = {"gemm_peak_gflops": peak, "encoder_gflops": gflops, "frames_per_s": fps}
+        print(f"{p}: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
+    encoder.place("cpu", "fp32")
+    print("\n## GPU: " + ("see --device cuda runs" if torch.cuda.is_available() else "no GPU on this machine: not measured"))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""One file's decode as a stream of events, the unit every engine moves between processes.
+
+``decode_events`` turns ``open_segments`` (or a drop-in replacement) into
+``FileOpened, SegmentDecoded*, FileDone`` or ``..., FileFailed``: small picklable messages that a
+decode worker process sends over a pipe, a Ray task returns, or the in-process path yields. This
+module imports no torch, so a decode process starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Union
+
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.segmenting import DecodedSegment, SegmentStream, open_segments
+from vidsearch.indexers.video import VideoError, VideoInfo
+
+DecodeFn = Callable[[str, ExtractorConfig, int, str], SegmentStream]
+
+
+@dataclass
+class FileOpened:
+    path: str
+    info: VideoInfo
+
+
+@dataclass
+class SegmentDecoded:
+    path: str
+    segment: DecodedSegment
+
+
+@dataclass
+class FileDone:
+    path: str
+    segments: int
+    seconds: float  # decode time of the whole file
+
+
+@dataclass
+class FileFailed:
+    path: str
+    reason: str
+    seconds: float = 0.0
+
+
+DecodeEvent = Union[FileOpened, SegmentDecoded, FileDone, FileFailed]
+
+
+def decode_events(
+    path: str, config: ExtractorConfig, image_size: int, decoder: str, decode: DecodeFn = open_segments
+) -> Iterator[DecodeEvent]:
+    """Decode ``path`` into its segments; any failure ends the stream with one ``FileFailed``."""
+    t0 = time.perf_counter()
+    count = 0
+    try:
+        stream = decode(path, config, image_size, decoder)
+        yield FileOpened(path, stream.info)
+        for segment in stream.segments:
+            yield SegmentDecoded(path, segment)
+            count += 1
+    except VideoError as exc:
+        yield FileFailed(path, exc.reason, time.perf_counter() - t0)
+        return
+    except MemoryError:
+        yield FileFailed(path, "out of memory while decoding", time.perf_counter() - t0)
+        return
+    except Exception as exc:  # an unexpected decoder failure must cost only this file
+        yield FileFailed(path, f"unexpected decode error: {exc.__class__.__name__}: {exc}", time.perf_counter() - t0)
+        return
+    if count == 0:
+        yield FileFailed(path, "no segments decoded", time.perf_counter() - t0)
+        return
+    yield FileDone(path, count, time.perf_counter() - t0)
+
+
+def decode_inline(
+    paths, config: ExtractorConfig, image_size: int, decoder: str, decode: DecodeFn = open_segments
+) -> Iterator[DecodeEvent]:
+    """Every file's events, decoded one after another in this process (``decode_workers=0``)."""
+    for path in paths:
+        yield from decode_events(str(path), config, image_size, decoder, decode)

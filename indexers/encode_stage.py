@@ -1,0 +1,96 @@
+"""The encoder side of ingestion: place the encoder, encode segment batches, guard the precision.
+
+A batch is frames, not a clip: segments of several files go through one forward pass. The first
+batch of a run at a reduced precision has its first ``GUARD_SEGMENTS`` segments also encoded in
+fp32 and their SemanticMoments compared: if any cosine falls below ``MIN_MOMENTS_COSINE`` an explicitly requested
+precision is refused (``PrecisionError``, before anything is stored) and ``auto`` falls back to
+fp32. So every stored vector is fp32's up to that tolerance, and the index config (which records
+device-independent settings only) stays true whatever precision computed it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
+from vidsearch.indexers.encoders.precision import resolve_device, resolve_precision
+from vidsearch.indexers.features import ClipFeatures, features_from_encoded
+from vidsearch.indexers.runtime import RuntimeConfig
+from vidsearch.indexers.segmenting import DecodedSegment
+from vidsearch.indexers.video import VideoInfo
+
+MIN_MOMENTS_COSINE = 0.999
+# Segments of the first batch re-encoded in fp32 for the check (bounds its cost to ~2 clips).
+GUARD_SEGMENTS = 4
+
+
+class PrecisionError(ValueError):
+    """A reduced precision changes the vectors beyond the tolerance on this run's real frames."""
+
+
+@dataclass
+class GuardReport:
+    precision: str  # what the run uses after the check
+    min_cosine: float | None  # worst moments cosine vs fp32 on the first batch (None: fp32, unchecked)
+
+
+def split_encoded(encoded: EncodedFrames, counts: list[int]) -> list[EncodedFrames]:
+    out, start = [], 0
+    for n in counts:
+        out.append(EncodedFrames(encoded.patch_tokens[start : start + n], encoded.global_embedding[start : start + n]))
+        start += n
+    return out
+
+
+class SegmentEncoder:
+    """Encodes decoded segments (of any files) into ``ClipFeatures``, on the run's device/precision."""
+
+    def __init__(self, encoder: Encoder, config: ExtractorConfig, runtime: RuntimeConfig, min_cosine: float = MIN_MOMENTS_COSINE) -> None:
+        self.encoder, self.config = encoder, config
+        self.requested = runtime.precision
+        self.device = resolve_device(runtime.device)
+        self.precision = resolve_precision(runtime.precision, self.device, encoder)
+        self.min_cosine = min_cosine
+        self.guard: GuardReport | None = None if self.precision != "fp32" else GuardReport("fp32", None)
+        encoder.place(self.device, self.precision)
+        self.seconds = 0.0
+
+    def encode(self, segments: list[tuple[DecodedSegment, VideoInfo | None]]) -> list[ClipFeatures]:
+        """Features of each ``(segment, info of its file)``, in order, from one batched pass."""
+        t0 = time.perf_counter()
+        frames = np.concatenate([s.frames for s, _ in segments])
+        counts = [len(s.frames) for s, _ in segments]
+        features = self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)
+        if self.guard is None:
+            features = self._check(frames, segments, counts, features)
+        self.seconds += time.perf_counter() - t0
+        return features
+
+    def _features(self, encoded: EncodedFrames, segments, counts: list[int]) -> list[ClipFeatures]:
+        return [
+            features_from_encoded(part, self.config, info, seg.frames)
+            for part, (seg, info) in zip(split_encoded(encoded, counts), segments)
+        ]
+
+    def _check(self, frames: np.ndarray, segments, counts: list[int], reduced: list[ClipFeatures]) -> list[ClipFeatures]:
+        checked = min(GUARD_SEGMENTS, len(segments))
+        self.encoder.place(self.device, "fp32")
+        sample = frames[: sum(counts[:checked])]
+        exact = self._features(self.encoder.encode(sample, batch_size=len(sample)), segments[:checked], counts[:checked])
+        worst = min(float(np.dot(a.moments, b.moments)) for a, b in zip(exact, reduced))
+        if worst >= self.min_cosine:
+            self.encoder.place(self.device, self.precision)
+            self.guard = GuardReport(self.precision, worst)
+            return reduced
+        if self.requested != "auto":
+            raise PrecisionError(
+                f"precision {self.precision} changes the moments beyond tolerance on these clips "
+                f"(cosine {worst:.5f} vs fp32, need >= {self.min_cosine}); use --precision fp32 or auto"
+            )
+        self.precision = "fp32"
+        self.guard = GuardReport("fp32", worst)
+        return self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)

@@ -1,0 +1,148 @@
+"""The same ingestion on Ray Data, for clusters: list -> decode (CPU tasks) -> encode (actor pool).
+
+    paths --from_items--> decode_events per file (flat_map, CPU tasks, one block per file)
+          --map_batches--> SegmentEncoder actors (GPUs when the cluster has them, else CPUs)
+          --iter_rows-->  the driver's FileTracker -> on_result(FileResult) -> the index writer
+
+The driver commits: workers never write the index, they return segment results, so the index
+lives wherever the driver can write (a shared file system or object storage mounted there) and a
+crashed run resumes like a local one (``Index.add`` skips files indexed with the same config).
+Rows carry pickled events so that every feature the pipeline computes travels without a schema
+per feature. Each file is its own block and the dataset tolerates errored blocks, so a decode task
+that crashes its worker (FFmpeg segfault) costs that file: it is reported as failed, the run goes on.
+The per-file decode timeout of the local engine is not enforced here (Ray has no way to stop one
+task of a block short of killing its worker); a hung decode holds one CPU slot until the run ends.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from typing import Callable
+
+import numpy as np
+
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decoding import DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded, decode_events
+from vidsearch.indexers.encoders.base import Encoder
+from vidsearch.indexers.runtime import RuntimeConfig
+
+LOST_REASON = "decode task failed on the Ray cluster (its worker crashed or was lost)"
+
+
+def _decode_file(row: dict, config: dict, image_size: int, decoder: str, decode: DecodeFn) -> list[dict]:
+    """flat_map task: one path row -> its decode events as rows (``info`` travels with each segment)."""
+    out, info = [], None
+    for event in decode_events(row["path"], ExtractorConfig.from_dict(config), image_size, decoder, decode):
+        if isinstance(event, FileOpened):
+            info = event.info
+        payload = (event, info) if isinstance(event, SegmentDecoded) else event
+        out.append({"path": event.path, "payload": pickle.dumps(payload, protocol=5)})
+    return out
+
+
+class _EncodeSegments:
+    """map_batches actor: encodes the segment rows of a batch in one pass, passes the rest on."""
+
+    def __init__(self, config: dict, runtime: RuntimeConfig, num_threads: int) -> None:
+        from vidsearch.indexers.encode_stage import SegmentEncoder
+        from vidsearch.indexers.encoders import load_encoder
+
+        self.config = ExtractorConfig.from_dict(config)
+        encoder = load_encoder(self.config.backbone, num_threads=num_threads)
+        if self.config.weights_id and encoder.weights_id != self.config.weights_id:
+            raise RuntimeError(
+                f"encoder {self.config.backbone!r} on this Ray worker has weights {encoder.weights_id}, "
+                f"the index was built with {self.config.weights_id}: install the same weights on every node"
+            )
+        self.stage = SegmentEncoder(encoder, self.config, runtime)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from vidsearch.indexers.pipeline import segment_result
+
+        events = [pickle.loads(p) for p in batch["payload"]]
+        segments = [(i, e) for i, e in enumerate(events) if isinstance(e, tuple)]
+        payloads = list(batch["payload"])
+        if segments:
+            features = self.stage.encode([(ev.segment, info) for _, (ev, info) in segments])
+            guard = self.stage.guard
+            for (i, (ev, _)), f in zip(segments, features):
+                encoded = (ev.path, segment_result(ev.segment, f), len(ev.segment.frames), guard.precision, guard.min_cosine, self.stage.device)
+                payloads[i] = pickle.dumps(encoded, protocol=5)
+        return {"path": batch["path"], "payload": np.array(payloads, dtype=object)}
+
+
+def connect(address: str | None) -> None:
+    """Join ``address`` (or the cluster ``RAY_ADDRESS`` names, or start a local instance)."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ValueError("engine 'ray' needs Ray: pip install 'vidsearch[ray]'") from exc
+
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+
+
+def _encoder_placement(runtime: RuntimeConfig) -> tuple[dict, int, int]:
+    """Ray resources per encoder actor, how many actors, torch threads each."""
+    import ray
+
+    resources = ray.cluster_resources()
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    if gpus and runtime.device in ("auto", "cuda"):
+        return {"num_gpus": 1, "num_cpus": 1}, gpus, 1
+    if runtime.device == "cuda":
+        raise ValueError("device 'cuda' requested but the Ray cluster has no GPUs")
+    threads = max(1, min(8, cpus // 2))  # half of the cluster's cores encode, half decode
+    return {"num_cpus": threads}, max(1, cpus // (2 * threads)), threads
+
+
+def run_ray(
+    paths: list[str],
+    config: ExtractorConfig,
+    encoder: Encoder,
+    *,
+    runtime: RuntimeConfig,
+    stats,
+    on_result: Callable,
+    decode: DecodeFn,
+):
+    """Run the pipeline on Ray Data, reporting each file to ``on_result`` on the driver."""
+    from vidsearch.indexers.pipeline import FileTracker
+
+    connect(runtime.ray_address)
+    import ray
+
+    if not paths:
+        return stats
+    remote, actors, threads = _encoder_placement(runtime)
+    context = ray.data.DataContext.get_current()
+    context.max_errored_blocks = len(paths)  # a lost file is reported, never the end of the run
+    ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
+    with warnings.catch_warnings():  # max_retries has no named parameter yet in Ray 2.60 (pinned)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        # no retries: a file that crashed its worker would crash the next one too
+        ds = ds.flat_map(_decode_file, fn_args=(config.to_dict(), encoder.image_size, runtime.decoder, decode), num_cpus=1, max_retries=0)
+    ds = ds.map_batches(
+        _EncodeSegments,
+        fn_constructor_args=(config.to_dict(), runtime, threads),
+        batch_size=max(1, runtime.frames_per_batch("cuda" if remote.get("num_gpus") else "cpu") // config.num_frames),
+        batch_format="numpy",
+        concurrency=actors,
+        **remote,
+    )
+    tracker = FileTracker(stats, on_result)
+    stats.decode_workers = 0
+    for row in ds.iter_rows():
+        item = pickle.loads(row["payload"])
+        if isinstance(item, FileOpened):
+            tracker.opened(item.path, item.info)
+        elif isinstance(item, FileDone):
+            tracker.done(item.path, item.segments, item.seconds)
+        elif isinstance(item, FileFailed):
+            tracker.failed(item.path, item.reason, item.seconds)
+        else:
+            path, result, frames, stats.precision, stats.min_cosine, stats.device = item
+            tracker.encoded(path, result, frames)
+    tracker.fail_unfinished(paths, LOST_REASON)
+    return stats

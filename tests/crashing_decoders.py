@@ -1,0 +1,33 @@
+"""Decode functions that misbehave on marked files, run inside the decode worker processes.
+
+A file whose name contains ``segv`` kills its process with SIGSEGV (what FFmpeg does on some
+malformed input), ``abort`` calls ``os.abort``, ``hang`` never returns; any other file decodes
+normally. Top-level functions, so the spawned workers can import them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from vidsearch.indexers.segmenting import open_segments
+
+
+def misbehaving_open_segments(path, config, image_size, decoder="pyav"):
+    name = os.path.basename(str(path))
+    if "segv" in name:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if "abort" in name:
+        os.abort()
+    if "hang" in name:
+        time.sleep(3600)
+    return open_segments(path, config, image_size, decoder)
+
+
+def counting_open_segments(path, config, image_size, decoder="pyav"):
+    """Decode normally, leaving one marker file per decoded file in ``$DECODE_MARKERS``."""
+    folder = os.environ["DECODE_MARKERS"]
+    fd, _ = __import__("tempfile").mkstemp(dir=folder)
+    os.close(fd)
+    return open_segments(path, config, image_size, decoder)

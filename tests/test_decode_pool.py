@@ -1,0 +1,164 @@
+"""Decode worker processes: crash isolation, timeouts, back-pressure, fuzzed files, equal vectors."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from crashing_decoders import counting_open_segments, misbehaving_open_segments
+
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decode_pool import DecodePool
+from vidsearch.indexers.decoding import FileDone, FileFailed
+from vidsearch.indexers.encoders import load_encoder
+from vidsearch.indexers.pipeline import run_pipeline
+from vidsearch.indexers.runtime import RuntimeConfig
+from vidsearch.indexers.video import decode_all, write_video
+
+FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_encoder("tiny-random", num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def config(tiny):
+    return ExtractorConfig(backbone="tiny-random", num_frames=FRAMES).with_weights(tiny.weights_id)
+
+
+def _index(paths, config, encoder, **runtime) -> dict[str, object]:
+    results = {}
+    run_pipeline(paths, config, encoder, runtime=RuntimeConfig(**runtime), on_result=lambda r: results.setdefault(r.path, r))
+    return results
+
+
+def test_a_crashing_or_hanging_decoder_costs_only_its_file(tmp_path, real_clips, tiny, config):
+    good = [real_clips / "bikes.mp4", real_clips / "carphone_pristine.mp4", real_clips / "carphone_distorted.mp4"]
+    bad = {}
+    for name in ("segv.mp4", "abort.mp4", "hang.mp4"):
+        bad[name] = tmp_path / name
+        shutil.copy(real_clips / "carphone_pristine.mp4", bad[name])
+    paths = [str(p) for p in (bad["segv.mp4"], good[0], bad["abort.mp4"], good[1], bad["hang.mp4"], good[2])]
+    results, stats = {}, None
+    t0 = time.monotonic()
+    stats = run_pipeline(
+        paths,
+        config,
+        tiny,
+        runtime=RuntimeConfig(decode_workers=2, decode_timeout_s=4),
+        on_result=lambda r: results.setdefault(r.path, r),
+        decode=misbehaving_open_segments,
+    )
+    assert time.monotonic() - t0 < 60
+    assert sorted(results) == sorted(paths)
+    assert "SIGSEGV" in results[str(bad["segv.mp4"])].error
+    assert "SIGABRT" in results[str(bad["abort.mp4"])].error
+    assert "timed out" in results[str(bad["hang.mp4"])].error
+    assert stats.failed == 3 and stats.workers_replaced == 3 and stats.clips == 3
+    inline = _index([str(p) for p in good], config, tiny, decode_workers=0)
+    for path in map(str, good):
+        assert results[path].error is None
+        np.testing.assert_allclose(results[path].segments[0].features.moments, inline[path].segments[0].features.moments, atol=1e-5)
+
+
+def test_time_the_consumer_holds_the_stream_does_not_count_as_a_hang(real_clips, config):
+    """A slow encoder (here: sleeping between events, longer than the timeout) must not make
+    healthy files time out."""
+    pool = DecodePool(1, config, 56, timeout_s=2.0)
+    events = []
+    for event in pool.events([str(real_clips / "carphone_pristine.mp4")]):
+        events.append(event)
+        time.sleep(2.5)
+    assert not any(isinstance(e, FileFailed) for e in events), events
+    assert sum(isinstance(e, FileDone) for e in events) == 1
+
+
+def test_workers_wait_when_nobody_reads(tmp_path, real_clips, config, monkeypatch):
+    """Back-pressure: while the consumer holds the stream, a worker decodes only as far as its
+    pipe holds, not the whole corpus."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.setenv("DECODE_MARKERS", str(markers))
+    paths = [str(real_clips / "bikes.mp4")] * 12
+    pool = DecodePool(1, config, 224, timeout_s=30, decode=counting_open_segments)
+    stream = pool.events(paths)
+    next(stream)
+    time.sleep(4.0)  # enough to decode all 12 files if nothing held the worker back
+    started = len(list(markers.iterdir()))
+    stream.close()
+    assert 1 <= started <= 4  # 224 px segments are 4.8 MB: the pipe holds none of them whole
+
+
+def _small_copies(real_clips: Path, folder: Path) -> list[Path]:
+    """Low-resolution re-encodes of the real clips (fast to decode, still real footage)."""
+    out = []
+    for src in sorted(real_clips.glob("*.mp4")):
+        video = decode_all(src, max_side=96)
+        out.append(write_video(folder / f"small_{src.name}", video.frames[:60], video.fps))
+    return out
+
+
+def _mutate(data: bytes, rng: np.random.Generator) -> bytes:
+    buf = bytearray(data)
+    kind = rng.integers(0, 3)
+    if kind == 0:  # random bytes overwritten
+        for pos in rng.integers(0, len(buf), rng.integers(1, 64)):
+            buf[pos] = rng.integers(0, 256)
+    elif kind == 1:  # a run of bytes zeroed or smashed
+        start = int(rng.integers(0, len(buf)))
+        buf[start : start + int(rng.integers(16, 4096))] = bytes(rng.integers(0, 256, 1)) * 4096
+    else:  # truncated
+        buf = buf[: int(rng.integers(1, len(buf)))]
+    return bytes(buf)
+
+
+def test_fuzzed_files_beside_good_ones(tmp_path, real_clips, tiny, config):
+    """240 seeded byte-mutated copies of real clips among the good ones: every good clip is
+    indexed, every file is reported exactly once (indexed or failed), and nothing hangs."""
+    good = _small_copies(real_clips, tmp_path / "good")
+    rng = np.random.default_rng(20261203)
+    fuzz = tmp_path / "fuzz"
+    fuzz.mkdir()
+    mutated = []
+    for i in range(240):
+        src = good[i % len(good)]
+        path = fuzz / f"fuzz_{i:03d}.mp4"
+        path.write_bytes(_mutate(src.read_bytes(), rng))
+        mutated.append(path)
+    paths = [str(p) for p in mutated[:120] + good + mutated[120:]]
+    t0 = time.monotonic()
+    results = {}
+    stats = run_pipeline(
+        paths, config, tiny, runtime=RuntimeConfig(decode_workers=2, decode_timeout_s=20), on_result=lambda r: results.setdefault(r.path, r)
+    )
+    assert time.monotonic() - t0 < 120
+    assert sorted(results) == sorted(paths)  # each exactly once (setdefault keeps the first)
+    assert stats.clips + stats.failed == len(paths)
+    for p in map(str, good):
+        assert results[p].error is None and results[p].segments
+    failed = [r for r in results.values() if r.error]
+    assert failed and all(r.error.strip() for r in failed)
+    for r in results.values():
+        if r.error is None:
+            assert np.isfinite(r.segments[0].features.moments).all()
+
+
+def test_segments_of_many_files_share_encoder_batches(real_clips, tiny, config, monkeypatch):
+    """A batch is frames, not a clip: 4 files of 8 frames go through one 32-frame forward pass."""
+    sizes = []
+    real_encode = type(tiny).encode
+
+    def spy(self, frames, batch_size=32):
+        sizes.append(len(frames))
+        return real_encode(self, frames, batch_size)
+
+    monkeypatch.setattr(type(tiny), "encode", spy)
+    paths = [str(p) for p in sorted(real_clips.glob("*.mp4"))]
+    results = _index(paths, config, tiny, decode_workers=0, batch_frames=4 * FRAMES, precision="fp32")
+    assert sizes == [4 * FRAMES]
+    assert all(r.error is None for r in results.values())
