@@ -99,7 +99,7 @@ def _worst_cosine(encoder, config, segments, precision: str) -> float:
 
     def moments(p):
         encoder.place("cpu", p)
-        return [features_from_encoded(encoder.encode(s.frames), config, info).moments for s, info in segments]
+        return [features_from_encoded(encoder.encode(s.frames), config, info, s.frames).moments for s, info in segments]
 
     reduced, exact = moments(precision), moments("fp32")
     return min(float(a @ b) for a, b in zip(reduced, exact))
