@@ -18,6 +18,7 @@ from rich.console import Console
 
 from vidsearch.app.errors import console, fail, run_or_exit
 from vidsearch.app.options import ExtractorOptions, IndexOption, parse_floats
+from vidsearch.app.curate_cli import app as curate_app
 from vidsearch.app.ui_cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
@@ -197,6 +198,7 @@ def demo(
 app.add_typer(bench_app, name="bench")
 app.add_typer(generation_app)  # retime, plan
 app.add_typer(ui_app)  # ui
+app.add_typer(curate_app, name="curate")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vidsearch.indexers.activity import ACTIVITY, segment_activity
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.moments import semantic_moments
@@ -30,7 +31,8 @@ class ClipFeatures:
 def features_from_encoded(encoded: EncodedFrames, config: ExtractorConfig, info: VideoInfo | None = None) -> ClipFeatures:
     vec = semantic_moments(encoded.patch_tokens, config.alpha, config.aggregation)
     sig = spf_signature(encoded.global_embedding.numpy(), config.spf)
-    return ClipFeatures(vec.numpy().astype(np.float32), sig, info)
+    activity = segment_activity(encoded.patch_tokens, encoded.global_embedding, config.spf)
+    return ClipFeatures(vec.numpy().astype(np.float32), sig, info, aux={ACTIVITY: activity})
 
 
 def load_clip_frames(
