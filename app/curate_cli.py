@@ -90,27 +90,21 @@ def dedup(
     from_: Optional[Path] = FromOption,
     out: Optional[Path] = OutOption,
     dry_run: bool = DryRunOption,
-    appearance_threshold: Optional[float] = typer.Option(None, help="Appearance cosine (mean block) a duplicate pair reaches [default 0.90]."),
-    motion_threshold: Optional[float] = typer.Option(None, help="Motion cosine (std+skew blocks) a duplicate pair reaches [default 0.80]."),
+    appearance_threshold: Optional[float] = typer.Option(None, help="Appearance cosine (mean block) a duplicate pair reaches [default: calibrated per backbone]."),
+    motion_threshold: Optional[float] = typer.Option(None, help="Motion cosine (std+skew blocks) a duplicate pair reaches [default: calibrated per backbone]."),
     clusters: Optional[int] = typer.Option(None, help="k-means clusters for the pairwise search [default: 1 up to 4096 segments, else sqrt(n)]."),
     probe: int = typer.Option(2, help="Clusters each segment is compared in."),
     exact_only: bool = typer.Option(False, "--exact-only", help="Only content-hash duplicates."),
     groups: Optional[Path] = typer.Option(None, "--groups", help="Write the duplicate groups as JSON Lines here."),
 ) -> None:
     """Group near-duplicate segments (re-encodes, crops, recolours, copies) and keep one of each."""
-    from vidsearch.curation.dedup import APPEARANCE_THRESHOLD, MOTION_THRESHOLD, DedupConfig, deduplicate
+    from vidsearch.curation.dedup import DedupConfig, deduplicate
 
     _check_out(out, dry_run)
-    config = run_or_exit(
-        lambda: DedupConfig(
-            APPEARANCE_THRESHOLD if appearance_threshold is None else appearance_threshold,
-            MOTION_THRESHOLD if motion_threshold is None else motion_threshold,
-            clusters,
-            probe,
-            near=not exact_only,
-        )
-    )
     source, selection = _load(index_dir, from_)
+    config = run_or_exit(
+        lambda: DedupConfig.for_backbone(source.backbone, appearance_threshold, motion_threshold, clusters=clusters, probe=probe, near=not exact_only)
+    )
     result = run_or_exit(lambda: deduplicate(source, selection, config))
     console.print(f"{len(result.groups)} duplicate groups ({sum(g.kind == 'exact' for g in result.groups)} exact)")
     if groups is not None and not dry_run:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vidsearch.curation.selection import Selection, StepReport
-from vidsearch.curation.vectors import Space, normalize, vectors_of
+from vidsearch.curation.vectors import Space, vectors_of
 
 SILHOUETTE_SAMPLE = 4000
 AUTO_K_MAX = 32
@@ -59,7 +59,10 @@ class ClusterResult:
 def cluster_vectors(source, ids: np.ndarray, config: ClusterConfig) -> np.ndarray:
     """The (centred) unit vectors k-means runs on."""
     x = vectors_of(source, ids, config.space)
-    return normalize(x - x.mean(axis=0)) if config.centre and len(x) > 1 else x
+    if config.centre and len(x) > 1:  # in place: at a million segments a copy is gigabytes
+        x -= x.mean(axis=0)
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x
 
 
 def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -94,11 +97,12 @@ def cluster_segments(source, selection: Selection, config: ClusterConfig = Clust
 def describe(x: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> list[ClusterInfo]:
     """Size, medoid and members (closest to the mean first) of each non-empty cluster."""
     out = []
-    for c in np.unique(labels):
-        rows = np.flatnonzero(labels == c)
+    order = np.argsort(labels, kind="stable")
+    present, starts = np.unique(labels[order], return_index=True)
+    for c, rows in zip(present, np.split(order, starts[1:])):
         align = x[rows] @ x[rows].sum(axis=0)
-        order = rows[np.argsort(-align, kind="stable")]
-        out.append(ClusterInfo(int(c), len(rows), int(ids[order[0]]), [int(i) for i in ids[order]]))
+        ranked = rows[np.argsort(-align, kind="stable")]
+        out.append(ClusterInfo(int(c), len(rows), int(ids[ranked[0]]), [int(i) for i in ids[ranked]]))
     return sorted(out, key=lambda c: -c.size)
 
 

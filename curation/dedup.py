@@ -6,8 +6,9 @@ pairwise similarity inside each cluster), made motion-aware:
 1. **Exact**: segments of files with the same content hash over the same time range.
 2. **Near**: the remaining segments are clustered by FAISS k-means on their *appearance* vectors
    (the mean block of the moments); each segment joins its ``probe`` nearest clusters, so a pair
-   straddling a cluster border is still compared. Inside each cluster a FAISS range search finds
-   the pairs whose appearance cosine reaches ``appearance_threshold``; a pair is a duplicate only
+   straddling a cluster border is still compared. Inside each cluster FAISS finds
+   each segment's ``neighbours`` nearest (a k-NN search, so memory stays bounded even where many
+   segments look alike) whose appearance cosine reaches ``appearance_threshold``; a pair is a duplicate only
    if its *motion* cosine (std + skew blocks) also reaches ``motion_threshold``.
 
 Why both: a re-encode, crop or recolour of a clip keeps both its content and its motion, so both
@@ -28,19 +29,21 @@ import numpy as np
 from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import vectors_of
 
-# Measured on real clips and their re-encoded / cropped / recoloured copies (notes/curate-readme.md).
-APPEARANCE_THRESHOLD = 0.90
-MOTION_THRESHOLD = 0.80
+# (appearance, motion) cosine thresholds per backbone, measured on the real clips and their
+# re-encoded / cropped / recoloured copies (notes/curate-readme.md): with these, every copy joins
+# its source's group and no two different clips are joined. Other backbones need explicit values.
+CALIBRATED_THRESHOLDS = {"dinov2-s14": (0.93, 0.90), "efficientnet-lite0": (0.66, 0.80)}
 # Below this many segments every pair is compared directly (one cluster).
 SMALL_SET = 4096
 
 
 @dataclass(frozen=True)
 class DedupConfig:
-    appearance_threshold: float = APPEARANCE_THRESHOLD
-    motion_threshold: float = MOTION_THRESHOLD
+    appearance_threshold: float
+    motion_threshold: float
     clusters: int | None = None  # k-means clusters; default ~sqrt(n)
     probe: int = 2  # clusters each segment is compared in
+    neighbours: int = 32  # nearest appearance neighbours checked per segment (bounds memory)
     exact: bool = True
     near: bool = True
     seed: int = 0
@@ -51,8 +54,23 @@ class DedupConfig:
                 raise ValueError(f"{name.replace('_', ' ')} must be a cosine in [-1, 1] (got {getattr(self, name)})")
         if self.clusters is not None and self.clusters < 1:
             raise ValueError(f"clusters must be >= 1 (got {self.clusters})")
-        if self.probe < 1:
-            raise ValueError(f"probe must be >= 1 (got {self.probe})")
+        if self.probe < 1 or self.neighbours < 1:
+            raise ValueError(f"probe and neighbours must be >= 1 (got {self.probe}, {self.neighbours})")
+
+
+    @classmethod
+    def for_backbone(cls, backbone: str, appearance: float | None = None, motion: float | None = None, **kwargs) -> "DedupConfig":
+        """Thresholds given, or else the ones calibrated for ``backbone`` (ValueError if none)."""
+        if appearance is None or motion is None:
+            if backbone not in CALIBRATED_THRESHOLDS:
+                raise ValueError(
+                    f"no calibrated dedup thresholds for backbone {backbone!r} (only {', '.join(CALIBRATED_THRESHOLDS)}); "
+                    "give --appearance-threshold and --motion-threshold"
+                )
+            default = CALIBRATED_THRESHOLDS[backbone]
+            appearance = default[0] if appearance is None else appearance
+            motion = default[1] if motion is None else motion
+        return cls(appearance, motion, **kwargs)
 
 
 @dataclass
@@ -69,7 +87,7 @@ class DedupResult:
     report: StepReport
 
 
-def deduplicate(source, selection: Selection, config: DedupConfig = DedupConfig()) -> DedupResult:
+def deduplicate(source, selection: Selection, config: DedupConfig) -> DedupResult:
     """Group duplicates among ``selection`` and keep one segment per group."""
     ids = selection.ids
     n = len(ids)
@@ -139,9 +157,9 @@ def near_pairs(source, ids: np.ndarray, config: DedupConfig) -> np.ndarray:
         x = appearance[rows]
         flat = faiss.IndexFlatIP(x.shape[1])
         flat.add(x)
-        lims, _, nbr = flat.range_search(x, float(config.appearance_threshold))
-        src = np.repeat(np.arange(len(rows)), np.diff(lims).astype(np.int64))
-        keep = nbr > src  # each unordered pair once, no self pairs
+        sim, nbr = flat.search(x, min(config.neighbours + 1, len(rows)))
+        src = np.broadcast_to(np.arange(len(rows))[:, None], nbr.shape)
+        keep = (sim >= config.appearance_threshold) & (nbr > src)  # each pair once, no self pairs
         if not keep.any():
             continue
         a, b = rows[src[keep]], rows[nbr[keep]]

@@ -50,7 +50,7 @@ class ExportResult:
 
 def manifest_rows(source, selection: Selection) -> list[dict]:
     """One JSON-ready row per selected segment."""
-    cols = ["path", "start_s", "end_s", "fps", "width", "height", "spf_curve", "linearity_max", "linearity_mean", "segments"]
+    cols = ["path", "start_s", "end_s", "fps", "width", "height", "spf_curve", "linearity_max", "linearity_mean", "breakpoints"]
     t = source.table(selection.ids, cols).to_pydict()
     n = len(selection)
     ann = {k: selection.columns.get(k) for k in ANNOTATIONS}
@@ -74,7 +74,7 @@ def manifest_rows(source, selection: Selection) -> list[dict]:
         for k, values in ann.items():
             row[k] = None if values is None else _plain(values[i])
         row["spf_curve"] = [float(v) for v in t["spf_curve"][i]]
-        row["pacing_segments"] = [int(b) for b in (t["segments"][i] or [])]
+        row["pacing_segments"] = [int(b) for b in (t["breakpoints"][i] if t["breakpoints"][i] is not None else [])]
         row.update(file=None, cut=None, error=None)
         rows.append(row)
     return rows

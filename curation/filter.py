@@ -63,7 +63,7 @@ def filter_segments(source, selection: Selection, config: FilterConfig = FilterC
         lin = source.table(sel.ids, ["linearity_max"]).column("linearity_max").to_numpy()
         sel = _apply(sel, "linearity", _within(lin, config.min_linearity, config.max_linearity), removed)
     if (config.min_pacing_segments, config.max_pacing_segments) != (None, None) and len(sel):
-        breaks = source.table(sel.ids, ["segments"]).column("segments").to_pylist()
+        breaks = source.table(sel.ids, ["breakpoints"]).column("breakpoints").to_pylist()
         count = np.array([len(b or []) + 1 for b in breaks])
         sel = _apply(sel, "pacing segments", _within(count, config.min_pacing_segments, config.max_pacing_segments), removed)
     if config.where and len(sel):

@@ -35,6 +35,7 @@ class SegmentSource(Protocol):
 
     directory: str
     fingerprint: str
+    backbone: str
     moments_dim: int
     moment_block: int | None  # D of each moment block with concat aggregation, else None
 
@@ -56,6 +57,7 @@ class IndexSource:
         self.index = index
         self.directory = str(index.dir)
         self.fingerprint = index.config.fingerprint()
+        self.backbone = index.config.backbone
         self.moments_dim = int(index.manifest.moments_dim)
         self.moment_block = self.moments_dim // 3 if index.config.aggregation == "concat" else None
         self._records: pa.Table | None = None

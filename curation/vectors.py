@@ -36,9 +36,12 @@ def normalize(x: np.ndarray) -> np.ndarray:
 
 
 def vectors_of(source, ids: np.ndarray, space: Space, batch: int = 65536) -> np.ndarray:
-    """The projected vectors of ``ids``, fetched ``batch`` at a time (never the full-width
-    moments of every segment at once)."""
-    if len(ids) == 0:
-        return np.zeros((0, 1), np.float32)
-    parts = [project(source.moments(ids[i : i + batch]), space, source.moment_block) for i in range(0, len(ids), batch)]
-    return np.concatenate(parts)
+    """The projected vectors of ``ids``, fetched ``batch`` at a time into one preallocated array
+    (never the full-width moments of every segment at once)."""
+    out = None
+    for start in range(0, len(ids), batch):
+        part = project(source.moments(ids[start : start + batch]), space, source.moment_block)
+        if out is None:
+            out = np.empty((len(ids), part.shape[1]), np.float32)
+        out[start : start + len(part)] = part
+    return out if out is not None else np.zeros((0, 1), np.float32)
