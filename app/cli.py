@@ -65,7 +65,7 @@ def index(
     s = report.stats
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
-        f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} clips in {idx.dir}"
+        f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} segments in {idx.dir}"
         + (f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s)" if s and s.clips else ""),
         soft_wrap=True,
     )
@@ -75,35 +75,44 @@ def index(
 @app.command()
 def query(
     clip: Optional[Path] = typer.Argument(None, help="Query clip (indexed or not)."),
-    clip_id: Optional[int] = typer.Option(None, "--id", help="Query with an indexed clip's id."),
+    clip_id: Optional[int] = typer.Option(None, "--id", help="Query with an indexed segment's id."),
+    start: Optional[float] = typer.Option(None, "--start", help="Query with the clip's moment from START seconds."),
+    end: Optional[float] = typer.Option(None, "--end", help="... to END seconds (with CLIP)."),
     index_dir: Path = IndexOption,
     top_k: int = typer.Option(10, "--top-k", "-k"),
     by: str = typer.Option("motion", help="motion | pacing | both"),
     weights: str = typer.Option("0.7,0.3", help="Fusion weights motion,pacing (for --by both)."),
-    where: Optional[str] = typer.Option(None, help="SQL condition on clip columns, e.g. \"duration > 3\"."),
+    where: Optional[str] = typer.Option(None, help="SQL condition on segment/file columns, e.g. \"duration > 3\"."),
+    group_by: str = typer.Option("segment", "--group-by", help="segment | file (best segment per file)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Rank indexed clips by how similar their motion (and/or pacing) is to a query clip."""
+    """Rank indexed segments by how similar their motion (and/or pacing) is to a query clip."""
     from vidsearch.retrieval.index import Index
-    from vidsearch.retrieval.types import FusionWeights
+    from vidsearch.retrieval.types import FusionWeights, RangeQuery
 
     if (clip is None) == (clip_id is None):
         fail("give exactly one of CLIP or --id")
+    if clip is None and (start is not None or end is not None):
+        fail("--start/--end select a moment of CLIP; they do not apply to --id")
+    if start is not None and end is not None and end <= start:
+        fail(f"--end ({end}) must be after --start ({start})")
     w = run_or_exit(lambda: parse_floats(weights, 2, "weights"))
     idx = run_or_exit(lambda: Index.open(index_dir))
-    hits = run_or_exit(lambda: idx.search(clip_id if clip_id is not None else clip, k=top_k, by=by, weights=FusionWeights(*w), where=where))
+    target = clip_id if clip_id is not None else (RangeQuery(str(clip), start, end) if start is not None or end is not None else clip)
+    hits = run_or_exit(lambda: idx.search(target, k=top_k, by=by, weights=FusionWeights(*w), where=where, group_by=group_by))
     if as_json:
         out.print_json(json.dumps([_hit_json(h) for h in hits]))
         return
     from rich.table import Table
 
-    table = Table(title=f"top {len(hits)} by {by}")
-    for col in ("rank", "id", "score", "motion", "pacing", "mean/std/skew"):
+    table = Table(title=f"top {len(hits)} by {by}" + (" (best segment per file)" if group_by == "file" else ""))
+    for col in ("rank", "id", "time s", "score", "motion", "pacing", "mean/std/skew"):
         table.add_column(col)
     table.add_column("path", overflow="fold")
     for h in hits:
         parts = "/".join(f"{c:.2f}" for c in h.moment_contributions) if h.moment_contributions else "-"
-        table.add_row(str(h.rank), str(h.id), f"{h.score:.4f}", f"{h.motion:.4f}", f"{h.pacing:.4f}", parts, h.path)
+        times = f"{h.start_s:.1f}-{h.end_s:.1f}"
+        table.add_row(str(h.rank), str(h.id), times, f"{h.score:.4f}", f"{h.motion:.4f}", f"{h.pacing:.4f}", parts, h.path)
     out.print(table)
 
 
@@ -113,6 +122,10 @@ def _hit_json(h) -> dict:
     return {
         "rank": h.rank,
         "id": h.id,
+        "file_id": h.file_id,
+        "segment_index": h.segment_index,
+        "start_s": h.start_s,
+        "end_s": h.end_s,
         "path": h.path,
         "score": h.score,
         "motion": h.motion,
@@ -124,12 +137,12 @@ def _hit_json(h) -> dict:
 
 @app.command()
 def info(
-    clip: str = typer.Argument(..., help="A clip path or an indexed clip id."),
+    clip: str = typer.Argument(..., help="A clip path or an indexed segment id."),
     index_dir: Path = IndexOption,
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the SPF curve as a PNG."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the SPF curve(s) as a PNG."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Metadata and SPF signature of a clip (from the index, or embedded on the fly)."""
+    """Metadata and SPF signature of a clip or segment; an indexed file lists its segments."""
     from vidsearch.app.inspect import clip_summary, save_spf_plot
     from vidsearch.retrieval.index import Index
 
@@ -139,17 +152,28 @@ def info(
         save_spf_plot(summary, plot)
         console.print(f"SPF plot written to {plot}")
     if as_json:
-        out.print_json(json.dumps(summary, default=str))
+        out.print_json(json.dumps({k: v for k, v in summary.items() if k != "segment_curves"}, default=str))
         return
     for key, value in summary.items():
+        if key == "segment_curves":
+            continue
         if key == "spf_curve":
             value = " ".join(f"{v:.2f}" for v in value[:: max(1, len(value) // 16)])
+        if key == "segments":
+            out.print(f"[bold]segments[/]: {len(value)}", highlight=False)
+            for seg in value:
+                out.print(
+                    f"  #{seg['id']} [{seg['segment_index']}] {seg['start_s']:.2f}-{seg['end_s']:.2f} s, "
+                    f"linearity max {seg['linearity_max']:.3f} mean {seg['linearity_mean']:.3f}",
+                    highlight=False,
+                )
+            continue
         out.print(f"[bold]{key}[/]: {value}", highlight=False)
 
 
 @app.command()
 def stats(index_dir: Path = IndexOption, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Summary of an index: clips, errors, size, configuration."""
+    """Summary of an index: segments, files, errors, size on disk, configuration."""
     from vidsearch.retrieval.index import Index
 
     idx = run_or_exit(lambda: Index.open(index_dir))
@@ -164,13 +188,36 @@ def stats(index_dir: Path = IndexOption, as_json: bool = typer.Option(False, "--
 
 
 @app.command()
-def remove(ids: list[int] = typer.Argument(..., help="Clip ids to remove."), index_dir: Path = IndexOption) -> None:
-    """Remove clips from the index by id."""
+def remove(ids: list[int] = typer.Argument(..., help="Segment ids to remove."), index_dir: Path = IndexOption) -> None:
+    """Remove segments from the index by id (a file left without segments goes too)."""
     from vidsearch.retrieval.index import Index
 
     idx = run_or_exit(lambda: Index.open(index_dir))
     n = run_or_exit(lambda: idx.remove(ids))
-    console.print(f"removed {n} clip(s); {len(idx)} left")
+    console.print(f"removed {n} segment(s); {len(idx)} left")
+
+
+@app.command()
+def compact(index_dir: Path = IndexOption) -> None:
+    """Merge small fragments, drop deleted rows and old snapshots (safe to interrupt)."""
+    from vidsearch.retrieval.index import Index
+
+    idx = run_or_exit(lambda: Index.open(index_dir))
+    r = run_or_exit(idx.compact)
+    console.print(
+        f"compacted {idx.dir}: {r['fragments_before']} -> {r['fragments_after']} fragments, "
+        f"{r['tombstones_dropped']} deleted rows and {r['snapshots_dropped']} old snapshots dropped; {r['segments']} segments",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def migrate(index_dir: Path = IndexOption) -> None:
+    """Convert an index written by vidsearch 0.1 (schema 1) to the current schema, in place."""
+    from vidsearch.retrieval.legacy import migrate as run_migration
+
+    r = run_or_exit(lambda: run_migration(index_dir))
+    console.print(f"migrated {index_dir}: {r['segments']} clips are now whole-file segments (ids kept), snapshot {r['snapshot']}", soft_wrap=True)
 
 
 @app.command()

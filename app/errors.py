@@ -1,44 +1,5 @@
-"""How every ``vidsearch`` command reports errors that are the user's to fix.
+"""The CLI's error helpers, defined in :mod:`vidsearch.cliutil` (shared with bench and generation)."""
 
-One clear line on stderr (``error: <file or thing>: <reason>``) and exit status 2, never a
-traceback. Sub-apps (bench, generation, ui) use the same helper so the whole CLI behaves alike.
-"""
+from vidsearch.cliutil import UserError, console, fail, run_or_exit
 
-from __future__ import annotations
-
-from typing import Callable, TypeVar
-
-import typer
-from rich.console import Console
-
-T = TypeVar("T")
-console = Console(stderr=True)
-
-
-class UserError(Exception):
-    """An error whose message is all the user needs (no traceback)."""
-
-
-def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from vidsearch.indexers.encoders.errors import EncoderError
-    from vidsearch.indexers.spf import SpfError
-    from vidsearch.indexers.video import VideoError
-    from vidsearch.retrieval.filters import FilterError
-    from vidsearch.retrieval.store import IndexStoreError
-
-    return (VideoError, IndexStoreError, FilterError, EncoderError, SpfError, UserError, FileNotFoundError, KeyError, ValueError)
-
-
-def run_or_exit(fn: Callable[[], T], extra: tuple[type[BaseException], ...] = ()) -> T:
-    """Run ``fn``; a user error (the common types plus ``extra``) becomes one line, exit status 2."""
-    try:
-        return fn()
-    except _user_error_types() + extra as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        fail(str(message))
-        raise  # unreachable: fail() raises typer.Exit
+__all__ = ["UserError", "console", "fail", "run_or_exit"]

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import typer
-
+from vidsearch.cliutil import IndexOption, parse_floats
 from vidsearch.indexers.config import ExtractorConfig, SpfConfig
 
-IndexOption = typer.Option(Path(".vidsearch"), "--index", "-i", help="Index directory.", envvar="VIDSEARCH_INDEX")
-
-
-def parse_floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"{what} must be {n} comma-separated numbers, got {text!r}") from None
-    if len(values) != n:
-        raise ValueError(f"{what} must be {n} comma-separated numbers, got {text!r}")
-    return values
+__all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
 
 
 @dataclass

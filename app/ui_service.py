@@ -75,7 +75,7 @@ def _curve_fields(curve, max_dev: float, mean_dev: float, breakpoints) -> dict[s
 
 def _record_curve(record: dict[str, Any]) -> dict[str, Any]:
     return _curve_fields(
-        record["spf_curve"], record["linearity_max"], record["linearity_mean"], record.get("segments") or []
+        record["spf_curve"], record["linearity_max"], record["linearity_mean"], record.get("breakpoints") or []
     )
 
 

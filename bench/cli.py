@@ -23,7 +23,7 @@ app = typer.Typer(
 
 def _guarded(fn):
     """The CLI-wide error reporting, plus the benchmark's own error types."""
-    from vidsearch.app.errors import run_or_exit
+    from vidsearch.cliutil import run_or_exit
     from vidsearch.bench.layout import LayoutError
     from vidsearch.bench.synthetic import GeneratorError
 

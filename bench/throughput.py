@@ -1,10 +1,9 @@
 """Speed benchmark: indexing throughput, decode vs encoder share, encoder GFLOP/s vs a GEMM peak
-measured in the same run, and query latency at 10k and 100k stored vectors.
+measured in the same run (the store's query benchmark is ``vidsearch.bench.store``).
 
-    python -m vidsearch.bench.throughput [--clips 16] [--backbone dinov2-s14] [--sizes 10000,100000]
+    python -m vidsearch.bench.throughput [--clips 16] [--backbone dinov2-s14]
 
 Everything printed is measured in this run on this machine; nothing is copied from elsewhere.
-The query part uses synthetic unit vectors and curves (what is timed is the search, not the data).
 """
 
 from __future__ import annotations
@@ -110,110 +109,13 @@ def _peak_rss_mb() -> float:
 
 
 def _dir_bytes(directory: Path) -> int:
-    return sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
-
-
-def synthetic_index(directory: Path, n: int, ivf: bool, dim: int = 1152, curve_len: int = 64):
-    """An index directory holding ``n`` clustered unit vectors and monotone curves.
-
-    Vectors are drawn around ``n / 100`` random centres (cosine ~0.9 within a cluster), so nearest
-    neighbours are meaningful and an ANN recall figure says something.
-    """
-    import pyarrow as pa
-
-    from vidsearch.atomic import atomic_path
-    from vidsearch.indexers.config import ExtractorConfig
-    from vidsearch.retrieval import store
-    from vidsearch.retrieval.index import Index
-    from vidsearch.retrieval.vector_index import VectorIndex
-
-    rng = np.random.default_rng(n)
-    centres = rng.normal(size=(max(1, n // 100), dim)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    vecs = centres[rng.integers(0, len(centres), n)] + rng.normal(scale=0.5 / np.sqrt(dim), size=(n, dim)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    curves = np.sort(rng.uniform(size=(n, curve_len)), axis=1).astype(np.float32)
-    curves = (curves - curves[:, :1]) / (curves[:, -1:] - curves[:, :1])
-    config = ExtractorConfig(weights_id="synthetic")
-    store.Manifest(config, [], store.now_utc().isoformat(), dim).save(directory)
-    schema = store.clips_schema(dim, curve_len)
-    cols = {
-        "id": pa.array(np.arange(1, n + 1)),
-        "path": pa.array([f"/synthetic/{i}.mp4" for i in range(n)]),
-        "size": pa.array(np.full(n, 1000)),
-        "mtime": pa.array(np.zeros(n)),
-        "hash": pa.array([f"{i:032x}" for i in range(n)]),
-        "duration": pa.array(rng.uniform(1, 20, n)),
-        "fps": pa.array(np.full(n, 25.0)),
-        "width": pa.array(np.full(n, 640, np.int32)),
-        "height": pa.array(np.full(n, 360, np.int32)),
-        "frame_count": pa.array(np.full(n, 125)),
-        "spf_curve": pa.FixedSizeListArray.from_arrays(pa.array(curves.ravel()), curve_len),
-        "linearity_max": pa.array(np.zeros(n, np.float32)),
-        "linearity_mean": pa.array(np.zeros(n, np.float32)),
-        "segments": pa.array([[] for _ in range(n)], pa.list_(pa.int32())),
-        "moments": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), dim),
-        "indexed_at": pa.array([store.now_utc()] * n, pa.timestamp("s", tz="UTC")),
-    }
-    table = pa.Table.from_pydict(cols).cast(schema)
-    generation = store.write_clips(directory, table)
-    with atomic_path(store.faiss_path(directory, generation)) as tmp:
-        VectorIndex.build(cols["id"].to_numpy(), vecs, dim, ivf=ivf).save(tmp)  # as a commit would
-    return Index.open(directory), vecs
-
-
-def bench_queries(n: int, ivf: bool, queries: int = 100) -> dict:
-    from vidsearch.indexers.features import ClipFeatures
-    from vidsearch.indexers.spf import SpfSignature
-
-    work = Path(tempfile.mkdtemp(prefix="vidsearch-qbench-"))
-    try:
-        t0 = time.perf_counter()
-        index, vecs = synthetic_index(work, n, ivf)
-        build_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        _ = index.vectors
-        load_s = time.perf_counter() - t0
-        rng = np.random.default_rng(1)
-        curve = np.linspace(0, 1, 64, dtype=np.float32)
-        result = {
-            "n": n,
-            "faiss": "IVF" if index.vectors.is_ivf else "flat",
-            "build_s": build_s,
-            "load_s": load_s,
-            "disk_mb": _dir_bytes(work) / 2**20,
-        }
-        picks = rng.integers(0, n, queries)
-        feats = []
-        for i in picks:
-            q = vecs[i] + rng.normal(scale=0.02, size=vecs.shape[1]).astype(np.float32)
-            q /= np.linalg.norm(q)
-            feats.append(ClipFeatures(q, SpfSignature(curve, 0.0, 0.0, [], curve)))
-        for label, kwargs in (("motion", {"by": "motion"}), ("both", {"by": "both"}), ("motion+where", {"by": "motion", "where": "duration > 10"})):
-            index.search(feats[0], k=10, **kwargs)  # warm-up (DuckDB table for filters, caches)
-            times = []
-            for f in feats:
-                t0 = time.perf_counter()
-                index.search(f, k=10, **kwargs)
-                times.append(time.perf_counter() - t0)
-            result[f"{label}_p50_ms"] = 1000 * float(np.percentile(times, 50))
-            result[f"{label}_p95_ms"] = 1000 * float(np.percentile(times, 95))
-        # ANN quality: recall@10 of the FAISS result against exact numpy search
-        hits = 0
-        for f in feats[:50]:
-            exact = set((np.argsort(-(vecs @ f.moments))[:10] + 1).tolist())
-            hits += len(exact & {h.id for h in index.search(f, k=10)})
-        result["recall_at_10"] = hits / (50 * 10)
-        return result
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=16)
     parser.add_argument("--backbone", default="dinov2-s14")
-    parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--skip-indexing", action="store_true")
     args = parser.parse_args(argv)
     import torch
@@ -232,16 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             f"encoder forward: {r['encoder_forward_fps']:.1f} frames/s, {r['flops_per_frame_g']:.2f} GFLOP/frame -> "
             f"{r['encoder_gflops']:.1f} GFLOP/s = {r['encoder_gflops'] / peak:.0%} of the GEMM peak"
         )
-    print("\n## query latency (k=10, 100 queries, synthetic clustered 1152-d vectors + 64-pt curves)")
-    print("| stored | FAISS | motion p50/p95 ms | both p50/p95 ms | motion+where p50/p95 ms | recall@10 vs exact | open s | on disk MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for n, ivf in ((int(s), ivf) for s in args.sizes.split(",") for ivf in (False, True)):
-        q = bench_queries(n, ivf)
-        print(
-            f"| {n:,} | {q['faiss']} | {q['motion_p50_ms']:.2f} / {q['motion_p95_ms']:.2f} | {q['both_p50_ms']:.2f} / {q['both_p95_ms']:.2f} "
-            f"| {q['motion+where_p50_ms']:.2f} / {q['motion+where_p95_ms']:.2f} | {q['recall_at_10']:.3f} | {q['load_s']:.2f} "
-            f"| {q['disk_mb']:.0f} |"
-        )
+    print("\nquery latency, recall and the store's memory/disk figures: python -m vidsearch.bench.store")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ from typing import Optional
 
 import typer
 
-from vidsearch.app.errors import run_or_exit
-from vidsearch.app.options import IndexOption
+from vidsearch.cliutil import IndexOption, run_or_exit
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
 
 app = typer.Typer(help="ReTime clips and make keyframe/pacing plans.", no_args_is_help=True, add_completion=False)

@@ -1,15 +1,26 @@
-"""Metadata filters: a SQL condition over the clip columns, evaluated by DuckDB.
+"""Metadata filters: a SQL condition over the segment and file columns, evaluated by DuckDB.
 
-The clips' metadata (no moments vectors: they are large and FAISS already holds them) is loaded
-into an in-memory DuckDB table named ``clips``, with ``spf_curve`` cast to ``FLOAT[N]`` so array
-functions such as ``array_cosine_similarity`` work on it. External access is then switched off:
-a filter typed into the UI cannot read or write files through DuckDB.
+DuckDB reads the segment fragments' Parquet files directly (``read_parquet`` over the snapshot's
+fragment list, only the columns the condition uses); the live files table (small: one row per
+file) and the tombstoned ids are registered Arrow tables joined in. ``spf_curve`` (kept in
+float16 arrays, not in Parquet) is joined only when the condition mentions it, cast to
+``FLOAT[N]`` so array functions such as ``array_cosine_similarity`` work on it.
+
+Safety: DuckDB may read only the index's ``fragments`` folder (``allowed_directories``), other
+file access, extension autoloading and configuration changes are switched off, so a filter typed
+into the UI cannot read or write files. A bad condition raises :class:`FilterError` with DuckDB's
+first line (no internals) and the list of columns.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
+
+from vidsearch.retrieval.reader import SnapshotReader
+from vidsearch.retrieval.snapshot import FRAGMENTS
 
 
 class FilterError(ValueError):
@@ -17,26 +28,73 @@ class FilterError(ValueError):
 
 
 class MetadataFilter:
-    def __init__(self, metadata: pa.Table, curve_len: int):
+    def __init__(self, reader: SnapshotReader):
         import duckdb
 
+        self.reader = reader
         self._con = duckdb.connect(":memory:")
-        self._con.register("clips_arrow", metadata)
-        self._con.execute(
-            f"CREATE TABLE clips AS SELECT * REPLACE (CAST(spf_curve AS FLOAT[{curve_len}]) AS spf_curve) FROM clips_arrow"
+        con = self._con
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        folder = str((reader.dir / FRAGMENTS).resolve()) + "/"
+        con.execute("SET allowed_directories = ?", [[folder]])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        con.register("live_files", reader.files)
+        con.register("deleted_ids", pa.table({"id": pa.array(reader.deleted, pa.int64())}))
+        paths = [str(f.segments_path.resolve()) for f in reader.fragments if f.ref.segments]
+        source = f"read_parquet({paths!r})" if paths else "(SELECT * FROM seg_schema)"
+        if not paths:
+            con.register("seg_schema", reader.schema.empty_table())
+        exclude = "WHERE s.id NOT IN (SELECT id FROM deleted_ids)" if len(reader.deleted) else ""
+        con.execute(
+            "CREATE VIEW segments_base AS SELECT s.*, f.* EXCLUDE (file_id), s.end_s - s.start_s AS segment_duration "
+            f"FROM {source} s JOIN live_files f USING (file_id) {exclude}"
         )
-        self._con.unregister("clips_arrow")
-        self._con.execute("SET enable_external_access = false")
-        self._con.execute("SET lock_configuration = true")
-        self.columns = [r[0] for r in self._con.execute("DESCRIBE clips").fetchall()]
+        self._curves_ready = False
+        self.columns = [r[0] for r in con.execute("DESCRIBE segments_base").fetchall()] + ["spf_curve"]
+
+    def _ensure_curves(self) -> None:
+        """Join the SPF curves (materialised once per snapshot, only for conditions that use them)."""
+        if self._curves_ready:
+            return
+        ids, curves = [], []
+        for ids_part, cols in self.reader.iter_batches(["spf_curve"], 65536):
+            ids.append(ids_part)
+            curves.append(cols["spf_curve"])
+        n = self.reader.manifest.curve_len
+        flat = np.concatenate(curves).ravel() if curves else np.empty(0, np.float32)
+        table = pa.table(
+            {
+                "id": pa.array(np.concatenate(ids) if ids else np.empty(0, np.int64)),
+                "spf_curve": pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), n),
+            }
+        )
+        self._con.register("curves", table)
+        self._curves_ready = True
 
     def ids(self, where: str) -> np.ndarray:
-        """Ids of the rows for which ``where`` holds (raises FilterError with DuckDB's reason)."""
+        """Ids of the live segments for which ``where`` holds (raises FilterError)."""
         if ";" in where:
             raise FilterError(f"filter must be a single SQL condition, got {where!r}")
         import duckdb
 
+        uses_curve = re.search(r"\bspf_curve\b", where, re.IGNORECASE) is not None
         try:
-            return self._con.execute(f"SELECT id FROM clips WHERE ({where})").fetchnumpy()["id"].astype(np.int64)
+            if uses_curve:
+                self._ensure_curves()
+                n = self.reader.manifest.curve_len
+                source = f"(SELECT b.*, CAST(c.spf_curve AS FLOAT[{n}]) AS spf_curve FROM segments_base b JOIN curves c USING (id))"
+            else:
+                source = "segments_base"
+            result = self._con.execute(f"SELECT id FROM {source} WHERE ({where})").fetchnumpy()["id"]
         except duckdb.Error as exc:
-            raise FilterError(f"bad filter {where!r}: {exc}. Columns: {', '.join(self.columns)}") from exc
+            raise FilterError(f"bad filter {where!r}: {_first_line(exc)}. Columns: {', '.join(self.columns)}") from exc
+        return np.sort(np.asarray(result, dtype=np.int64))
+
+
+def _first_line(exc: Exception) -> str:
+    """DuckDB's reason without the echoed query, candidate lists or file paths."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    text = re.split(r"\s*(Candidate bindings|LINE \d+:|Did you mean)", text)[0]
+    return re.sub(r"(/[^\s\"']+)+", "<path>", text).rstrip(" !.:")

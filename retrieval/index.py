@@ -5,11 +5,14 @@ A small explicit API in the spirit of fiftyone-brain's similarity index::
     index = Index.open_or_create("./.vidsearch", ExtractorConfig())
     report = index.add(["./corpus"])          # incremental, resumable, bad files reported
     hits = index.search("query.mp4", k=10, by="both")
-    index.remove([3, 7])
+    index.remove([3, 7])                      # segment ids
 
-The extractor configuration is stored with the data (``manifest.json``); a query clip from outside
-the index is embedded with exactly that configuration, and asking for another configuration is
-refused with the list of differences instead of silently mixing vectors.
+The index stores files and their segments (the unit of search) in append-only fragments listed
+by snapshots (``snapshot.py``); this class ties the pieces together: a reader of the current
+snapshot (``reader.py``), the searcher (``search.py``), the ANN indexes (``ann.py``), the
+ingest transaction (``ingest.py``), the writer lock (``lock.py``). The extractor configuration is
+stored with the data: a query clip from outside the index is embedded with exactly that
+configuration, and asking for another one is refused with the list of differences.
 """
 
 from __future__ import annotations
@@ -19,43 +22,51 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from vidsearch.atomic import atomic_path
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.corpus import FileStat, content_hash, discover_videos, stat_file
 from vidsearch.indexers.features import ClipFeatures, embed_clip
-from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.indexers.pipeline import FileResult, PipelineStats, run_pipeline
+from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.indexers.spf import SpfSignature
 from vidsearch.indexers.video import VideoInfo
-from vidsearch.retrieval import store
+from vidsearch.retrieval import snapshot as snap
 from vidsearch.retrieval.filters import MetadataFilter
-from vidsearch.retrieval.scoring import fused, motion_scores, pacing_scores, top_k
-from vidsearch.retrieval.store import ConfigMismatchError, IndexLockedError, IndexNotFoundError, Manifest
-from vidsearch.retrieval.types import FusionWeights, RangeQuery, RankBy, SearchHit
-from vidsearch.retrieval.vector_index import IVF_THRESHOLD, VectorIndex
+from vidsearch.retrieval.ingest import Transaction, read_errors
+from vidsearch.retrieval.lock import WriterLock
+from vidsearch.retrieval.reader import SnapshotReader
+from vidsearch.retrieval.schema import AUX_PREFIX
+from vidsearch.retrieval.search import SearchRequest, Searcher, validate
+from vidsearch.retrieval.store import (
+    MANIFEST,
+    ConfigMismatchError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexStoreError,
+    Manifest,
+    now_utc,
+)
+from vidsearch.retrieval.types import FusionWeights, GroupBy, RangeQuery, RankBy, SearchHit
 
-VECTOR_COLUMNS = ("moments",)
-# Up to this many candidate clips are scored exactly with NumPy instead of going through FAISS.
-EXACT_SCORING_LIMIT = 2_000
-# Candidates taken from each side (motion via FAISS, pacing exactly) before fusing exact scores.
-FUSION_SHORTLIST = 256
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
 COMMIT_EVERY_S = 30.0
+# Range queries reuse a stored segment whose bounds match the requested ones this closely (s).
+RANGE_MATCH_S = 1e-3
+
+Query = str | os.PathLike | int | RangeQuery | ClipFeatures
 
 
 @dataclass
 class AddReport:
-    added: int = 0  # clips embedded (new or changed)
+    added: int = 0  # files embedded (new or changed)
     reused: int = 0  # same content already indexed at another path: features copied
     skipped: int = 0  # unchanged since the last run
-    removed: int = 0  # pruned (file gone) or replaced (file changed)
+    removed: int = 0  # files pruned (gone) or replaced (changed)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    segments: int = 0  # segments stored by this run (embedded or copied)
     stats: PipelineStats | None = None
 
     @property
@@ -73,17 +84,14 @@ class Index:
         self.dir = Path(directory)
         self._allow_download = allow_download
         self.manifest = manifest
-        self._schema = store.clips_schema(manifest.moments_dim, manifest.config.spf.resample)
-        self._table, self._generation = store.read_clips(self.dir, self._schema)
-        self._errors = store.read_errors(self.dir)
-        self._vectors: VectorIndex | None = None
-        self._arrays: dict[str, np.ndarray] | None = None
         self._encoder = None
+        self._load(snap.latest(self.dir))
+
+    def _load(self, snapshot: snap.Snapshot) -> None:
+        self._reader = SnapshotReader(self.dir, self.manifest, snapshot)
         self._filter: MetadataFilter | None = None
-        self._meta: pa.Table | None = None  # the table without vectors, set with the array view
-        # Ids added / removed in memory since the last commit: applied to FAISS incrementally.
-        self._pending_added: list[int] = []
-        self._pending_removed: list[int] = []
+        self._ann = None
+        self._ann_loaded = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -92,13 +100,13 @@ class Index:
         from vidsearch.indexers.encoders import load_encoder
 
         directory = Path(directory)
-        if (directory / store.MANIFEST).exists():
-            raise store.IndexStoreError(f"an index already exists at {directory}; open it, or pass --rebuild to replace it")
+        if (directory / MANIFEST).exists():
+            raise IndexStoreError(f"an index already exists at {directory}; open it, or pass --rebuild to replace it")
         config = config or ExtractorConfig()
         encoder = load_encoder(config.backbone, allow_download=allow_download)
         config = config.with_weights(encoder.weights_id)
         dim = encoder.dim * (3 if config.aggregation == "concat" else 1)
-        manifest = Manifest(config, [], store.now_utc().isoformat(), dim)
+        manifest = Manifest(config, [], now_utc().isoformat(), dim)
         directory.mkdir(parents=True, exist_ok=True)
         manifest.save(directory)
         index = cls(directory, manifest, allow_download)
@@ -119,10 +127,10 @@ class Index:
         cls, directory: str | os.PathLike, config: ExtractorConfig | None = None, *, rebuild: bool = False, allow_download: bool = False
     ) -> "Index":
         directory = Path(directory)
-        if rebuild and (directory / store.MANIFEST).exists():
-            with _writer_lock(directory):
+        if rebuild and (directory / MANIFEST).exists():
+            with WriterLock(directory):
                 shutil.rmtree(directory)
-        if (directory / store.MANIFEST).exists():
+        if (directory / MANIFEST).exists():
             return cls.open(directory, config, allow_download=allow_download)
         return cls.create(directory, config, allow_download=allow_download)
 
@@ -135,8 +143,14 @@ class Index:
     def roots(self) -> list[str]:
         return list(self.manifest.roots)
 
+    @property
+    def version(self) -> int:
+        """The snapshot version this object reads."""
+        return self._reader.snapshot.version
+
     def __len__(self) -> int:
-        return self._table.num_rows
+        """Live segments."""
+        return len(self._reader)
 
     @property
     def encoder(self):
@@ -154,177 +168,174 @@ class Index:
         return self._encoder
 
     @property
-    def vectors(self) -> VectorIndex:
-        """The FAISS index, loaded from its file if it matches the Parquet generation, else rebuilt."""
-        if self._vectors is None:
-            path = store.faiss_path(self.dir, self._generation)
-            if self._generation and path.exists():
-                self._vectors = VectorIndex.load(path, self.manifest.moments_dim)
-            else:
-                a = self._array_view()
-                self._vectors = VectorIndex.build(a["ids"], a["moments"], self.manifest.moments_dim)
-        return self._vectors
+    def ann(self):
+        """The ANN indexes of the current snapshot (None below the size where exact search is used)."""
+        if not self._ann_loaded:
+            from vidsearch.retrieval.ann import AnnSet
 
-    def _array_view(self) -> dict[str, np.ndarray]:
-        if self._arrays is None:
-            t, n = self._table, self._table.num_rows
-            self._arrays = {
-                "ids": t.column("id").to_numpy(),
-                "moments": _fixed_list_to_numpy(t.column("moments"), n, self.manifest.moments_dim),
-                "curves": _fixed_list_to_numpy(t.column("spf_curve"), n, self.config.spf.resample),
-            }
-            self._arrays["row_of"] = {int(i): r for r, i in enumerate(self._arrays["ids"])}
-            self._arrays["sorter"] = np.argsort(self._arrays["ids"], kind="stable")
-            self._meta = t.drop_columns(list(VECTOR_COLUMNS))
-        return self._arrays
-
-    def _rows_of(self, ids: np.ndarray) -> np.ndarray:
-        """Row positions of the given clip ids (ids not in the index are dropped), vectorised."""
-        a = self._array_view()
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) == 0 or len(a["ids"]) == 0:
-            return np.empty(0, np.int64)
-        sorted_ids = a["ids"][a["sorter"]]
-        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
-        return np.sort(a["sorter"][pos[sorted_ids[pos] == ids]])
+            self._ann = AnnSet.load(self._reader)
+            self._ann_loaded = True
+        return self._ann
 
     # ------------------------------------------------------------------ reading
-    def records(self) -> list[dict]:
-        """Metadata rows (no moments vector), in id order."""
-        return self._table.drop_columns(list(VECTOR_COLUMNS)).sort_by("id").to_pylist()
+    def get(self, segment_id: int) -> dict:
+        """Segment + file columns of one segment (incl. ``spf_curve``); KeyError if unknown."""
+        return self._read(lambda r: r.records(np.array([int(segment_id)]))[0])
 
-    def get(self, clip_id: int) -> dict:
-        row = self._array_view()["row_of"].get(int(clip_id))
-        if row is None:
-            raise KeyError(f"no clip with id {clip_id} in {self.dir}")
-        return self._meta.slice(row, 1).to_pylist()[0]
+    def records(self) -> list[dict]:
+        """Every live segment's record, in id order (small indexes and tests: reads all rows)."""
+        return self._read(lambda r: [rec for batch in _pages(r) for rec in batch])
+
+    def page(self, offset: int, limit: int, contains: str | None = None) -> list[dict]:
+        """``limit`` segment records from ``offset`` in id order (no curves), for pickers;
+        ``contains`` keeps files whose path contains that text (case-insensitive)."""
+        return self._read(lambda r: r.page(offset, limit, contains))
+
+    def segments_of(self, path_or_file_id: str | os.PathLike | int) -> list[dict]:
+        """The live segments of an indexed file (by path or file id), in file order; [] if not indexed."""
+        def run(r: SnapshotReader) -> list[dict]:
+            if isinstance(path_or_file_id, (int, np.integer)):
+                file_id = int(path_or_file_id)
+            else:
+                row = r.file_by_path(_abspath(path_or_file_id))
+                if row is None:
+                    return []
+                file_id = row["file_id"]
+            return r.segments_of_file(file_id)
+
+        return self._read(run)
+
+    def poster(self, segment_id: int) -> bytes | None:
+        """The segment's JPEG poster, None if it has none; KeyError if unknown."""
+        return self._read(lambda r: r.poster(int(segment_id)))
+
+    def moments(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """float32 (n, D) moments of the given segment ids, in that order (from float16 on disk)."""
+        return self._read(lambda r: r.moments(np.asarray(ids, np.int64)))
+
+    def iter_batches(self, columns: Sequence[str], batch_size: int = 4096) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """``(ids, {column: array})`` over all live segments of the current snapshot, batch by batch."""
+        yield from self._reader.iter_batches(list(columns), batch_size)
 
     def find_path(self, path: str | os.PathLike) -> dict | None:
-        """The record of a file if it is indexed and unchanged since (same size and mtime)."""
+        """The file row of an indexed file if it is unchanged since (same size and mtime)."""
         try:
             st = stat_file(path)
         except OSError:
             return None
-        hits = self._table.filter(pc.equal(self._table.column("path"), st.path)).drop_columns(list(VECTOR_COLUMNS)).to_pylist()
-        if hits and hits[0]["size"] == st.size and hits[0]["mtime"] == st.mtime:
-            return hits[0]
+        row = self._reader.file_by_path(st.path)
+        if row and row["size"] == st.size and row["mtime"] == st.mtime:
+            return row
         return None
 
     def errors(self) -> list[dict]:
-        return self._errors.to_pylist()
+        return read_errors(self.dir, self._reader.snapshot.errors).to_pylist()
 
     def stats(self) -> dict:
-        t = self._table
+        r = self._reader
+        files = r.files
+        s = r.snapshot
+        ann = self.ann
         return {
             "index": str(self.dir),
-            "clips": t.num_rows,
-            "errors": self._errors.num_rows,
-            "total_duration_s": float(pc.sum(t.column("duration")).as_py() or 0.0),
-            "total_size_bytes": int(pc.sum(t.column("size")).as_py() or 0),
+            "schema_version": 2,
+            "snapshot": s.version,
+            "segments": len(r),
+            "files": files.num_rows,
+            "fragments": len(s.fragments),
+            "deleted_segments": s.n_deleted,
+            "errors": len(self.errors()),
+            "total_duration_s": float(np.sum(files.column("duration").to_numpy())) if files.num_rows else 0.0,
+            "total_size_bytes": int(np.sum(files.column("size").to_numpy())) if files.num_rows else 0,
+            "disk_bytes": _dir_bytes(self.dir),
             "roots": self.roots,
             "backbone": self.config.backbone,
+            "segment_mode": self.config.segment.mode,
             "config_fingerprint": self.config.fingerprint(),
             "moments_dim": self.manifest.moments_dim,
-            "faiss": "IVF" if self._table.num_rows and self.vectors.is_ivf else "flat",
+            "aux": dict(self.manifest.aux_dims),
+            "vector_search": "exact" if ann is None else ann.describe(),
             "created_at": self.manifest.created_at,
         }
 
-    def features_of(self, clip_id: int) -> ClipFeatures:
-        a = self._array_view()
-        row = a["row_of"].get(int(clip_id))
-        if row is None:
-            raise KeyError(f"no clip with id {clip_id} in {self.dir}")
-        rec = self.get(clip_id)
-        sig = SpfSignature(
-            curve=a["curves"][row],
-            max_dev=rec["linearity_max"],
-            mean_dev=rec["linearity_mean"],
-            breakpoints=list(rec["segments"]),
-            raw=a["curves"][row],
-        )
-        info = VideoInfo(rec["duration"], rec["fps"], rec["width"], rec["height"], rec["frame_count"])
-        return ClipFeatures(a["moments"][row], sig, info)
+    def features_of(self, segment_id: int) -> ClipFeatures:
+        """The stored features of a segment (moments and curve as float32 from float16)."""
+        rec = self.get(segment_id)
+        curve = np.asarray(rec["spf_curve"], np.float32)
+        sig = SpfSignature(curve=curve, max_dev=rec["linearity_max"], mean_dev=rec["linearity_mean"], breakpoints=list(rec["breakpoints"]), raw=curve)
+        info = VideoInfo(rec["end_s"] - rec["start_s"], rec["fps"], rec["width"], rec["height"], rec["end_frame"] - rec["start_frame"])
+        aux = {k[len(AUX_PREFIX) :]: np.asarray(v, np.float32) for k, v in rec.items() if k.startswith(AUX_PREFIX) and v is not None}
+        return ClipFeatures(self.moments([segment_id])[0], sig, info, aux)
 
     def embed(self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> ClipFeatures:
         """Features of any clip (or time range of a file), computed exactly as the index's
         segments were (raises VideoError)."""
         return embed_clip(path, self.config, self.encoder, start_s=start_s, end_s=end_s)
 
+    def filter_ids(self, where: str) -> np.ndarray:
+        """Sorted ids of the live segments matching a SQL condition over segment + file columns."""
+        if self._filter is None:
+            self._filter = MetadataFilter(self._reader)
+        return self._filter.ids(where)
+
+    def _read(self, fn):
+        """Run a read; if a concurrent ``compact`` removed files of our snapshot, move to the
+        newest snapshot and run it again."""
+        try:
+            return fn(self._reader)
+        except FileNotFoundError:
+            self.refresh()
+            return fn(self._reader)
+
     # ------------------------------------------------------------------ search
     def search(
         self,
-        query: str | os.PathLike | int | ClipFeatures,
+        query: Query,
         k: int = 10,
         by: RankBy = "motion",
         weights: FusionWeights = FusionWeights(),
         where: str | None = None,
         exclude_self: bool = True,
+        group_by: GroupBy = "segment",
     ) -> list[SearchHit]:
-        """The ``k`` clips most similar to ``query`` (a path, an indexed id, or features)."""
-        if by not in ("motion", "pacing", "both"):
-            raise ValueError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        """The ``k`` segments most similar to ``query``: a path, an indexed segment id, a
+        ``RangeQuery`` (a time range of any file) or features. ``group_by="file"`` keeps the best
+        segment of each file. An indexed query segment is left out unless ``exclude_self=False``."""
+        validate(k, by, group_by)
         feats, self_id = self._resolve_query(query)
-        if len(self) == 0:
-            return []
-        a = self._array_view()
-        rows = self._candidate_rows(feats, k + (1 if self_id is not None else 0), by, where)
-        if self_id is not None and exclude_self:
-            rows = rows[a["ids"][rows] != self_id]
-        motion = motion_scores(feats.moments, a["moments"][rows])
-        pacing = pacing_scores(feats.spf.curve, a["curves"][rows])
-        score = fused(motion, pacing, by, weights)
-        order = top_k(score, k)
-        contrib = self._contributions(feats.moments, a["moments"][rows[order]])
-        records = self._meta.take(pa.array(rows[order])).to_pylist()
-        hits = []
-        for rank, (pos, rec) in enumerate(zip(order, records), start=1):
-            cid = int(rec["id"])
-            hits.append(
-                SearchHit(
-                    rank=rank,
-                    id=cid,
-                    path=rec["path"],
-                    score=float(score[pos]),
-                    motion=float(motion[pos]),
-                    pacing=float(pacing[pos]),
-                    moment_contributions=None if contrib is None else tuple(float(c) for c in contrib[rank - 1]),
-                    record=rec,
-                    file_id=cid,  # schema 1: one segment per file, ids shared
-                    start_s=0.0,
-                    end_s=float(rec["duration"]),
-                )
-            )
-        return hits
 
-    def _resolve_query(self, query) -> tuple[ClipFeatures, int | None]:
+        def run(r: SnapshotReader) -> list[SearchHit]:
+            allowed = self.filter_ids(where) if where else None
+            req = SearchRequest(feats, k, by, weights, allowed, self_id if exclude_self else None, group_by)
+            return Searcher(r, self.ann, self._contributions).search(req)
+
+        return self._read(run)
+
+    def _resolve_query(self, query: Query) -> tuple[ClipFeatures, int | None]:
         if isinstance(query, ClipFeatures):
             return query, None
-        if isinstance(query, RangeQuery):
-            return self.embed(query.path, query.start_s, query.end_s), None
         if isinstance(query, (int, np.integer)):
             return self.features_of(int(query)), int(query)
-        rec = self.find_path(query)
-        if rec is not None:
-            return self.features_of(rec["id"]), rec["id"]
+        if isinstance(query, RangeQuery):
+            stored = self._stored_range(query)
+            if stored is not None:
+                return self.features_of(stored), stored
+            return self.embed(query.path, query.start_s, query.end_s), None
+        segments = self.segments_of(query) if self.find_path(query) is not None else []
+        if len(segments) == 1:  # a whole-file segment: the file is its own query
+            return self.features_of(segments[0]["id"]), segments[0]["id"]
         return self.embed(query), None
 
-    def _candidate_rows(self, feats: ClipFeatures, k: int, by: RankBy, where: str | None) -> np.ndarray:
-        """Rows worth scoring exactly: every (filtered) row when that is cheap, else shortlists:
-        FAISS for motion (restricted to the filtered ids), an exact pass for pacing (64-d)."""
-        a = self._array_view()
-        allowed = self.filter_ids(where) if where else None
-        pool = len(self) if allowed is None else len(allowed)
-        if by == "pacing" or pool <= max(4 * k, EXACT_SCORING_LIMIT):
-            return np.arange(len(self)) if allowed is None else self._rows_of(allowed)
-        shortlist = max(k, FUSION_SHORTLIST) if by == "both" else k
-        rows = self._rows_of(self.vectors.search(feats.moments, shortlist, allowed)[1])
-        if by == "both":  # the pacing side of the fusion gets its own shortlist, exact
-            pacing_rows = np.arange(len(self)) if allowed is None else self._rows_of(allowed)
-            best = top_k(pacing_scores(feats.spf.curve, a["curves"][pacing_rows]), shortlist)
-            rows = np.union1d(rows, pacing_rows[best])
-        return rows
+    def _stored_range(self, query: RangeQuery) -> int | None:
+        """A stored segment of the (unchanged) file whose bounds are exactly the query's."""
+        if self.find_path(query.path) is None:
+            return None
+        for rec in self.segments_of(query.path):
+            start = 0.0 if query.start_s is None else query.start_s
+            end = rec["duration"] if query.end_s is None else query.end_s
+            if abs(rec["start_s"] - start) <= RANGE_MATCH_S and abs(rec["end_s"] - end) <= RANGE_MATCH_S:
+                return int(rec["id"])
+        return None
 
     def _contributions(self, query: np.ndarray, others: np.ndarray) -> np.ndarray | None:
         if self.config.aggregation != "concat":
@@ -332,13 +343,6 @@ class Index:
         from vidsearch.indexers.moments import moment_contributions
 
         return moment_contributions(query, others, self.manifest.moments_dim // 3)
-
-    def filter_ids(self, where: str) -> np.ndarray:
-        """Ids of the clips matching a SQL condition over the clip columns (DuckDB)."""
-        if self._filter is None:
-            self._array_view()
-            self._filter = MetadataFilter(self._meta, self.config.spf.resample)
-        return self._filter.ids(where)
 
     # ------------------------------------------------------------------ writing
     def add(
@@ -350,22 +354,24 @@ class Index:
         progress: ProgressCallback | None = None,
         commit_every_s: float = COMMIT_EVERY_S,
     ) -> AddReport:
-        """Index new and changed clips under ``paths``; unchanged ones are skipped.
-
-        Work is committed every ``commit_every_s`` seconds, so an interrupted run keeps what it
-        did and a rerun resumes from there.
-        """
+        """Index new and changed files under ``paths`` (all their segments); unchanged ones are
+        skipped. Work is committed every ``commit_every_s`` seconds, so an interrupted run keeps
+        what it did and a rerun resumes from there."""
         paths = [Path(p) for p in paths]
-        with _writer_lock(self.dir):
-            self._reload()  # another writer may have committed since we opened
+        with WriterLock(self.dir):
+            self.refresh()  # another writer may have committed since we opened
             report = AddReport()
             files = discover_videos(paths)
             self.manifest.roots = sorted(set(self.manifest.roots) | {str(p.resolve()) for p in paths})
             self.manifest.save(self.dir)
-            todo, metas = self._plan(files, report)
+            self._collect_garbage()
+            tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
+            todo, metas = _plan(tx, files, report)
             if prune:
-                self._prune(report)
-            writer = _BatchWriter(self, report, metas, commit_every_s)
+                gone = [int(f) for f, p in zip(tx.reader.files.column("file_id").to_pylist(), tx.reader.files.column("path").to_pylist()) if not Path(p).exists()]
+                tx.delete_files(gone)
+                report.removed += len(gone)
+            writer = _BatchWriter(self, tx, report, metas, commit_every_s)
             stats = PipelineStats()
             report.stats = stats
             if progress:
@@ -385,221 +391,133 @@ class Index:
             return report
 
     def remove(self, ids: Sequence[int]) -> int:
-        """Remove clips by id; returns how many were removed."""
-        with _writer_lock(self.dir):
-            self._reload()
-            present = set(self._table.column("id").to_pylist()) & {int(i) for i in ids}
-            if present:
-                self._drop_ids(sorted(present))
-                self._commit()
-            return len(present)
+        """Remove segments by id (a file left without segments is removed too); returns how many."""
+        with WriterLock(self.dir):
+            self.refresh()
+            tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
+            n = tx.delete_segments(np.asarray(list(ids), np.int64))
+            if n:
+                self._commit(tx)
+            return n
+
+    def compact(self) -> dict:
+        """Merge small fragments, drop tombstoned rows and old snapshots (see ``compaction.py``)."""
+        from vidsearch.retrieval.compaction import compact
+
+        with WriterLock(self.dir):
+            self.refresh()
+            result = compact(self._reader)
+            self.refresh()
+            return result
 
     def refresh(self) -> bool:
         """Pick up what another process committed since this index was opened (True if anything).
 
-        Cheap when nothing changed (reads the Parquet footer only), so long-lived readers such as
-        the web UI call it before each query.
-        """
-        if store.read_generation(self.dir) == self._generation:
+        Cheap when nothing changed (lists the snapshots folder), so long-lived readers such as
+        the web UI call it before each query."""
+        if snap.latest_version(self.dir) == self._reader.snapshot.version:
             return False
-        self._reload()
+        self.manifest = Manifest.load(self.dir)
+        self._load(snap.latest(self.dir))
         return True
 
-    def _reload(self) -> None:
-        self.manifest = Manifest.load(self.dir)
-        table, generation = store.read_clips(self.dir, self._schema)
-        if generation != self._generation:
-            self._table, self._generation = table, generation
-            self._invalidate(vectors=True)
-        self._errors = store.read_errors(self.dir)
+    def _commit(self, tx: Transaction) -> None:
+        from vidsearch.retrieval.ann import update_ann
 
-    def _invalidate(self, vectors: bool) -> None:
-        self._arrays = None
-        self._filter = None
-        if vectors:
-            self._vectors = None
+        reader = tx.commit(lambda s: update_ann(self.dir, self.manifest, s))
+        self._load(reader.snapshot)
 
-    def _plan(self, files: list[str], report: AddReport) -> tuple[list[str], dict[str, tuple[FileStat, str]]]:
-        """Decide per file: skip (unchanged), reuse (same content elsewhere) or embed."""
-        known = {r["path"]: r for r in self._table.select(["id", "path", "size", "mtime", "hash"]).to_pylist()}
-        by_hash = {r["hash"]: r["id"] for r in known.values()}
-        todo, metas, reuse = [], {}, []
-        stale_ids = []
-        touched = []
-        for path in files:
-            try:
-                st = stat_file(path)
-                row = known.get(st.path)
-                if row and row["size"] == st.size and row["mtime"] == st.mtime:
-                    report.skipped += 1
-                    continue
-                digest = content_hash(st.path)
-            except OSError as exc:
-                self._record_error(path, None, f"cannot read ({exc.strerror or exc})", report)
-                continue
-            if row and row["hash"] == digest:
-                touched.append((row["id"], st))  # touched but identical: refresh size/mtime only
-                report.skipped += 1
-                continue
-            if row:
-                stale_ids.append(row["id"])  # changed content: replaced when the new row lands
-            if digest in by_hash and by_hash[digest] not in stale_ids:
-                reuse.append((by_hash[digest], st, digest))
-                continue
-            todo.append(st.path)
-            metas[st.path] = (st, digest)
-        self._drop_ids(stale_ids)
-        report.removed += len(stale_ids)
-        self._refresh_stats(touched)
-        self._copy_rows(reuse, report)
-        return todo, metas
-
-    def _prune(self, report: AddReport) -> None:
-        gone = [r["id"] for r in self._table.select(["id", "path"]).to_pylist() if not Path(r["path"]).exists()]
-        self._drop_ids(gone)
-        report.removed += len(gone)
-
-    def _drop_ids(self, ids: list[int]) -> None:
-        if ids:
-            keep = pc.invert(pc.is_in(self._table.column("id"), pa.array(ids, pa.int64())))
-            self._table = self._table.filter(keep)
-            self._invalidate(vectors=False)
-            self._pending_removed.extend(ids)
-
-    def _refresh_stats(self, touched: list[tuple[int, FileStat]]) -> None:
-        """New size/mtime for files whose content did not change (column-wise: no row objects)."""
-        if not touched:
-            return
-        new = {cid: st for cid, st in touched}
-        ids = self._table.column("id").to_numpy()
-        size = self._table.column("size").to_numpy().copy()
-        mtime = self._table.column("mtime").to_numpy().copy()
-        for row in np.flatnonzero(np.isin(ids, list(new))):
-            st = new[int(ids[row])]
-            size[row], mtime[row] = st.size, st.mtime
-        t = self._table
-        t = t.set_column(t.schema.get_field_index("size"), "size", pa.array(size, pa.int64()))
-        self._table = t.set_column(t.schema.get_field_index("mtime"), "mtime", pa.array(mtime, pa.float64()))
-
-    def _copy_rows(self, reuse: list[tuple[int, FileStat, str]], report: AddReport) -> None:
-        if not reuse:
-            return
-        a = self._array_view()
-        rows = []
-        next_id = self._next_id()
-        for src_id, st, digest in reuse:
-            src = self._table.slice(a["row_of"][src_id], 1).to_pylist()[0]
-            src.update(id=next_id, path=st.path, size=st.size, mtime=st.mtime, hash=digest, indexed_at=store.now_utc())
-            rows.append(src)
-            next_id += 1
-        self._table = pa.concat_tables([self._table, pa.Table.from_pylist(rows, schema=self._schema)])
-        self._invalidate(vectors=False)
-        self._pending_added.extend(r["id"] for r in rows)
-        report.reused += len(rows)
-
-    def _next_id(self) -> int:
-        return int(pc.max(self._table.column("id")).as_py() or 0) + 1 if self._table.num_rows else 1
-
-    def _record_error(self, path: str, st: FileStat | None, reason: str, report: AddReport) -> None:
-        report.failed.append((path, reason))
-        keep = pc.not_equal(self._errors.column("path"), path)
-        row = {"path": path, "size": st.size if st else None, "mtime": st.mtime if st else None, "reason": reason, "at": store.now_utc()}
-        self._errors = pa.concat_tables([self._errors.filter(keep), pa.Table.from_pylist([row], schema=store.ERRORS_SCHEMA)])
-
-    def _clear_error(self, path: str) -> None:
-        if self._errors.num_rows:
-            self._errors = self._errors.filter(pc.not_equal(self._errors.column("path"), path))
-
-    def _append_rows(self, rows: list[dict]) -> list[int]:
-        """Give the new rows fresh ids and add them to the in-memory table."""
-        next_id = self._next_id()
-        for r in rows:
-            r["id"] = next_id
-            next_id += 1
-        self._table = pa.concat_tables([self._table, pa.Table.from_pylist(rows, schema=self._schema)])
-        self._invalidate(vectors=False)
-        self._pending_added.extend(r["id"] for r in rows)
-        return [r["id"] for r in rows]
-
-    def _commit(self) -> None:
-        """Persist the table (the commit point), then the FAISS file and the errors table."""
-        added = np.asarray(self._pending_added, dtype=np.int64)
-        removed = np.asarray(self._pending_removed, dtype=np.int64)
-        self._pending_added, self._pending_removed = [], []
-        self._generation = store.write_clips(self.dir, self._table)
-        self._invalidate(vectors=False)
-        vectors = self._vectors
-        if vectors is None or (len(self) > IVF_THRESHOLD and not vectors.is_ivf):
-            self._vectors = None
-            vectors = self.vectors  # rebuilt from the table
-        else:
-            vectors.remove(removed)
-            a = self._array_view()
-            rows = [a["row_of"][int(i)] for i in added if int(i) in a["row_of"]]
-            vectors.add(a["ids"][rows], a["moments"][rows])
-        with atomic_path(store.faiss_path(self.dir, self._generation)) as tmp:
-            vectors.save(tmp)
-        store.remove_stale_faiss(self.dir, self._generation)
-        store.write_errors(self.dir, self._errors)
+    def _collect_garbage(self) -> None:
+        """Files no snapshot references: left by a writer killed before its commit (under the lock)."""
+        keep = [snap.load(self.dir, v) for v in snap.versions(self.dir)]
+        for path in snap.garbage(self.dir, keep):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 class _BatchWriter:
-    """Turns pipeline results into rows and commits them every so often."""
+    """Turns pipeline results into staged rows and commits them every so often."""
 
-    def __init__(self, index: Index, report: AddReport, metas: dict[str, tuple[FileStat, str]], every_s: float):
-        self.index, self.report, self.metas, self.every_s = index, report, metas, every_s
-        self.rows: list[dict] = []
+    def __init__(self, index: Index, tx: Transaction, report: AddReport, metas: dict[str, tuple[FileStat, str]], every_s: float):
+        self.index, self.tx, self.report, self.metas, self.every_s = index, tx, report, metas, every_s
         self.last_commit = time.perf_counter()
         self.commit_cost = 0.0
 
     def accept(self, result: FileResult) -> None:
         st, digest = self.metas[result.path]
-        if result.error is not None:
-            self.index._record_error(result.path, st, result.error, self.report)
+        error = result.error
+        if error is None:
+            try:
+                self.tx.add_file(st, digest, result.info or result.segments[0].features.info, result.segments)
+            except ValueError as exc:
+                error = str(exc)
+        if error is not None:
+            self.tx.record_error(result.path, st, error)
+            self.report.failed.append((result.path, error))
         else:
-            # Schema 1 stores one row per file: its single (whole-file) segment.
-            self.rows.append(_row(st, digest, result.segments[0].features))
-            self.index._clear_error(result.path)
+            self.tx.clear_error(result.path)
             self.report.added += 1
+            self.report.segments += len(result.segments)
         if time.perf_counter() - self.last_commit > max(self.every_s, 10 * self.commit_cost):
             self.commit()
 
     def commit(self) -> None:
         t0 = time.perf_counter()
-        if self.rows:
-            self.index._append_rows(self.rows)
-            self.rows = []
-        self.index._commit()
+        self.index._commit(self.tx)
         self.last_commit = time.perf_counter()
         self.commit_cost = self.last_commit - t0
 
 
-def _row(st: FileStat, digest: str, f: ClipFeatures) -> dict:
-    info = f.info
-    return {
-        "path": st.path,
-        "size": st.size,
-        "mtime": st.mtime,
-        "hash": digest,
-        "duration": info.duration,
-        "fps": info.fps,
-        "width": info.width,
-        "height": info.height,
-        "frame_count": info.frame_count,
-        "spf_curve": np.asarray(f.spf.curve, dtype=np.float32).tolist(),
-        "linearity_max": float(f.spf.max_dev),
-        "linearity_mean": float(f.spf.mean_dev),
-        "segments": [int(b) for b in f.spf.breakpoints],
-        "moments": f.moments.astype(np.float32).tolist(),
-        "indexed_at": store.now_utc(),
-    }
+def _plan(tx: Transaction, files: list[str], report: AddReport) -> tuple[list[str], dict[str, tuple[FileStat, str]]]:
+    """Decide per file: skip (unchanged), refresh (touched), reuse (same content elsewhere) or embed."""
+    table = tx.reader.files
+    rows = table.select(["file_id", "path", "size", "mtime", "hash"]).to_pylist()
+    known = {r["path"]: r for r in rows}
+    by_hash = {r["hash"]: r["file_id"] for r in rows}
+    todo, metas, stale = [], {}, []
+    for path in files:
+        try:
+            st = stat_file(path)
+            row = known.get(st.path)
+            if row and row["size"] == st.size and row["mtime"] == st.mtime:
+                report.skipped += 1
+                continue
+            digest = content_hash(st.path)
+        except OSError as exc:
+            reason = f"cannot read ({exc.strerror or exc})"
+            tx.record_error(path, None, reason)
+            report.failed.append((path, reason))
+            continue
+        if row and row["hash"] == digest:
+            tx.refresh_file(row["file_id"], st)  # touched but identical: new size/mtime only
+            report.skipped += 1
+            continue
+        if row:
+            stale.append(row["file_id"])  # changed content: its segments are replaced
+        if digest in by_hash and by_hash[digest] not in stale:
+            tx.copy_file(by_hash[digest], st, digest)
+            tx.clear_error(st.path)
+            report.reused += 1
+            continue
+        todo.append(st.path)
+        metas[st.path] = (st, digest)
+    tx.delete_files(stale)
+    report.removed += len(stale)
+    return todo, metas
 
 
-def _fixed_list_to_numpy(column: pa.ChunkedArray, n: int, width: int) -> np.ndarray:
-    if n == 0:
-        return np.zeros((0, width), np.float32)
-    flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return np.ascontiguousarray(flat, dtype=np.float32).reshape(n, width)
+def _pages(reader: SnapshotReader, size: int = 4096) -> Iterator[list[dict]]:
+    for f, rows in reader.iter_live():
+        ids = np.asarray(f.ids)[rows]
+        for start in range(0, len(ids), size):
+            yield reader.records(ids[start : start + size])
+
+
+def _abspath(path: str | os.PathLike) -> str:
+    return str(Path(path).resolve())
+
+
+def _dir_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
 
 
 def check_config(stored: ExtractorConfig, requested: ExtractorConfig, directory: Path) -> None:
@@ -612,32 +530,6 @@ def check_config(stored: ExtractorConfig, requested: ExtractorConfig, directory:
             + "\n  ".join(diffs)
             + "\nuse the index's settings, another --index DIR, or --rebuild to re-embed everything"
         )
-
-
-class _WriterLock:
-    def __init__(self, directory: Path):
-        from filelock import FileLock
-
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / store.LOCK
-        self.lock = FileLock(str(self.path))
-
-    def __enter__(self):
-        from filelock import Timeout
-
-        try:
-            self.lock.acquire(timeout=0)
-        except Timeout as exc:
-            raise IndexLockedError(f"{self.path.parent}: another vidsearch process is writing to this index (lock {self.path})") from exc
-        store.remove_stale_temps(self.path.parent)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.lock.release()
-
-
-def _writer_lock(directory: Path) -> _WriterLock:
-    return _WriterLock(Path(directory))
 
 
 __all__ = ["Index", "AddReport", "IndexNotFoundError", "ConfigMismatchError", "IndexLockedError"]

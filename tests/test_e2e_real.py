@@ -75,7 +75,7 @@ def test_index_reindex_modify_query(corpus):
     assert rank["circle_blue_checker.mp4"] < rank["static_red.mp4"]
 
     stats = json.loads(_cli("stats", "--index", str(idx), "--json"))
-    assert stats["clips"] == 7 and stats["config"]["backbone"] == "dinov2-s14" and stats["failed_files"] == []
+    assert stats["segments"] == stats["files"] == 7 and stats["config"]["backbone"] == "dinov2-s14" and stats["failed_files"] == []
     assert stats["moments_dim"] == 3 * 384
 
     plot = corpus / "bikes_spf.png"

@@ -80,7 +80,7 @@ def test_plan_from_query_uses_top_hits(make_clip, tmp_path):
     assert ok.exit_code == 0, ok.output
     assert "before mean" in ok.output and (tmp_path / "like.mp4").exists()
     missing = runner.invoke(app, [*args, "--like-id", "999"])
-    assert missing.exit_code == 2 and "no clip with id 999" in missing.output
+    assert missing.exit_code == 2 and "no segment with id 999" in missing.output
 
 
 def test_cli_plan_writes_files_and_rejects_ambiguous_input(make_clip, tmp_path):

@@ -1,0 +1,143 @@
+"""Query planning and ranking over one snapshot.
+
+Two stages: *candidates* (every matching segment when that is cheap, else ANN shortlists: motion
+from the moments index, pacing from the SPF-curve index, both for ``by="both"``), then an *exact
+re-rank* of the candidates from the float16 vectors on disk (cosine of moments, 1 - mean |SPF
+difference|, fused). Without an ANN index (small indexes) the exact scan runs fragment by
+fragment in chunks, keeping only a running top list, so memory stays bounded either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vidsearch.indexers.features import ClipFeatures
+from vidsearch.retrieval.reader import SnapshotReader, unit_rows
+from vidsearch.retrieval.scoring import fused, motion_scores, pacing_scores, top_k
+from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
+
+if TYPE_CHECKING:
+    from vidsearch.retrieval.ann import AnnSet
+
+# Up to this many candidate segments are scored exactly instead of going through the ANN indexes.
+EXACT_SCORING_LIMIT = 20_000
+# Candidates taken from each ANN side before the exact re-rank (at least this many, or 8 k).
+RERANK_DEPTH = 256
+SCAN_CHUNK = 65_536
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    feats: ClipFeatures
+    k: int
+    by: RankBy
+    weights: FusionWeights
+    allowed: np.ndarray | None  # sorted segment ids a filter admits, None = all
+    exclude: int | None  # segment id to leave out (the query itself)
+    group_by: GroupBy
+
+
+def validate(k: int, by: str, group_by: str) -> None:
+    if by not in ("motion", "pacing", "both"):
+        raise ValueError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
+    if group_by not in ("segment", "file"):
+        raise ValueError(f"group_by must be 'segment' or 'file', got {group_by!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+
+
+class Searcher:
+    def __init__(self, reader: SnapshotReader, ann: "AnnSet | None", contributions):
+        self.reader, self.ann, self._contributions = reader, ann, contributions
+
+    def search(self, req: SearchRequest) -> list[SearchHit]:
+        pool = len(self.reader) if req.allowed is None else len(req.allowed)
+        if pool == 0:
+            return []
+        want = req.k + (req.exclude is not None)
+        depth = want if req.group_by == "segment" else 8 * want
+        while True:
+            ids = self._candidates(req, depth, pool)
+            hits = self._rank(req, ids)
+            if len(hits) >= req.k or depth >= pool:
+                return hits[: req.k]
+            depth *= 4  # grouping by file folded too many candidates together: widen
+
+    # ------------------------------------------------------------------ candidates
+    def _candidates(self, req: SearchRequest, depth: int, pool: int) -> np.ndarray:
+        use_ann = self.ann is not None and pool > max(4 * depth, EXACT_SCORING_LIMIT)
+        if not use_ann:
+            return self._exact_top(req, depth) if pool > depth else self._all(req)
+        shortlist = max(depth, RERANK_DEPTH, 8 * req.k)
+        parts = []
+        if req.by in ("motion", "both"):
+            parts.append(self.ann.motion.search(req.feats.moments, shortlist, req.allowed))
+        if req.by in ("pacing", "both"):
+            parts.append(self.ann.pacing.search(req.feats.spf.curve, shortlist, req.allowed))
+        return self.reader.live_ids(np.unique(np.concatenate(parts)))
+
+    def _all(self, req: SearchRequest) -> np.ndarray:
+        if req.allowed is not None:
+            return self.reader.live_ids(req.allowed)
+        return np.concatenate([np.asarray(f.ids)[rows] for f, rows in self.reader.iter_live()])
+
+    def _exact_top(self, req: SearchRequest, depth: int) -> np.ndarray:
+        """The ``depth`` best segments by the exact score, scanning fragments chunk by chunk."""
+        q_m = np.asarray(req.feats.moments, np.float32)
+        q_c = np.asarray(req.feats.spf.curve, np.float32)
+        best_ids, best_scores = np.empty(0, np.int64), np.empty(0, np.float32)
+        for f, rows in self.reader.iter_live():
+            if req.allowed is not None:
+                rows = rows[np.isin(np.asarray(f.ids)[rows], req.allowed)]
+            for start in range(0, len(rows), SCAN_CHUNK):
+                part = rows[start : start + SCAN_CHUNK]
+                motion = motion_scores(q_m, unit_rows(f.moments[part])) if req.by != "pacing" else 0.0
+                pacing = pacing_scores(q_c, np.asarray(f.curves[part], np.float32)) if req.by != "motion" else 0.0
+                score = np.broadcast_to(fused(motion, pacing, req.by, req.weights), (len(part),))
+                ids = np.concatenate([best_ids, np.asarray(f.ids[part], np.int64)])
+                scores = np.concatenate([best_scores, score.astype(np.float32)])
+                keep = top_k(scores, depth)
+                best_ids, best_scores = ids[keep], scores[keep]
+        return best_ids
+
+    # ------------------------------------------------------------------ exact re-rank
+    def _rank(self, req: SearchRequest, ids: np.ndarray) -> list[SearchHit]:
+        if req.exclude is not None:
+            ids = ids[ids != req.exclude]
+        if not len(ids):
+            return []
+        vectors = self.reader.moments(ids)
+        motion = motion_scores(req.feats.moments, vectors)
+        pacing = pacing_scores(req.feats.spf.curve, self.reader.curves(ids))
+        score = fused(motion, pacing, req.by, req.weights)
+        order = top_k(score, len(ids) if req.group_by == "file" else req.k)
+        records = self.reader.records(ids[order])
+        if req.group_by == "file":
+            first: dict[int, int] = {}
+            for i, rec in enumerate(records):
+                first.setdefault(rec["file_id"], i)
+            picked = sorted(first.values())[: req.k]
+            order, records = order[picked], [records[i] for i in picked]
+        else:
+            order, records = order[: req.k], records[: req.k]
+        contrib = self._contributions(req.feats.moments, vectors[order])
+        return [
+            SearchHit(
+                rank=rank,
+                id=int(rec["id"]),
+                path=rec["path"],
+                score=float(score[pos]),
+                motion=float(motion[pos]),
+                pacing=float(pacing[pos]),
+                moment_contributions=None if contrib is None else tuple(float(c) for c in contrib[rank - 1]),
+                record=rec,
+                file_id=int(rec["file_id"]),
+                segment_index=int(rec["segment_index"]),
+                start_s=float(rec["start_s"]),
+                end_s=float(rec["end_s"]),
+            )
+            for rank, (pos, rec) in enumerate(zip(order, records), start=1)
+        ]
