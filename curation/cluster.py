@@ -20,6 +20,7 @@ from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import Space, vectors_of
 
 SILHOUETTE_SAMPLE = 4000
+SEED_SAMPLE = 20_000  # rows k-means++ seeding looks at
 AUTO_K_MAX = 32
 
 
@@ -65,15 +66,56 @@ def cluster_vectors(source, ids: np.ndarray, config: ClusterConfig) -> np.ndarra
     return x
 
 
-def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Spherical FAISS k-means: (labels (n,), unit centroids (k, d))."""
+def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 0, points_per_centroid: int = 512, assign: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+    """Spherical k-means with k-means++ seeding: (labels (n,) or None without ``assign``, unit
+    centroids (k, d)).
+
+    FAISS trains on at most ``points_per_centroid * k`` sampled rows (what keeps a million
+    segments cheap), from k-means++ seeds (its own random seeding gets stuck on well-separated
+    data); it needs >= 39 rows per centroid, so smaller sets run the same algorithm in NumPy.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    k = max(1, min(k, len(x)))
+    rng = np.random.default_rng(seed)
+    if len(x) < 39 * k:
+        return _small_kmeans(x, k, niter, rng)
     import faiss
 
-    k = max(1, min(k, len(x)))
-    km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, spherical=True, max_points_per_centroid=512, nredo=3 if len(x) < 100_000 else 1)
-    km.train(np.ascontiguousarray(x, dtype=np.float32))
-    labels = km.index.search(np.ascontiguousarray(x, dtype=np.float32), 1)[1][:, 0]
-    return labels.astype(np.int64), km.centroids
+    sample = x[np.sort(rng.choice(len(x), min(len(x), SEED_SAMPLE), replace=False))]
+    km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, spherical=True, max_points_per_centroid=points_per_centroid)
+    km.train(x, init_centroids=_plus_plus(sample, k, rng))
+    if not assign:
+        return None, km.centroids
+    return km.index.search(x, 1)[1][:, 0].astype(np.int64), km.centroids
+
+
+def _plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeds: each next seed drawn with probability proportional to its cosine
+    distance from the nearest seed so far."""
+    seeds = [int(rng.integers(len(x)))]
+    nearest = np.clip(1.0 - x @ x[seeds[0]], 0.0, None)
+    for _ in range(1, k):
+        total = nearest.sum()
+        nxt = int(rng.choice(len(x), p=nearest / total)) if total > 0 else int(rng.integers(len(x)))
+        seeds.append(nxt)
+        np.minimum(nearest, np.clip(1.0 - x @ x[nxt], 0.0, None), out=nearest)
+    return np.ascontiguousarray(x[seeds])
+
+
+def _small_kmeans(x: np.ndarray, k: int, niter: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd iterations from k-means++ seeds, best of 3 restarts, in NumPy."""
+    best = None
+    for _ in range(3):
+        c = _plus_plus(x, k, rng)
+        for _ in range(niter):
+            labels = np.argmax(x @ c.T, axis=1)
+            sums = np.stack([x[labels == j].sum(axis=0) if np.any(labels == j) else c[j] for j in range(k)])
+            c = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        labels = np.argmax(x @ c.T, axis=1)
+        score = float(np.sum(x * c[labels]))
+        if best is None or score > best[0]:
+            best = (score, labels.astype(np.int64), c.astype(np.float32))
+    return best[1], best[2]
 
 
 def cluster_segments(source, selection: Selection, config: ClusterConfig = ClusterConfig()) -> ClusterResult:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from vidsearch.curation.cluster import kmeans
 from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import vectors_of
 
@@ -180,10 +181,11 @@ def _cluster_members(x: np.ndarray, config: DedupConfig) -> list[np.ndarray]:
     k = max(1, min(k, n))
     if k == 1:
         return [np.arange(n)]
-    km = faiss.Kmeans(x.shape[1], k, niter=10, seed=config.seed, spherical=True, max_points_per_centroid=128, verbose=False)
-    km.train(x)
+    _, centroids = kmeans(x, k, niter=10, seed=config.seed, points_per_centroid=128, assign=False)
     probe = min(config.probe, k)
-    _, assign = km.index.search(x, probe)
+    nearest = faiss.IndexFlatIP(centroids.shape[1])
+    nearest.add(centroids)
+    assign = nearest.search(x, probe)[1]
     flat_rows = np.repeat(np.arange(n), probe)
     flat_clusters = assign.reshape(-1)
     order = np.argsort(flat_clusters, kind="stable")
