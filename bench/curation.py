@@ -3,7 +3,7 @@
 Vectors are drawn from the statistics of real ones: the moments of an index (``--index``, e.g.
 the shared real clips, their copies and generated clips) give a mean and the principal directions
 of their covariance (an SVD of the centred vectors, rank <= number of clips), plus isotropic
-noise at the level of the smallest retained component. Each draw is cut into its mean / std /
+noise with the real vectors' mean per-dimension variance (see ``fit_statistics``). Each draw is cut into its mean / std /
 skew blocks, each block renormalised and weighted as the index's alpha does, so blocks and
 cosines look like real ones. A share of segments (``--dup-share``) are planted near-duplicates
 of another segment (the same vector plus small noise), so dedup has something to find and its
@@ -30,21 +30,33 @@ from pathlib import Path
 import numpy as np
 
 
-def fit_statistics(index_dir: Path) -> dict[str, np.ndarray]:
-    """Mean, principal directions and scales, noise level and block weights of an index's moments."""
+def real_vectors(index_dir: Path | None, vectors: Path | None) -> np.ndarray:
+    """The moments of an index's segments, or a saved (n, 3D) .npy of moments vectors."""
+    if vectors is not None:
+        return np.load(vectors).astype(np.float64)
     from vidsearch.curation.source import IndexSource
 
     source = IndexSource.open(index_dir)
-    x = source.moments(source.ids()).astype(np.float64)
-    if len(x) < 3 or source.moment_block is None:
-        raise SystemExit(f"{index_dir}: need >= 3 segments indexed with concat aggregation to fit statistics")
-    d = source.moment_block
+    if source.moment_block is None:
+        raise SystemExit(f"{index_dir}: the index must use concat aggregation (three moment blocks)")
+    return source.moments(source.ids()).astype(np.float64)
+
+
+def fit_statistics(x: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, principal directions and scales, noise level and block weights of real moments."""
+    if len(x) < 3 or x.shape[1] % 3:
+        raise SystemExit(f"need >= 3 real vectors of 3 moment blocks to fit statistics (got shape {x.shape})")
+    d = x.shape[1] // 3
     weights = np.array([np.linalg.norm(x[:, i * d : (i + 1) * d], axis=1).mean() for i in range(3)])
     mean = x.mean(axis=0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
     keep = s > 1e-6 * s[0]
     scales = s[keep] / np.sqrt(len(x) - 1)
-    return {"mean": mean, "basis": vt[keep], "scales": scales, "noise": np.array(scales[-1] / np.sqrt(x.shape[1])), "weights": weights, "block": np.array(d), "n_real": np.array(len(x))}
+    # A few dozen clips span only a few dozen directions; a million segments of real footage span
+    # all of them. Isotropic noise with the real data's mean per-dimension variance fills the rest
+    # (without it every draw has draws next to it and thresholds chain everything into one group).
+    noise = np.sqrt(np.sum(scales**2) / x.shape[1])
+    return {"mean": mean, "basis": vt[keep], "scales": scales, "noise": np.array(noise), "weights": weights, "block": np.array(d), "n_real": np.array(len(x))}
 
 
 def draw(stats: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -116,6 +128,7 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--index", type=Path, help="Index whose moments give the statistics.")
+    p.add_argument("--vectors", type=Path, help="Or: a saved .npy (n, 3D) of real moments vectors.")
     p.add_argument("--sizes", default="10000,100000,1000000")
     p.add_argument("--steps", default="dedup,cluster")
     p.add_argument("--backbone", default="dinov2-s14", help="Whose calibrated dedup thresholds to use.")
@@ -129,11 +142,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         print(json.dumps(run_step(args.worker[0], Path(args.worker[1]), Path(args.worker[2]), args)))
         return
-    if args.index is None:
-        p.error("--index is required (the index whose vectors give the statistics)")
+    if (args.index is None) == (args.vectors is None):
+        p.error("give exactly one of --index (an index whose vectors give the statistics) or --vectors FILE.npy")
     args.work.mkdir(parents=True, exist_ok=True)
-    stats = fit_statistics(args.index)
-    print(f"statistics from {int(stats['n_real'])} real segments of {args.index}: dim {len(stats['mean'])}, rank {len(stats['scales'])}", flush=True)
+    stats = fit_statistics(real_vectors(args.index, args.vectors))
+    print(f"statistics from {int(stats['n_real'])} real segments of {args.index or args.vectors}: dim {len(stats['mean'])}, rank {len(stats['scales'])}", flush=True)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         vec, planted = args.work / f"vectors-{n}.npy", args.work / f"planted-{n}.npy"
