@@ -15,6 +15,7 @@ visible only when a snapshot that lists it is committed.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,20 +53,25 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def write_fragment(directory: Path, data: FragmentData, name: str | None = None) -> FragmentRef:
+    """Write a fragment's files; on any failure (disk full...) the folder is removed again."""
     name = name or new_name()
     folder = directory / FRAGMENTS / name
     folder.mkdir(parents=True, exist_ok=True)
-    ids = data.segments.column("id").to_numpy().astype(np.int64)
-    with atomic_path(folder / "segments.parquet") as tmp:
-        pq.write_table(data.segments, tmp, row_group_size=SEGMENT_ROW_GROUP, compression="zstd")
-    _save_npy(folder / "ids.npy", ids)
-    _save_npy(folder / "moments.npy", np.asarray(data.moments, dtype=np.float16))
-    _save_npy(folder / "curves.npy", np.asarray(data.curves, dtype=np.float16))
-    if data.posters:
-        keys = sorted(data.posters)
-        table = pa.table({"id": pa.array(keys, pa.int64()), "jpeg": pa.array([data.posters[k] for k in keys], pa.binary())})
-        with atomic_path(folder / "posters.parquet") as tmp:
-            pq.write_table(table, tmp, row_group_size=POSTER_ROW_GROUP, compression="none")
+    try:
+        ids = data.segments.column("id").to_numpy().astype(np.int64)
+        with atomic_path(folder / "segments.parquet") as tmp:
+            pq.write_table(data.segments, tmp, row_group_size=SEGMENT_ROW_GROUP, compression="zstd")
+        _save_npy(folder / "ids.npy", ids)
+        _save_npy(folder / "moments.npy", np.asarray(data.moments, dtype=np.float16))
+        _save_npy(folder / "curves.npy", np.asarray(data.curves, dtype=np.float16))
+        if data.posters:
+            keys = sorted(data.posters)
+            table = pa.table({"id": pa.array(keys, pa.int64()), "jpeg": pa.array([data.posters[k] for k in keys], pa.binary())})
+            with atomic_path(folder / "posters.parquet") as tmp:
+                pq.write_table(table, tmp, row_group_size=POSTER_ROW_GROUP, compression="none")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     lo, hi = (int(ids[0]), int(ids[-1])) if len(ids) else (0, -1)
     return FragmentRef(name, len(ids), lo, hi, bool(data.posters))
 

@@ -302,29 +302,33 @@ class Index:
         ``RangeQuery`` (a time range of any file) or features. ``group_by="file"`` keeps the best
         segment of each file. An indexed query segment is left out unless ``exclude_self=False``."""
         validate(k, by, group_by)
-        feats, self_id = self._resolve_query(query)
+        feats, own = self._resolve_query(query)
+        exclude = np.asarray(own if exclude_self else [], np.int64)
 
         def run(r: SnapshotReader) -> list[SearchHit]:
             allowed = self.filter_ids(where) if where else None
-            req = SearchRequest(feats, k, by, weights, allowed, self_id if exclude_self else None, group_by)
+            req = SearchRequest(feats, k, by, weights, allowed, exclude, group_by)
             return Searcher(r, self.ann, self._contributions).search(req)
 
         return self._read(run)
 
-    def _resolve_query(self, query: Query) -> tuple[ClipFeatures, int | None]:
+    def _resolve_query(self, query: Query) -> tuple[ClipFeatures, list[int]]:
+        """The query's features and the stored segments that are the query itself (left out of
+        the results): an indexed segment, or every segment of an indexed (unchanged) file."""
         if isinstance(query, ClipFeatures):
-            return query, None
+            return query, []
         if isinstance(query, (int, np.integer)):
-            return self.features_of(int(query)), int(query)
+            return self.features_of(int(query)), [int(query)]
         if isinstance(query, RangeQuery):
             stored = self._stored_range(query)
             if stored is not None:
-                return self.features_of(stored), stored
-            return self.embed(query.path, query.start_s, query.end_s), None
+                return self.features_of(stored), [stored]
+            return self.embed(query.path, query.start_s, query.end_s), []
         segments = self.segments_of(query) if self.find_path(query) is not None else []
-        if len(segments) == 1:  # a whole-file segment: the file is its own query
-            return self.features_of(segments[0]["id"]), segments[0]["id"]
-        return self.embed(query), None
+        own = [int(s["id"]) for s in segments]
+        if len(segments) == 1:  # a whole-file segment: its stored features are the query
+            return self.features_of(own[0]), own
+        return self.embed(query), own
 
     def _stored_range(self, query: RangeQuery) -> int | None:
         """A stored segment of the (unchanged) file whose bounds are exactly the query's."""

@@ -106,6 +106,15 @@ class SnapshotReader:
     def curves(self, ids: np.ndarray) -> np.ndarray:
         return self._gather(ids, "curves", self.manifest.curve_len)
 
+    def file_ids(self, ids: np.ndarray) -> np.ndarray:
+        """The file id of each segment id (reads only the ``file_id`` column of their row groups)."""
+        ok, frag, row = self.locate(ids)
+        out = np.full(len(row), -1, np.int64)
+        for f in np.unique(frag[ok]):
+            sel = np.flatnonzero(ok & (frag == f))
+            out[sel] = self.fragments[f].rows(row[sel], ["file_id"]).column("file_id").to_numpy()
+        return out
+
     # ------------------------------------------------------------------ records
     def records(self, ids: np.ndarray, with_curve: bool = True) -> list[dict]:
         """Segment + file columns of each id, in the given order (KeyError for unknown ids)."""

@@ -36,7 +36,7 @@ class SearchRequest:
     by: RankBy
     weights: FusionWeights
     allowed: np.ndarray | None  # sorted segment ids a filter admits, None = all
-    exclude: int | None  # segment id to leave out (the query itself)
+    exclude: np.ndarray  # segment ids to leave out (the query itself: a segment, or a file's segments)
     group_by: GroupBy
 
 
@@ -57,7 +57,7 @@ class Searcher:
         pool = len(self.reader) if req.allowed is None else len(req.allowed)
         if pool == 0:
             return []
-        want = req.k + (req.exclude is not None)
+        want = req.k + len(req.exclude)
         depth = want if req.group_by == "segment" else 8 * want
         while True:
             ids = self._candidates(req, depth, pool)
@@ -68,10 +68,9 @@ class Searcher:
 
     # ------------------------------------------------------------------ candidates
     def _candidates(self, req: SearchRequest, depth: int, pool: int) -> np.ndarray:
-        use_ann = self.ann is not None and pool > max(4 * depth, EXACT_SCORING_LIMIT)
-        if not use_ann:
-            return self._exact_top(req, depth) if pool > depth else self._all(req)
         shortlist = max(depth, RERANK_DEPTH, 8 * req.k)
+        if self.ann is None or pool <= max(EXACT_SCORING_LIMIT, shortlist):
+            return self._exact_top(req, depth) if pool > depth else self._all(req)
         parts = []
         if req.by in ("motion", "both"):
             parts.append(self.ann.motion.search(req.feats.moments, shortlist, req.allowed))
@@ -105,8 +104,8 @@ class Searcher:
 
     # ------------------------------------------------------------------ exact re-rank
     def _rank(self, req: SearchRequest, ids: np.ndarray) -> list[SearchHit]:
-        if req.exclude is not None:
-            ids = ids[ids != req.exclude]
+        if len(req.exclude):
+            ids = ids[~np.isin(ids, req.exclude)]
         if not len(ids):
             return []
         vectors = self.reader.moments(ids)
@@ -114,15 +113,10 @@ class Searcher:
         pacing = pacing_scores(req.feats.spf.curve, self.reader.curves(ids))
         score = fused(motion, pacing, req.by, req.weights)
         order = top_k(score, len(ids) if req.group_by == "file" else req.k)
+        if req.group_by == "file":  # the best segment of each file: file ids first, records for the picks only
+            _, first = np.unique(self.reader.file_ids(ids[order]), return_index=True)
+            order = order[np.sort(first)[: req.k]]
         records = self.reader.records(ids[order])
-        if req.group_by == "file":
-            first: dict[int, int] = {}
-            for i, rec in enumerate(records):
-                first.setdefault(rec["file_id"], i)
-            picked = sorted(first.values())[: req.k]
-            order, records = order[picked], [records[i] for i in picked]
-        else:
-            order, records = order[: req.k], records[: req.k]
         contrib = self._contributions(req.feats.moments, vectors[order])
         return [
             SearchHit(

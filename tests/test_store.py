@@ -90,6 +90,10 @@ def test_segments_stored_searched_and_grouped(tmp_path, corpus, monkeypatch):
     assert embedded[0].motion == pytest.approx(float(np.max(idx.moments(ids) @ feats.moments)), abs=1e-5)
     assert len(embedded) == 8  # nothing excluded: the range is not a stored segment
 
+    # a multi-segment file as query: embedded whole, none of its own segments come back
+    by_file = idx.search(corpus / "lin.mp4", k=8)
+    assert len(by_file) == 5 and not {s["id"] for s in segs} & {h.id for h in by_file}
+
     # pickers page through segments without loading everything
     page = idx.page(0, 3) + idx.page(3, 10)
     assert [r["id"] for r in page] == sorted(ids.tolist()) and "spf_curve" not in page[0]

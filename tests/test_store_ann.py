@@ -1,0 +1,88 @@
+"""The compressed ANN path (IVF-PQ shortlists + exact re-rank) on test-sized indexes with tiny
+thresholds: same results as exact search, incremental codes per fragment, tombstones respected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.features import ClipFeatures
+from vidsearch.indexers.spf import SpfSignature
+from vidsearch.retrieval import ann, search, snapshot
+from vidsearch.retrieval.index import Index
+
+from test_store import _windowed_pipeline  # noqa: E402  (the tests folder is on sys.path)
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    monkeypatch.setattr(ann, "ANN_THRESHOLD", 500)
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 500)
+
+
+def _query(idx, segment_id, power=1.5):
+    curve = np.linspace(0, 1, 64, dtype=np.float32) ** power
+    return ClipFeatures(idx.moments([segment_id])[0], SpfSignature(curve, 0.0, 0.0, [], curve))
+
+
+def test_ann_shortlists_match_exact_search(tmp_path, monkeypatch, small_thresholds):
+    from vidsearch.bench.store import synthetic_index
+
+    idx = synthetic_index(tmp_path / "syn", 4000, dim=48, chunk=1500)
+    assert idx.ann is not None and "PQ" in idx.stats()["vector_search"]
+    cases = [("motion", None), ("pacing", None), ("both", None), ("motion", "duration > 50"), ("both", "duration > 50")]
+    queries = [_query(idx, i, p) for i, p in ((17, 1.5), (2222, 0.7), (3999, 1.0))]
+    fast = [[h.id for h in idx.search(q, k=10, by=by, where=w)] for q in queries for by, w in cases]
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    exact = [[h.id for h in idx.search(q, k=10, by=by, where=w)] for q in queries for by, w in cases]
+    assert fast == exact
+    durations = {r["id"]: r["duration"] for r in idx.page(0, 10_000)}
+    assert all(durations[i] > 50 for row in fast[3::5] + fast[4::5] for i in row)
+
+
+def test_ann_codes_are_incremental_and_tombstones_respected(tmp_path, corpus_files, monkeypatch):
+    _windowed_pipeline(monkeypatch, window_s=0.5)
+    monkeypatch.setattr(ann, "ANN_THRESHOLD", 8)
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 0)
+    monkeypatch.setattr(search, "RERANK_DEPTH", 3)
+    idx = Index.create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8))
+    idx.add([corpus_files[0]])  # 6 segments: exact search only
+    assert idx.ann is None and not snapshot.latest(tmp_path / "idx").ann
+    idx.add(corpus_files[:3])  # 6 + 6 + 4 segments: models trained, every fragment encoded
+    first = snapshot.latest(tmp_path / "idx").ann
+    assert first["trained_on"] == 16 and set(first["codes"]) == {f.name for f in snapshot.latest(tmp_path / "idx").fragments}
+    idx.add(corpus_files)  # one more file: only the new fragment gets codes, the models are kept
+    second = snapshot.latest(tmp_path / "idx").ann
+    assert second["motion_model"] == first["motion_model"] and len(second["codes"]) == len(first["codes"]) + 1
+    assert all(second["codes"][name] == codes for name, codes in first["codes"].items())
+    ids = np.array([r["id"] for r in idx.records()])
+    victim = int(ids[5])
+    victim_vector = idx.moments([victim])[0]
+    idx.remove([victim])
+    reopened = Index.open(tmp_path / "idx")
+    calls = []
+    real = ann.PqIndex.search
+    monkeypatch.setattr(ann.PqIndex, "search", lambda self, *a, **kw: calls.append(1) or real(self, *a, **kw))
+    for by in ("motion", "pacing", "both"):
+        curve = np.linspace(0, 1, 64, dtype=np.float32)
+        query = ClipFeatures(victim_vector, SpfSignature(curve, 0.0, 0.0, [], curve))  # the deleted segment's own vector
+        hits = reopened.search(query, k=2, by=by, exclude_self=False)
+        assert len(hits) == 2 and victim not in {h.id for h in hits}
+    assert len(calls) == 4  # motion, pacing, both (two shortlists): the ANN path answered
+    # growing past RETRAIN_FACTOR x the training size retrains (here: compaction always does)
+    reopened.compact()
+    third = snapshot.latest(tmp_path / "idx").ann
+    assert third["motion_model"] != first["motion_model"] and third["trained_on"] == len(reopened)
+
+
+@pytest.fixture
+def corpus_files(tmp_path, make_clip):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    return [
+        make_clip("a.mp4", folder=folder, motion="linear", n_frames=48),
+        make_clip("b.mp4", folder=folder, motion="circle", n_frames=48),
+        make_clip("c.mp4", folder=folder, motion="zigzag", n_frames=32),
+        make_clip("d.mp4", folder=folder, motion="static", n_frames=32, colour=(90, 200, 90)),
+    ]
