@@ -9,8 +9,8 @@ cosines look like real ones. A share of segments (``--dup-share``) are planted n
 of another segment (the same vector plus small noise), so dedup has something to find and its
 recall is measured along with the false pairs it joins.
 
-Every (size, step) runs in its own process, so peak resident memory (``ru_maxrss``) is that of
-the step alone; vectors live in a float16 memory-mapped file (file pages count in the RSS).
+Every (size, step) runs in its own process, so peak resident memory (VmHWM) is that of the
+process running the step alone; vectors live in a float16 memory-mapped file (file pages count in the RSS).
 
     python -m vidsearch.bench.curation --index IDX --sizes 10000,100000,1000000
 """
@@ -91,6 +91,15 @@ def make_vectors(stats: dict[str, np.ndarray], n: int, path: Path, dup_share: fl
     return np.stack([np.arange(n_dup), sources], axis=1)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image (VmHWM; ``ru_maxrss`` would carry over the
+    parent's peak through fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
     """One step on the memmapped vectors, in this process; returns its figures."""
     from vidsearch.curation.arrays import ArraySource
@@ -101,7 +110,7 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
     x = np.load(vectors, mmap_mode="r")
     n = len(x)
     source = ArraySource(x, block=x.shape[1] // 3)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = peak_rss_mb()
     t0 = time.perf_counter()
     out: dict = {"step": step, "n": n, "dim": x.shape[1]}
     if step == "dedup":
@@ -120,8 +129,8 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
         sizes = [c.size for c in result.clusters]
         out.update(k=result.k, largest=max(sizes), smallest=min(sizes))
     out["seconds"] = round(time.perf_counter() - t0, 2)
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out["rss_before_mb"] = round(rss0 / 1024, 1)
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["rss_before_mb"] = rss0
     return out
 
 

@@ -3,7 +3,7 @@ mapped): the benchmark's million synthetic segments, and tests that need exact c
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -37,11 +37,6 @@ class ArraySource:
     def table(self, ids: np.ndarray, columns: Sequence[str]) -> pa.Table:
         ids = np.asarray(ids, dtype=np.int64)
         return pa.table({"id": ids, **{c: pa.array(list(self._columns[c][ids]) if self._columns[c].ndim > 1 else self._columns[c][ids]) for c in columns if c != "id"}})
-
-    def iter_batches(self, columns: Sequence[str], batch_size: int = 65536) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-        for start in range(0, len(self), batch_size):
-            ids = np.arange(start, min(start + batch_size, len(self)))
-            yield ids, {c: (self.moments(ids) if c == "moments" else self._columns[c][ids]) for c in columns}
 
     def get(self, segment_id: int) -> dict:
         return {c: v[segment_id] for c, v in self._columns.items()}

@@ -55,7 +55,8 @@ def write_report(source, selection: Selection, out_dir: Path, progress=None) -> 
         classes = pacing_classes(curves, lin)
     sheets = []
     if "cluster" in cols:
-        x = cluster_vectors(source, selection.ids, ClusterConfig())
+        made = next((st["params"] for st in reversed(selection.steps) if st["step"] == "cluster"), {})
+        x = cluster_vectors(source, selection.ids, ClusterConfig(space=made.get("space", "motion"), centre=made.get("centre", True)))
         sheets = cluster_sheets(source, describe(x, np.asarray(cols["cluster"]), selection.ids), out_dir)
     _histograms(activity, lin, cols.get("cluster"), classes, out_dir / "histograms.png")
     page = out_dir / "index.html"
