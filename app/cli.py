@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from vidsearch.app.errors import console, fail, run_or_exit
+from vidsearch.app.curate_cli import app as curate_app
 from vidsearch.app.options import DEFAULT_DELTA_ALPHA, DEFAULT_FLOW, ExtractorOptions, IndexOption, parse_floats
 from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
 from vidsearch.app.ui_cli import app as ui_app
@@ -306,6 +307,7 @@ def demo(
 app.add_typer(bench_app, name="bench")
 app.add_typer(generation_app)  # retime, plan
 app.add_typer(ui_app)  # ui
+app.add_typer(curate_app, name="curate")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vidsearch.indexers.activity import ACTIVITY, segment_activity
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
@@ -37,7 +38,9 @@ def features_from_encoded(
     else:
         vec = semantic_moments(encoded.patch_tokens, config.alpha, config.aggregation)
     sig = spf_signature(encoded.global_embedding.numpy(), config.spf)
-    return ClipFeatures(vec.numpy().astype(np.float32), sig, info, aux_descriptors(config, frames))
+    # Activity (semantic change, token motion) is always kept: curation filters static segments by it.
+    activity = segment_activity(encoded.patch_tokens, encoded.global_embedding, config.spf)
+    return ClipFeatures(vec.numpy().astype(np.float32), sig, info, {ACTIVITY: activity, **aux_descriptors(config, frames)})
 
 
 def aux_descriptors(config: ExtractorConfig, frames: np.ndarray | None) -> dict[str, np.ndarray]:
