@@ -85,8 +85,9 @@ class PqIndex:
         if allowed is not None:
             share = len(allowed) / max(self.index.ntotal, 1)
             nprobe = int(min(self.index.nlist, nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
-            bits = np.zeros((int(allowed[-1]) >> 3) + 1 if len(allowed) else 1, np.uint8)
-            np.bitwise_or.at(bits, allowed >> 3, (1 << (allowed & 7)).astype(np.uint8))
+            mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
+            mask[allowed] = True
+            bits = np.packbits(mask, bitorder="little")  # FAISS reads bit (id & 7) of byte id >> 3
             sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
         params = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
         _, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
