@@ -106,16 +106,15 @@ class AnnSet:
         state = reader.snapshot.ann
         if not state:
             return None
-        faiss = _faiss()
         folder = reader.dir / ANN
         built = []
         for kind in ("motion", "pacing"):
-            index = faiss.read_index(str(folder / state[f"{kind}_model"]))
+            index = _read_index(folder / state[f"{kind}_model"])
             for frag in reader.snapshot.fragments:
-                part = faiss.read_index(str(folder / state["codes"][frag.name][kind]))
+                part = _read_index(folder / state["codes"][frag.name][kind])
                 index.merge_from(part, 0)
             if len(reader.deleted):
-                index.remove_ids(faiss.IDSelectorBatch(reader.deleted))
+                index.remove_ids(_faiss().IDSelectorBatch(reader.deleted))
             built.append(PqIndex(index, NPROBE))
         return cls(built[0], built[1], state)
 
@@ -161,6 +160,14 @@ def _train(reader: SnapshotReader, kind: str, nlist: int) -> Any:
     return index
 
 
+def _read_index(path: Path):
+    """A FAISS file; FileNotFoundError (not FAISS's RuntimeError) when a concurrent ``compact``
+    removed it, so the reader moves to the newest snapshot."""
+    if not path.exists():
+        raise FileNotFoundError(str(path))
+    return _faiss().read_index(str(path))
+
+
 def _write_index(folder: Path, index) -> str:
     name = f"{os.urandom(8).hex()}.faiss"
     with atomic_path(folder / name) as tmp:
@@ -194,7 +201,7 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
             state[f"{kind}_m"] = int(model.pq.M)
             written.append(folder / state[f"{kind}_model"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
-    models = {kind: faiss.read_index(str(folder / state[f"{kind}_model"])) for kind in ("motion", "pacing")}
+    models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}
     for i, frag in enumerate(snapshot.fragments):
         if frag.name in codes:
             continue
