@@ -43,6 +43,16 @@ def index(
     resize: str = typer.Option("stretch", help="stretch (as the reference) | center-crop"),
     spf_variant: str = typer.Option("vidsearch", help="SPF post-processing: vidsearch | reference (published code)"),
     decoder: str = typer.Option("pyav", help="pyav | decord"),
+    segment: str = typer.Option(
+        "shots", "--segment", help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file)."
+    ),
+    detector: str = typer.Option(
+        "scenedetect", "--detector", help="Shot detector for --segment shots: scenedetect (fast) | transnetv2 (learned, ~400x the cost) | embedding."
+    ),
+    min_seconds: float = typer.Option(1.0, "--min-seconds", help="Shorter shots are merged into the next one (a short last shot into the one before)."),
+    max_seconds: float = typer.Option(10.0, "--max-seconds", help="Longer shots are split into windows."),
+    window: float = typer.Option(5.0, "--window", help="Window length in seconds (--segment window, and long shots)."),
+    stride: float = typer.Option(5.0, "--stride", help="Seconds between window starts."),
     prune: bool = typer.Option(False, "--prune", help="Remove entries whose file no longer exists."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Delete the index and re-embed with these settings."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Let hub checkpoints (hf:...) download."),
@@ -55,7 +65,10 @@ def index(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant)
+    from vidsearch.indexers.config import SegmentConfig
+
+    seg = run_or_exit(lambda: SegmentConfig(segment, detector, min_seconds, max_seconds, window, stride))
+    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg)
     config = run_or_exit(opts.to_config)
     runtime = run_or_exit(lambda: RuntimeConfig(decoder=decoder))
     idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidsearch.cliutil import IndexOption, parse_floats
-from vidsearch.indexers.config import ExtractorConfig, SpfConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
 
 __all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
 
@@ -18,6 +18,7 @@ class ExtractorOptions:
     aggregation: str
     resize: str
     spf_variant: str = "vidsearch"
+    segment: SegmentConfig = SegmentConfig()
 
     def to_config(self) -> ExtractorConfig:
         from vidsearch.indexers.encoders import available_encoders
@@ -31,4 +32,5 @@ class ExtractorOptions:
             alpha=parse_floats(self.alpha, 3, "alpha"),
             aggregation=self.aggregation,
             spf=SpfConfig(variant=self.spf_variant),
+            segment=self.segment,
         )

@@ -23,6 +23,8 @@ EncoderOption = typer.Option(
 AnalysisFpsOption = typer.Option(
     None, "--analysis-fps", help="Embed about this many frames per second for the SPF (default: every frame)."
 )
+StartOption = typer.Option(None, "--start", help="Use the clip from this time (seconds): a moment of a longer file.")
+EndOption = typer.Option(None, "--end", help="Use the clip up to this time (seconds).")
 MaxSideOption = typer.Option(
     None, "--max-side", help="Downscale decoded frames so the longer side is at most this (saves memory)."
 )
@@ -36,7 +38,11 @@ def retime(
         "linear", "--pace", help="Target pacing: linear | comma-separated progress values | a .json list or plan."
     ),
     like: Optional[Path] = typer.Option(None, "--like", help="Borrow the pacing of this reference clip."),
-    like_id: Optional[int] = typer.Option(None, "--like-id", help="Borrow the pacing of this indexed clip (see --index)."),
+    like_id: Optional[int] = typer.Option(None, "--like-id", help="Borrow the pacing of this indexed segment (see --index)."),
+    start: Optional[float] = StartOption,
+    end: Optional[float] = EndOption,
+    like_start: Optional[float] = typer.Option(None, "--like-start", help="With --like: the reference moment's start (seconds)."),
+    like_end: Optional[float] = typer.Option(None, "--like-end", help="With --like: the reference moment's end (seconds)."),
     index_dir: Path = IndexOption,
     duration: Optional[float] = typer.Option(None, "--duration", help="Output duration in seconds (default: the input's)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (default: the input's)."),
@@ -57,7 +63,9 @@ def retime(
 
         if sum(x is not None for x in (like, like_id)) + (pace.strip().lower() != "linear") > 1:
             raise GenerationError("choose one target: --pace, --like or --like-id")
-        kwargs = {"duration": duration, "fps": fps, "interp": interp, "analysis_fps": analysis_fps, "max_side": max_side}
+        if like is None and (like_start is not None or like_end is not None):
+            raise GenerationError("--like-start/--like-end need --like")
+        kwargs = {"duration": duration, "fps": fps, "interp": interp, "analysis_fps": analysis_fps, "max_side": max_side, "span": (start, end)}
         if like_id is not None:
             from vidsearch.retrieval.index import Index
 
@@ -68,7 +76,9 @@ def retime(
             )
         else:
             target = None if like is not None else parse_pace(pace)
-            report = retime_clip(clip, output, target=target, like=like, encoder=encoder, spf=SpfConfig(), **kwargs)
+            report = retime_clip(
+                clip, output, target=target, like=like, encoder=encoder, spf=SpfConfig(), like_span=(like_start, like_end), **kwargs
+            )
         typer.echo(f"wrote {report.output_path}: {report.output_frames} frames at {report.fps:g} fps (audio not copied)")
         typer.echo(f"SPF deviation from target |SPF - target|: before {report.before}")
         if report.after is not None:
@@ -79,7 +89,10 @@ def retime(
 
 @app.command()
 def plan(
-    clip: Optional[Path] = typer.Argument(None, help="Clip to plan from (or use --from-query)."),
+    clip: Optional[Path] = typer.Argument(None, help="Clip to plan from (or use --id or --from-query)."),
+    segment_id: Optional[int] = typer.Option(None, "--id", help="Plan from this indexed segment (its file and time range, see --index)."),
+    start: Optional[float] = StartOption,
+    end: Optional[float] = EndOption,
     output: Path = typer.Option(..., "--output", "-o", help="Plan folder (plan.json + keyframes/)."),
     segments: Optional[int] = typer.Option(None, "--segments", "-k", help="Exactly this many segments."),
     penalty: Optional[float] = typer.Option(
@@ -102,8 +115,10 @@ def plan(
         from vidsearch.generation.errors import GenerationError
         from vidsearch.generation.plan import PLAN_FILE, plan_clip, plan_from_query
 
-        if (clip is None) == (from_query is None):
-            raise GenerationError("give either a CLIP or --from-query CLIP (with --index)")
+        if sum(x is not None for x in (clip, from_query, segment_id)) != 1:
+            raise GenerationError("give one of CLIP, --id SEGMENT or --from-query CLIP (with --index)")
+        if clip is None and (start is not None or end is not None):
+            raise GenerationError("--start/--end apply to a CLIP (an indexed segment has its own range)")
         common = {
             "penalty": penalty,
             "n_segments": segments,
@@ -115,9 +130,23 @@ def plan(
             from vidsearch.retrieval.index import Index
 
             result = plan_from_query(from_query, Index.open(index_dir), output, top=top, by=by, **common)
+        elif segment_id is not None:
+            from vidsearch.retrieval.index import Index
+
+            index = Index.open(index_dir)
+            seg = index.get(segment_id)
+            span = (seg.get("start_s"), seg.get("end_s")) if seg.get("end_s") else (None, None)
+            result = plan_clip(
+                seg["path"], output, encoder=index.encoder, spf=index.config.spf, resize=index.config.resize,
+                start_s=span[0], end_s=span[1], clip_id=segment_id, **common,
+            )
         else:
-            result = plan_clip(clip, output, encoder=encoder, **common)
-        typer.echo(f"wrote {Path(output) / PLAN_FILE}: {len(result['segments'])} segments, {len(result['keyframes'])} keyframes")
+            result = plan_clip(clip, output, encoder=encoder, start_s=start, end_s=end, **common)
+        src = result["source"]
+        typer.echo(
+            f"wrote {Path(output) / PLAN_FILE}: {len(result['segments'])} segments, {len(result['keyframes'])} keyframes "
+            f"from {src['path']} {src['start_s']:.2f}-{src['end_s']:.2f} s"
+        )
         for seg in result["segments"]:
             typer.echo(
                 f"  segment {seg['index']}: frames {seg['first_frame']}-{seg['last_frame']}, "

@@ -22,6 +22,7 @@ class MeasuredClip:
     frames: np.ndarray  # uint8 (N, H, W, 3) RGB, as decoded
     fps: float
     progress: np.ndarray  # float64 (N,), the SPF at every frame, 0 -> 1
+    start_s: float = 0.0  # where the measured frames start in the file (a moment of a longer file)
 
 
 def resolve_encoder(encoder):
@@ -67,9 +68,13 @@ def measure_clip(
     analysis_fps: float | None = None,
     max_side: int | None = None,
     resize: ResizeMode = "stretch",
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> MeasuredClip:
-    """Decode a clip and compute its dense SPF (raises :class:`VideoError` for unusable clips)."""
-    video = decode_all(path, max_side=max_side)
+    """Decode a clip, or its ``[start_s, end_s)`` moment, and compute its dense SPF (raises
+    :class:`VideoError` for unusable clips or ranges)."""
+    video = decode_all(path, max_side=max_side, start_s=start_s, end_s=end_s)
     if len(video.frames) < 2:
         raise VideoError(path, f"has {len(video.frames)} frame; pacing needs at least 2 frames")
-    return MeasuredClip(video.frames, video.fps, frames_progress(video.frames, video.fps, encoder, spf, analysis_fps, resize))
+    progress = frames_progress(video.frames, video.fps, encoder, spf, analysis_fps, resize)
+    return MeasuredClip(video.frames, video.fps, progress, video.start_s)

@@ -45,6 +45,13 @@ class PlanSource:
     source_clip_ids: list[int] = field(default_factory=list)
     target_from: str = "linear"  # how the target pacing was obtained
     query: dict | None = None  # {"path", "by", "top"} for plans made from a query
+    start_s: float = 0.0  # the planned moment's start in the file (0 for a whole clip)
+
+
+def hit_span(hit) -> tuple[float | None, float | None]:
+    """The time range of a search hit's segment, or the whole file when it is the whole file."""
+    start, end = float(hit.start_s or 0.0), float(hit.end_s or 0.0)
+    return (start, end) if end > start else (None, None)
 
 
 def segment_bounds(progress: np.ndarray, penalty: float | None, n_segments: int | None) -> list[int]:
@@ -107,7 +114,7 @@ def build_plan(
     for f in bounds:
         rel = f"{KEYFRAME_DIR}/frame_{f:06d}.png"
         _write_png(out / rel, measured.frames[f])
-        keyframes.append({"file": rel, "frame": f, "time_s": f / fps})
+        keyframes.append({"file": rel, "frame": f, "time_s": source.start_s + f / fps})
     # Output time at which the target pacing reaches each boundary's progress.
     at = inverse_progress(pace, progress[bounds]) / (len(pace) - 1) * total
     segments = []
@@ -119,8 +126,8 @@ def build_plan(
                 "last_frame": b,
                 "first_keyframe": keyframes[i]["file"],
                 "last_keyframe": keyframes[i + 1]["file"],
-                "source_start_s": a / fps,
-                "source_end_s": b / fps,
+                "source_start_s": source.start_s + a / fps,
+                "source_end_s": source.start_s + b / fps,
                 "semantic_change": float(progress[b] - progress[a]),
                 "duration_s": float(at[i + 1] - at[i]),
                 "source_clip_id": source.clip_id,
@@ -133,6 +140,8 @@ def build_plan(
             "path": source.path,
             "clip_id": source.clip_id,
             "fps": fps,
+            "start_s": source.start_s,  # frame numbers in the plan count from here; times are file times
+            "end_s": source.start_s + len(progress) / fps,
             "frame_count": len(progress),
             "duration_s": len(progress) / fps,
         },
@@ -166,10 +175,16 @@ def plan_clip(
     duration: float | None = None,
     analysis_fps: float | None = None,
     max_side: int | None = None,
+    resize: str = "stretch",
+    start_s: float | None = None,
+    end_s: float | None = None,
+    clip_id: int | None = None,
 ) -> dict:
-    """Plan from one clip: its own keyframes, steady target pacing."""
-    measured = measure_clip(clip, resolve_encoder(encoder), spf, analysis_fps, max_side)
-    return build_plan(measured, out_dir, PlanSource(str(clip)), penalty=penalty, n_segments=n_segments, duration=duration)
+    """Plan from one clip, or from its ``[start_s, end_s)`` moment: its own keyframes, steady
+    target pacing (``clip_id`` records the indexed segment it came from, if any)."""
+    measured = measure_clip(clip, resolve_encoder(encoder), spf, analysis_fps, max_side, resize, start_s, end_s)
+    source = PlanSource(str(clip), clip_id=clip_id, start_s=measured.start_s)
+    return build_plan(measured, out_dir, source, penalty=penalty, n_segments=n_segments, duration=duration)
 
 
 def plan_from_query(
@@ -198,8 +213,10 @@ def plan_from_query(
     best = hits[0]
     ids = [h.id for h in hits]
     pacing = np.mean([np.asarray(h.record["spf_curve"], dtype=np.float64) for h in hits], axis=0)
-    measured = measure_clip(best.path, index.encoder, index.config.spf, analysis_fps, max_side, index.config.resize)
+    # The best hit is a segment: plan from that moment, not from its whole file.
+    measured = measure_clip(best.path, index.encoder, index.config.spf, analysis_fps, max_side, index.config.resize, *hit_span(best))
     source = PlanSource(
+        start_s=measured.start_s,
         path=best.path,
         clip_id=best.id,
         source_clip_ids=ids,

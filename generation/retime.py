@@ -76,6 +76,8 @@ def retime_clip(
     max_side: int | None = None,
     resize: ResizeMode = "stretch",
     remeasure: bool = True,
+    span: tuple[float | None, float | None] = (None, None),
+    like_span: tuple[float | None, float | None] = (None, None),
 ) -> RetimeReport:
     """Retime ``src`` into ``out`` towards ``target`` (a pacing curve), ``like`` (a reference clip
     whose dense SPF becomes the target) or, with neither, the steady diagonal.
@@ -83,6 +85,8 @@ def retime_clip(
     ``duration`` / ``fps`` default to the input's; ``analysis_fps`` limits how many frames are
     embedded for the SPF (default: every frame); ``max_side`` downscales the decoded frames;
     ``resize`` is how frames are squared for the encoder (pass the index's to match its curves).
+    ``span`` / ``like_span`` are ``(start_s, end_s)`` moments of ``src`` / ``like`` (a retrieved
+    segment used directly); ``(None, None)`` is the whole file.
     """
     if target is not None and like is not None:
         raise GenerationError("give either a target pacing or a reference clip, not both")
@@ -94,9 +98,9 @@ def retime_clip(
     if interp not in ("blend", "flow"):
         raise GenerationError(f"--interp must be 'blend' or 'flow', got {interp!r}")
     enc = resolve_encoder(encoder)
-    measured = measure_clip(src, enc, spf, analysis_fps, max_side, resize)
+    measured = measure_clip(src, enc, spf, analysis_fps, max_side, resize, *span)
     if like is not None:
-        reference = measure_clip(like, enc, spf, analysis_fps, max_side, resize)
+        reference = measure_clip(like, enc, spf, analysis_fps, max_side, resize, *like_span)
         target = resample_curve(reference.progress, CURVE_POINTS)
     pace = normalize_pace(linear_pace() if target is None else target)
     out_fps = fps or measured.fps

@@ -28,11 +28,13 @@ class SegmentConfig:
     ``none``: one segment = the whole file (right for corpora of pre-cut clips, and what indexes of
     schema 1 were). ``window``: fixed windows of ``window`` seconds every ``stride`` seconds.
     ``shots``: shot boundaries from ``detector``, then shots longer than ``max_seconds`` split into
-    windows, shots shorter than ``min_seconds`` merged into a neighbour.
+    windows, shots shorter than ``min_seconds`` merged into a neighbour (exact rules in
+    ``indexers/segmenting.py``). The library default stays ``none`` (what schema-1 indexes and
+    API callers indexing pre-cut clips get); ``vidsearch index`` defaults to ``shots``.
     """
 
     mode: SegmentMode = "none"
-    detector: str = "transnetv2"
+    detector: str = "scenedetect"  # measured default: see notes/segments-readme.md (bench/shots.py)
     min_seconds: float = 1.0
     max_seconds: float = 10.0
     window: float = 5.0
@@ -43,6 +45,16 @@ class SegmentConfig:
             raise ValueError(f"segment mode must be 'shots', 'window' or 'none' (got {self.mode!r})")
         if self.window <= 0 or self.stride <= 0:
             raise ValueError(f"window and stride must be > 0 seconds (got {self.window}, {self.stride})")
+        from vidsearch.indexers.shots import DETECTORS
+
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown shot detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        # Settings a mode does not use are stored as their defaults, so that two configs that cut
+        # files the same way compare equal (an index is never refused over an unused detector).
+        defaults = SegmentConfig.__dataclass_fields__
+        unused = {"none": ("detector", "min_seconds", "max_seconds", "window", "stride"), "window": ("detector", "max_seconds"), "shots": ()}
+        for name in unused[self.mode]:
+            object.__setattr__(self, name, defaults[name].default)
         if self.min_seconds < 0 or self.max_seconds <= self.min_seconds:
             raise ValueError(f"need 0 <= min_seconds < max_seconds (got {self.min_seconds}, {self.max_seconds})")
 

@@ -8,11 +8,12 @@ ingestion loop can record it and carry on.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -51,6 +52,7 @@ class VideoInfo:
 class DecodedVideo:
     frames: np.ndarray  # uint8 (N, H, W, 3) RGB
     fps: float
+    start_s: float = 0.0  # time of the first frame in the file (a decoded range starts later)
 
 
 def uniform_indices(frame_count: int, num_frames: int) -> np.ndarray:
@@ -66,10 +68,10 @@ def frame_range(path, info: VideoInfo, start_s: float | None, end_s: float | Non
     fps = info.fps if info.fps > 0 else n / max(info.duration, 1e-9)
     start = 0.0 if start_s is None else float(start_s)
     end = info.duration if end_s is None else float(end_s)
-    if start < 0 or end <= start:
-        raise VideoError(path, f"bad time range {start:g}-{end:g} s (need 0 <= start < end)")
     if start >= info.duration:
         raise VideoError(path, f"time range starts at {start:g} s, after the end of the video ({info.duration:.2f} s)")
+    if start < 0 or end <= start:
+        raise VideoError(path, f"bad time range {start:g}-{end:g} s (need 0 <= start < end)")
     first = min(int(round(start * fps)), n - 1)
     last = min(max(int(round(end * fps)), first + 1), n)
     return first, last
@@ -295,48 +297,145 @@ def sample_frames(
     return sample_frames_with_info(path, num_frames, size, resize, decoder)[0]
 
 
-def decode_all(path: str | os.PathLike, max_side: int | None = None) -> DecodedVideo:
-    """Every frame of the clip (for dense SPF and retiming), optionally downscaled."""
+@dataclass
+class FrameStream:
+    """The probe of a file and its frames in decode order (uint8 (H, W, 3) RGB), decoded lazily.
+
+    ``first`` is the index of the first frame yielded (0 unless a time range was asked for);
+    ``decoded`` counts the frames the decoder produced so far (seek fall-back included), so
+    callers and tests can check that a file is decoded once.
+    """
+
+    info: VideoInfo
+    first: int
+    frames: Iterator[np.ndarray]
+    decoded: int = 0
+
+
+def iter_frames(
+    path: str | os.PathLike, decoder: Decoder = "pyav", start_s: float | None = None, end_s: float | None = None
+) -> FrameStream:
+    """Stream the frames of a file (or of ``[start_s, end_s)``) once, without holding them.
+
+    Raises :class:`VideoError` for an unusable file, before or while streaming.
+    """
+    if decoder == "pyav":
+        return _iter_pyav(path, (start_s, end_s))
+    if decoder == "decord":
+        return _iter_decord(path, (start_s, end_s))
+    raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
+
+
+def _iter_pyav(path, span: tuple[float | None, float | None]) -> FrameStream:
     import av
-    import cv2
 
     container, stream = _open(path)
     try:
         info = _stream_info(path, container, stream)
-        frames = []
-        for frame in container.decode(stream):
-            rgb = frame.to_ndarray(format="rgb24")
-            if max_side and max(rgb.shape[:2]) > max_side:
-                s = max_side / max(rgb.shape[:2])
-                rgb = cv2.resize(rgb, (max(2, round(rgb.shape[1] * s)), max(2, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA)
-            frames.append(rgb)
-    except av.error.FFmpegError as exc:
-        raise VideoError(path, f"decode failed ({exc.__class__.__name__}: {exc.strerror or exc})") from exc
-    finally:
+        first, last = frame_range(path, info, *span)
+    except BaseException:
         container.close()
+        raise
+    stream.thread_type = "AUTO"  # frame-threaded decoding: a long file is read once, fast
+
+    def frames() -> Iterator[np.ndarray]:
+        cursor = _FrameCursor(container, stream, info.fps)
+        try:
+            if first > 0:
+                frame = cursor.get(first)
+                if frame is None:
+                    raise VideoError(path, "no decodable frames")
+                result.decoded = cursor.decoded
+                yield frame.to_ndarray(format="rgb24")
+            index = first if first > 0 else -1
+            while span == (None, None) or index + 1 < last:
+                item = cursor._next()
+                result.decoded = cursor.decoded
+                if item is None:
+                    break
+                index = item[0] if span != (None, None) else index + 1
+                if index < first:
+                    continue
+                if span != (None, None) and index >= last:
+                    break
+                yield item[1].to_ndarray(format="rgb24")
+        except av.error.FFmpegError as exc:
+            raise VideoError(path, f"decode failed ({exc.__class__.__name__}: {exc.strerror or exc})") from exc
+        finally:
+            container.close()
+
+    result = FrameStream(info, first, frames())
+    return result
+
+
+def _iter_decord(path, span: tuple[float | None, float | None]) -> FrameStream:
+    try:
+        import decord
+    except ImportError as exc:
+        raise VideoError(path, "decoder 'decord' is not installed (pip install 'vidsearch[decord]')") from exc
+    info = probe(path)
+    try:
+        reader = decord.VideoReader(str(path))
+    except decord.DECORDError as exc:
+        raise VideoError(path, f"decode failed (decord: {exc})") from exc
+    info = VideoInfo(info.duration, info.fps, info.width, info.height, len(reader))
+    first, last = frame_range(path, info, *span)
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            for index in range(first, last):
+                batch = reader.get_batch([index]).asnumpy()
+                result.decoded += 1
+                yield batch[0]
+        except decord.DECORDError as exc:
+            raise VideoError(path, f"decode failed (decord: {exc})") from exc
+
+    result = FrameStream(info, first, frames())
+    return result
+
+
+def decode_all(
+    path: str | os.PathLike, max_side: int | None = None, start_s: float | None = None, end_s: float | None = None
+) -> DecodedVideo:
+    """Every frame of the clip, or of its ``[start_s, end_s)`` range (for dense SPF and retiming),
+    optionally downscaled so the longer side is at most ``max_side``."""
+    import cv2
+
+    stream = iter_frames(path, "pyav", start_s, end_s)
+    frames = []
+    for rgb in stream.frames:
+        if max_side and max(rgb.shape[:2]) > max_side:
+            s = max_side / max(rgb.shape[:2])
+            rgb = cv2.resize(rgb, (max(2, round(rgb.shape[1] * s)), max(2, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA)
+        frames.append(rgb)
     if not frames:
         raise VideoError(path, "video stream has no frames")
-    return DecodedVideo(np.stack(frames), info.fps or 25.0)
+    fps = stream.info.fps or 25.0
+    return DecodedVideo(np.stack(frames), fps, stream.first / fps)
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: int = 18) -> Path:
-    """Encode uint8 (N, H, W, 3) RGB frames as H.264 (yuv420p) atomically: temp file + rename.
-
-    Odd frame sizes are cropped by one pixel because yuv420p needs even dimensions.
+def write_video(path: str | os.PathLike, frames, fps: float, crf: int = 18) -> Path:
+    """Encode uint8 RGB frames (an (N, H, W, 3) array, or an iterable of (H, W, 3) frames of one
+    size, streamed so a long video never sits in memory) as H.264 (yuv420p) atomically: temp file
+    + rename. Odd frame sizes are cropped by one pixel because yuv420p needs even dimensions.
     """
     import av
 
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+    if isinstance(frames, np.ndarray) and (frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0):
         raise ValueError(f"expected non-empty (N, H, W, 3) frames, got shape {frames.shape}")
-    frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2].astype(np.uint8, copy=False)
+    frame_iter = iter(frames)
+    first = next(frame_iter, None)
+    if first is None or np.asarray(first).ndim != 3 or np.asarray(first).shape[-1] != 3:
+        raise ValueError("expected non-empty (N, H, W, 3) frames")
+    h, w = np.asarray(first).shape[0] // 2 * 2, np.asarray(first).shape[1] // 2 * 2
     out = Path(path)
     with atomic_path(out, suffix=out.suffix or ".mp4") as tmp, av.open(str(tmp), mode="w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for rgb in frames:
+        for rgb in itertools.chain([first], frame_iter):
+            rgb = np.ascontiguousarray(np.asarray(rgb)[:h, :w], dtype=np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():

@@ -131,3 +131,24 @@ def test_retime_moves_a_cut_clip_towards_steady_pace(real_clips, tmp_path):
     # Measured 2026-11-24 (2-core CPU): before mean 0.14, after about half of it.
     assert report.after.mean < 0.75 * report.before.mean
     assert report.after.max < report.before.max
+
+
+def test_retime_a_moment_of_a_longer_file(tmp_path):
+    """--start/--end: only that moment is decoded, measured and retimed (a retrieved segment)."""
+    from conftest import render_pattern
+
+    src = tmp_path / "two_parts.mp4"
+    write_video(src, np.concatenate([render_pattern(40, motion="linear"), render_pattern(40, motion="circle")]), 16.0)
+    whole = decode_all(src).frames
+    part = decode_all(src, start_s=2.5, end_s=5.0)
+    assert len(part.frames) == 40 and part.start_s == pytest.approx(2.5)
+    np.testing.assert_array_equal(part.frames, whole[40:80])
+    report = retime_clip(src, tmp_path / "out.mp4", encoder="tiny-random", remeasure=False, span=(2.5, 5.0))
+    assert report.input_frames == 40 and report.output_frames == 40
+    result = CliRunner().invoke(
+        app, ["retime", str(src), "-o", str(tmp_path / "cli.mp4"), "--encoder", "tiny-random", "--start", "2.5", "--end", "3.5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert probe(tmp_path / "cli.mp4").frame_count == 16
+    bad = CliRunner().invoke(app, ["retime", str(src), "-o", str(tmp_path / "x.mp4"), "--encoder", "tiny-random", "--start", "9"])
+    assert bad.exit_code == 2 and "after the end of the video" in bad.output
