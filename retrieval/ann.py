@@ -30,7 +30,7 @@ from vidsearch.retrieval.reader import SnapshotReader, unit_rows
 from vidsearch.retrieval.snapshot import ANN, Snapshot
 from vidsearch.retrieval.store import IndexStoreError, Manifest
 
-ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist (== search.EXACT_SCORING_LIMIT)
+ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist
 RETRAIN_FACTOR = 4
 TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
 MOTION_PQ_M = 64  # bytes per motion code (1152-d: 18 dims per sub-quantizer)
