@@ -84,6 +84,7 @@ def test_reader_searches_while_writer_commits_and_compacts(seeded, monkeypatch):
 
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 0)
     monkeypatch.setattr(search, "RERANK_DEPTH", 2)
+    monkeypatch.setattr(search, "BOTH_RERANK_DEPTH", 2)
     index_dir, corpus = seeded
     reader = Index.open(index_dir)
     query = corpus / "src_0.mp4"
