@@ -169,7 +169,7 @@ def test_disk_full_during_commit_is_one_clear_error(seeded, monkeypatch, make_cl
     with pytest.raises(IndexStoreError, match="could not commit \\(the disk is full\\)") as err:
         Index.open(index_dir).add([corpus])
     assert str(index_dir) in str(err.value) and f"snapshot {version} is intact" in str(err.value)
-    result = CliRunner().invoke(app, ["index", str(corpus), "--index", str(index_dir), "-b", "tiny-random", "-T", "8"])
+    result = CliRunner().invoke(app, ["index", str(corpus), "--index", str(index_dir), "-b", "tiny-random", "-T", "8", "--segment", "none"])
     assert result.exit_code == 2 and "disk is full" in result.output and "Traceback" not in result.output
     assert [line for line in result.output.splitlines() if "disk is full" in line or "Error" in line] == [result.output.splitlines()[0]]
     assert snapshot.latest_version(index_dir) == version and len(Index.open(index_dir)) == n
