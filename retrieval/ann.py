@@ -35,7 +35,7 @@ RETRAIN_FACTOR = 4
 TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
 MOTION_PQ_M = 64  # bytes per motion code (1152-d: 18 dims per sub-quantizer)
 PACING_PQ_M = 16  # bytes per pacing code (64-point curves: 4 points per sub-quantizer)
-NPROBE = 24
+NPROBE = 64
 
 
 def _faiss():

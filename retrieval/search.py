@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 EXACT_SCORING_LIMIT = 4_096
 # Candidates taken from each ANN side before the exact re-rank (at least this many, or 8 k);
 # deeper for --by both, whose fused top-k is often far down either single-score list.
-RERANK_DEPTH = 256
+RERANK_DEPTH = 512
 BOTH_RERANK_DEPTH = 1_024
 SCAN_CHUNK = 65_536
 
