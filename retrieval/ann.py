@@ -30,12 +30,12 @@ from vidsearch.retrieval.reader import SnapshotReader, unit_rows
 from vidsearch.retrieval.snapshot import ANN, Snapshot
 from vidsearch.retrieval.store import IndexStoreError, Manifest
 
-ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist (== search.EXACT_SCORING_LIMIT)
+ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist
 RETRAIN_FACTOR = 4
 TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
 MOTION_PQ_M = 64  # bytes per motion code (1152-d: 18 dims per sub-quantizer)
 PACING_PQ_M = 16  # bytes per pacing code (64-point curves: 4 points per sub-quantizer)
-NPROBE = 24
+NPROBE = 64
 
 
 def _faiss():
@@ -85,8 +85,9 @@ class PqIndex:
         if allowed is not None:
             share = len(allowed) / max(self.index.ntotal, 1)
             nprobe = int(min(self.index.nlist, nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
-            bits = np.zeros((int(allowed[-1]) >> 3) + 1 if len(allowed) else 1, np.uint8)
-            np.bitwise_or.at(bits, allowed >> 3, (1 << (allowed & 7)).astype(np.uint8))
+            mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
+            mask[allowed] = True
+            bits = np.packbits(mask, bitorder="little")  # FAISS reads bit (id & 7) of byte id >> 3
             sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
         params = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
         _, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
@@ -105,16 +106,15 @@ class AnnSet:
         state = reader.snapshot.ann
         if not state:
             return None
-        faiss = _faiss()
         folder = reader.dir / ANN
         built = []
         for kind in ("motion", "pacing"):
-            index = faiss.read_index(str(folder / state[f"{kind}_model"]))
+            index = _read_index(folder / state[f"{kind}_model"])
             for frag in reader.snapshot.fragments:
-                part = faiss.read_index(str(folder / state["codes"][frag.name][kind]))
+                part = _read_index(folder / state["codes"][frag.name][kind])
                 index.merge_from(part, 0)
             if len(reader.deleted):
-                index.remove_ids(faiss.IDSelectorBatch(reader.deleted))
+                index.remove_ids(_faiss().IDSelectorBatch(reader.deleted))
             built.append(PqIndex(index, NPROBE))
         return cls(built[0], built[1], state)
 
@@ -160,6 +160,14 @@ def _train(reader: SnapshotReader, kind: str, nlist: int) -> Any:
     return index
 
 
+def _read_index(path: Path):
+    """A FAISS file; FileNotFoundError (not FAISS's RuntimeError) when a concurrent ``compact``
+    removed it, so the reader moves to the newest snapshot."""
+    if not path.exists():
+        raise FileNotFoundError(str(path))
+    return _faiss().read_index(str(path))
+
+
 def _write_index(folder: Path, index) -> str:
     name = f"{os.urandom(8).hex()}.faiss"
     with atomic_path(folder / name) as tmp:
@@ -193,7 +201,7 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
             state[f"{kind}_m"] = int(model.pq.M)
             written.append(folder / state[f"{kind}_model"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
-    models = {kind: faiss.read_index(str(folder / state[f"{kind}_model"])) for kind in ("motion", "pacing")}
+    models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}
     for i, frag in enumerate(snapshot.fragments):
         if frag.name in codes:
             continue

@@ -47,12 +47,22 @@ class MetadataFilter:
         if not paths:
             con.register("seg_schema", reader.schema.empty_table())
         exclude = "WHERE s.id NOT IN (SELECT id FROM deleted_ids)" if len(reader.deleted) else ""
-        con.execute(
-            "CREATE VIEW segments_base AS SELECT s.*, f.* EXCLUDE (file_id), s.end_s - s.start_s AS segment_duration "
-            f"FROM {source} s JOIN live_files f USING (file_id) {exclude}"
-        )
+        try:
+            con.execute(
+                "CREATE VIEW segments_base AS SELECT s.*, f.* EXCLUDE (file_id), s.end_s - s.start_s AS segment_duration "
+                f"FROM {source} s JOIN live_files f USING (file_id) {exclude}"
+            )
+        except duckdb.IOException as exc:
+            self._raise_if_compacted(exc)
+            raise
         self._curves_ready = False
         self.columns = [r[0] for r in con.execute("DESCRIBE segments_base").fetchall()] + ["spf_curve"]
+
+    def _raise_if_compacted(self, exc: Exception) -> None:
+        """A fragment of this snapshot vanished (a concurrent ``compact``): FileNotFoundError,
+        which the index answers by moving to the newest snapshot."""
+        if not all(f.segments_path.exists() for f in self.reader.fragments):
+            raise FileNotFoundError(f"{self.reader.dir}: a fragment was compacted away under this reader") from exc
 
     def _ensure_curves(self) -> None:
         """Join the SPF curves (materialised once per snapshot, only for conditions that use them)."""
@@ -88,6 +98,9 @@ class MetadataFilter:
             else:
                 source = "segments_base"
             result = self._con.execute(f"SELECT id FROM {source} WHERE ({where})").fetchnumpy()["id"]
+        except duckdb.IOException as exc:
+            self._raise_if_compacted(exc)
+            raise FilterError(f"bad filter {where!r}: {_first_line(exc)}. Columns: {', '.join(self.columns)}") from exc
         except duckdb.Error as exc:
             raise FilterError(f"bad filter {where!r}: {_first_line(exc)}. Columns: {', '.join(self.columns)}") from exc
         return np.sort(np.asarray(result, dtype=np.int64))

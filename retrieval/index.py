@@ -55,6 +55,8 @@ from vidsearch.retrieval.types import FusionWeights, GroupBy, RangeQuery, RankBy
 COMMIT_EVERY_S = 30.0
 # Range queries reuse a stored segment whose bounds match the requested ones this closely (s).
 RANGE_MATCH_S = 1e-3
+# A read whose snapshot was compacted away moves to the newest snapshot, at most this many times.
+READ_RETRIES = 3
 
 Query = str | os.PathLike | int | RangeQuery | ClipFeatures
 
@@ -282,11 +284,12 @@ class Index:
     def _read(self, fn):
         """Run a read; if a concurrent ``compact`` removed files of our snapshot, move to the
         newest snapshot and run it again."""
-        try:
-            return fn(self._reader)
-        except FileNotFoundError:
-            self.refresh()
-            return fn(self._reader)
+        for attempt in range(READ_RETRIES):
+            try:
+                return fn(self._reader)
+            except FileNotFoundError:
+                if attempt == READ_RETRIES - 1 or not self.refresh():
+                    raise
 
     # ------------------------------------------------------------------ search
     def search(

@@ -29,10 +29,6 @@ CLIPS = "clips.parquet"
 ERRORS_V1 = "errors.parquet"
 
 
-def needs_migration(directory: Path) -> bool:
-    return read_manifest_json(Path(directory)).get("schema_version") == 1
-
-
 def migrate(directory: str | Path) -> dict:
     """Convert a schema-1 index in place; returns ``{"segments": n, "snapshot": version}``."""
     directory = Path(directory)

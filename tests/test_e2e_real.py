@@ -51,17 +51,17 @@ def _query(index, clip, *extra) -> list[dict]:
 
 def test_index_reindex_modify_query(corpus):
     c, idx = corpus / "corpus", corpus / "idx"
-    out = _cli("index", str(c), "--index", str(idx))
+    out = _cli("index", str(c), "--index", str(idx), "--segment", "none")
     assert "indexed 7 new/changed" in out and "failed 0" in out
 
-    out = _cli("index", str(c), "--index", str(idx))
+    out = _cli("index", str(c), "--index", str(idx), "--segment", "none")
     assert "indexed 0 new/changed" in out and "unchanged 7" in out
 
     write_video(c / "generated" / "linear_red.mp4", render_pattern(n_frames=64, size=128, motion="zigzag"), 16)
-    out = _cli("index", str(c), "--index", str(idx))
+    out = _cli("index", str(c), "--index", str(idx), "--segment", "none")
     assert "indexed 1 new/changed" in out and "unchanged 6" in out
     write_video(c / "generated" / "linear_red.mp4", render_pattern(n_frames=64, size=128, motion="linear"), 16)
-    assert "indexed 1 new/changed" in _cli("index", str(c), "--index", str(idx))
+    assert "indexed 1 new/changed" in _cli("index", str(c), "--index", str(idx), "--segment", "none")
 
     # a recoloured copy of a real clip finds its original first
     hits = _query(idx, c / "real" / "bikes_recoloured.mp4")

@@ -225,3 +225,57 @@ def test_schema_1_index_is_refused_clearly_then_migrated(tmp_path, corpus):
     hits = idx.search(clips[0], k=2)  # the file is recognised as indexed: its segment is the query
     assert len(hits) == 2 and all(h.path != str(clips[0]) for h in hits)
     assert idx.add([corpus]).skipped == 3  # nothing re-embedded after migration
+
+
+def test_aux_descriptors_stored_as_columns(tmp_path, corpus, monkeypatch):
+    from vidsearch.retrieval import index as index_module
+
+    real = index_module.run_pipeline
+
+    def with_aux(paths, config, encoder, **kw):
+        on_result = kw.pop("on_result")
+
+        def add_aux(result):
+            for seg in result.segments:  # a per-segment descriptor derived from the real features
+                seg.features.aux["flow"] = seg.features.moments[:5] * 2
+            on_result(result)
+
+        return real(paths, config, encoder, on_result=add_aux, **kw)
+
+    monkeypatch.setattr(index_module, "run_pipeline", with_aux)
+    idx = Index.create(tmp_path / "idx", TINY)
+    idx.add([corpus])
+    assert Index.open(tmp_path / "idx").manifest.aux_dims == {"flow": 5}
+    sid = idx.records()[0]["id"]
+    np.testing.assert_allclose(idx.get(sid)["aux_flow"], idx.moments([sid])[0][:5] * 2, atol=2e-3)
+    np.testing.assert_allclose(idx.features_of(sid).aux["flow"], idx.get(sid)["aux_flow"])
+    ids, cols = next(idx.iter_batches(["aux_flow"], 10))
+    assert cols["aux_flow"].shape == (len(ids), 5)
+
+
+def test_cli_segments_range_query_info_compact(tmp_path, corpus, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vidsearch.app.cli import app
+
+    _windowed_pipeline(monkeypatch)
+    runner = CliRunner()
+    index = ["--index", str(tmp_path / "idx")]
+    assert runner.invoke(app, ["index", str(corpus), *index, "-b", "tiny-random", "-T", "8"]).exit_code == 0
+    result = runner.invoke(app, ["query", str(corpus / "lin.mp4"), "--start", "1", "--end", "2", *index, "--json", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert len(hits) == 3 and all({"start_s", "end_s", "file_id", "segment_index"} <= set(h) for h in hits)
+    assert not any(h["path"].endswith("lin.mp4") and h["start_s"] == 1.0 for h in hits)  # the stored range itself
+    grouped = json.loads(runner.invoke(app, ["query", str(corpus / "zig.mp4"), *index, "--json", "--group-by", "file"]).output)
+    assert sorted(os.path.basename(h["path"]) for h in grouped) == ["circle.mp4", "lin.mp4"]
+    info = runner.invoke(app, ["info", str(corpus / "lin.mp4"), *index])
+    assert info.exit_code == 0 and "segments: 3" in info.output and "1.00-2.00 s" in info.output
+    bad = runner.invoke(app, ["query", "--id", "1", "--start", "1", *index])
+    assert bad.exit_code == 2 and "--start/--end" in bad.output
+    sid = hits[0]["id"]
+    assert runner.invoke(app, ["remove", str(sid), *index]).exit_code == 0
+    compacted = runner.invoke(app, ["compact", *index])
+    assert compacted.exit_code == 0 and "1 deleted rows" in compacted.output
+    stats = json.loads(runner.invoke(app, ["stats", *index, "--json"]).output)
+    assert (stats["segments"], stats["deleted_segments"], stats["fragments"]) == (7, 0, 1)

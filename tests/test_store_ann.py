@@ -46,6 +46,7 @@ def test_ann_codes_are_incremental_and_tombstones_respected(tmp_path, corpus_fil
     monkeypatch.setattr(ann, "ANN_THRESHOLD", 8)
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 0)
     monkeypatch.setattr(search, "RERANK_DEPTH", 3)
+    monkeypatch.setattr(search, "BOTH_RERANK_DEPTH", 3)
     idx = Index.create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8))
     idx.add([corpus_files[0]])  # 6 segments: exact search only
     assert idx.ann is None and not snapshot.latest(tmp_path / "idx").ann

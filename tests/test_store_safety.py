@@ -43,6 +43,9 @@ WRITER = textwrap.dedent(
             ingest.write_files = slow
         else:
             compaction.write_fragment = slow
+    if mode == "loop":  # ANN indexes from a handful of segments on, so readers use them too
+        from vidsearch.retrieval import ann
+        ann.ANN_THRESHOLD = 4
     idx = Index.open(index_dir)
     if mode == "compact":
         compaction.TARGET_ROWS = 2  # many output fragments: a long compaction
@@ -76,12 +79,17 @@ def _writer(index_dir, corpus, mode):
     return subprocess.Popen([sys.executable, "-c", WRITER, str(index_dir), str(corpus), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_reader_searches_while_writer_commits_and_compacts(seeded):
+def test_reader_searches_while_writer_commits_and_compacts(seeded, monkeypatch):
+    from vidsearch.retrieval import search
+
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 0)
+    monkeypatch.setattr(search, "RERANK_DEPTH", 2)
+    monkeypatch.setattr(search, "BOTH_RERANK_DEPTH", 2)
     index_dir, corpus = seeded
     reader = Index.open(index_dir)
     query = corpus / "src_0.mp4"
     child = _writer(index_dir, corpus, "loop")
-    versions, searches = set(), 0
+    versions, searches, used_ann = set(), 0, 0
     try:
         deadline = time.time() + 40
         while time.time() < deadline and len(versions) < 12:
@@ -91,13 +99,17 @@ def test_reader_searches_while_writer_commits_and_compacts(seeded):
             records = reader.records()
             assert len(records) == n and len({r["id"] for r in records}) == n  # a whole snapshot, never a partial one
             hits = reader.search(query, k=50, by="both", exclude_self=False)
-            assert len(hits) == min(50, n) and all(h.path for h in hits)
+            # a search whose snapshot was compacted away meanwhile answers from the newest one
+            assert len(hits) == min(50, len(reader)) and all(h.path for h in hits)
+            for by in ("motion", "both"):  # ANN shortlists once the writer built them, and a filter
+                assert len(reader.search(query, k=1, by=by, where="size > 0")) == 1
+            used_ann += reader.ann is not None
             searches += 1
             assert child.poll() is None, child.stderr.read()
     finally:
         child.kill()
         child.wait()
-    assert len(versions) >= 4 and searches >= 4, (versions, searches)
+    assert len(versions) >= 4 and searches >= 4 and used_ann >= 2, (versions, searches, used_ann)
 
 
 @pytest.mark.parametrize("mode", ["commit", "compact"])
@@ -157,7 +169,7 @@ def test_disk_full_during_commit_is_one_clear_error(seeded, monkeypatch, make_cl
     with pytest.raises(IndexStoreError, match="could not commit \\(the disk is full\\)") as err:
         Index.open(index_dir).add([corpus])
     assert str(index_dir) in str(err.value) and f"snapshot {version} is intact" in str(err.value)
-    result = CliRunner().invoke(app, ["index", str(corpus), "--index", str(index_dir), "-b", "tiny-random", "-T", "8"])
+    result = CliRunner().invoke(app, ["index", str(corpus), "--index", str(index_dir), "-b", "tiny-random", "-T", "8", "--segment", "none"])
     assert result.exit_code == 2 and "disk is full" in result.output and "Traceback" not in result.output
     assert [line for line in result.output.splitlines() if "disk is full" in line or "Error" in line] == [result.output.splitlines()[0]]
     assert snapshot.latest_version(index_dir) == version and len(Index.open(index_dir)) == n
