@@ -209,4 +209,4 @@ def test_published_configuration_stores_exactly_the_float64_reference_moments(bi
     feats = features_from_encoded(encoded, replace(PUBLISHED, backbone="tiny-random", num_frames=16), None, frames)
     ref = np.concatenate(_float64_blocks(encoded.patch_tokens.numpy().astype(np.float64), PUBLISHED.alpha))
     np.testing.assert_allclose(feats.moments, ref / np.linalg.norm(ref), atol=1e-5)
-    assert feats.aux == {} and PUBLISHED.moment_blocks == 3
+    assert set(feats.aux) == {"activity"} and PUBLISHED.moment_blocks == 3  # no flow; activity is always kept

@@ -245,7 +245,7 @@ def test_aux_descriptors_stored_as_columns(tmp_path, corpus, monkeypatch):
     monkeypatch.setattr(index_module, "run_pipeline", with_aux)
     idx = Index.create(tmp_path / "idx", TINY)
     idx.add([corpus])
-    assert Index.open(tmp_path / "idx").manifest.aux_dims == {"flow": 5}
+    assert Index.open(tmp_path / "idx").manifest.aux_dims == {"activity": 2, "flow": 5}  # activity is always kept (curation)
     sid = idx.records()[0]["id"]
     np.testing.assert_allclose(idx.get(sid)["aux_flow"], idx.moments([sid])[0][:5] * 2, atol=2e-3)
     np.testing.assert_allclose(idx.features_of(sid).aux["flow"], idx.get(sid)["aux_flow"])
