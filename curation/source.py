@@ -56,7 +56,8 @@ class IndexSource:
         self.fingerprint = index.config.fingerprint()
         self.backbone = index.config.backbone
         self.moments_dim = int(index.manifest.moments_dim)
-        self.moment_block = self.moments_dim // 3 if index.config.aggregation == "concat" else None
+        # With delta_alpha the vector has 6 blocks (published 3 + direction-aware 3), else 3.
+        self.moment_block = self.moments_dim // index.config.moment_blocks if index.config.aggregation == "concat" else None
         self._batch = batch_size
         self._ids: np.ndarray | None = None
         self._columns: dict[str, np.ndarray] = {}

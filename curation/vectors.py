@@ -4,7 +4,9 @@ With ``concat`` aggregation the stored vector is [w1 m1 | w2 m2 | w3 m3] / norm,
 L2-normalised moment over time averaged over patches. The mean block m1 is an appearance summary
 (what is in the shot); the std and skew blocks are how the features move. Curation therefore uses
 three spaces: ``appearance`` (the mean block, renormalised), ``motion`` (std + skew blocks,
-renormalised) and ``moments`` (the whole vector, what search ranks by).
+renormalised) and ``moments`` (the whole vector, what search ranks by). The direction-aware
+blocks that follow with ``delta_alpha`` are left out of ``motion``: a time-reversed copy of a shot
+is still a copy of that footage, and the thresholds stay those measured on the published blocks.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def project(moments: np.ndarray, space: Space, block: int | None) -> np.ndarray:
     elif block is None:
         raise ValueError(f"the {space!r} space needs an index built with --aggregation concat (its blocks cannot be separated)")
     else:
-        part = moments[:, :block] if space == "appearance" else moments[:, block:]
+        part = moments[:, :block] if space == "appearance" else moments[:, block : 3 * block]
     return normalize(part)
 
 
