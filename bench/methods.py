@@ -79,6 +79,25 @@ def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[M
     ]
 
 
+def is_default(m: Method) -> bool:
+    """The product's default ranking: direction-aware moments fused with flow, as chosen on dev."""
+    return m.kind == "fused" and m.delta_alpha == DIRECTION_DELTA and m.fusion == FUSION_WEIGHTS
+
+
+def is_published(m: Method) -> bool:
+    """Plain SemanticMoments as published: (1,8,4), patch pooling, concat, no temporal differences."""
+    return m.kind == "moments" and m.alpha == (1.0, 8.0, 4.0) and m.aggregation == "concat" and m.pool == "patch" and m.delta_alpha == NO_DELTA
+
+
+def comparisons(methods: list[Method]) -> list[tuple[str, str]]:
+    """(default, baseline) name pairs the report gives paired differences for: the default against
+    the published SemanticMoments on the same backbone and against the optical-flow baseline."""
+    out = []
+    for d in (m for m in methods if is_default(m)):
+        out += [(d.name, b.name) for b in methods if (is_published(b) and b.backbone == d.backbone and b.num_frames == d.num_frames) or b.kind == "flow"]
+    return out
+
+
 def _tuple(t: tuple[float, ...]) -> str:
     return "(" + ",".join(f"{x:g}" for x in t) + ")"
 

@@ -96,3 +96,15 @@ def evaluate(sim: np.ndarray, triplets: list[Triplet], n_boot: int = 2000, seed:
     """``{metric: {category or 'average': Estimate}}`` for one method's similarity matrix."""
     cats = [t.category for t in triplets]
     return {m: bootstrap_table(s, cats, n_boot, seed) for m, s in per_query_scores(sim, triplets).items()}
+
+
+def paired_difference(
+    a: np.ndarray, b: np.ndarray, categories: list[str], n_boot: int = 2000, seed: int = 0
+) -> dict[str, Estimate]:
+    """Method A minus method B on the same queries (percentage points), with a *paired* bootstrap:
+    each draw resamples queries once and scores both methods on them, so the interval excludes 0
+    only when A wins on the same queries, which two overlapping marginal intervals cannot show."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired scores need the same queries (got {a.shape} and {b.shape})")
+    return bootstrap_table(a - b, categories, n_boot, seed)

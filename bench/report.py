@@ -70,6 +70,9 @@ def results_markdown(result: BenchResult, command: str = "") -> str:
         ["method", "R@5", "mAP", "pair"],
         [[m.name, *(f"{result.scores[m.name][k][AVERAGE].value:.1f}" for k in ("R@5", "mAP", "pair"))] for m in result.methods],
     )
+    if result.paired:
+        lines += ["", "Paired Recall@1 differences (percentage points; 95 % paired bootstrap over the same queries):", ""]
+        lines += _table(["comparison", *cols], [[name, *(str(d[c]) for c in cols)] for name, d in result.paired.items()])
     lines += ["", "Method settings:", ""]
     lines += _table(
         ["method", "backbone", "frames", "alpha", "delta_alpha", "aggregation", "pooling", "fusion (moments, pacing, flow)"],
@@ -141,6 +144,7 @@ def write_report(result: BenchResult, out_dir: str | Path, command: str = "") ->
         "command": command,
         "methods": [asdict(m) for m in result.methods],
         "scores": {m: {k: {c: asdict(e) for c, e in v.items()} for k, v in s.items()} for m, s in result.scores.items()},
+        "paired_r1": {name: {c: asdict(e) for c, e in d.items()} for name, d in result.paired.items()},
     }
     paths["json"].write_text(json.dumps(blob, indent=2))
     return paths

@@ -20,8 +20,8 @@ import numpy as np
 from vidsearch.bench.flow import NAMESPACE as FLOW_NAMESPACE
 from vidsearch.bench.flow import clip_flow
 from vidsearch.bench.layout import BenchSet
-from vidsearch.bench.methods import Method, clip_features, similarity_matrix
-from vidsearch.bench.protocols import Estimate, evaluate
+from vidsearch.bench.methods import Method, clip_features, comparisons, similarity_matrix
+from vidsearch.bench.protocols import Estimate, evaluate, paired_difference, per_query_scores
 from vidsearch.bench.tokens import ArrayCache, ClipTokens, clip_tokens
 
 Progress = Callable[[str], None]
@@ -40,6 +40,8 @@ class BenchResult:
     wall_s: float
     frames_encoded: dict[str, int] = field(default_factory=dict)
     machine: str = ""
+    # "A - B" -> category -> paired R@1 difference (points), for the suite's declared comparisons
+    paired: dict[str, dict[str, Estimate]] = field(default_factory=dict)
 
 
 def machine_description() -> str:
@@ -118,7 +120,11 @@ def run_suite(
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     feats, encoded = compute_features(bench, methods, ArrayCache(cache_dir), resize, progress)
-    scores = {m.name: evaluate(similarity_matrix(m, feats[m.name]), bench.triplets, n_boot) for m in methods}
+    sims = {m.name: similarity_matrix(m, feats[m.name]) for m in methods}
+    scores = {name: evaluate(sim, bench.triplets, n_boot) for name, sim in sims.items()}
+    hits = {name: per_query_scores(sim, bench.triplets)["R@1"] for name, sim in sims.items()}
+    cats = [t.category for t in bench.triplets]
+    paired = {f"{a} - {b}": paired_difference(hits[a], hits[b], cats, n_boot) for a, b in comparisons(methods)}
     return BenchResult(
         kind=bench.kind,
         root=bench.root,
@@ -131,4 +137,5 @@ def run_suite(
         wall_s=time.perf_counter() - t0,
         frames_encoded=encoded,
         machine=machine_description(),
+        paired=paired,
     )

@@ -85,6 +85,13 @@ def test_run_suite_and_reports(tiny_set, tmp_path):
     assert "reported (different data)" in md and "SemanticMoments (1,8,4)" in md and "`vidsearch bench simmotion --root X`" in md
     rows = list(csv.DictReader(io.StringIO(results_csv(result))))
     assert len(rows) == len(methods) * len(METRICS) * (len(CATEGORIES) + 1)
+    # the default is compared, paired, with the published method and the flow baseline
+    default = next(m.name for m in methods if m.name.startswith("Fused direction-aware + flow"))
+    assert set(result.paired) == {f"{default} - SemanticMoments (1,8,4)", f"{default} - Optical-flow histogram"}
+    for name, d in result.paired.items():
+        a, b = name.split(" - ")
+        assert d[AVERAGE].value == pytest.approx(result.scores[a]["R@1"][AVERAGE].value - result.scores[b]["R@1"][AVERAGE].value)
+    assert "Paired Recall@1 differences" in md
     paths = write_report(result, tmp_path / "out")
     assert all(p.exists() for p in paths.values())
     rerun = run_suite(bench, methods, tmp_path / "cache", n_boot=50, progress=lines.append)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from vidsearch.bench.layout import BenchSet, Triplet, first_per_category
-from vidsearch.bench.protocols import AVERAGE, bootstrap_table, evaluate, pair_wins, positive_ranks
+from vidsearch.bench.protocols import AVERAGE, bootstrap_table, evaluate, pair_wins, paired_difference, positive_ranks
 
 CATS = ("static_object", "dynamic_object", "dynamic_appearance", "style", "view")
 
@@ -109,3 +109,19 @@ def test_first_per_category_keeps_distractors_and_reindexes():
     assert [t.name for t in sub.triplets] == ["e0", "e0"]
     assert sub.paths == ["c0", "c1", "c2", "c6", "c7", "c8", "d0", "d1"]
     assert [(t.ref, t.positive, t.negative) for t in sub.triplets] == [(0, 1, 2), (3, 4, 5)]
+
+
+def test_paired_difference_sees_a_win_that_marginal_intervals_hide():
+    rng = np.random.default_rng(3)
+    cats = ["c"] * 40
+    b = np.zeros(40)
+    b[rng.choice(40, 20, replace=False)] = 1.0
+    a = b.copy()
+    a[np.flatnonzero(b == 0)[:6]] = 1.0  # A is right wherever B is, and on six more queries
+    ea, eb = bootstrap_table(a, cats)["average"], bootstrap_table(b, cats)["average"]
+    assert ea.low < eb.high  # the marginal intervals overlap...
+    d = paired_difference(a, b, cats)["average"]
+    assert d.value == pytest.approx(15.0) and d.low > 0  # ...the paired one excludes no difference
+    assert paired_difference(b, a, cats)["average"].value == pytest.approx(-15.0)
+    with pytest.raises(ValueError):
+        paired_difference(a, b[:-1], cats)
