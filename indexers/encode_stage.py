@@ -87,7 +87,7 @@ class SegmentEncoder:
 
     def _features(self, encoded: EncodedFrames, segments, counts: list[int]) -> list[ClipFeatures]:
         return [
-            features_from_encoded(part, self.config, info, seg.frames)
+            features_from_encoded(part, self.config, info, seg.frames, seg.aux)
             for part, (seg, info) in zip(split_encoded(encoded, counts), segments)
         ]
 
