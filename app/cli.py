@@ -122,7 +122,8 @@ def index(
 
 def _where(stats) -> str:
     """Where and how the vectors were computed, for the summary line."""
-    checked = f", moments cosine vs fp32 >= {stats.min_cosine:.4f}" if stats.min_cosine is not None else ""
+    cached = " (measured on an earlier run)" if stats.guard_cached else ""
+    checked = f", moments cosine vs fp32 >= {stats.min_cosine:.4f}{cached}" if stats.min_cosine is not None else ""
     return f"{stats.device} {stats.precision}{checked}"
 
 

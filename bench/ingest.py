@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         totals["n"] += len(paths)
         print(
             f"| {GROUPS[group]} | {len(paths)} | {ref_s:.1f} | {len(paths) / ref_s:.3f} | {ours_s:.1f} | {len(paths) / ours_s:.3f} "
-            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers) | {cos:.5f} |"
+            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers{', guard cached' if stats.guard_cached else ''}) | {cos:.5f} |"
         )
     print(
         f"| all | {totals['n']} | {totals['ref']:.1f} | {totals['n'] / totals['ref']:.3f} | {totals['ours']:.1f} "

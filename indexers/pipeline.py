@@ -36,6 +36,7 @@ class PipelineStats:
     device: str = ""  # where the encoder ran ("cpu", "cuda", ...)
     precision: str = ""  # the precision the vectors were computed at, after the guard
     min_cosine: float | None = None  # the guard's worst moments cosine vs fp32 (None: fp32)
+    guard_cached: bool = False  # the guard's verdict came from an earlier run on this machine
     decode_workers: int = 0
     workers_replaced: int = 0  # decode processes that crashed or hung and were replaced
     started: float = field(default_factory=time.perf_counter)
@@ -171,7 +172,7 @@ def segment_result(s: DecodedSegment, features: ClipFeatures) -> SegmentResult:
 def record_guard(stats: PipelineStats, device: str, guard: GuardReport | None, requested: str) -> None:
     stats.device = device
     if guard is not None:
-        stats.precision, stats.min_cosine = guard.precision, guard.min_cosine
+        stats.precision, stats.min_cosine, stats.guard_cached = guard.precision, guard.min_cosine, guard.cached
     else:  # nothing was encoded: report what would have been tried
         stats.precision = requested
 
