@@ -116,6 +116,33 @@ def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
     return (time.perf_counter() - t0) / len(paths)
 
 
+def fixed_costs(paths: list[Path], config, encoder) -> dict[str, float]:
+    """Seconds of the per-run costs: a decode process's start-up (spawn + imports, until its
+    first file is done, minus decoding it in-process), and a run with the guard's verdict not
+    cached (the fp32 pass) vs cached, on ``paths``."""
+    from vidsearch.indexers import encode_stage
+    from vidsearch.indexers.decode_pool import DecodePool
+    from vidsearch.indexers.decoding import decode_inline
+    from vidsearch.indexers.encoders.cache import cache_root
+
+    t0 = time.perf_counter()
+    list(decode_inline(map(str, paths[:1]), config, encoder.image_size, "pyav"))
+    inline_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    list(DecodePool(1, config, encoder.image_size).events(map(str, paths[:1])))
+    spawn_s = time.perf_counter() - t0 - inline_s
+    verdicts = cache_root() / encode_stage.GUARD_FILE
+    saved = verdicts.read_bytes() if verdicts.exists() else None
+    verdicts.unlink(missing_ok=True)
+    try:
+        fresh_s, _, _ = run_ours(paths, config, encoder)
+        cached_s, _, _ = run_ours(paths, config, encoder)
+    finally:
+        if saved is not None:
+            verdicts.write_bytes(saved)
+    return {"decode_process_start_s": spawn_s, "run_guard_measured_s": fresh_s, "run_guard_cached_s": cached_s}
+
+
 def decode_rate(paths: list[Path], config, size: int, workers: int) -> float:
     """Clips/s of decoding alone through the decode pool (0 = in-process)."""
     from vidsearch.indexers.decode_pool import DecodePool
@@ -165,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     groups = args.groups.split(",")
     specs = [s for s in LONG_CLIPS if group_of(Path(s.name)) in groups and (not args.existing_only or (args.cache / s.name).exists())]
     corpus = [p for p in ensure_corpus(args.cache, args.real_clips, specs) if group_of(p) in groups]
+    t0 = time.perf_counter()
     encoder = load_encoder(args.backbone)
+    load_s = time.perf_counter() - t0
     # one segment per clip, as the reference computes it (shots would be other rows)
     config = ExtractorConfig(backbone=args.backbone, segment=SegmentConfig(mode="none")).with_weights(encoder.weights_id)
     figures: dict = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "backbone": args.backbone}
@@ -224,6 +253,15 @@ def main(argv: list[str] | None = None) -> None:
         figures["precision_cosine"] = precision_cosines(short, config, encoder)
         for p, (lo, mean) in figures["precision_cosine"].items():
             print(f"{p}: min {lo:.5f}, mean {mean:.5f} (guard threshold 0.999)")
+
+    real = [p for p in corpus if group_of(p) == "real"]
+    if real:
+        print(f"\n## fixed per-run costs (model load, decode process start-up, the guard's fp32 pass; {len(real)} real clips)")
+        costs = figures["fixed_costs"] = {"model_load_s": load_s, **fixed_costs(real, config, encoder)}
+        print(
+            f"model load {costs['model_load_s']:.1f} s | decode process start-up {costs['decode_process_start_s']:.2f} s | "
+            f"run with the guard measured {costs['run_guard_measured_s']:.1f} s, with its cached verdict {costs['run_guard_cached_s']:.1f} s"
+        )
 
     print("\n## encoder forward vs GEMM peak of the same precision (this run)")
     from vidsearch.indexers.runtime import RuntimeConfig, torch_threads
