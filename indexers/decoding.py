@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
-from vidsearch.indexers.aux import aux_descriptors
+from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.segmenting import DecodedSegment, SegmentStream, open_segments
 from vidsearch.indexers.video import VideoError, VideoInfo

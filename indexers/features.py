@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidsearch.indexers.activity import ACTIVITY, segment_activity
-from vidsearch.indexers.aux import aux_descriptors
+from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
