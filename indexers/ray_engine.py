@@ -1,6 +1,6 @@
-"""The same ingestion on Ray Data, for clusters: list -> decode (CPU tasks) -> encode (actor pool).
+"""The same ingestion on Ray Data, for clusters: list -> decode (actor pool) -> encode (actor pool).
 
-    paths --from_items--> decode_events per file (flat_map, CPU tasks, one block per file)
+    paths --from_items--> decode events per file (flat_map, decode actors, one block per file)
           --map_batches--> SegmentEncoder actors (GPUs when the cluster has them, else CPUs)
           --iter_rows-->  the driver's FileTracker -> on_result(FileResult) -> the index writer
 
@@ -79,7 +79,7 @@ class _EncodeSegments:
             features = self.stage.encode([(ev.segment, info) for _, (ev, info) in segments])
             guard = self.stage.guard
             for (i, (ev, _)), f in zip(segments, features):
-                encoded = (ev.path, segment_result(ev.segment, f), len(ev.segment.frames), guard.precision, guard.min_cosine, self.stage.device)
+                encoded = (ev.path, segment_result(ev.segment, f), len(ev.segment.frames), guard, self.stage.device)
                 payloads[i] = pickle.dumps(encoded, protocol=5)
         return {"path": batch["path"], "payload": np.array(payloads, dtype=object)}
 
@@ -122,7 +122,7 @@ def run_ray(
     decode: DecodeFn,
 ):
     """Run the pipeline on Ray Data, reporting each file to ``on_result`` on the driver."""
-    from vidsearch.indexers.pipeline import FileTracker
+    from vidsearch.indexers.pipeline import FileTracker, record_guard
 
     connect(runtime.ray_address)
     import ray
@@ -161,7 +161,8 @@ def run_ray(
         elif isinstance(item, FileFailed):
             tracker.failed(item.path, item.reason, item.seconds)
         else:
-            path, result, frames, stats.precision, stats.min_cosine, stats.device = item
+            path, result, frames, guard, device = item
+            record_guard(stats, device, guard, runtime.precision)
             tracker.encoded(path, result, frames)
     tracker.fail_unfinished(paths, LOST_REASON)
     return stats
