@@ -2,13 +2,12 @@
 precision measured in the same run.
 
     python -m vidsearch.bench.encoder_profile [--backbone dinov2-s14] [--batches 8,16,32]
-        [--variants fp32,bf16-autocast,bf16-held,bf16-weights] [--threads 2] [--compile] [--repeats 3]
+        [--variants fp32,bf16-autocast,bf16-weights] [--threads 2] [--compile] [--repeats 3]
 
-Variants: ``fp32``; ``bf16-autocast`` (fp32 weights, autocast casts them on every call);
-``bf16-held`` (what ``--precision bf16`` runs, ``Encoder.place``: linear/conv weights held in
-bf16 under autocast, bit-identical to ``bf16-autocast`` without the casts); ``bf16-weights`` (the
-whole model converted to bf16, inputs bf16: layer norms and softmax in bf16 too);
-``--compile`` adds ``torch.compile`` (inductor) of the bf16-autocast model, with its compile time. For each: frames/s (best of ``--repeats`` after a
+Variants: ``fp32``; ``bf16-autocast`` (what ``--precision bf16`` runs: fp32 weights, autocast
+casts per op); ``bf16-weights`` (the model converted to bf16, inputs bf16: no per-call weight
+casts, but layer norms and softmax in bf16 too); ``--compile`` adds ``torch.compile`` (inductor)
+of the bf16-autocast model, with its compile time. For each: frames/s (best of ``--repeats`` after a
 warm-up at the same shape), achieved GFLOP/s (matrix products only, ``encoders/flops.py``), the
 share of the same-precision GEMM peak, the patch tokens' worst cosine vs fp32, and a
 ``torch.profiler`` breakdown of one pass into GEMMs, attention, elementwise/norm ops and dtype
@@ -31,7 +30,7 @@ CATEGORIES = {
     "conversion": {"copy_", "_to_copy", "to", "contiguous", "clone"},
     "norm/act/elementwise": {"native_layer_norm", "layer_norm", "gelu", "add", "mul", "div", "sub", "cat", "upsample_bicubic2d"},
 }
-PRECISION_OF = {"fp32": "float32", "bf16-autocast": "bfloat16", "bf16-held": "bfloat16", "bf16-weights": "bfloat16", "bf16-compiled": "bfloat16"}
+PRECISION_OF = {"fp32": "float32", "bf16-autocast": "bfloat16", "bf16-weights": "bfloat16", "bf16-compiled": "bfloat16"}
 
 
 def category(op_name: str) -> str:
@@ -47,10 +46,8 @@ class Variant:
         import torch
 
         self.label = label
-        self.autocast = label in ("bf16-autocast", "bf16-held", "bf16-compiled")
+        self.autocast = label in ("bf16-autocast", "bf16-compiled")
         self.encoder = encoder
-        if label == "bf16-held":
-            self.encoder = copy.deepcopy(encoder).place("cpu", "bf16")
         if label == "bf16-weights":
             self.encoder = copy.deepcopy(encoder)
             self.encoder.model.to(torch.bfloat16)
@@ -101,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="dinov2-s14")
     parser.add_argument("--batches", default="8,16,32")
-    parser.add_argument("--variants", default="fp32,bf16-autocast,bf16-held,bf16-weights")
+    parser.add_argument("--variants", default="fp32,bf16-autocast,bf16-weights")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs)")
     parser.add_argument("--compile", action="store_true", help="also torch.compile the bf16-autocast model")
     parser.add_argument("--repeats", type=int, default=3)

@@ -55,41 +55,13 @@ class Encoder:
         """Move the weights to ``device`` (resolved: ``cpu`` | ``cuda[:i]`` | ``mps``) and run
         forward passes under autocast at ``precision`` (``fp32`` | ``bf16`` | ``fp16``) from now on.
 
-        At a reduced precision the weights of the matrix products (linear, convolution) are held
-        in that dtype, which is exactly what autocast would cast them to on every call (bit-identical
-        outputs, tested) without the per-call casts (~20 % of a bf16 ViT-S forward on the CPU).
-        The fp32 weights are kept aside, so switching back to fp32 is exact.
+        Weights stay fp32 (autocast casts per op), so switching back to fp32 is exact.
         """
-        from .precision import AUTOCAST_DTYPES
-
         model = getattr(self, "model", None)
         if model is not None:
-            self._restore_fp32_weights()
             model.to(device)
-            if precision in AUTOCAST_DTYPES:
-                self._hold_matmul_weights(model, AUTOCAST_DTYPES[precision])
         self.device, self.precision = device, precision
         return self
-
-    def _hold_matmul_weights(self, model, dtype_name: str) -> None:
-        import torch
-        from torch import nn
-
-        dtype = getattr(torch, dtype_name)
-        self._fp32_weights = {}
-        for module in model.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)) and module.weight.dtype == torch.float32:
-                self._fp32_weights[module] = (module.weight.data, None if module.bias is None else module.bias.data)
-                module.weight.data = module.weight.data.to(dtype)
-                if module.bias is not None:
-                    module.bias.data = module.bias.data.to(dtype)
-
-    def _restore_fp32_weights(self) -> None:
-        for module, (weight, bias) in getattr(self, "_fp32_weights", {}).items():
-            module.weight.data = weight
-            if bias is not None:
-                module.bias.data = bias
-        self._fp32_weights = {}
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (N, H, W, 3) RGB at ``image_size`` -> normalised float (N, 3, H, W) on ``device``.

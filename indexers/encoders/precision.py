@@ -116,7 +116,7 @@ def bf16_faster_on_cpu(encoder) -> bool:
 
 def _best_time(encoder, frames: np.ndarray, precision: str, repeats: int = 2) -> float:
     saved = encoder.device, encoder.precision
-    encoder.place("cpu", precision)
+    encoder.device, encoder.precision = "cpu", precision
     try:
         encoder.encode(frames[:2])  # warm-up (oneDNN picks its kernels on the first call)
         best = float("inf")
@@ -126,4 +126,4 @@ def _best_time(encoder, frames: np.ndarray, precision: str, repeats: int = 2) ->
             best = min(best, time.perf_counter() - t0)
         return best
     finally:
-        encoder.place(*saved)
+        encoder.device, encoder.precision = saved
