@@ -62,7 +62,7 @@ def index(
         None, "--batch-frames", help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA)."
     ),
     encoder_threads: Optional[int] = typer.Option(
-        None, "--encoder-threads", help="Torch threads of the encoder (default on CPU: the cores the decode workers leave)."
+        None, "--encoder-threads", help="Torch threads of the encoder (default: all cores; on a shared CPU machine the cores the decode workers leave can be faster)."
     ),
     decode_timeout: float = typer.Option(300.0, "--decode-timeout", help="Fail a file whose decoder makes no progress for this many seconds."),
     engine: str = typer.Option("local", help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"),

@@ -267,8 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     from vidsearch.indexers.runtime import RuntimeConfig, torch_threads
 
     figures["encoder"] = {}
-    counts = sorted({torch.get_num_threads(), RuntimeConfig().threads("cpu", RuntimeConfig().workers("cpu"))})
-    for threads in counts:  # all cores (the reference), and what the pipeline gives the encoder
+    counts = sorted({torch.get_num_threads(), max(1, torch.get_num_threads() - RuntimeConfig().workers("cpu"))})
+    for threads in counts:  # all cores (the default), and the cores the decode workers leave
         with torch_threads(threads):
             for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
                 peak = gemm_peak_gflops(dtype=dtype)

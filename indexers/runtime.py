@@ -50,10 +50,12 @@ class RuntimeConfig:
         batch_frames: frames per encoder forward pass, gathered across files (``None``: by device,
             ``DEFAULT_BATCH_FRAMES``).
         decode_timeout_s: a file whose decoder makes no progress for this long is failed.
-        encoder_threads: torch threads of the encoder during the run (``None``: on a CPU, the cores
-            the decode workers leave, at least 1; on a GPU, unchanged). Two compute-bound
-            thread pools on the same cores stall each other's barriers: on the 2-core machine
-            1 decode worker + 2 torch threads ran bf16 at a third of the speed of 1 + 1.
+        encoder_threads: torch threads of the encoder during the run (``None``: torch's own, all
+            the cores). Measured on the 2-core machine (bench notes): idle, 1 decode worker + 2
+            threads beat 1 + 1 (1.99x vs 1.37x the reference); under heavy load from other jobs
+            1 + 1 won (2.34x vs 0.86-1.30x): two compute-bound thread pools on the same cores
+            stall each other's barriers. Set it to the cores the decode workers leave on a
+            shared machine.
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
     """
 
@@ -90,15 +92,9 @@ class RuntimeConfig:
     def workers(self, device: str) -> int:
         return default_decode_workers(device) if self.decode_workers is None else self.decode_workers
 
-    def threads(self, device: str, workers: int) -> int | None:
-        """Encoder torch threads beside ``workers`` decode processes (``None``: leave torch's)."""
-        if self.encoder_threads is not None:
-            return self.encoder_threads
-        if device != "cpu":
-            return None
-        from vidsearch.indexers.encoders import available_cpus
-
-        return max(1, available_cpus() - workers)
+    def threads(self) -> int | None:
+        """Encoder torch threads for the run (``None``: leave torch's setting)."""
+        return self.encoder_threads
 
     def frames_per_batch(self, device: str) -> int:
         return DEFAULT_BATCH_FRAMES[device.split(":")[0]] if self.batch_frames is None else self.batch_frames

@@ -174,20 +174,20 @@ def test_guard_verdict_is_cached_and_decides_later_runs_without_the_fp32_pass(mo
     tiny.place("cpu", "fp32")
 
 
-def test_cpu_encoder_runs_on_the_cores_the_decode_workers_leave_and_threads_are_restored(monkeypatch, real_clips, tiny):
-    from vidsearch.indexers import encoders
-
-    monkeypatch.setattr(encoders, "available_cpus", lambda: 3)
+def test_encoder_threads_are_set_for_the_run_and_restored(monkeypatch, real_clips, tiny):
     seen = []
     original = type(tiny).encode
     monkeypatch.setattr(type(tiny), "encode", lambda self, frames, batch_size=32: seen.append(torch.get_num_threads()) or original(self, frames, batch_size))
     config = ExtractorConfig(backbone="tiny-random", num_frames=4).with_weights(tiny.weights_id)
     clip = [real_clips / "bikes.mp4"]
-    before = torch.get_num_threads()
-    for runtime, expected in ((RuntimeConfig(precision="fp32", decode_workers=1), 2), (RuntimeConfig(precision="fp32", decode_workers=0, encoder_threads=1), 1)):
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    before = 2
+    for runtime, expected in ((RuntimeConfig(precision="fp32", decode_workers=1), before), (RuntimeConfig(precision="fp32", decode_workers=0, encoder_threads=1), 1)):
         seen.clear()
         run_pipeline(clip, config, tiny, runtime=runtime, on_result=lambda r: None)
         assert seen and set(seen) == {expected}
         assert torch.get_num_threads() == before
+    torch.set_num_threads(saved)
     with pytest.raises(ValueError, match="encoder_threads"):
         RuntimeConfig(encoder_threads=0)
