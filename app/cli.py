@@ -61,6 +61,9 @@ def index(
     batch_frames: Optional[int] = typer.Option(
         None, "--batch-frames", help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA)."
     ),
+    encoder_threads: Optional[int] = typer.Option(
+        None, "--encoder-threads", help="Torch threads of the encoder (default: all cores; on a shared CPU machine the cores the decode workers leave can be faster)."
+    ),
     decode_timeout: float = typer.Option(300.0, "--decode-timeout", help="Fail a file whose decoder makes no progress for this many seconds."),
     engine: str = typer.Option("local", help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto."),
@@ -100,6 +103,7 @@ def index(
             decode_workers=decode_workers,
             batch_frames=batch_frames,
             decode_timeout_s=decode_timeout,
+            encoder_threads=encoder_threads,
             ray_address=ray_address,
         )
     )
@@ -122,7 +126,8 @@ def index(
 
 def _where(stats) -> str:
     """Where and how the vectors were computed, for the summary line."""
-    checked = f", moments cosine vs fp32 >= {stats.min_cosine:.4f}" if stats.min_cosine is not None else ""
+    cached = " (measured on an earlier run)" if stats.guard_cached else ""
+    checked = f", moments cosine vs fp32 >= {stats.min_cosine:.4f}{cached}" if stats.min_cosine is not None else ""
     return f"{stats.device} {stats.precision}{checked}"
 
 

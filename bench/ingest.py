@@ -58,6 +58,14 @@ def reference_frames(path: Path, num_frames: int, size: int) -> np.ndarray:
         cap.release()
 
 
+def published_cosine(reference: np.ndarray, ours: np.ndarray) -> float:
+    """Cosine of the published moments with ours: the default direction-aware vector starts with
+    the published mean/std/skew blocks (then those of temporal differences), so its leading part,
+    renormalised, is compared."""
+    head = ours[: len(reference)]
+    return float(reference @ head / np.linalg.norm(head))
+
+
 def run_reference(paths: list[Path], config, encoder) -> tuple[float, dict[str, np.ndarray]]:
     from vidsearch.indexers.moments import semantic_moments
 
@@ -85,23 +93,54 @@ def run_ours(paths: list[Path], config, encoder, **runtime) -> tuple[float, dict
     return time.perf_counter() - t0, results, stats
 
 
+DECODE_MODES = ("pyav-seek", "pyav-seek-2-threads", "pyav-sequential", "opencv-sequential")
+
+
 def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
-    """Mean seconds per clip to get the sampled frames: PyAV seeking (what vidsearch does), PyAV
-    decoding straight through, or the reference's OpenCV sequential read."""
+    """Mean seconds per clip to get the sampled frames: PyAV seeking (what vidsearch does), the
+    same with 2 frame threads, PyAV decoding straight through, or the reference's OpenCV read."""
     from vidsearch.indexers import video
 
     t0 = time.perf_counter()
-    saved = video.SEEK_GAP_FRAMES
+    saved = video.SEEK_GAP_FRAMES, video.SAMPLE_DECODE_THREADS
     try:
         for path in paths:
             if mode == "opencv-sequential":
                 reference_frames(path, config.num_frames, size)
             else:
-                video.SEEK_GAP_FRAMES = saved if mode == "pyav-seek" else 10**9
+                video.SEEK_GAP_FRAMES = 10**9 if mode == "pyav-sequential" else saved[0]
+                video.SAMPLE_DECODE_THREADS = 2 if mode == "pyav-seek-2-threads" else 0
                 video.sample_frames_with_info(path, config.num_frames, size)
     finally:
-        video.SEEK_GAP_FRAMES = saved
+        video.SEEK_GAP_FRAMES, video.SAMPLE_DECODE_THREADS = saved
     return (time.perf_counter() - t0) / len(paths)
+
+
+def fixed_costs(paths: list[Path], config, encoder) -> dict[str, float]:
+    """Seconds of the per-run costs: a decode process's start-up (spawn + imports, until its
+    first file is done, minus decoding it in-process), and a run with the guard's verdict not
+    cached (the fp32 pass) vs cached, on ``paths``."""
+    from vidsearch.indexers import encode_stage
+    from vidsearch.indexers.decode_pool import DecodePool
+    from vidsearch.indexers.decoding import decode_inline
+    from vidsearch.indexers.encoders.cache import cache_root
+
+    t0 = time.perf_counter()
+    list(decode_inline(map(str, paths[:1]), config, encoder.image_size, "pyav"))
+    inline_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    list(DecodePool(1, config, encoder.image_size).events(map(str, paths[:1])))
+    spawn_s = time.perf_counter() - t0 - inline_s
+    verdicts = cache_root() / encode_stage.GUARD_FILE
+    saved = verdicts.read_bytes() if verdicts.exists() else None
+    verdicts.unlink(missing_ok=True)
+    try:
+        fresh_s, _, _ = run_ours(paths, config, encoder)
+        cached_s, _, _ = run_ours(paths, config, encoder)
+    finally:
+        if saved is not None:
+            verdicts.write_bytes(saved)
+    return {"decode_process_start_s": spawn_s, "run_guard_measured_s": fresh_s, "run_guard_cached_s": cached_s}
 
 
 def decode_rate(paths: list[Path], config, size: int, workers: int) -> float:
@@ -153,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     groups = args.groups.split(",")
     specs = [s for s in LONG_CLIPS if group_of(Path(s.name)) in groups and (not args.existing_only or (args.cache / s.name).exists())]
     corpus = [p for p in ensure_corpus(args.cache, args.real_clips, specs) if group_of(p) in groups]
+    t0 = time.perf_counter()
     encoder = load_encoder(args.backbone)
+    load_s = time.perf_counter() - t0
     # one segment per clip, as the reference computes it (shots would be other rows)
     config = ExtractorConfig(backbone=args.backbone, segment=SegmentConfig(mode="none")).with_weights(encoder.weights_id)
     figures: dict = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "backbone": args.backbone}
@@ -161,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu bf16: {cpu_has_bf16()}, torch {torch.__version__}")
     auto = resolve_precision("auto", "cpu", encoder)
     print(f"precision auto resolves to: {auto} (probe: bf16 timed against fp32 on this encoder)")
+    print(f"vidsearch config: the defaults ({config.moment_blocks} moment blocks, aux {', '.join(config.aux_descriptors) or 'none'}), --segment none")
     figures["auto_precision"] = auto
 
     print("\n## indexing, reference approach vs vidsearch (same clips, same weights, this run)")
@@ -172,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         paths = [p for p in corpus if group_of(p) == group]
         ref_s, ref_m = run_reference(paths, config, encoder)
         ours_s, ours_m, stats = run_ours(paths, config, encoder)
-        cos = min(float(ref_m[str(p)] @ ours_m[str(p)]) for p in paths)
+        cos = min(published_cosine(ref_m[str(p)], ours_m[str(p)]) for p in paths)
         row = {"n": len(paths), "reference_s": ref_s, "vidsearch_s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos": cos}
         figures["groups"][group] = row
         totals["ref"] += ref_s
@@ -180,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         totals["n"] += len(paths)
         print(
             f"| {GROUPS[group]} | {len(paths)} | {ref_s:.1f} | {len(paths) / ref_s:.3f} | {ours_s:.1f} | {len(paths) / ours_s:.3f} "
-            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers) | {cos:.5f} |"
+            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers{', guard cached' if stats.guard_cached else ''}) | {cos:.5f} |"
         )
     print(
         f"| all | {totals['n']} | {totals['ref']:.1f} | {totals['n'] / totals['ref']:.3f} | {totals['ours']:.1f} "
@@ -189,35 +231,51 @@ def main(argv: list[str] | None = None) -> None:
     figures["total_ratio"] = totals["ref"] / totals["ours"]
 
     print("\n## decode per clip length: seconds per clip to get the 32 sampled frames")
-    print("| clips | PyAV seeking (vidsearch) | PyAV sequential | OpenCV sequential (reference) |")
-    print("|---|---|---|---|")
+    print("| clips | PyAV seeking | PyAV seeking, 2 frame threads | PyAV sequential | OpenCV sequential (reference) |")
+    print("|---|---|---|---|---|")
     figures["decode_modes"] = {}
-    for mode in ("pyav-seek", "pyav-sequential", "opencv-sequential"):  # warm-up: first calls pay imports, caches
-        decode_seconds(corpus[:1], config, encoder.image_size, mode)
+    warm_up = sorted(args.real_clips.glob("*.mp4"))[:1] or corpus[:1]
+    for mode in DECODE_MODES:  # warm-up on a short clip: first calls pay imports, caches
+        decode_seconds(warm_up, config, encoder.image_size, mode)
     for group in groups:
         paths = [p for p in corpus if group_of(p) == group]
-        row = {m: decode_seconds(paths, config, encoder.image_size, m) for m in ("pyav-seek", "pyav-sequential", "opencv-sequential")}
+        row = {m: decode_seconds(paths, config, encoder.image_size, m) for m in DECODE_MODES}
         figures["decode_modes"][group] = row
-        print(f"| {GROUPS[group]} | {row['pyav-seek']:.2f} | {row['pyav-sequential']:.2f} | {row['opencv-sequential']:.2f} |")
+        print(f"| {GROUPS[group]} | " + " | ".join(f"{row[m]:.2f}" for m in DECODE_MODES) + " |")
 
     short = [p for p in corpus if group_of(p) in ("real", "60s")]
-    print(f"\n## decode only, clips/s by decode workers ({len(short)} clips: real + 60 s)")
-    figures["decode_rate"] = {w: decode_rate(short, config, encoder.image_size, w) for w in (0, 1, 2)}
-    print(" | ".join(f"{w} workers{' (in-process)' if w == 0 else ''}: {r:.2f} clips/s" for w, r in figures["decode_rate"].items()))
+    if short:
+        print(f"\n## decode only, clips/s by decode workers ({len(short)} clips: real + 60 s)")
+        figures["decode_rate"] = {w: decode_rate(short, config, encoder.image_size, w) for w in (0, 1, 2)}
+        print(" | ".join(f"{w} workers{' (in-process)' if w == 0 else ''}: {r:.2f} clips/s" for w, r in figures["decode_rate"].items()))
 
-    print(f"\n## moments cosine vs fp32 per precision ({len(short)} clips: real + 60 s)")
-    figures["precision_cosine"] = precision_cosines(short, config, encoder)
-    for p, (lo, mean) in figures["precision_cosine"].items():
-        print(f"{p}: min {lo:.5f}, mean {mean:.5f} (guard threshold 0.999)")
+        print(f"\n## moments cosine vs fp32 per precision ({len(short)} clips: real + 60 s)")
+        figures["precision_cosine"] = precision_cosines(short, config, encoder)
+        for p, (lo, mean) in figures["precision_cosine"].items():
+            print(f"{p}: min {lo:.5f}, mean {mean:.5f} (guard threshold 0.999)")
+
+    real = [p for p in corpus if group_of(p) == "real"]
+    if real:
+        print(f"\n## fixed per-run costs (model load, decode process start-up, the guard's fp32 pass; {len(real)} real clips)")
+        costs = figures["fixed_costs"] = {"model_load_s": load_s, **fixed_costs(real, config, encoder)}
+        print(
+            f"model load {costs['model_load_s']:.1f} s | decode process start-up {costs['decode_process_start_s']:.2f} s | "
+            f"run with the guard measured {costs['run_guard_measured_s']:.1f} s, with its cached verdict {costs['run_guard_cached_s']:.1f} s"
+        )
 
     print("\n## encoder forward vs GEMM peak of the same precision (this run)")
+    from vidsearch.indexers.runtime import RuntimeConfig, torch_threads
+
     figures["encoder"] = {}
-    for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
-        peak = gemm_peak_gflops(dtype=dtype)
-        encoder.place("cpu", p)
-        gflops, fps = encoder_gflops(encoder)
-        figures["encoder"][p] = {"gemm_peak_gflops": peak, "encoder_gflops": gflops, "frames_per_s": fps}
-        print(f"{p}: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
+    counts = sorted({torch.get_num_threads(), max(1, torch.get_num_threads() - RuntimeConfig().workers("cpu"))})
+    for threads in counts:  # all cores (the default), and the cores the decode workers leave
+        with torch_threads(threads):
+            for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
+                peak = gemm_peak_gflops(dtype=dtype)
+                encoder.place("cpu", p)
+                gflops, fps = encoder_gflops(encoder)
+                figures["encoder"][f"{p}-{threads}t"] = {"gemm_peak_gflops": peak, "encoder_gflops": gflops, "frames_per_s": fps}
+                print(f"{p}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
     encoder.place("cpu", "fp32")
     print("\n## GPU: " + ("see --device cuda runs" if torch.cuda.is_available() else "no GPU on this machine: not measured"))
     if args.out:

@@ -121,15 +121,30 @@ class DecodePool:
         self.replaced += 1
         return FileFailed(worker.path, reason)
 
+    def open(self) -> "DecodePool":
+        """Start the workers now and keep them across ``events`` calls (a long-lived caller, such
+        as a Ray decode actor, pays the process start-up once); ``close`` stops them."""
+        if not self.workers:
+            self.workers = [self._start() for _ in range(self.size)]
+        return self
+
+    def close(self) -> None:
+        for worker in self.workers:
+            self._stop(worker, kill=worker.path is not None)
+        self.workers = []
+
     def events(self, paths: Iterable[str]) -> Iterator[DecodeEvent]:
-        todo = iter(paths)
-        self.workers = [self._start() for _ in range(self.size)]
+        """Every event of ``paths``; workers started here are stopped at the end (not ``open``'s)."""
+        owned = not self.workers
+        self.open()
         try:
-            yield from self._run(todo)
+            yield from self._run(iter(paths))
+        except BaseException:
+            self.close()  # a worker may be mid-file: it cannot serve the next call
+            raise
         finally:
-            for worker in self.workers:
-                self._stop(worker, kill=worker.path is not None)
-            self.workers = []
+            if owned:
+                self.close()
 
     def _assign(self, worker: _Worker, todo: Iterator[str]) -> None:
         worker.path = next(todo, None)

@@ -2,8 +2,10 @@
 
 ``decode_events`` turns ``open_segments`` (or a drop-in replacement) into
 ``FileOpened, SegmentDecoded*, FileDone`` or ``..., FileFailed``: small picklable messages that a
-decode worker process sends over a pipe, a Ray task returns, or the in-process path yields. This
-module imports no torch, so a decode process starts in a fraction of a second.
+decode worker process sends over a pipe, a Ray task returns, or the in-process path yields. Each
+segment carries its pixel-level aux descriptors (optical flow), computed here so that they run
+beside the encoder rather than between its forward passes. This module imports no torch, so a
+decode process starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
+from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.segmenting import DecodedSegment, SegmentStream, open_segments
 from vidsearch.indexers.video import VideoError, VideoInfo
@@ -58,6 +61,7 @@ def decode_events(
         stream = decode(path, config, image_size, decoder)
         yield FileOpened(path, stream.info)
         for segment in stream.segments:
+            segment.aux = aux_descriptors(config, segment.frames)
             yield SegmentDecoded(path, segment)
             count += 1
     except VideoError as exc:

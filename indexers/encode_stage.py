@@ -6,6 +6,10 @@ fp32 and their SemanticMoments compared: if any cosine falls below ``MIN_MOMENTS
 precision is refused (``PrecisionError``, before anything is stored) and ``auto`` falls back to
 fp32. So every stored vector is fp32's up to that tolerance, and the index config (which records
 device-independent settings only) stays true whatever precision computed it.
+
+The measured cosine is cached per machine, torch build, weights, extractor config and precision
+(``<cache>/precision-guard.json``): later runs decide from it before decoding anything and skip
+the fp32 pass (on 2 cores, a large share of a short run). Delete the file to re-check.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.encoders.precision import resolve_device, resolve_precision
+from vidsearch.indexers.encoders.verdicts import load_verdicts, machine_key, store_verdict
 from vidsearch.indexers.features import ClipFeatures, features_from_encoded
 from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.indexers.segmenting import DecodedSegment
@@ -26,6 +31,7 @@ from vidsearch.indexers.video import VideoInfo
 MIN_MOMENTS_COSINE = 0.999
 # Segments of the first batch re-encoded in fp32 for the check (bounds its cost to ~2 clips).
 GUARD_SEGMENTS = 4
+GUARD_FILE = "precision-guard.json"
 
 
 class PrecisionError(ValueError):
@@ -36,6 +42,7 @@ class PrecisionError(ValueError):
 class GuardReport:
     precision: str  # what the run uses after the check
     min_cosine: float | None  # worst moments cosine vs fp32 on the first batch (None: fp32, unchecked)
+    cached: bool = False  # decided from an earlier run's measurement on this machine
 
 
 def split_encoded(encoded: EncodedFrames, counts: list[int]) -> list[EncodedFrames]:
@@ -56,8 +63,16 @@ class SegmentEncoder:
         self.precision = resolve_precision(runtime.precision, self.device, encoder)
         self.min_cosine = min_cosine
         self.guard: GuardReport | None = None if self.precision != "fp32" else GuardReport("fp32", None)
+        if self.guard is None:
+            cached = load_verdicts(GUARD_FILE).get(self.guard_key())
+            if isinstance(cached, (int, float)):
+                self._decide(float(cached), cached=True)
         encoder.place(self.device, self.precision)
         self.seconds = 0.0
+
+    def guard_key(self) -> str:
+        """What the guard's cosine depends on: machine, torch, weights, config and precision."""
+        return f"{machine_key(self.device)}|{self.encoder.name}|{self.encoder.weights_id}|{self.config.fingerprint()}|{self.precision}"
 
     def encode(self, segments: list[tuple[DecodedSegment, VideoInfo | None]]) -> list[ClipFeatures]:
         """Features of each ``(segment, info of its file)``, in order, from one batched pass."""
@@ -72,7 +87,7 @@ class SegmentEncoder:
 
     def _features(self, encoded: EncodedFrames, segments, counts: list[int]) -> list[ClipFeatures]:
         return [
-            features_from_encoded(part, self.config, info, seg.frames)
+            features_from_encoded(part, self.config, info, seg.frames, seg.aux)
             for part, (seg, info) in zip(split_encoded(encoded, counts), segments)
         ]
 
@@ -82,15 +97,24 @@ class SegmentEncoder:
         sample = frames[: sum(counts[:checked])]
         exact = self._features(self.encoder.encode(sample, batch_size=len(sample)), segments[:checked], counts[:checked])
         worst = min(float(np.dot(a.moments, b.moments)) for a, b in zip(exact, reduced))
-        if worst >= self.min_cosine:
-            self.encoder.place(self.device, self.precision)
-            self.guard = GuardReport(self.precision, worst)
+        store_verdict(GUARD_FILE, self.guard_key(), worst)
+        kept = self._decide(worst)
+        self.encoder.place(self.device, self.precision)
+        if kept:
             return reduced
+        return self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)
+
+    def _decide(self, worst: float, cached: bool = False) -> bool:
+        """Keep the reduced precision (True), fall back to fp32 under ``auto``, or refuse an explicit one."""
+        if worst >= self.min_cosine:
+            self.guard = GuardReport(self.precision, worst, cached)
+            return True
         if self.requested != "auto":
+            how = "on this machine's earlier run (cached)" if cached else "on these clips"
             raise PrecisionError(
-                f"precision {self.precision} changes the moments beyond tolerance on these clips "
+                f"precision {self.precision} changes the moments beyond tolerance {how} "
                 f"(cosine {worst:.5f} vs fp32, need >= {self.min_cosine}); use --precision fp32 or auto"
             )
         self.precision = "fp32"
-        self.guard = GuardReport("fp32", worst)
-        return self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)
+        self.guard = GuardReport("fp32", worst, cached)
+        return False

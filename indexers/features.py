@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidsearch.indexers.activity import ACTIVITY, segment_activity
+from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
@@ -29,10 +30,15 @@ class ClipFeatures:
 
 
 def features_from_encoded(
-    encoded: EncodedFrames, config: ExtractorConfig, info: VideoInfo | None = None, frames: np.ndarray | None = None
+    encoded: EncodedFrames,
+    config: ExtractorConfig,
+    info: VideoInfo | None = None,
+    frames: np.ndarray | None = None,
+    aux: dict[str, np.ndarray] | None = None,
 ) -> ClipFeatures:
     """The stored features of one segment; ``frames`` (the sampled uint8 frames the encoder saw)
-    are needed only when the config asks for pixel-level aux descriptors (``flow``)."""
+    are needed only when the config asks for pixel-level aux descriptors (``flow``) and ``aux``
+    does not bring them already computed (the decode workers compute them, beside the encoder)."""
     if any(config.delta_alpha):
         vec = direction_aware_moments(encoded.patch_tokens, config.alpha, config.delta_alpha)
     else:
@@ -40,19 +46,7 @@ def features_from_encoded(
     sig = spf_signature(encoded.global_embedding.numpy(), config.spf)
     # Activity (semantic change, token motion) is always kept: curation filters static segments by it.
     activity = segment_activity(encoded.patch_tokens, encoded.global_embedding, config.spf)
-    return ClipFeatures(vec.numpy().astype(np.float32), sig, info, {ACTIVITY: activity, **aux_descriptors(config, frames)})
-
-
-def aux_descriptors(config: ExtractorConfig, frames: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The config's extra per-segment descriptors, computed on the already-sampled frames."""
-    if not config.aux_descriptors:
-        return {}
-    if frames is None:
-        raise ValueError(f"aux descriptors {', '.join(config.aux_descriptors)} need the sampled frames")
-    from vidsearch.indexers.flow_descriptor import flow_descriptor
-
-    makers = {"flow": flow_descriptor}
-    return {name: makers[name](frames) for name in config.aux_descriptors}
+    return ClipFeatures(vec.numpy().astype(np.float32), sig, info, {ACTIVITY: activity, **(aux if aux is not None else aux_descriptors(config, frames))})
 
 
 def load_clip_frames(

@@ -21,7 +21,8 @@ from vidsearch.indexers.decoding import DecodeEvent, DecodeFn, FileDone, FileFai
 from vidsearch.indexers.encode_stage import GuardReport, SegmentEncoder
 from vidsearch.indexers.encoders.base import Encoder
 from vidsearch.indexers.features import ClipFeatures
-from vidsearch.indexers.runtime import RuntimeConfig
+from vidsearch.indexers.encoders.precision import resolve_device
+from vidsearch.indexers.runtime import RuntimeConfig, torch_threads
 from vidsearch.indexers.segmenting import DecodedSegment, open_segments
 from vidsearch.indexers.video import VideoInfo
 
@@ -36,6 +37,7 @@ class PipelineStats:
     device: str = ""  # where the encoder ran ("cpu", "cuda", ...)
     precision: str = ""  # the precision the vectors were computed at, after the guard
     min_cosine: float | None = None  # the guard's worst moments cosine vs fp32 (None: fp32)
+    guard_cached: bool = False  # the guard's verdict came from an earlier run on this machine
     decode_workers: int = 0
     workers_replaced: int = 0  # decode processes that crashed or hung and were replaced
     started: float = field(default_factory=time.perf_counter)
@@ -171,15 +173,15 @@ def segment_result(s: DecodedSegment, features: ClipFeatures) -> SegmentResult:
 def record_guard(stats: PipelineStats, device: str, guard: GuardReport | None, requested: str) -> None:
     stats.device = device
     if guard is not None:
-        stats.precision, stats.min_cosine = guard.precision, guard.min_cosine
+        stats.precision, stats.min_cosine, stats.guard_cached = guard.precision, guard.min_cosine, guard.cached
     else:  # nothing was encoded: report what would have been tried
         stats.precision = requested
 
 
-def decode_stream(paths: list[str], config: ExtractorConfig, encoder: Encoder, runtime: RuntimeConfig, device: str, decode: DecodeFn, stats: PipelineStats) -> Iterator[DecodeEvent]:
-    """The decode events of every path: from worker processes, or inline with ``decode_workers=0``."""
-    workers = min(runtime.workers(device), max(len(paths), 1))
-    stats.decode_workers = workers
+def decode_stream(paths: list[str], config: ExtractorConfig, encoder: Encoder, runtime: RuntimeConfig, decode: DecodeFn, stats: PipelineStats) -> Iterator[DecodeEvent]:
+    """The decode events of every path: from ``stats.decode_workers`` worker processes, or inline
+    when that is 0."""
+    workers = stats.decode_workers
     if workers == 0:
         yield from decode_inline(paths, config, encoder.image_size, runtime.decoder, decode)
         return
@@ -217,15 +219,18 @@ def run_pipeline(
         from vidsearch.indexers.ray_engine import run_ray
 
         return run_ray(paths, config, encoder, runtime=runtime, stats=stats, on_result=on_result, decode=decode)
-    stage = SegmentEncoder(encoder, config, runtime)
-    tracker = FileTracker(stats, on_result)
-    assembler = _Assembler(stage, runtime.frames_per_batch(stage.device), tracker)
-    try:
-        for event in decode_stream(paths, config, encoder, runtime, stage.device, decode, stats):
-            assembler.accept(event)
-        assembler.flush()
-        tracker.fail_unfinished(paths, "decoding ended before the file was complete")
-    finally:
-        stats.encode_s = stage.seconds
-        record_guard(stats, stage.device, stage.guard, stage.precision)
+    device = resolve_device(runtime.device)
+    stats.decode_workers = min(runtime.workers(device), max(len(paths), 1))
+    with torch_threads(runtime.threads()):  # before the bf16 probe, which is per thread count
+        stage = SegmentEncoder(encoder, config, runtime)
+        tracker = FileTracker(stats, on_result)
+        assembler = _Assembler(stage, runtime.frames_per_batch(stage.device), tracker)
+        try:
+            for event in decode_stream(paths, config, encoder, runtime, decode, stats):
+                assembler.accept(event)
+            assembler.flush()
+            tracker.fail_unfinished(paths, "decoding ended before the file was complete")
+        finally:
+            stats.encode_s = stage.seconds
+            record_guard(stats, stage.device, stage.guard, stage.precision)
     return stats

@@ -1,6 +1,6 @@
-"""The same ingestion on Ray Data, for clusters: list -> decode (CPU tasks) -> encode (actor pool).
+"""The same ingestion on Ray Data, for clusters: list -> decode (actor pool) -> encode (actor pool).
 
-    paths --from_items--> decode_events per file (flat_map, CPU tasks, one block per file)
+    paths --from_items--> decode events per file (flat_map, decode actors, one block per file)
           --map_batches--> SegmentEncoder actors (GPUs when the cluster has them, else CPUs)
           --iter_rows-->  the driver's FileTracker -> on_result(FileResult) -> the index writer
 
@@ -8,10 +8,11 @@ The driver commits: workers never write the index, they return segment results, 
 lives wherever the driver can write (a shared file system or object storage mounted there) and a
 crashed run resumes like a local one (``Index.add`` skips files indexed with the same config).
 Rows carry pickled events so that every feature the pipeline computes travels without a schema
-per feature. Each file is its own block and the dataset tolerates errored blocks, so a decode task
-that crashes its worker (FFmpeg segfault) costs that file: it is reported as failed, the run goes on.
-The per-file decode timeout of the local engine is not enforced here (Ray has no way to stop one
-task of a block short of killing its worker); a hung decode holds one CPU slot until the run ends.
+per feature. Decoding runs in decode actors, each owning a one-process ``DecodePool`` (started once
+per actor), so a file whose decoder crashes (FFmpeg segfault) or makes no progress for
+``runtime.decode_timeout_s`` costs only that file, with the same reasons as the local engine, and
+the actor's decode process is replaced. Each file is its own block and the dataset tolerates
+errored blocks, so even a lost actor costs only its file.
 """
 
 from __future__ import annotations
@@ -23,22 +24,33 @@ from typing import Callable
 import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decoding import DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded, decode_events
+from vidsearch.indexers.decoding import DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded
 from vidsearch.indexers.encoders.base import Encoder
 from vidsearch.indexers.runtime import RuntimeConfig
 
 LOST_REASON = "decode task failed on the Ray cluster (its worker crashed or was lost)"
 
 
-def _decode_file(row: dict, config: dict, image_size: int, decoder: str, decode: DecodeFn) -> list[dict]:
-    """flat_map task: one path row -> its decode events as rows (``info`` travels with each segment)."""
-    out, info = [], None
-    for event in decode_events(row["path"], ExtractorConfig.from_dict(config), image_size, decoder, decode):
-        if isinstance(event, FileOpened):
-            info = event.info
-        payload = (event, info) if isinstance(event, SegmentDecoded) else event
-        out.append({"path": event.path, "payload": pickle.dumps(payload, protocol=5)})
-    return out
+class _DecodeFiles:
+    """flat_map actor: one path row -> its decode events as rows (``info`` travels with each
+    segment), decoded in this actor's own decode process (crash isolation, per-file timeout)."""
+
+    def __init__(self, config: dict, image_size: int, decoder: str, timeout_s: float, decode: DecodeFn) -> None:
+        from vidsearch.indexers.decode_pool import DecodePool
+
+        self.pool = DecodePool(1, ExtractorConfig.from_dict(config), image_size, decoder, timeout_s=timeout_s, decode=decode).open()
+
+    def __call__(self, row: dict) -> list[dict]:
+        out, info = [], None
+        for event in self.pool.events([row["path"]]):
+            if isinstance(event, FileOpened):
+                info = event.info
+            payload = (event, info) if isinstance(event, SegmentDecoded) else event
+            out.append({"path": event.path, "payload": pickle.dumps(payload, protocol=5)})
+        return out
+
+    def __del__(self) -> None:
+        self.pool.close()
 
 
 class _EncodeSegments:
@@ -67,7 +79,7 @@ class _EncodeSegments:
             features = self.stage.encode([(ev.segment, info) for _, (ev, info) in segments])
             guard = self.stage.guard
             for (i, (ev, _)), f in zip(segments, features):
-                encoded = (ev.path, segment_result(ev.segment, f), len(ev.segment.frames), guard.precision, guard.min_cosine, self.stage.device)
+                encoded = (ev.path, segment_result(ev.segment, f), len(ev.segment.frames), guard, self.stage.device)
                 payloads[i] = pickle.dumps(encoded, protocol=5)
         return {"path": batch["path"], "payload": np.array(payloads, dtype=object)}
 
@@ -83,18 +95,20 @@ def connect(address: str | None) -> None:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
 
 
-def _encoder_placement(runtime: RuntimeConfig) -> tuple[dict, int, int]:
-    """Ray resources per encoder actor, how many actors, torch threads each."""
+def _placement(runtime: RuntimeConfig) -> tuple[dict, int, int, int]:
+    """Ray resources per encoder actor, how many encoder actors, torch threads each, and how many
+    decode actors (one CPU each, on the cores the encoders leave)."""
     import ray
 
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     if gpus and runtime.device in ("auto", "cuda"):
-        return {"num_gpus": 1, "num_cpus": 1}, gpus, 1
+        return {"num_gpus": 1, "num_cpus": 1}, gpus, 1, max(1, cpus - gpus)
     if runtime.device == "cuda":
         raise ValueError("device 'cuda' requested but the Ray cluster has no GPUs")
     threads = max(1, min(8, cpus // 2))  # half of the cluster's cores encode, half decode
-    return {"num_cpus": threads}, max(1, cpus // (2 * threads)), threads
+    actors = max(1, cpus // (2 * threads))
+    return {"num_cpus": threads}, actors, threads, max(1, cpus - actors * threads)
 
 
 def run_ray(
@@ -108,21 +122,26 @@ def run_ray(
     decode: DecodeFn,
 ):
     """Run the pipeline on Ray Data, reporting each file to ``on_result`` on the driver."""
-    from vidsearch.indexers.pipeline import FileTracker
+    from vidsearch.indexers.pipeline import FileTracker, record_guard
 
     connect(runtime.ray_address)
     import ray
 
     if not paths:
         return stats
-    remote, actors, threads = _encoder_placement(runtime)
+    remote, actors, threads, decoders = _placement(runtime)
     context = ray.data.DataContext.get_current()
     context.max_errored_blocks = len(paths)  # a lost file is reported, never the end of the run
     ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
-    with warnings.catch_warnings():  # max_retries has no named parameter yet in Ray 2.60 (pinned)
+    with warnings.catch_warnings():  # max_restarts/max_task_retries: no named parameters in Ray 2.60 (pinned)
         warnings.simplefilter("ignore", DeprecationWarning)
-        # no retries: a file that crashed its worker would crash the next one too
-        ds = ds.flat_map(_decode_file, fn_args=(config.to_dict(), encoder.image_size, runtime.decoder, decode), num_cpus=1, max_retries=0)
+        ds = ds.flat_map(
+            _DecodeFiles,
+            fn_constructor_args=(config.to_dict(), encoder.image_size, runtime.decoder, runtime.decode_timeout_s, decode),
+            num_cpus=1,
+            concurrency=min(decoders, len(paths)),
+            max_task_retries=0,  # a file that broke its actor would break the next one too
+        )
     ds = ds.map_batches(
         _EncodeSegments,
         fn_constructor_args=(config.to_dict(), runtime, threads),
@@ -142,7 +161,8 @@ def run_ray(
         elif isinstance(item, FileFailed):
             tracker.failed(item.path, item.reason, item.seconds)
         else:
-            path, result, frames, stats.precision, stats.min_cosine, stats.device = item
+            path, result, frames, guard, device = item
+            record_guard(stats, device, guard, runtime.precision)
             tracker.encoded(path, result, frames)
     tracker.fail_unfinished(paths, LOST_REASON)
     return stats

@@ -50,6 +50,7 @@ class DecodedSegment:
     end_s: float
     frames: np.ndarray
     poster: bytes | None = None  # small JPEG thumbnail
+    aux: dict[str, np.ndarray] | None = None  # the config's aux descriptors, once computed (decode side)
 
 
 @dataclass

@@ -29,6 +29,8 @@ SEEK_GAP_FRAMES = 48
 # (most B-frames) are not decoded at all: they are never output, so what is output is unchanged.
 # The margin covers B-frame reordering and the frames in flight in the decoder's threads.
 SKIP_NONREF_MARGIN = 32
+# Frame threads of the seeking sampler (0: single-threaded). Chosen by bench/ingest.py's decode table.
+SAMPLE_DECODE_THREADS = 0
 
 Decoder = Literal["pyav", "decord"]
 ResizeMode = Literal["stretch", "center-crop"]
@@ -165,12 +167,15 @@ class _FrameCursor:
     for gaps over ``SEEK_GAP_FRAMES``, and whenever a seek lands at or before where we already
     were, raise the threshold to the distance it fell back (a lower bound on the GOP).
     Frames between wanted ones are decoded only as far as references need (see
-    ``SKIP_NONREF_MARGIN``). Frame threading is left off: parallelism comes from the decode
-    processes, and on a loaded machine frame threads measured slower (bench/ingest.py).
+    ``SKIP_NONREF_MARGIN``). ``SAMPLE_DECODE_THREADS`` > 1 turns on frame threading (same
+    frames, bit for bit: tested).
     """
 
     def __init__(self, container, stream, fps: float):
         self.container, self.stream = container, stream
+        if SAMPLE_DECODE_THREADS > 1:
+            stream.thread_type = "FRAME"
+            stream.thread_count = SAMPLE_DECODE_THREADS
         self.fps = fps
         self.start = stream.start_time or 0
         self.iter = None

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers import encode_stage
 from vidsearch.indexers.encode_stage import PrecisionError, SegmentEncoder
 from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.encoders import precision as precision_module
@@ -14,6 +15,12 @@ from vidsearch.indexers.encoders.precision import autocast, resolve_device, reso
 from vidsearch.indexers.pipeline import run_pipeline
 from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.indexers.segmenting import open_segments
+
+
+@pytest.fixture(autouse=True)
+def fresh_guard_verdicts(monkeypatch, request):
+    """Each test measures the guard itself: verdicts cached by other tests are not seen."""
+    monkeypatch.setattr(encode_stage, "GUARD_FILE", f"guard-{request.node.name}.json")
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +149,45 @@ def test_auto_falls_back_to_exact_fp32_when_the_guard_fails(monkeypatch, real_cl
     for a, b in zip(got, exact):
         np.testing.assert_array_equal(a.moments, b.moments)
     assert tiny.precision == "fp32"  # later batches run in fp32 too
+
+
+def test_guard_verdict_is_cached_and_decides_later_runs_without_the_fp32_pass(monkeypatch, real_clips, tiny):
+    """The first run measures the cosine and stores it; a second run (same machine, weights,
+    config, precision) decides before encoding anything and never re-encodes in fp32. A cached
+    failing verdict refuses an explicit precision at construction, before any decoding."""
+    config = ExtractorConfig(backbone="tiny-random", num_frames=8).with_weights(tiny.weights_id)
+    segments = _segments(real_clips, config, tiny)
+    first = SegmentEncoder(tiny, config, RuntimeConfig(precision="fp16"))
+    first.encode(segments)
+    assert not first.guard.cached and first.guard.min_cosine >= 0.999
+    placed = []
+    original_place = type(tiny).place
+    monkeypatch.setattr(type(tiny), "place", lambda self, device="cpu", precision="fp32": placed.append(precision) or original_place(self, device, precision))
+    second = SegmentEncoder(tiny, config, RuntimeConfig(precision="fp16"))
+    assert second.guard.cached and second.guard.min_cosine == first.guard.min_cosine
+    second.encode(segments)
+    assert placed == ["fp16"]  # no switch to fp32 for a check
+    other = ExtractorConfig(backbone="tiny-random", num_frames=6).with_weights(tiny.weights_id)
+    assert SegmentEncoder(tiny, other, RuntimeConfig(precision="fp16")).guard is None  # another config: measured again
+    with pytest.raises(PrecisionError, match="earlier run"):
+        SegmentEncoder(tiny, config, RuntimeConfig(precision="fp16"), min_cosine=1.0 + 1e-6)
+    tiny.place("cpu", "fp32")
+
+
+def test_encoder_threads_are_set_for_the_run_and_restored(monkeypatch, real_clips, tiny):
+    seen = []
+    original = type(tiny).encode
+    monkeypatch.setattr(type(tiny), "encode", lambda self, frames, batch_size=32: seen.append(torch.get_num_threads()) or original(self, frames, batch_size))
+    config = ExtractorConfig(backbone="tiny-random", num_frames=4).with_weights(tiny.weights_id)
+    clip = [real_clips / "bikes.mp4"]
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    before = 2
+    for runtime, expected in ((RuntimeConfig(precision="fp32", decode_workers=1), before), (RuntimeConfig(precision="fp32", decode_workers=0, encoder_threads=1), 1)):
+        seen.clear()
+        run_pipeline(clip, config, tiny, runtime=runtime, on_result=lambda r: None)
+        assert seen and set(seen) == {expected}
+        assert torch.get_num_threads() == before
+    torch.set_num_threads(saved)
+    with pytest.raises(ValueError, match="encoder_threads"):
+        RuntimeConfig(encoder_threads=0)

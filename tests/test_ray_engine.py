@@ -31,8 +31,9 @@ def local_ray():
 
 def test_index_add_on_ray_matches_local_isolates_crashes_and_resumes(local_ray, tmp_path, real_clips, monkeypatch):
     """``Index.add(runtime=engine='ray')``: the driver commits what Ray computed, equal to the
-    local engine's vectors; a truncated file and a decoder that segfaults its Ray worker cost
-    only their file; a rerun has nothing left to do (unchanged files are skipped)."""
+    local engine's vectors; a truncated file, a decoder that segfaults and one that hangs (past
+    the per-file decode timeout) cost only their file, with the local engine's reasons; a rerun
+    has nothing left to do (unchanged files are skipped)."""
     from vidsearch.retrieval import index as index_module
     from vidsearch.retrieval.index import Index
 
@@ -44,14 +45,18 @@ def test_index_add_on_ray_matches_local_isolates_crashes_and_resumes(local_ray, 
         shutil.copy(real_clips / clip.name, clip)
     (corpus / "truncated.mp4").write_bytes((real_clips / "bikes.mp4").read_bytes()[:5000])
     shutil.copy(real_clips / "bigbuckbunny.mp4", corpus / "segv.mp4")
+    shutil.copy(real_clips / "bikes.mp4", corpus / "hang.mp4")
     config = ExtractorConfig(backbone="tiny-random", num_frames=8)
     on_ray = Index.create(tmp_path / "ray-index", config)
-    report = on_ray.add([corpus], runtime=RuntimeConfig(engine="ray", precision="fp32"))
+    report = on_ray.add([corpus], runtime=RuntimeConfig(engine="ray", precision="fp32", decode_timeout_s=4))
     assert report.added == len(good)
-    assert sorted(Path(p).name for p, _ in report.failed) == ["segv.mp4", "truncated.mp4"]
+    reasons = {Path(p).name: why for p, why in report.failed}
+    assert sorted(reasons) == ["hang.mp4", "segv.mp4", "truncated.mp4"]
+    assert "decode timed out" in reasons["hang.mp4"] and "SIGSEGV" in reasons["segv.mp4"]
     local = Index.create(tmp_path / "local-index", config)
-    local_report = local.add([corpus], runtime=RuntimeConfig(precision="fp32", decode_workers=1))
-    assert local_report.added == len(good) and len(local_report.failed) == 2
+    local_report = local.add([corpus], runtime=RuntimeConfig(precision="fp32", decode_workers=1, decode_timeout_s=4))
+    assert local_report.added == len(good)
+    assert {Path(p).name: why for p, why in local_report.failed} == reasons
     for clip in good:
         a, b = on_ray.segments_of(clip)[0], local.segments_of(clip)[0]
         ours, theirs = on_ray.features_of(a["id"]), local.features_of(b["id"])

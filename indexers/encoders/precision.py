@@ -5,18 +5,18 @@
 short probe of this very encoder measures it faster than fp32 (cached per encoder and thread
 count, in memory and in ``<cache>/precision-probe.json``, keyed by CPU model and torch version);
 fp32 otherwise. Whether a reduced precision keeps the vectors is a
-separate question, answered on real frames by ``indexers/precision_guard.py``.
+separate question, answered on real frames by the guard in ``indexers/encode_stage.py``.
 """
 
 from __future__ import annotations
 
-import json
-import platform
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 import numpy as np
+
+from .verdicts import load_verdicts, machine_key, store_verdict
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 PROBE_FRAMES = 4
@@ -102,50 +102,16 @@ def bf16_faster_on_cpu(encoder) -> bool:
     warm-up), once per CPU model, torch version, encoder weights and thread count (cached)."""
     import torch
 
-    key = f"{_cpu_model()}|torch {torch.__version__}|{encoder.name}|{encoder.weights_id}|{torch.get_num_threads()} threads"
+    key = f"{machine_key('cpu')}|{encoder.name}|{encoder.weights_id}|{torch.get_num_threads()} threads"
     if key not in _probe_cache:
-        stored = _load_probes()
+        stored = load_verdicts(PROBE_FILE)
         if key not in stored:
             frames = np.random.default_rng(0).integers(0, 256, (PROBE_FRAMES, encoder.image_size, encoder.image_size, 3), dtype=np.uint8)
             timings = {p: _best_time(encoder, frames, p) for p in ("fp32", "bf16")}
             stored[key] = timings["fp32"] > PROBE_MIN_SPEEDUP * timings["bf16"]
-            _save_probes(stored)
+            store_verdict(PROBE_FILE, key, stored[key])
         _probe_cache[key] = bool(stored[key])
     return _probe_cache[key]
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _probe_path():
-    from .cache import cache_root
-
-    return cache_root() / PROBE_FILE
-
-
-def _load_probes() -> dict[str, bool]:
-    try:
-        return json.loads(_probe_path().read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_probes(probes: dict[str, bool]) -> None:
-    from vidsearch.atomic import atomic_path
-
-    try:
-        with atomic_path(_probe_path()) as tmp:
-            tmp.write_text(json.dumps(probes, indent=1, sort_keys=True))
-    except OSError:  # a read-only cache only costs re-probing next time
-        pass
 
 
 def _best_time(encoder, frames: np.ndarray, precision: str, repeats: int = 2) -> float:
