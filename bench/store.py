@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vidsearch.atomic import atomic_path
+
 REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
 WHERE = "duration > 50"  # file durations are uniform in [1, 100] s: about half the segments pass
 WHERE_SELECTIVE = "duration > 97"  # about 3 %
@@ -52,8 +54,9 @@ def footage() -> list[Path]:
 
 
 def real_windows(backbone: str, frames: int, window_s: float, cache: Path) -> dict[str, np.ndarray]:
-    """Moments + SPF curves of ``window_s`` windows (every ``window_s``) of the real footage,
-    embedded with ``backbone`` at ``frames`` frames; cached in ``cache`` (an .npz)."""
+    """Moments, SPF curves and aux descriptors (``aux_<name>``: flow, activity) of ``window_s``
+    windows (every ``window_s``) of the real footage, embedded with the default ``ExtractorConfig``
+    for ``backbone`` at ``frames`` frames; cached in ``cache`` (an .npz)."""
     if cache.exists():
         return dict(np.load(cache))
     from vidsearch.indexers.config import ExtractorConfig
@@ -63,7 +66,7 @@ def real_windows(backbone: str, frames: int, window_s: float, cache: Path) -> di
 
     encoder = load_encoder(backbone)
     config = ExtractorConfig(backbone=backbone, num_frames=frames).with_weights(encoder.weights_id)
-    moments, curves, source = [], [], []
+    moments, curves, source, aux = [], [], [], {}
     for k, path in enumerate(footage()):
         duration = probe(path).duration
         for start in np.arange(0.0, max(duration - window_s / 2, 0.01), window_s):
@@ -71,10 +74,15 @@ def real_windows(backbone: str, frames: int, window_s: float, cache: Path) -> di
             moments.append(f.moments)
             curves.append(f.spf.curve)
             source.append(k)
+            for name, value in f.aux.items():
+                aux.setdefault(f"aux_{name}", []).append(np.asarray(value, np.float32))
         print(f"  embedded {path.name}: {len(source)} windows so far", file=sys.stderr, flush=True)
     out = {"moments": np.stack(moments).astype(np.float32), "curves": np.stack(curves).astype(np.float32), "source": np.array(source)}
+    out.update({name: np.stack(values) for name, values in aux.items()})
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **out)
+    with atomic_path(cache) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **out)
     return out
 
 
@@ -218,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vidsearch-store-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    cache = args.cache or Path.home() / ".cache" / "vidsearch" / f"bench-store-{args.backbone}-T{args.frames}-w{args.window}.npz"
+    cache = args.cache or Path.home() / ".cache" / "vidsearch" / f"bench-store-v2-{args.backbone}-T{args.frames}-w{args.window}.npz"
     print(f"# vidsearch store benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs")
     real = real_windows(args.backbone, args.frames, args.window, cache)
     moments, curves = unit(real["moments"]), real["curves"]
@@ -291,16 +299,18 @@ def _fmt(values: list[float]) -> str:
     return "/".join(f"{v:.3f}" for v in values)
 
 
-def synthetic_index(directory: Path, n: int, dim: int = 1152, curve_len: int = 64, vectors=None, curves=None, chunk: int = 65_536):
+def synthetic_index(
+    directory: Path, n: int, dim: int = 1152, curve_len: int = 64, vectors=None, curves=None, chunk: int = 65_536, flow=None, flow_dim: int = 0
+):
     """An index directory holding ``n`` synthetic segments (10 per file), written fragment by
     fragment as commits would (then the ANN indexes, if ``n`` is above the exact-search limit).
 
     ``vectors(rng, count)`` draws unit moments vectors (default: clustered around ``n / 100``
     random centres, cosine ~0.9 within a cluster); ``curves(rng, count)`` monotone SPF curves
-    (default: sorted uniform samples). Returns the opened index.
+    (default: sorted uniform samples); ``flow(rng, count)`` unit ``flow_dim``-d flow descriptors
+    (stored as the ``aux_flow`` column, as indexing with the default config does; none if None).
+    Returns the opened index.
     """
-    from dataclasses import replace
-
     import pyarrow as pa
 
     from vidsearch.indexers.config import ExtractorConfig
@@ -320,7 +330,8 @@ def synthetic_index(directory: Path, n: int, dim: int = 1152, curve_len: int = 6
             v = centres[rng.integers(0, len(centres), count)] + rng.normal(scale=0.5 / np.sqrt(dim), size=(count, dim)).astype(np.float32)
             return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    manifest = Manifest(ExtractorConfig(weights_id="synthetic"), [], now_utc().isoformat(), dim)
+    aux_dims = {"flow": flow_dim} if flow is not None else {}
+    manifest = Manifest(ExtractorConfig(weights_id="synthetic"), [], now_utc().isoformat(), dim, aux_dims)
     directory.mkdir(parents=True, exist_ok=True)
     manifest.save(directory)
     fragments, parts = [], []
@@ -345,7 +356,11 @@ def synthetic_index(directory: Path, n: int, dim: int = 1152, curve_len: int = 6
                 "breakpoints": pa.array([[] for _ in range(count)], pa.list_(pa.int32())),
                 "indexed_at": pa.array([now_utc()] * count, pa.timestamp("s", tz="UTC")),
             }
-        ).cast(segments_schema({}))
+        )
+        if flow is not None:
+            values = np.asarray(flow(rng, count), np.float32)
+            segments = segments.append_column("aux_flow", pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), flow_dim))
+        segments = segments.cast(segments_schema(aux_dims))
         fragments.append(write_fragment(directory, FragmentData(segments, vectors(rng, count), spf, {})))
         new_files = np.unique(file_ids)
         files = pa.table(

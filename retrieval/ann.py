@@ -9,6 +9,12 @@ adds the fragment, so a commit never rewrites the codes of older fragments. A re
 model, merges the fragments' inverted lists into it (``merge_from``) and removes tombstoned ids:
 in memory per segment that is the PQ code (``MOTION_PQ_M`` + ``PACING_PQ_M`` bytes) and two ids.
 
+Where the index stores the ``flow`` descriptor, the motion index holds the concatenation
+``[unit moments, unit flow]`` (zero-padded to a multiple of the PQ size) and a query is
+``[(1 - f) q_moments, f q_flow]`` for its flow share ``f``: the inner product is then exactly the
+blended motion score ``(1 - f) cos(moments) + f cos(flow)`` (``scoring.motion_with_flow``) for any
+share chosen at query time, so the shortlist is ranked by the score the re-rank uses.
+
 Below ``ANN_THRESHOLD`` live segments there is no ANN index: the exact scan is fast enough.
 Retraining: when the live segments exceed ``RETRAIN_FACTOR`` times the count the model was
 trained on (its lists are then ~4x longer than planned), the next commit trains new models and
@@ -26,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from vidsearch.atomic import atomic_path
-from vidsearch.retrieval.reader import SnapshotReader, unit_rows
+from vidsearch.retrieval.reader import SnapshotReader, fragment_aux, unit_rows
 from vidsearch.retrieval.snapshot import ANN, Snapshot
 from vidsearch.retrieval.store import IndexStoreError, Manifest
 
@@ -71,6 +77,24 @@ def _pq_m(dim: int, wanted: int) -> int:
     return m
 
 
+def motion_layout(manifest: Manifest) -> dict[str, int]:
+    """Widths of the motion index's vector: moments, flow (0 without flow) and the zero padding."""
+    moments, flow = manifest.moments_dim, int(manifest.aux_dims.get("flow", 0))
+    pad = -(moments + flow) % MOTION_PQ_M
+    return {"moments": moments, "flow": flow, "pad": pad}
+
+
+def motion_query(layout: dict[str, int], moments: np.ndarray, flow: np.ndarray | None, share: float) -> np.ndarray:
+    """The query whose inner product with a stored motion vector is the blended motion score."""
+    q = np.zeros(layout["moments"] + layout["flow"] + layout["pad"], np.float32)
+    if not layout["flow"] or flow is None:
+        share = 0.0
+    q[: layout["moments"]] = (1.0 - share) * np.asarray(moments, np.float32)
+    if share:
+        q[layout["moments"] : layout["moments"] + layout["flow"]] = share * np.asarray(flow, np.float32)
+    return q
+
+
 class PqIndex:
     """One merged IVF-PQ index in memory (motion or pacing)."""
 
@@ -100,6 +124,12 @@ class AnnSet:
 
     def __init__(self, motion: PqIndex, pacing: PqIndex, state: dict[str, Any]):
         self.motion, self.pacing, self.state = motion, pacing, state
+        # indexes trained before flow joined the motion index hold the moments alone
+        self.layout = state.get("motion_layout") or {"moments": motion.index.d, "flow": 0, "pad": 0}
+
+    def motion_search(self, moments: np.ndarray, flow: np.ndarray | None, share: float, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Ids of the ``k`` best segments by the (approximate) blended motion score."""
+        return self.motion.search(motion_query(self.layout, moments, flow, share), k, allowed)
 
     @classmethod
     def load(cls, reader: SnapshotReader) -> "AnnSet | None":
@@ -120,17 +150,26 @@ class AnnSet:
 
     def describe(self) -> str:
         s = self.state
-        return f"IVF{s['nlist']}-PQ{s['motion_m']} motion + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,})"
+        flow = " (moments + flow)" if self.layout["flow"] else ""
+        return f"IVF{s['nlist']}-PQ{s['motion_m']} motion{flow} + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,})"
 
 
-def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, kind: str) -> np.ndarray:
+def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, kind: str, layout: dict[str, int]) -> np.ndarray:
+    """The vectors one index stores for ``rows`` of a fragment (all rows if None)."""
     f = reader.fragments[frag_index]
-    source = f.moments if kind == "motion" else f.curves
-    data = source if rows is None else source[rows]
-    return unit_rows(data) if kind == "motion" else np.asarray(data, np.float32)
+    if rows is None:
+        rows = np.arange(f.ref.segments)
+    if kind == "pacing":
+        return np.asarray(f.curves[rows], np.float32)
+    parts = [unit_rows(f.moments[rows])]
+    if layout["flow"]:
+        parts.append(unit_rows(fragment_aux(f, rows, "flow", layout["flow"])))
+    if layout["pad"]:
+        parts.append(np.zeros((len(rows), layout["pad"]), np.float32))
+    return np.ascontiguousarray(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
 
 
-def _train(reader: SnapshotReader, kind: str, nlist: int) -> Any:
+def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]) -> Any:
     """Train an empty IVF-PQ model on a uniform sample of the live vectors (the one place
     training happens: a GPU helper, if present, would be called here)."""
     faiss = _faiss()
@@ -144,7 +183,7 @@ def _train(reader: SnapshotReader, kind: str, nlist: int) -> Any:
         mine = picks[(picks >= offset) & (picks < offset + len(rows))] - offset
         offset += len(rows)
         if len(mine):
-            parts.append(_vectors(reader, reader.fragments.index(f), rows[mine], kind))
+            parts.append(_vectors(reader, reader.fragments.index(f), rows[mine], kind, layout))
     sample = np.ascontiguousarray(np.concatenate(parts), np.float32)
     dim = sample.shape[1]
     m = _pq_m(dim, MOTION_PQ_M if kind == "motion" else PACING_PQ_M)
@@ -194,14 +233,15 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
     retrain = rebuild or not state or live > RETRAIN_FACTOR * state["trained_on"]
     if retrain:
         nlist = nlist_for(live)
-        state = {"nlist": nlist, "trained_on": live, "codes": {}}
+        state = {"nlist": nlist, "trained_on": live, "codes": {}, "motion_layout": motion_layout(manifest)}
         for kind in ("motion", "pacing"):
-            model = _train(reader, kind, nlist)
+            model = _train(reader, kind, nlist, state["motion_layout"])
             state[f"{kind}_model"] = _write_index(folder, model)
             state[f"{kind}_m"] = int(model.pq.M)
             written.append(folder / state[f"{kind}_model"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
     models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}
+    layout = state.get("motion_layout") or {"moments": models["motion"].d, "flow": 0, "pad": 0}
     for i, frag in enumerate(snapshot.fragments):
         if frag.name in codes:
             continue
@@ -211,7 +251,7 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
             part = faiss.clone_index(model)
             for start in range(0, len(ids), TRAIN_SAMPLE):
                 rows = np.arange(start, min(start + TRAIN_SAMPLE, len(ids)))
-                part.add_with_ids(np.ascontiguousarray(_vectors(reader, i, rows, kind)), ids[rows])
+                part.add_with_ids(_vectors(reader, i, rows, kind, layout), ids[rows])
             codes[frag.name][kind] = _write_index(folder, part)
             written.append(folder / codes[frag.name][kind])
     state["codes"] = codes

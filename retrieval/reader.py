@@ -239,10 +239,10 @@ def fragment_aux(fragment: FragmentReader, rows: np.ndarray, name: str, dim: int
     out = np.zeros((len(rows), dim), np.float32)
     if AUX_PREFIX + name not in fragment.column_names:
         return out
-    values = fragment.rows(rows, [AUX_PREFIX + name]).column(0).to_pylist()
-    for i, v in enumerate(values):
-        if v is not None:
-            out[i] = v
+    column = fragment.rows(rows, [AUX_PREFIX + name]).column(0).combine_chunks()
+    present = np.asarray(column.is_valid())
+    if present.any():  # flatten() skips null rows and honours the array's offset
+        out[present] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
     return out
 
 

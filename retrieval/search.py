@@ -84,7 +84,8 @@ class Searcher:
             return self._exact_top(req, depth) if pool > depth else self._all(req)
         parts = []
         if req.by in ("motion", "both"):
-            parts.append(self.ann.motion.search(req.feats.moments, shortlist, req.allowed))
+            q_f = self._query_flow(req)
+            parts.append(self.ann.motion_search(req.feats.moments, q_f, req.weights.flow, shortlist, req.allowed))
         if req.by in ("pacing", "both"):
             parts.append(self.ann.pacing.search(req.feats.spf.curve, shortlist, req.allowed))
         return self.reader.live_ids(np.unique(np.concatenate(parts)))

@@ -41,6 +41,41 @@ def test_ann_shortlists_match_exact_search(tmp_path, monkeypatch, small_threshol
     assert all(durations[i] > 50 for row in fast[3::5] + fast[4::5] for i in row)
 
 
+def test_motion_index_over_moments_and_flow_ranks_by_the_blended_score(tmp_path, monkeypatch, small_thresholds):
+    """With stored flow the motion shortlist comes from the joint [moments, flow] index: for any
+    flow share (0, the default, all flow) and with a filter, ANN results equal exact search."""
+    from vidsearch.bench.store import synthetic_index
+    from vidsearch.retrieval.types import FusionWeights
+
+    def flows(rng, count):
+        v = rng.normal(size=(count, 20)).astype(np.float32) + 0.5
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    idx = synthetic_index(tmp_path / "syn", 3000, dim=48, chunk=1200, flow=flows, flow_dim=20)
+    assert "moments + flow" in idx.stats()["vector_search"]
+    assert idx.ann.layout == {"moments": 48, "flow": 20, "pad": 60}  # 68 zero-padded to 128, a multiple of the PQ size
+    rng = np.random.default_rng(5)
+
+    def query(i):
+        q = _query(idx, i)
+        flow = flows(rng, 1)[0]
+        return ClipFeatures(q.moments, q.spf, aux={"flow": flow})
+
+    queries = [query(i) for i in (3, 1500, 2999)]
+    cases = [("motion", FusionWeights(), None), ("motion", FusionWeights(flow=0.0), None), ("motion", FusionWeights(flow=1.0), None),
+             ("both", FusionWeights(), None), ("motion", FusionWeights(), "duration > 50")]  # fmt: skip
+    run = lambda: [[(h.id, round(h.score, 5)) for h in idx.search(q, k=10, by=by, weights=w, where=wh)] for q in queries for by, w, wh in cases]  # noqa: E731
+    fast = run()
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert fast == run()
+    # the blended score is what the ANN index's inner product computes
+    stored = ann._vectors(idx._reader, 0, np.arange(5), "motion", idx.ann.layout)
+    q = queries[0]
+    blended = ann.motion_query(idx.ann.layout, q.moments, q.aux["flow"], 0.5) @ stored.T
+    exact = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False) if h.id <= 5}
+    assert np.allclose(blended, [exact[i] for i in range(1, 6)], atol=1e-3)
+
+
 def test_ann_codes_are_incremental_and_tombstones_respected(tmp_path, corpus_files, monkeypatch):
     _windowed_pipeline(monkeypatch, window_s=0.5)
     monkeypatch.setattr(ann, "ANN_THRESHOLD", 8)
