@@ -42,6 +42,7 @@ TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are train
 MOTION_PQ_M = 64  # bytes per motion code (1152-d: 18 dims per sub-quantizer)
 PACING_PQ_M = 16  # bytes per pacing code (64-point curves: 4 points per sub-quantizer)
 NPROBE = 64
+POST_FILTER_SHARE = 0.25  # filters admitting at least this share of the rows filter an unrestricted shortlist
 
 
 def _faiss():
@@ -102,18 +103,29 @@ class PqIndex:
         self.index, self.nprobe = index, nprobe
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Ids of the ``k`` best codes, among ``allowed`` (sorted ids) if given."""
+        """Ids of the ``k`` best codes, among ``allowed`` (sorted ids) if given.
+
+        A filter that admits at least ``POST_FILTER_SHARE`` of the rows is applied after an
+        unrestricted search ``1 / share`` times deeper (the same lists probed, no bitmap to
+        build); a more selective one restricts the search with an id bitmap and probes wider."""
+        if allowed is None:
+            return self._search(query, k, self.nprobe, None)
+        share = len(allowed) / max(self.index.ntotal, 1)
+        if share >= POST_FILTER_SHARE:
+            found = self._search(query, int(np.ceil(1.25 * k / share)), self.nprobe, None)
+            pos = np.minimum(np.searchsorted(allowed, found), len(allowed) - 1)
+            kept = found[allowed[pos] == found]
+            if len(kept) >= k:
+                return kept[:k]
+        nprobe = int(min(self.index.nlist, self.nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
+        mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
+        mask[allowed] = True
+        bits = np.packbits(mask, bitorder="little")  # FAISS reads bit (id & 7) of byte id >> 3
         faiss = _faiss()
-        nprobe = self.nprobe
-        sel = None
-        if allowed is not None:
-            share = len(allowed) / max(self.index.ntotal, 1)
-            nprobe = int(min(self.index.nlist, nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
-            mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
-            mask[allowed] = True
-            bits = np.packbits(mask, bitorder="little")  # FAISS reads bit (id & 7) of byte id >> 3
-            sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
-        params = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
+        return self._search(query, k, nprobe, faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)))
+
+    def _search(self, query: np.ndarray, k: int, nprobe: int, sel) -> np.ndarray:
+        params = _faiss().SearchParametersIVF(nprobe=nprobe, sel=sel)
         _, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
         ids = ids[0]
         return ids[ids >= 0]

@@ -49,6 +49,7 @@ from vidsearch.retrieval.store import (
     Manifest,
     now_utc,
 )
+from vidsearch.retrieval.scoring import moment_contributions
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RangeQuery, RankBy, SearchHit
 
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
@@ -391,8 +392,6 @@ class Index:
     def _contributions(self, query: np.ndarray, others: np.ndarray) -> np.ndarray | None:
         if self.config.aggregation != "concat":
             return None
-        from vidsearch.indexers.moments import moment_contributions
-
         return moment_contributions(query, others, self.manifest.moments_dim // self.config.moment_blocks)
 
     # ------------------------------------------------------------------ writing

@@ -41,6 +41,30 @@ def test_ann_shortlists_match_exact_search(tmp_path, monkeypatch, small_threshol
     assert all(durations[i] > 50 for row in fast[3::5] + fast[4::5] for i in row)
 
 
+def test_where_filters_after_or_during_the_ann_search_by_selectivity(tmp_path, monkeypatch, small_thresholds):
+    """A broad filter (~50 %) filters an unrestricted shortlist, a selective one (~10 %) restricts
+    the search with an id bitmap; both equal exact search, and a repeated filter skips DuckDB."""
+    from vidsearch.bench.store import synthetic_index
+    from vidsearch.retrieval import filters
+
+    monkeypatch.setattr(search, "RERANK_DEPTH", 40)
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 40)
+    idx = synthetic_index(tmp_path / "syn", 3000, dim=48, chunk=1200)
+    selectors = []
+    real = ann.PqIndex._search
+    monkeypatch.setattr(ann.PqIndex, "_search", lambda self, q, k, nprobe, sel: selectors.append(sel is not None) or real(self, q, k, nprobe, sel))
+    queries = [_query(idx, i) for i in (7, 1234, 2900)]
+    run = lambda w: [[h.id for h in idx.search(q, k=10, where=w)] for q in queries]  # noqa: E731
+    broad, narrow = run("duration > 50"), run("duration > 90")
+    assert selectors == [False] * 3 + [True] * 3
+    queried = []
+    monkeypatch.setattr(filters.MetadataFilter, "_query", lambda self, w: queried.append(w) or np.array([], np.int64))
+    assert run("duration > 50") == broad and not queried  # cached per snapshot
+    monkeypatch.undo()
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert broad == run("duration > 50") and narrow == run("duration > 90")
+
+
 def test_motion_index_over_moments_and_flow_ranks_by_the_blended_score(tmp_path, monkeypatch, small_thresholds):
     """With stored flow the motion shortlist comes from the joint [moments, flow] index: for any
     flow share (0, the default, all flow) and with a filter, ANN results equal exact search."""
@@ -122,3 +146,31 @@ def corpus_files(tmp_path, make_clip):
         make_clip("c.mp4", folder=folder, motion="zigzag", n_frames=32),
         make_clip("d.mp4", folder=folder, motion="static", n_frames=32, colour=(90, 200, 90)),
     ]
+
+
+def test_opening_and_searching_an_index_does_not_import_torch(tmp_path, small_thresholds):
+    """A process that opens an index and answers queries from features (the UI, a service) never
+    loads torch (~300 MB resident): ANN path, flow blending, filters, contributions."""
+    import subprocess
+    import sys
+
+    from vidsearch.bench.store import synthetic_index
+
+    flows = lambda rng, n: np.abs(rng.normal(size=(n, 8))).astype(np.float32)  # noqa: E731
+    synthetic_index(tmp_path / "syn", 1200, dim=48, chunk=600, flow=flows, flow_dim=8)
+    script = f"""
+import sys, numpy as np
+from vidsearch.retrieval.index import Index
+from vidsearch.indexers.features import ClipFeatures
+from vidsearch.indexers.spf import SpfSignature
+idx = Index.open({str(tmp_path / "syn")!r})
+assert idx.ann is not None
+c = np.linspace(0, 1, 64, dtype=np.float32)
+q = ClipFeatures(idx.moments([5])[0], SpfSignature(c, 0.0, 0.0, [], c), aux={{"flow": np.ones(8, np.float32) / 8 ** 0.5}})
+for by in ("motion", "pacing", "both"):
+    assert len(idx.search(q, k=5, by=by, where="duration > 20")) == 5
+assert len(idx.search(5, k=5)) == 5
+print("torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
