@@ -174,3 +174,44 @@ print("torch" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_flow_arrays_survive_reopen_compaction_and_older_parquet_fragments(tmp_path, monkeypatch):
+    """Flow lives in a memory-mapped float16 array per fragment, still read back as the segment's
+    ``aux_flow``; fragments written with flow in Parquet (before) read the same, and compaction
+    rewrites them as arrays without changing a result."""
+    from vidsearch.bench.store import synthetic_index
+    from vidsearch.retrieval import fragment
+
+    rng = np.random.default_rng(3)
+    flows = rng.normal(size=(900, 12)).astype(np.float32)
+    draw = iter([flows[:300], flows[300:600], flows[600:]])
+    monkeypatch.setattr(fragment, "ARRAY_AUX", ())  # the first fragment in the older layout
+    idx = synthetic_index(tmp_path / "syn", 900, dim=16, chunk=300, flow=lambda r, n: next(draw), flow_dim=12)
+    monkeypatch.undo()
+    idx = Index.open(tmp_path / "syn")
+    folders = sorted((tmp_path / "syn" / "fragments").iterdir())
+    assert not any((f / "aux_flow.npy").exists() for f in folders)
+    q = ClipFeatures(idx.moments([10])[0], _query(idx, 10).spf, aux={"flow": flows[10]})
+    before = [(h.id, round(h.motion, 4)) for h in idx.search(q, k=8)]
+    assert np.allclose(idx.get(10)["aux_flow"], flows[9], atol=1e-6)  # ids start at 1
+    idx.remove([1, 2])
+    idx.compact()
+    folders = sorted((tmp_path / "syn" / "fragments").iterdir())
+    assert all((f / "aux_flow.npy").exists() for f in folders)
+    assert all("aux_flow" not in __import__("pyarrow.parquet").parquet.read_schema(f / "segments.parquet").names for f in folders)
+    idx = Index.open(tmp_path / "syn")
+    assert np.allclose(idx.get(10)["aux_flow"], flows[9], atol=2e-3)  # float16
+    assert np.allclose(idx.features_of(500).aux["flow"], flows[499], atol=2e-3)
+    assert [(h.id, round(h.motion, 2)) for h in idx.search(q, k=8)] == [(i, round(m, 2)) for i, m in before if i not in (1, 2)][:8]
+
+
+def test_segments_without_flow_stay_null_in_the_flow_array():
+    import pyarrow as pa
+
+    from vidsearch.retrieval.fragment import _as_column, _dense
+
+    column = pa.chunked_array([pa.array([[1.0, 2.0], None, [3.0, 4.0]], pa.list_(pa.float32(), 2))])
+    dense = _dense(column)
+    assert dense.dtype == np.float16 and np.isnan(dense[1]).all()
+    assert _as_column(dense).to_pylist() == [[1.0, 2.0], None, [3.0, 4.0]]
