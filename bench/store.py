@@ -322,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweep", action="store_true", help="Also measure recall and p50 over nprobe x re-rank depth.")
     parser.add_argument("--representations", type=int, default=0, metavar="ROWS",
                         help="Also measure int8 / 4-bit moments against float16 over the first ROWS stored rows.")  # fmt: skip
+    parser.add_argument("--moments-codec", default="float16", choices=("float16", "int8"), help="How the built indexes store moments.")
     parser.add_argument("--cache", type=Path, default=None, help="Cache of the real windows' vectors (.npz).")
     parser.add_argument("--measure", nargs=2, metavar=("INDEX", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     queries_path = work / "queries.npz"
     np.savez(queries_path, moments=windows["moments"][is_query], curves=windows["curves"][is_query], flow=windows["flow"][is_query])
     print(f"\nANN: nlist ~sqrt(N) (power of 2), PQ {ann.MOTION_PQ_M} B motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe {ann.NPROBE}, "
-          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH}) from float16; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
+          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH}) from {args.moments_codec} moments; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
           f"where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %); 'where new' = a different condition every query (no cache)")  # fmt: skip
     print("| stored segments | build s | open s | first query s | motion p50/p95 ms | pacing p50/p95 | both p50/p95 | where p50/p95 "
           "| where new p50/p95 | where 3 % p50/p95 | recall@10 motion / pacing / both | RSS at query MB (anon) | disk B/segment |")  # fmt: skip
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
             synth._first = set(synth.real)
             dims = {k: v.shape[1] for k, v in windows.items()}
             synthetic_index(directory, n, dim=dims["moments"], curve_len=dims["curves"], vectors=synth.drawer("moments"), curves=synth.drawer("curves"),
-                            flow=synth.drawer("flow"), flow_dim=dims["flow"])  # fmt: skip
+                            flow=synth.drawer("flow"), flow_dim=dims["flow"], moments_codec=args.moments_codec)  # fmt: skip
         build_s = time.perf_counter() - t0
         command = [sys.executable, "-m", "vidsearch.bench.store", "--measure", str(directory), str(queries_path), "--queries", str(args.queries)]
         command += (["--sweep"] if args.sweep else []) + (["--representations", str(args.representations)] if args.representations else [])
@@ -408,7 +409,8 @@ def _fmt(values: list[float]) -> str:
 
 
 def synthetic_index(
-    directory: Path, n: int, dim: int = 1152, curve_len: int = 64, vectors=None, curves=None, chunk: int = 65_536, flow=None, flow_dim: int = 0
+    directory: Path, n: int, dim: int = 1152, curve_len: int = 64, vectors=None, curves=None, chunk: int = 65_536, flow=None, flow_dim: int = 0,
+    moments_codec: str = "float16",
 ):
     """An index directory holding ``n`` synthetic segments (10 per file), written fragment by
     fragment as commits would (then the ANN indexes, if ``n`` is above the exact-search limit).
@@ -439,7 +441,7 @@ def synthetic_index(
             return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     aux_dims = {"flow": flow_dim} if flow is not None else {}
-    manifest = Manifest(ExtractorConfig(weights_id="synthetic"), [], now_utc().isoformat(), dim, aux_dims)
+    manifest = Manifest(ExtractorConfig(weights_id="synthetic"), [], now_utc().isoformat(), dim, aux_dims, moments_codec)
     directory.mkdir(parents=True, exist_ok=True)
     manifest.save(directory)
     fragments, parts = [], []
@@ -469,7 +471,7 @@ def synthetic_index(
             values = np.asarray(flow(rng, count), np.float32)
             segments = segments.append_column("aux_flow", pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), flow_dim))
         segments = segments.cast(segments_schema(aux_dims))
-        fragments.append(write_fragment(directory, FragmentData(segments, vectors(rng, count), spf, {})))
+        fragments.append(write_fragment(directory, FragmentData(segments, vectors(rng, count), spf, {}, moments_codec)))
         new_files = np.unique(file_ids)
         files = pa.table(
             {

@@ -3,6 +3,7 @@
     fragments/<name>/segments.parquet   segment rows sorted by id (schema.segments_schema)
     fragments/<name>/ids.npy            the segment ids, int64 (row order)
     fragments/<name>/moments.npy        SemanticMoments, float16 (n, D), memory-mapped by readers
+                     (or moments.u8.npy + moments.range.npy: int8 codes, see ``vectors.py``)
     fragments/<name>/curves.npy         SPF curves, float16 (n, L), memory-mapped by readers
     fragments/<name>/aux_flow.npy       the flow descriptor, float16 (n, F) (NaN rows: none stored)
     fragments/<name>/posters.parquet    (id, jpeg) for segments with a poster, if any
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 from vidsearch.atomic import atomic_path
 from vidsearch.retrieval.schema import AUX_PREFIX, FILES_SCHEMA
 from vidsearch.retrieval.snapshot import FILES, FRAGMENTS, FragmentRef
+from vidsearch.retrieval.vectors import Int8Rows, encode_int8, load_moments
 
 SEGMENT_ROW_GROUP = 512  # rows per Parquet row group: a record lookup decodes one group (measured: 4096 cost ~15 ms a hit)
 POSTER_ROW_GROUP = 64
@@ -45,6 +47,7 @@ class FragmentData:
     moments: np.ndarray  # (n, D)
     curves: np.ndarray  # (n, L)
     posters: dict[int, bytes]
+    moments_codec: str = "float16"  # see vectors.MOMENTS_CODECS
 
 
 def new_name() -> str:
@@ -72,7 +75,12 @@ def write_fragment(directory: Path, data: FragmentData, name: str | None = None)
         with atomic_path(folder / "segments.parquet") as tmp:
             pq.write_table(segments, tmp, row_group_size=SEGMENT_ROW_GROUP, compression="zstd")
         _save_npy(folder / "ids.npy", ids)
-        _save_npy(folder / "moments.npy", np.asarray(data.moments, dtype=np.float16))
+        if data.moments_codec == "int8":
+            codes, ranges = encode_int8(data.moments)
+            _save_npy(folder / "moments.range.npy", ranges)
+            _save_npy(folder / "moments.u8.npy", codes)
+        else:
+            _save_npy(folder / "moments.npy", np.asarray(data.moments, dtype=np.float16))
         _save_npy(folder / "curves.npy", np.asarray(data.curves, dtype=np.float16))
         if data.posters:
             keys = sorted(data.posters)
@@ -127,8 +135,8 @@ class FragmentReader:
         return np.load(self.folder / "ids.npy", mmap_mode="r")
 
     @cached_property
-    def moments(self) -> np.ndarray:
-        return np.load(self.folder / "moments.npy", mmap_mode="r")
+    def moments(self) -> np.ndarray | Int8Rows:
+        return load_moments(self.folder)
 
     @cached_property
     def curves(self) -> np.ndarray:
