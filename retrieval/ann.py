@@ -39,7 +39,7 @@ from vidsearch.retrieval.store import IndexStoreError, Manifest
 ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist
 RETRAIN_FACTOR = 4
 TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
-MOTION_PQ_M = 64  # bytes per motion code (1152-d: 18 dims per sub-quantizer)
+MOTION_PQ_M = 128  # bytes per motion code ([2,304-d moments, 257-d flow] padded to 2,688: 21 dims per sub-quantizer)
 PACING_PQ_M = 16  # bytes per pacing code (64-point curves: 4 points per sub-quantizer)
 NPROBE = 64
 POST_FILTER_SHARE = 0.25  # filters admitting at least this share of the rows filter an unrestricted shortlist
