@@ -2,9 +2,11 @@
 
 Two stages: *candidates* (every matching segment when that is cheap, else ANN shortlists: motion
 from the moments index, pacing from the SPF-curve index, both for ``by="both"``), then an *exact
-re-rank* of the candidates from the float16 vectors on disk (cosine of moments, 1 - mean |SPF
-difference|, fused). Without an ANN index (small indexes) the exact scan runs fragment by
-fragment in chunks, keeping only a running top list, so memory stays bounded either way.
+re-rank* of the candidates from the vectors on disk (float16 or int8 moments, float16 flow and
+curves: cosine of moments blended with the flow cosine, 1 - mean |SPF difference|, fused). The
+motion shortlist already ranks by the blended score (``ann.motion_query``). Without an ANN index
+(small indexes) the exact scan runs fragment by fragment in chunks, keeping only a running top
+list, so memory stays bounded either way.
 """
 
 from __future__ import annotations
