@@ -171,7 +171,8 @@ class FragmentReader:
         arrays = [n for n in self.aux_arrays if columns is None or AUX_PREFIX + n in columns]
         if columns is None:
             return None, arrays
-        return [c for c in columns if c[len(AUX_PREFIX) :] not in arrays or not c.startswith(AUX_PREFIX)], arrays
+        in_arrays = {AUX_PREFIX + n for n in arrays}
+        return [c for c in columns if c not in in_arrays], arrays
 
     def _with_arrays(self, table: pa.Table | None, positions: np.ndarray | None, arrays: list[str]) -> pa.Table:
         """``table`` (None: no Parquet columns asked for) with the array aux columns appended."""

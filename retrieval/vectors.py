@@ -35,10 +35,6 @@ class Int8Rows:
     def __getitem__(self, rows) -> np.ndarray:
         return np.asarray(self.codes[rows], np.float32) * self.step + self.low
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self[:]
-        return out if dtype is None else out.astype(dtype)
-
 
 def encode_int8(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 codes, (2, D) float32 [low, step]) with each dimension's range mapped onto 0..255."""
