@@ -80,6 +80,9 @@ def index(
     prune: bool = typer.Option(False, "--prune", help="Remove entries whose file no longer exists."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Delete the index and re-embed with these settings."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Let hub checkpoints (hf:...) download."),
+    moments_codec: Optional[str] = typer.Option(
+        None, "--moments-codec", help="New index only: float16 (default) | int8 (moments in half the disk, re-rank from 8-bit codes)."
+    ),
 ) -> None:
     """Index (or update) a corpus: new and changed clips are embedded, unchanged ones skipped."""
     from vidsearch.app.progress import IndexProgress
@@ -111,7 +114,7 @@ def index(
         from vidsearch.indexers.encoders.precision import resolve_device
 
         run_or_exit(lambda: resolve_device(device))
-    idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download))
+    idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download, moments_codec=moments_codec))
     with IndexProgress(console) as bar:
         report = run_or_exit(lambda: idx.add(paths, prune=prune, runtime=runtime, progress=bar.update))
     s = report.stats

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vidsearch.atomic import atomic_path
+
 REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
 WHERE = "duration > 50"  # file durations are uniform in [1, 100] s: about half the segments pass
 WHERE_SELECTIVE = "duration > 97"  # about 3 %
@@ -52,8 +54,9 @@ def footage() -> list[Path]:
 
 
 def real_windows(backbone: str, frames: int, window_s: float, cache: Path) -> dict[str, np.ndarray]:
-    """Moments + SPF curves of ``window_s`` windows (every ``window_s``) of the real footage,
-    embedded with ``backbone`` at ``frames`` frames; cached in ``cache`` (an .npz)."""
+    """Moments, SPF curves and aux descriptors (``aux_<name>``: flow, activity) of ``window_s``
+    windows (every ``window_s``) of the real footage, embedded with the default ``ExtractorConfig``
+    for ``backbone`` at ``frames`` frames; cached in ``cache`` (an .npz)."""
     if cache.exists():
         return dict(np.load(cache))
     from vidsearch.indexers.config import ExtractorConfig
@@ -63,7 +66,7 @@ def real_windows(backbone: str, frames: int, window_s: float, cache: Path) -> di
 
     encoder = load_encoder(backbone)
     config = ExtractorConfig(backbone=backbone, num_frames=frames).with_weights(encoder.weights_id)
-    moments, curves, source = [], [], []
+    moments, curves, source, aux = [], [], [], {}
     for k, path in enumerate(footage()):
         duration = probe(path).duration
         for start in np.arange(0.0, max(duration - window_s / 2, 0.01), window_s):
@@ -71,10 +74,15 @@ def real_windows(backbone: str, frames: int, window_s: float, cache: Path) -> di
             moments.append(f.moments)
             curves.append(f.spf.curve)
             source.append(k)
+            for name, value in f.aux.items():
+                aux.setdefault(f"aux_{name}", []).append(np.asarray(value, np.float32))
         print(f"  embedded {path.name}: {len(source)} windows so far", file=sys.stderr, flush=True)
     out = {"moments": np.stack(moments).astype(np.float32), "curves": np.stack(curves).astype(np.float32), "source": np.array(source)}
+    out.update({name: np.stack(values) for name, values in aux.items()})
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **out)
+    with atomic_path(cache) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **out)
     return out
 
 
@@ -119,20 +127,29 @@ def cosine_percentiles(x: np.ndarray, rng: np.random.Generator, pairs: int = 200
     return [float(np.percentile(cos, p)) for p in (5, 50, 95)]
 
 
-def exact_top(index, queries: list, k: int, by: str) -> list[list[int]]:
-    """Exact top-k of every query in one pass over the stored vectors (batches of 65k)."""
-    from vidsearch.retrieval.scoring import top_k
+def exact_top(index, queries: list, k: int, by: str, limit: int | None = None, moments_codec=None) -> list[list[int]]:
+    """Exact top-k of every query by the default scores (flow blended into motion where stored),
+    in one pass over the stored vectors (batches of 65k; the first ``limit`` rows if given).
+    ``moments_codec`` (a FAISS ScalarQuantizer) scores the moments as that representation would."""
+    from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores, top_k
+    from vidsearch.retrieval.types import FusionWeights
 
-    weights = (0.7, 0.3)
+    weights = FusionWeights()
     q_m = np.stack([q.moments for q in queries])
-    q_c = np.stack([q.spf.curve for q in queries]).astype(np.float32)
+    q_f = np.stack([q.aux["flow"] for q in queries]) if "flow" in queries[0].aux else None
     best = [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
-    cols = [c for c, need in (("moments", by != "pacing"), ("spf_curve", by != "motion")) if need]
+    has_flow = q_f is not None and "flow" in index.manifest.aux_dims
+    cols = ["moments", "spf_curve"] + (["aux_flow"] if has_flow else [])
+    seen = 0
     for ids, batch in index.iter_batches(cols, 65536):
-        motion = batch["moments"] @ q_m.T if by != "pacing" else None
+        if limit is not None and seen >= limit:
+            break
+        seen += len(ids)
+        m = batch["moments"] if moments_codec is None else unit(moments_codec.decode(moments_codec.compute_codes(batch["moments"])))
+        motion = motion_with_flow(m @ q_m.T, batch["aux_flow"] @ q_f.T if has_flow else None, weights)
         for qi in range(len(queries)):
-            pacing = 1.0 - np.abs(batch["spf_curve"] - q_c[qi]).mean(axis=1) if by != "motion" else None
-            score = motion[:, qi] if by == "motion" else pacing if by == "pacing" else weights[0] * motion[:, qi] + weights[1] * pacing
+            pacing = pacing_scores(queries[qi].spf.curve, batch["spf_curve"])
+            score = fused(motion[:, qi], pacing, by, weights)
             all_ids = np.concatenate([best[qi][0], ids])
             all_scores = np.concatenate([best[qi][1], score.astype(np.float32)])
             keep = top_k(all_scores, k)
@@ -140,14 +157,39 @@ def exact_top(index, queries: list, k: int, by: str) -> list[list[int]]:
     return [b[0].tolist() for b in best]
 
 
-def measure(directory: Path, queries_path: Path, n_timed: int) -> dict:
+def recall(exact: list[list[int]], found: list[list[int]], k: int = 10) -> float:
+    return float(np.mean([len(set(e[:k]) & set(f[:k])) / k for e, f in zip(exact, found)]))
+
+
+def _timed(index, queries: list, repeat: int, **kwargs) -> tuple[list[float], list[list[int]]]:
+    """Seconds per search over ``repeat`` queries (cycling) and the ids found for each query."""
+    index.search(queries[0], k=10, **{k: v(0) if callable(v) else v for k, v in kwargs.items()})  # warm-up
+    times, hits = [], []
+    for i in range(repeat):
+        q = queries[i % len(queries)]
+        t0 = time.perf_counter()
+        found = index.search(q, k=10, **{k: v(i + 1) if callable(v) else v for k, v in kwargs.items()})
+        times.append(time.perf_counter() - t0)
+        hits.append([h.id for h in found])
+    return times, hits[: len(queries)]
+
+
+def _p(times: list[float], q: float) -> float:
+    return 1000 * float(np.percentile(times, q))
+
+
+def measure(directory: Path, queries_path: Path, n_timed: int, sweep: bool = False) -> dict:
     """Open the index, time queries, measure recall and memory (run in a fresh process)."""
     from vidsearch.indexers.features import ClipFeatures
     from vidsearch.indexers.spf import SpfSignature
+    from vidsearch.retrieval import search
     from vidsearch.retrieval.index import Index
 
     data = np.load(queries_path)
-    queries = [ClipFeatures(m, SpfSignature(c, 0.0, 0.0, [], c)) for m, c in zip(data["moments"], data["curves"])]
+    flows = data["flow"] if "flow" in data else [None] * len(data["moments"])
+    queries = [
+        ClipFeatures(m, SpfSignature(c, 0.0, 0.0, [], c), aux={} if f is None else {"flow": f}) for m, c, f in zip(data["moments"], data["curves"], flows)
+    ]  # fmt: skip
     t0 = time.perf_counter()
     index = Index.open(directory)
     open_s = time.perf_counter() - t0
@@ -155,7 +197,6 @@ def measure(directory: Path, queries_path: Path, n_timed: int) -> dict:
     index.search(queries[0], k=10)  # loads the ANN indexes
     first_s = time.perf_counter() - t0
     out = {"n": len(index), "open_s": open_s, "first_query_s": first_s, "vector_search": index.stats()["vector_search"]}
-    timed = (queries * (n_timed // len(queries) + 1))[:n_timed]
     results: dict[str, list] = {}
     for label, kwargs in (
         ("motion", {"by": "motion"}),
@@ -163,25 +204,63 @@ def measure(directory: Path, queries_path: Path, n_timed: int) -> dict:
         ("both", {"by": "both"}),
         ("where", {"by": "motion", "where": WHERE}),
         ("where_selective", {"by": "motion", "where": WHERE_SELECTIVE}),
+        # a new condition every query: DuckDB runs each time (the cached case is "where")
+        ("where_uncached", {"by": "motion", "where": lambda i: f"duration > {50 + i * 1e-6:.6f}"}),
     ):
-        index.search(queries[0], k=10, **kwargs)  # warm-up
-        times = []
-        hits = []
-        for q in timed:
-            t0 = time.perf_counter()
-            found = index.search(q, k=10, **kwargs)
-            times.append(time.perf_counter() - t0)
-            hits.append([h.id for h in found])
-        results[label] = hits[: len(queries)]
-        out[f"{label}_p50_ms"] = 1000 * float(np.percentile(times, 50))
-        out[f"{label}_p95_ms"] = 1000 * float(np.percentile(times, 95))
+        times, results[label] = _timed(index, queries, n_timed, **kwargs)
+        out[f"{label}_p50_ms"], out[f"{label}_p95_ms"] = _p(times, 50), _p(times, 95)
     out["rss_query_mb"] = _rss_mb()
     out["rss_anon_mb"] = _rss_mb("RssAnon")
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for by in ("motion", "pacing", "both"):
-        exact = exact_top(index, queries, 10, by)
-        out[f"recall_{by}"] = float(np.mean([len(set(e) & set(f)) / 10 for e, f in zip(exact, results[by])]))
+    exact = {by: exact_top(index, queries, 10, by) for by in ("motion", "pacing", "both")}
+    for by in exact:
+        out[f"recall_{by}"] = recall(exact[by], results[by])
+    if sweep and index.ann is not None:
+        out["sweep"] = _sweep(index, queries, exact, search)
     return out
+
+
+def _sweep(index, queries: list, exact: dict, search) -> list[dict]:
+    """Recall@10 and p50 of the motion and --by both searches over nprobe x re-rank depth."""
+    rows = []
+    motion, pacing = index.ann.motion, index.ann.pacing
+    saved = motion.nprobe, pacing.nprobe, search.RERANK_DEPTH, search.BOTH_RERANK_DEPTH
+    for nprobe in (32, 64, 128, 256):
+        for depth in (256, 512, 1024, 2048):
+            motion.nprobe = pacing.nprobe = nprobe
+            search.RERANK_DEPTH = search.BOTH_RERANK_DEPTH = depth
+            row = {"nprobe": nprobe, "depth": depth}
+            for by in ("motion", "both"):
+                times, found = _timed(index, queries, len(queries), by=by)
+                row[f"{by}_p50_ms"], row[f"recall_{by}"] = _p(times, 50), recall(exact[by], found)
+            rows.append(row)
+    motion.nprobe, pacing.nprobe, search.RERANK_DEPTH, search.BOTH_RERANK_DEPTH = saved
+    return rows
+
+
+def representations(directory: Path, queries_path: Path, limit: int) -> list[dict]:
+    """Recall@10 of an exact search whose moments are stored as int8 / 4-bit scalar codes
+    (per-dimension ranges trained on 65k rows) against the float16 moments, over the first
+    ``limit`` stored rows: what re-ranking from that representation would lose."""
+    import faiss
+
+    from vidsearch.indexers.features import ClipFeatures
+    from vidsearch.indexers.spf import SpfSignature
+    from vidsearch.retrieval.index import Index
+
+    data = np.load(queries_path)
+    queries = [ClipFeatures(m, SpfSignature(c, 0.0, 0.0, [], c), aux={"flow": f}) for m, c, f in zip(data["moments"], data["curves"], data["flow"])]
+    index = Index.open(directory)
+    sample = next(index.iter_batches(["moments"], 65536))[1]["moments"]
+    reference = {by: exact_top(index, queries, 10, by, limit) for by in ("motion", "both")}
+    rows = []
+    for label, qtype, bits in (("int8 (SQ8)", faiss.ScalarQuantizer.QT_8bit, 8), ("4-bit (SQ4)", faiss.ScalarQuantizer.QT_4bit, 4)):
+        codec = faiss.ScalarQuantizer(sample.shape[1], qtype)
+        codec.train(sample)
+        row = {"representation": label, "bytes": sample.shape[1] * bits // 8}
+        for by in ("motion", "both"):
+            row[f"recall_{by}"] = recall(reference[by], exact_top(index, queries, 10, by, limit, codec))
+        rows.append(row)
+    return rows
 
 
 def _rss_mb(field: str = "VmRSS") -> float:
@@ -193,8 +272,41 @@ def _rss_mb(field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def _dir_bytes(directory: Path) -> int:
-    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+def disk_breakdown(directory: Path) -> dict[str, int]:
+    """Bytes on disk by component: each fragment file kind, the ANN codes/models, the rest."""
+    parts: dict[str, int] = {}
+    for p in directory.rglob("*"):
+        if p.is_file():
+            rel = p.relative_to(directory).parts
+            kind = rel[-1] if rel[0] == "fragments" else "ann (codes + models)" if rel[0] == "ann" else f"{rel[0]}/" if len(rel) > 1 else rel[0]
+            parts[kind] = parts.get(kind, 0) + p.stat().st_size
+    return dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+
+
+class LookAlikes:
+    """Synthetic segments drawn from Gaussians fitted to the real stored windows (each kind then
+    post-processed: unit norm, monotone curves); the first chunk starts with the real windows."""
+
+    def __init__(self, real: dict[str, np.ndarray], post: dict[str, object]):
+        self.real, self.post = real, post
+        self.fits = {kind: FittedGaussian.fit(x) for kind, x in real.items()}
+        self._first = set(real)
+
+    def drawer(self, kind: str):
+        def draw(rng: np.random.Generator, count: int) -> np.ndarray:
+            out = self.post[kind](self.fits[kind].draw(rng, count))
+            if kind in self._first:
+                self._first.discard(kind)
+                take = min(count, len(self.real[kind]))
+                out[:take] = self.real[kind][:take]
+            return out
+
+        return draw
+
+
+def non_negative_unit(x: np.ndarray) -> np.ndarray:
+    """Flow descriptors are unit-norm histograms: no negative bins."""
+    return unit(np.maximum(x, 0.0) + 1e-6)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -202,15 +314,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--work", type=Path, default=None, help="Where indexes are built (default: a temp dir, removed).")
     parser.add_argument("--keep", action="store_true", help="Keep the built indexes.")
+    parser.add_argument("--reuse", action="store_true", help="Measure indexes already built in --work (same sizes) instead of rebuilding.")
     parser.add_argument("--backbone", default="dinov2-s14")
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--window", type=float, default=2.0, help="Seconds per real window.")
     parser.add_argument("--queries", type=int, default=200, help="Timed queries per mode.")
+    parser.add_argument("--sweep", action="store_true", help="Also measure recall and p50 over nprobe x re-rank depth.")
+    parser.add_argument("--representations", type=int, default=0, metavar="ROWS",
+                        help="Also measure int8 / 4-bit moments against float16 over the first ROWS stored rows.")  # fmt: skip
+    parser.add_argument("--moments-codec", default="float16", choices=("float16", "int8"), help="How the built indexes store moments.")
     parser.add_argument("--cache", type=Path, default=None, help="Cache of the real windows' vectors (.npz).")
     parser.add_argument("--measure", nargs=2, metavar=("INDEX", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(Path(args.measure[0]), Path(args.measure[1]), args.queries)))
+        result = measure(Path(args.measure[0]), Path(args.measure[1]), args.queries, args.sweep)
+        if args.representations:
+            result["representations"] = representations(Path(args.measure[0]), Path(args.measure[1]), args.representations)
+        print(json.dumps(result))
         return
     import shutil
 
@@ -218,65 +338,62 @@ def main(argv: list[str] | None = None) -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vidsearch-store-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    cache = args.cache or Path.home() / ".cache" / "vidsearch" / f"bench-store-{args.backbone}-T{args.frames}-w{args.window}.npz"
-    print(f"# vidsearch store benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs")
+    cache = args.cache or Path.home() / ".cache" / "vidsearch" / f"bench-store-v2-{args.backbone}-T{args.frames}-w{args.window}.npz"
+    print(f"# vidsearch store benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     real = real_windows(args.backbone, args.frames, args.window, cache)
-    moments, curves = unit(real["moments"]), real["curves"]
+    if "aux_flow" not in real:
+        raise SystemExit(f"{cache}: no flow descriptors (written by an older benchmark): delete it to re-embed")
+    windows = {"moments": unit(real["moments"]), "curves": real["curves"], "flow": unit(real["aux_flow"])}
     rng = np.random.default_rng(0)
-    is_query = np.zeros(len(moments), bool)
+    is_query = np.zeros(len(windows["moments"]), bool)
     is_query[1::2] = True  # every other window is a query, never stored
-    fit_m, fit_c = FittedGaussian.fit(moments[~is_query]), FittedGaussian.fit(curves[~is_query])
-    draw_m = lambda r, n: unit(fit_m.draw(r, n))  # noqa: E731
-    draw_c = lambda r, n: monotone_curves(fit_c.draw(r, n))  # noqa: E731
-    print(f"real windows: {len(moments)} from {len(footage())} videos ({args.backbone}, T={args.frames}, {args.window:g} s); "
-          f"{int(is_query.sum())} are queries, {int((~is_query).sum())} stored")  # fmt: skip
-    print(f"cosine 5/50/95 %: real {_fmt(cosine_percentiles(moments, rng))}, synthetic {_fmt(cosine_percentiles(draw_m(rng, 4000), rng))}")
+    synth = LookAlikes({k: v[~is_query] for k, v in windows.items()}, {"moments": unit, "curves": monotone_curves, "flow": non_negative_unit})
+    print(f"real windows: {len(is_query)} from {len(footage())} videos ({args.backbone}, default ExtractorConfig, T={args.frames}, {args.window:g} s): "
+          f"{int(is_query.sum())} queries, {int((~is_query).sum())} stored; moments {windows['moments'].shape[1]}-d, flow {windows['flow'].shape[1]}-d; "
+          f"fit: mean + the {len(synth.fits['moments'].basis)} principal directions of the stored windows + 5 % isotropic shrinkage")  # fmt: skip
+    for kind in ("moments", "flow"):
+        sample = synth.post[kind](synth.fits[kind].draw(rng, 4000))
+        print(f"{kind} cosine 5/50/95 %: real {_fmt(cosine_percentiles(windows[kind], rng))}, synthetic {_fmt(cosine_percentiles(sample, rng))}")
     queries_path = work / "queries.npz"
-    np.savez(queries_path, moments=moments[is_query], curves=curves[is_query])
-    print(f"\nANN: nlist ~sqrt(N) (power of 2), PQ {ann.MOTION_PQ_M} B motion + {ann.PACING_PQ_M} B pacing codes, nprobe {ann.NPROBE}, "
-          f"re-rank depth {search.RERANK_DEPTH} from float16; where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %)")  # fmt: skip
+    np.savez(queries_path, moments=windows["moments"][is_query], curves=windows["curves"][is_query], flow=windows["flow"][is_query])
+    print(f"\nANN: nlist ~sqrt(N) (power of 2), PQ {ann.MOTION_PQ_M} B motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe {ann.NPROBE}, "
+          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH}) from {args.moments_codec} moments; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
+          f"where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %); 'where new' = a different condition every query (no cache)")  # fmt: skip
     print("| stored segments | build s | open s | first query s | motion p50/p95 ms | pacing p50/p95 | both p50/p95 | where p50/p95 "
-          "| where 3 % p50/p95 | recall@10 motion / pacing / both | RSS at query MB (anon) | disk B/segment |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    stored_real_m, stored_real_c = moments[~is_query], curves[~is_query]
+          "| where new p50/p95 | where 3 % p50/p95 | recall@10 motion / pacing / both | RSS at query MB (anon) | disk B/segment |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         directory = work / f"store-{n}"
-        shutil.rmtree(directory, ignore_errors=True)
         t0 = time.perf_counter()
-        seeded = {"done": False}
-
-        def vectors(r, count, seeded=seeded):
-            out = draw_m(r, count)
-            if not seeded["done"]:  # the real stored windows go in first
-                take = min(count, len(stored_real_m))
-                out[:take] = stored_real_m[:take]
-            return out
-
-        def spf(r, count, seeded=seeded):
-            out = draw_c(r, count)
-            if not seeded["done"]:
-                take = min(count, len(stored_real_c))
-                out[:take] = stored_real_c[:take]
-                seeded["done"] = True
-            return out
-
-        synthetic_index(directory, n, dim=moments.shape[1], curve_len=curves.shape[1], vectors=vectors, curves=spf)
+        if not (args.reuse and directory.exists()):
+            shutil.rmtree(directory, ignore_errors=True)
+            synth._first = set(synth.real)
+            dims = {k: v.shape[1] for k, v in windows.items()}
+            synthetic_index(directory, n, dim=dims["moments"], curve_len=dims["curves"], vectors=synth.drawer("moments"), curves=synth.drawer("curves"),
+                            flow=synth.drawer("flow"), flow_dim=dims["flow"], moments_codec=args.moments_codec)  # fmt: skip
         build_s = time.perf_counter() - t0
-        child = subprocess.run(
-            [sys.executable, "-m", "vidsearch.bench.store", "--measure", str(directory), str(queries_path), "--queries", str(args.queries)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        command = [sys.executable, "-m", "vidsearch.bench.store", "--measure", str(directory), str(queries_path), "--queries", str(args.queries)]
+        command += (["--sweep"] if args.sweep else []) + (["--representations", str(args.representations)] if args.representations else [])
+        child = subprocess.run(command, capture_output=True, text=True, check=False)
         if child.returncode != 0:
-            print(f"| {n:,} | measurement failed: {child.stderr.strip().splitlines()[-1:]} |")
+            print(f"| {n:,} | measurement failed: {child.stderr.strip().splitlines()[-3:]} |")
             continue
         r = json.loads(child.stdout.strip().splitlines()[-1])
+        disk = disk_breakdown(directory)
         print(
             f"| {n:,} | {build_s:.0f} | {r['open_s']:.3f} | {r['first_query_s']:.2f} | {_pp(r, 'motion')} | {_pp(r, 'pacing')} | {_pp(r, 'both')} "
-            f"| {_pp(r, 'where')} | {_pp(r, 'where_selective')} | {r['recall_motion']:.3f} / {r['recall_pacing']:.3f} / {r['recall_both']:.3f} "
-            f"| {r['rss_query_mb']:.0f} ({r['rss_anon_mb']:.0f}) | {_dir_bytes(directory) / n:.0f} |",
+            f"| {_pp(r, 'where')} | {_pp(r, 'where_uncached')} | {_pp(r, 'where_selective')} | {r['recall_motion']:.3f} / {r['recall_pacing']:.3f} / {r['recall_both']:.3f} "
+            f"| {r['rss_query_mb']:.0f} ({r['rss_anon_mb']:.0f}) | {sum(disk.values()) / n:,.0f} |",
             flush=True,
-        )
-        print(f"  vector search: {r['vector_search']}", flush=True)
+        )  # fmt: skip
+        print(f"  vector search: {r['vector_search']}; load {os.getloadavg()[0]:.1f}")
+        print("  disk B/segment: " + ", ".join(f"{kind} {size / n:,.1f}" for kind, size in disk.items()), flush=True)
+        for row in r.get("sweep", []):
+            print(f"  nprobe {row['nprobe']:>3} depth {row['depth']:>4}: motion recall {row['recall_motion']:.3f} p50 {row['motion_p50_ms']:.1f} ms; "
+                  f"both recall {row['recall_both']:.3f} p50 {row['both_p50_ms']:.1f} ms", flush=True)  # fmt: skip
+        for row in r.get("representations", []):
+            print(f"  moments as {row['representation']} ({row['bytes']:,} B vs float16 {2 * windows['moments'].shape[1]:,} B): exact-search recall@10 "
+                  f"against float16, first {args.representations:,} rows: motion {row['recall_motion']:.3f}, both {row['recall_both']:.3f}", flush=True)  # fmt: skip
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
     if not args.keep and args.work is None:
@@ -291,16 +408,19 @@ def _fmt(values: list[float]) -> str:
     return "/".join(f"{v:.3f}" for v in values)
 
 
-def synthetic_index(directory: Path, n: int, dim: int = 1152, curve_len: int = 64, vectors=None, curves=None, chunk: int = 65_536):
+def synthetic_index(
+    directory: Path, n: int, dim: int = 1152, curve_len: int = 64, vectors=None, curves=None, chunk: int = 65_536, flow=None, flow_dim: int = 0,
+    moments_codec: str = "float16",
+):
     """An index directory holding ``n`` synthetic segments (10 per file), written fragment by
     fragment as commits would (then the ANN indexes, if ``n`` is above the exact-search limit).
 
     ``vectors(rng, count)`` draws unit moments vectors (default: clustered around ``n / 100``
     random centres, cosine ~0.9 within a cluster); ``curves(rng, count)`` monotone SPF curves
-    (default: sorted uniform samples). Returns the opened index.
+    (default: sorted uniform samples); ``flow(rng, count)`` unit ``flow_dim``-d flow descriptors
+    (stored as the ``aux_flow`` column, as indexing with the default config does; none if None).
+    Returns the opened index.
     """
-    from dataclasses import replace
-
     import pyarrow as pa
 
     from vidsearch.indexers.config import ExtractorConfig
@@ -320,7 +440,8 @@ def synthetic_index(directory: Path, n: int, dim: int = 1152, curve_len: int = 6
             v = centres[rng.integers(0, len(centres), count)] + rng.normal(scale=0.5 / np.sqrt(dim), size=(count, dim)).astype(np.float32)
             return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    manifest = Manifest(ExtractorConfig(weights_id="synthetic"), [], now_utc().isoformat(), dim)
+    aux_dims = {"flow": flow_dim} if flow is not None else {}
+    manifest = Manifest(ExtractorConfig(weights_id="synthetic"), [], now_utc().isoformat(), dim, aux_dims, moments_codec)
     directory.mkdir(parents=True, exist_ok=True)
     manifest.save(directory)
     fragments, parts = [], []
@@ -345,8 +466,12 @@ def synthetic_index(directory: Path, n: int, dim: int = 1152, curve_len: int = 6
                 "breakpoints": pa.array([[] for _ in range(count)], pa.list_(pa.int32())),
                 "indexed_at": pa.array([now_utc()] * count, pa.timestamp("s", tz="UTC")),
             }
-        ).cast(segments_schema({}))
-        fragments.append(write_fragment(directory, FragmentData(segments, vectors(rng, count), spf, {})))
+        )
+        if flow is not None:
+            values = np.asarray(flow(rng, count), np.float32)
+            segments = segments.append_column("aux_flow", pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), flow_dim))
+        segments = segments.cast(segments_schema(aux_dims))
+        fragments.append(write_fragment(directory, FragmentData(segments, vectors(rng, count), spf, {}, moments_codec)))
         new_files = np.unique(file_ids)
         files = pa.table(
             {

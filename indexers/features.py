@@ -14,7 +14,6 @@ from vidsearch.indexers.activity import ACTIVITY, segment_activity
 from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
-from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
 from vidsearch.indexers.spf import SpfSignature, spf_signature
 from vidsearch.indexers.video import VideoInfo, sample_frames_with_info
 
@@ -39,6 +38,10 @@ def features_from_encoded(
     """The stored features of one segment; ``frames`` (the sampled uint8 frames the encoder saw)
     are needed only when the config asks for pixel-level aux descriptors (``flow``) and ``aux``
     does not bring them already computed (the decode workers compute them, beside the encoder)."""
+    # lazy: moments need torch, and this module is imported by the index (ClipFeatures), which
+    # must open and answer queries from stored features without loading torch (~300 MB)
+    from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
+
     if any(config.delta_alpha):
         vec = direction_aware_moments(encoded.patch_tokens, config.alpha, config.delta_alpha)
     else:

@@ -9,6 +9,12 @@ adds the fragment, so a commit never rewrites the codes of older fragments. A re
 model, merges the fragments' inverted lists into it (``merge_from``) and removes tombstoned ids:
 in memory per segment that is the PQ code (``MOTION_PQ_M`` + ``PACING_PQ_M`` bytes) and two ids.
 
+Where the index stores the ``flow`` descriptor, the motion index holds the concatenation
+``[unit moments, unit flow]`` (zero-padded to a multiple of the PQ size) and a query is
+``[(1 - f) q_moments, f q_flow]`` for its flow share ``f``: the inner product is then exactly the
+blended motion score ``(1 - f) cos(moments) + f cos(flow)`` (``scoring.motion_with_flow``) for any
+share chosen at query time, so the shortlist is ranked by the score the re-rank uses.
+
 Below ``ANN_THRESHOLD`` live segments there is no ANN index: the exact scan is fast enough.
 Retraining: when the live segments exceed ``RETRAIN_FACTOR`` times the count the model was
 trained on (its lists are then ~4x longer than planned), the next commit trains new models and
@@ -26,16 +32,17 @@ from typing import Any
 import numpy as np
 
 from vidsearch.atomic import atomic_path
-from vidsearch.retrieval.reader import SnapshotReader, unit_rows
+from vidsearch.retrieval.reader import SnapshotReader, fragment_aux, unit_rows
 from vidsearch.retrieval.snapshot import ANN, Snapshot
 from vidsearch.retrieval.store import IndexStoreError, Manifest
 
 ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist
 RETRAIN_FACTOR = 4
 TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
-MOTION_PQ_M = 64  # bytes per motion code (1152-d: 18 dims per sub-quantizer)
+MOTION_PQ_M = 128  # bytes per motion code ([2,304-d moments, 257-d flow] padded to 2,688: 21 dims per sub-quantizer)
 PACING_PQ_M = 16  # bytes per pacing code (64-point curves: 4 points per sub-quantizer)
-NPROBE = 64
+NPROBE = 128  # of 1,024 lists at 1M: beyond, recall gains < 0.01 (bench sweep); PQ error dominates
+POST_FILTER_SHARE = 0.25  # filters admitting at least this share of the rows filter an unrestricted shortlist
 
 
 def _faiss():
@@ -71,6 +78,24 @@ def _pq_m(dim: int, wanted: int) -> int:
     return m
 
 
+def motion_layout(manifest: Manifest) -> dict[str, int]:
+    """Widths of the motion index's vector: moments, flow (0 without flow) and the zero padding."""
+    moments, flow = manifest.moments_dim, int(manifest.aux_dims.get("flow", 0))
+    pad = -(moments + flow) % MOTION_PQ_M
+    return {"moments": moments, "flow": flow, "pad": pad}
+
+
+def motion_query(layout: dict[str, int], moments: np.ndarray, flow: np.ndarray | None, share: float) -> np.ndarray:
+    """The query whose inner product with a stored motion vector is the blended motion score."""
+    q = np.zeros(layout["moments"] + layout["flow"] + layout["pad"], np.float32)
+    if not layout["flow"] or flow is None:
+        share = 0.0
+    q[: layout["moments"]] = (1.0 - share) * np.asarray(moments, np.float32)
+    if share:
+        q[layout["moments"] : layout["moments"] + layout["flow"]] = share * np.asarray(flow, np.float32)
+    return q
+
+
 class PqIndex:
     """One merged IVF-PQ index in memory (motion or pacing)."""
 
@@ -78,18 +103,29 @@ class PqIndex:
         self.index, self.nprobe = index, nprobe
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Ids of the ``k`` best codes, among ``allowed`` (sorted ids) if given."""
+        """Ids of the ``k`` best codes, among ``allowed`` (sorted ids) if given.
+
+        A filter that admits at least ``POST_FILTER_SHARE`` of the rows is applied after an
+        unrestricted search ``1 / share`` times deeper (the same lists probed, no bitmap to
+        build); a more selective one restricts the search with an id bitmap and probes wider."""
+        if allowed is None:
+            return self._search(query, k, self.nprobe, None)
+        share = len(allowed) / max(self.index.ntotal, 1)
+        if share >= POST_FILTER_SHARE:
+            found = self._search(query, int(np.ceil(1.25 * k / share)), self.nprobe, None)
+            pos = np.minimum(np.searchsorted(allowed, found), len(allowed) - 1)
+            kept = found[allowed[pos] == found]
+            if len(kept) >= k:
+                return kept[:k]
+        nprobe = int(min(self.index.nlist, self.nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
+        mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
+        mask[allowed] = True
+        bits = np.packbits(mask, bitorder="little")  # FAISS reads bit (id & 7) of byte id >> 3
         faiss = _faiss()
-        nprobe = self.nprobe
-        sel = None
-        if allowed is not None:
-            share = len(allowed) / max(self.index.ntotal, 1)
-            nprobe = int(min(self.index.nlist, nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
-            mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
-            mask[allowed] = True
-            bits = np.packbits(mask, bitorder="little")  # FAISS reads bit (id & 7) of byte id >> 3
-            sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
-        params = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
+        return self._search(query, k, nprobe, faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)))
+
+    def _search(self, query: np.ndarray, k: int, nprobe: int, sel) -> np.ndarray:
+        params = _faiss().SearchParametersIVF(nprobe=nprobe, sel=sel)
         _, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
         ids = ids[0]
         return ids[ids >= 0]
@@ -100,6 +136,12 @@ class AnnSet:
 
     def __init__(self, motion: PqIndex, pacing: PqIndex, state: dict[str, Any]):
         self.motion, self.pacing, self.state = motion, pacing, state
+        # indexes trained before flow joined the motion index hold the moments alone
+        self.layout = state.get("motion_layout") or {"moments": motion.index.d, "flow": 0, "pad": 0}
+
+    def motion_search(self, moments: np.ndarray, flow: np.ndarray | None, share: float, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Ids of the ``k`` best segments by the (approximate) blended motion score."""
+        return self.motion.search(motion_query(self.layout, moments, flow, share), k, allowed)
 
     @classmethod
     def load(cls, reader: SnapshotReader) -> "AnnSet | None":
@@ -112,6 +154,8 @@ class AnnSet:
             index = _read_index(folder / state[f"{kind}_model"])
             for frag in reader.snapshot.fragments:
                 part = _read_index(folder / state["codes"][frag.name][kind])
+                part.own_fields = False  # borrow the model's centroids (code files are written without: _write_lists)
+                part.quantizer = index.quantizer
                 index.merge_from(part, 0)
             if len(reader.deleted):
                 index.remove_ids(_faiss().IDSelectorBatch(reader.deleted))
@@ -120,17 +164,26 @@ class AnnSet:
 
     def describe(self) -> str:
         s = self.state
-        return f"IVF{s['nlist']}-PQ{s['motion_m']} motion + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,})"
+        flow = " (moments + flow)" if self.layout["flow"] else ""
+        return f"IVF{s['nlist']}-PQ{s['motion_m']} motion{flow} + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,})"
 
 
-def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, kind: str) -> np.ndarray:
+def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, kind: str, layout: dict[str, int]) -> np.ndarray:
+    """The vectors one index stores for ``rows`` of a fragment (all rows if None)."""
     f = reader.fragments[frag_index]
-    source = f.moments if kind == "motion" else f.curves
-    data = source if rows is None else source[rows]
-    return unit_rows(data) if kind == "motion" else np.asarray(data, np.float32)
+    if rows is None:
+        rows = np.arange(f.ref.segments)
+    if kind == "pacing":
+        return np.asarray(f.curves[rows], np.float32)
+    parts = [unit_rows(f.moments[rows])]
+    if layout["flow"]:
+        parts.append(unit_rows(fragment_aux(f, rows, "flow", layout["flow"])))
+    if layout["pad"]:
+        parts.append(np.zeros((len(rows), layout["pad"]), np.float32))
+    return np.ascontiguousarray(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
 
 
-def _train(reader: SnapshotReader, kind: str, nlist: int) -> Any:
+def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]) -> Any:
     """Train an empty IVF-PQ model on a uniform sample of the live vectors (the one place
     training happens: a GPU helper, if present, would be called here)."""
     faiss = _faiss()
@@ -144,7 +197,7 @@ def _train(reader: SnapshotReader, kind: str, nlist: int) -> Any:
         mine = picks[(picks >= offset) & (picks < offset + len(rows))] - offset
         offset += len(rows)
         if len(mine):
-            parts.append(_vectors(reader, reader.fragments.index(f), rows[mine], kind))
+            parts.append(_vectors(reader, reader.fragments.index(f), rows[mine], kind, layout))
     sample = np.ascontiguousarray(np.concatenate(parts), np.float32)
     dim = sample.shape[1]
     m = _pq_m(dim, MOTION_PQ_M if kind == "motion" else PACING_PQ_M)
@@ -158,6 +211,18 @@ def _train(reader: SnapshotReader, kind: str, nlist: int) -> Any:
     index.pq.cp.niter = 15
     index.train(sample)
     return index
+
+
+def _write_lists(folder: Path, part) -> str:
+    """Write a fragment's codes without the coarse centroids (the model has them; ``merge_from``
+    uses only the inverted lists): at 1M, 11 MB of motion centroids fewer per fragment file."""
+    faiss = _faiss()
+    empty = faiss.IndexFlatIP(part.d) if part.metric_type == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(part.d)
+    original, part.quantizer = part.quantizer, empty
+    try:
+        return _write_index(folder, part)
+    finally:
+        part.quantizer = original  # `empty` goes out of scope with this call
 
 
 def _read_index(path: Path):
@@ -194,14 +259,15 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
     retrain = rebuild or not state or live > RETRAIN_FACTOR * state["trained_on"]
     if retrain:
         nlist = nlist_for(live)
-        state = {"nlist": nlist, "trained_on": live, "codes": {}}
+        state = {"nlist": nlist, "trained_on": live, "codes": {}, "motion_layout": motion_layout(manifest)}
         for kind in ("motion", "pacing"):
-            model = _train(reader, kind, nlist)
+            model = _train(reader, kind, nlist, state["motion_layout"])
             state[f"{kind}_model"] = _write_index(folder, model)
             state[f"{kind}_m"] = int(model.pq.M)
             written.append(folder / state[f"{kind}_model"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
     models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}
+    layout = state.get("motion_layout") or {"moments": models["motion"].d, "flow": 0, "pad": 0}
     for i, frag in enumerate(snapshot.fragments):
         if frag.name in codes:
             continue
@@ -211,8 +277,8 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
             part = faiss.clone_index(model)
             for start in range(0, len(ids), TRAIN_SAMPLE):
                 rows = np.arange(start, min(start + TRAIN_SAMPLE, len(ids)))
-                part.add_with_ids(np.ascontiguousarray(_vectors(reader, i, rows, kind)), ids[rows])
-            codes[frag.name][kind] = _write_index(folder, part)
+                part.add_with_ids(_vectors(reader, i, rows, kind, layout), ids[rows])
+            codes[frag.name][kind] = _write_lists(folder, part)
             written.append(folder / codes[frag.name][kind])
     state["codes"] = codes
     state["files"] = [state["motion_model"], state["pacing_model"], *(n for files in codes.values() for n in files.values())]

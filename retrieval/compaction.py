@@ -79,7 +79,7 @@ def _merge(reader: SnapshotReader, fragments: list[FragmentReader]) -> list[snap
             posters: dict[int, bytes] = {}
             for *_, p in buffer:
                 posters.update(p)
-            data = FragmentData(table, np.concatenate([m for _, m, _, _ in buffer]), np.concatenate([c for _, _, c, _ in buffer]), posters)
+            data = FragmentData(table, np.concatenate([m for _, m, _, _ in buffer]), np.concatenate([c for _, _, c, _ in buffer]), posters, reader.manifest.moments_codec)
             out.append(write_fragment(reader.dir, data))
         buffer.clear()
         size = 0

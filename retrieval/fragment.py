@@ -3,12 +3,17 @@
     fragments/<name>/segments.parquet   segment rows sorted by id (schema.segments_schema)
     fragments/<name>/ids.npy            the segment ids, int64 (row order)
     fragments/<name>/moments.npy        SemanticMoments, float16 (n, D), memory-mapped by readers
+                     (or moments.u8.npy + moments.range.npy: int8 codes, see ``vectors.py``)
     fragments/<name>/curves.npy         SPF curves, float16 (n, L), memory-mapped by readers
+    fragments/<name>/aux_flow.npy       the flow descriptor, float16 (n, F) (NaN rows: none stored)
     fragments/<name>/posters.parquet    (id, jpeg) for segments with a poster, if any
 
 Vectors are float16 on disk (2 bytes a value: 2.3 KB for a 1152-d moments vector) and read
 through ``np.load(mmap_mode="r")``, so opening an index reads no vectors and a query touches
-only the rows it scores. Each file is written through ``atomic_path``; the fragment becomes
+only the rows it scores. Aux descriptors that every query scores (``ARRAY_AUX``: flow) live in
+such arrays too, not in the Parquet file: a re-rank of 512 candidates would otherwise decode up to
+512 row groups of 257-float lists. ``FragmentReader`` still presents them as the ``aux_<name>``
+columns of its rows (records, compaction), and reads older fragments that kept them in Parquet. Each file is written through ``atomic_path``; the fragment becomes
 visible only when a snapshot that lists it is committed.
 """
 
@@ -25,11 +30,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidsearch.atomic import atomic_path
-from vidsearch.retrieval.schema import FILES_SCHEMA
+from vidsearch.retrieval.schema import AUX_PREFIX, FILES_SCHEMA
 from vidsearch.retrieval.snapshot import FILES, FRAGMENTS, FragmentRef
+from vidsearch.retrieval.vectors import Int8Rows, encode_int8, load_moments
 
 SEGMENT_ROW_GROUP = 512  # rows per Parquet row group: a record lookup decodes one group (measured: 4096 cost ~15 ms a hit)
 POSTER_ROW_GROUP = 64
+ARRAY_AUX = ("flow",)  # aux descriptors stored as float16 arrays (scored per candidate), not Parquet columns
 
 
 @dataclass
@@ -40,6 +47,7 @@ class FragmentData:
     moments: np.ndarray  # (n, D)
     curves: np.ndarray  # (n, L)
     posters: dict[int, bytes]
+    moments_codec: str = "float16"  # see vectors.MOMENTS_CODECS
 
 
 def new_name() -> str:
@@ -59,10 +67,20 @@ def write_fragment(directory: Path, data: FragmentData, name: str | None = None)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         ids = data.segments.column("id").to_numpy().astype(np.int64)
+        segments = data.segments
+        for aux in ARRAY_AUX:
+            if AUX_PREFIX + aux in segments.column_names:
+                _save_npy(folder / f"{AUX_PREFIX}{aux}.npy", _dense(segments.column(AUX_PREFIX + aux)))
+                segments = segments.drop_columns([AUX_PREFIX + aux])
         with atomic_path(folder / "segments.parquet") as tmp:
-            pq.write_table(data.segments, tmp, row_group_size=SEGMENT_ROW_GROUP, compression="zstd")
+            pq.write_table(segments, tmp, row_group_size=SEGMENT_ROW_GROUP, compression="zstd")
         _save_npy(folder / "ids.npy", ids)
-        _save_npy(folder / "moments.npy", np.asarray(data.moments, dtype=np.float16))
+        if data.moments_codec == "int8":
+            codes, ranges = encode_int8(data.moments)
+            _save_npy(folder / "moments.range.npy", ranges)
+            _save_npy(folder / "moments.u8.npy", codes)
+        else:
+            _save_npy(folder / "moments.npy", np.asarray(data.moments, dtype=np.float16))
         _save_npy(folder / "curves.npy", np.asarray(data.curves, dtype=np.float16))
         if data.posters:
             keys = sorted(data.posters)
@@ -74,6 +92,23 @@ def write_fragment(directory: Path, data: FragmentData, name: str | None = None)
         raise
     lo, hi = (int(ids[0]), int(ids[-1])) if len(ids) else (0, -1)
     return FragmentRef(name, len(ids), lo, hi, bool(data.posters))
+
+
+def _dense(column: pa.ChunkedArray) -> np.ndarray:
+    """A fixed-size list column as float16 (n, dim); null rows become NaN rows."""
+    column = column.combine_chunks()
+    out = np.full((len(column), column.type.list_size), np.nan, np.float16)
+    present = np.asarray(column.is_valid())
+    if present.any():
+        out[present] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, column.type.list_size)
+    return out
+
+
+def _as_column(rows: np.ndarray) -> pa.FixedSizeListArray:
+    """float16 rows as a float32 fixed-size list column (NaN rows: null)."""
+    values = np.nan_to_num(np.asarray(rows, np.float32), nan=0.0)
+    mask = pa.array(np.isnan(np.asarray(rows[:, 0], np.float32))) if len(rows) and rows.shape[1] else None
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.ravel(), pa.float32()), rows.shape[1], mask=mask)
 
 
 def write_files(directory: Path, files: pa.Table) -> str:
@@ -100,8 +135,8 @@ class FragmentReader:
         return np.load(self.folder / "ids.npy", mmap_mode="r")
 
     @cached_property
-    def moments(self) -> np.ndarray:
-        return np.load(self.folder / "moments.npy", mmap_mode="r")
+    def moments(self) -> np.ndarray | Int8Rows:
+        return load_moments(self.folder)
 
     @cached_property
     def curves(self) -> np.ndarray:
@@ -111,10 +146,15 @@ class FragmentReader:
     def _segments_file(self) -> pq.ParquetFile:
         return pq.ParquetFile(self.folder / "segments.parquet")
 
+    @cached_property
+    def aux_arrays(self) -> dict[str, np.ndarray]:
+        """The fragment's memory-mapped aux arrays by name (float16, NaN rows where none stored)."""
+        return {name: np.load(path, mmap_mode="r") for name in ARRAY_AUX if (path := self.folder / f"{AUX_PREFIX}{name}.npy").exists()}
+
     @property
     def column_names(self) -> list[str]:
         """Segment columns this fragment was written with (older ones may lack newer aux columns)."""
-        return self._segments_file.schema_arrow.names
+        return self._segments_file.schema_arrow.names + [AUX_PREFIX + name for name in self.aux_arrays]
 
     @property
     def segments_path(self) -> Path:
@@ -126,17 +166,39 @@ class FragmentReader:
         meta = self._segments_file.metadata
         return meta.row_group(0).num_rows if meta.num_row_groups else 1
 
+    def _split(self, columns: list[str] | None) -> tuple[list[str] | None, list[str]]:
+        """(Parquet columns, array aux names) for the requested ``columns`` (None: all)."""
+        arrays = [n for n in self.aux_arrays if columns is None or AUX_PREFIX + n in columns]
+        if columns is None:
+            return None, arrays
+        in_arrays = {AUX_PREFIX + n for n in arrays}
+        return [c for c in columns if c not in in_arrays], arrays
+
+    def _with_arrays(self, table: pa.Table | None, positions: np.ndarray | None, arrays: list[str]) -> pa.Table:
+        """``table`` (None: no Parquet columns asked for) with the array aux columns appended."""
+        columns = {AUX_PREFIX + n: _as_column(np.asarray(self.aux_arrays[n] if positions is None else self.aux_arrays[n][positions])) for n in arrays}
+        if table is None:
+            return pa.table(columns)
+        for name, column in columns.items():
+            table = table.append_column(name, column)
+        return table
+
     def rows(self, positions: np.ndarray, columns: list[str] | None = None) -> pa.Table:
         """Segment rows at ``positions`` (sorted or not), decoding only their row groups."""
         positions = np.asarray(positions, dtype=np.int64)
+        parquet_columns, arrays = self._split(columns)
         size = self._group_rows
         groups = np.unique(positions // size)
-        table = self._segments_file.read_row_groups(groups.tolist(), columns=columns)
+        if parquet_columns == []:
+            return self._with_arrays(None, positions, arrays)
+        table = self._segments_file.read_row_groups(groups.tolist(), columns=parquet_columns)
         offsets = np.searchsorted(groups, positions // size)
-        return table.take(pa.array(offsets * size + positions % size))
+        return self._with_arrays(table.take(pa.array(offsets * size + positions % size)), positions, arrays)
 
-    def read_columns(self, columns: list[str]) -> pa.Table:
-        return self._segments_file.read(columns=columns)
+    def read_columns(self, columns: list[str] | None) -> pa.Table:
+        parquet_columns, arrays = self._split(columns)
+        table = self._segments_file.read(columns=parquet_columns) if parquet_columns != [] else None
+        return self._with_arrays(table, None, arrays)
 
     def posters(self) -> dict[int, bytes]:
         table = pq.read_table(self.folder / "posters.parquet")

@@ -49,7 +49,9 @@ from vidsearch.retrieval.store import (
     Manifest,
     now_utc,
 )
+from vidsearch.retrieval.scoring import moment_contributions
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RangeQuery, RankBy, SearchHit
+from vidsearch.retrieval.vectors import check_codec
 
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
 COMMIT_EVERY_S = 30.0
@@ -98,8 +100,11 @@ class Index:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def create(cls, directory: str | os.PathLike, config: ExtractorConfig | None = None, *, allow_download: bool = False) -> "Index":
-        """A new empty index. Loads the encoder once to learn its weights id and dimension."""
+    def create(
+        cls, directory: str | os.PathLike, config: ExtractorConfig | None = None, *, allow_download: bool = False, moments_codec: str = "float16"
+    ) -> "Index":
+        """A new empty index. Loads the encoder once to learn its weights id and dimension.
+        ``moments_codec="int8"`` stores moments in half the space (``retrieval/vectors.py``)."""
         from vidsearch.indexers.encoders import load_encoder
 
         directory = Path(directory)
@@ -109,7 +114,7 @@ class Index:
         encoder = load_encoder(config.backbone, allow_download=allow_download)
         config = config.with_weights(encoder.weights_id)
         dim = encoder.dim * (config.moment_blocks if config.aggregation == "concat" else 1)
-        manifest = Manifest(config, [], now_utc().isoformat(), dim)
+        manifest = Manifest(config, [], now_utc().isoformat(), dim, moments_codec=moments_codec)
         directory.mkdir(parents=True, exist_ok=True)
         manifest.save(directory)
         index = cls(directory, manifest, allow_download)
@@ -127,15 +132,30 @@ class Index:
 
     @classmethod
     def open_or_create(
-        cls, directory: str | os.PathLike, config: ExtractorConfig | None = None, *, rebuild: bool = False, allow_download: bool = False
+        cls,
+        directory: str | os.PathLike,
+        config: ExtractorConfig | None = None,
+        *,
+        rebuild: bool = False,
+        allow_download: bool = False,
+        moments_codec: str | None = None,
     ) -> "Index":
+        """Open the index at ``directory`` or create it; ``moments_codec`` (None: float16) applies
+        to a new index only, and an existing one stored with another codec is refused."""
         directory = Path(directory)
+        if moments_codec is not None:
+            check_codec(moments_codec)
         if rebuild and (directory / MANIFEST).exists():
             with WriterLock(directory):
                 shutil.rmtree(directory)
         if (directory / MANIFEST).exists():
-            return cls.open(directory, config, allow_download=allow_download)
-        return cls.create(directory, config, allow_download=allow_download)
+            index = cls.open(directory, config, allow_download=allow_download)
+            if moments_codec is not None and index.manifest.moments_codec != moments_codec:
+                raise IndexStoreError(
+                    f"{directory} stores moments as {index.manifest.moments_codec}, not {moments_codec}: pass --rebuild to re-create it"
+                )
+            return index
+        return cls.create(directory, config, allow_download=allow_download, moments_codec=moments_codec or "float16")
 
     # ------------------------------------------------------------------ properties
     @property
@@ -391,8 +411,6 @@ class Index:
     def _contributions(self, query: np.ndarray, others: np.ndarray) -> np.ndarray | None:
         if self.config.aggregation != "concat":
             return None
-        from vidsearch.indexers.moments import moment_contributions
-
         return moment_contributions(query, others, self.manifest.moments_dim // self.config.moment_blocks)
 
     # ------------------------------------------------------------------ writing

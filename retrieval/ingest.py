@@ -201,7 +201,7 @@ class Transaction:
                     self.manifest.save(self.dir)
                 order = np.argsort([r["id"] for r in self.segment_rows])  # already ascending; kept explicit
                 table = pa.Table.from_pylist([self.segment_rows[i] for i in order], schema=segments_schema(self.manifest.aux_dims))
-                data = FragmentData(table, np.stack([self.moments[i] for i in order]), np.stack([self.curves[i] for i in order]), self.posters)
+                data = FragmentData(table, np.stack([self.moments[i] for i in order]), np.stack([self.curves[i] for i in order]), self.posters, self.manifest.moments_codec)
                 ref = write_fragment(self.dir, data)
                 written.append(self.dir / snap.FRAGMENTS / ref.name)
                 s = replace(s, fragments=s.fragments + (ref,))

@@ -237,12 +237,18 @@ class SnapshotReader:
 def fragment_aux(fragment: FragmentReader, rows: np.ndarray, name: str, dim: int) -> np.ndarray:
     """float32 (len(rows), dim) aux column of one fragment; zeros for rows stored without it."""
     out = np.zeros((len(rows), dim), np.float32)
+    array = fragment.aux_arrays.get(name)
+    if array is not None:  # memory-mapped float16 (NaN rows: none stored)
+        rows = np.asarray(rows)
+        order = np.argsort(rows)
+        out[order] = np.nan_to_num(np.asarray(array[rows[order]], np.float32), nan=0.0)
+        return out
     if AUX_PREFIX + name not in fragment.column_names:
         return out
-    values = fragment.rows(rows, [AUX_PREFIX + name]).column(0).to_pylist()
-    for i, v in enumerate(values):
-        if v is not None:
-            out[i] = v
+    column = fragment.rows(rows, [AUX_PREFIX + name]).column(0).combine_chunks()
+    present = np.asarray(column.is_valid())
+    if present.any():  # flatten() skips null rows and honours the array's offset
+        out[present] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
     return out
 
 

@@ -48,3 +48,15 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
         return np.empty(0, np.int64)
     part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     return part[np.lexsort((part, -scores[part]))]
+
+
+def moment_contributions(query: np.ndarray, others: np.ndarray, dim: int) -> np.ndarray:
+    """Split concat-aggregated cosine similarities into one part per moment block.
+
+    For ``concat`` vectors the cosine is exactly the sum of the block dot products, so the parts
+    say how much each moment (mean / std / skew, then those of the temporal differences when the
+    vector has them) contributed to the motion score. (N, blocks) for ``others`` (N, blocks * D).
+    """
+    q = np.asarray(query, dtype=np.float32).reshape(-1, dim)
+    o = np.asarray(others, dtype=np.float32).reshape(len(others), len(q), dim)
+    return np.einsum("bd,nbd->nb", q, o)

@@ -2,9 +2,11 @@
 
 Two stages: *candidates* (every matching segment when that is cheap, else ANN shortlists: motion
 from the moments index, pacing from the SPF-curve index, both for ``by="both"``), then an *exact
-re-rank* of the candidates from the float16 vectors on disk (cosine of moments, 1 - mean |SPF
-difference|, fused). Without an ANN index (small indexes) the exact scan runs fragment by
-fragment in chunks, keeping only a running top list, so memory stays bounded either way.
+re-rank* of the candidates from the vectors on disk (float16 or int8 moments, float16 flow and
+curves: cosine of moments blended with the flow cosine, 1 - mean |SPF difference|, fused). The
+motion shortlist already ranks by the blended score (``ann.motion_query``). Without an ANN index
+(small indexes) the exact scan runs fragment by fragment in chunks, keeping only a running top
+list, so memory stays bounded either way.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ if TYPE_CHECKING:
 # Up to this many candidate segments are scored exactly instead of going through the ANN indexes
 # (when they exist): converting float16 rows costs ~15 ms per 1,000 on this machine under load.
 EXACT_SCORING_LIMIT = 4_096
-# Candidates taken from each ANN side before the exact re-rank (at least this many, or 8 k);
-# deeper for --by both, whose fused top-k is often far down either single-score list.
-RERANK_DEPTH = 512
-BOTH_RERANK_DEPTH = 1_024
+# Candidates taken from each ANN side before the exact re-rank (at least this many, or 8 k).
+# Measured at 1M look-alike segments (bench/store.py --sweep, 128-byte PQ, nprobe 128): motion
+# recall@10 0.82 / 0.92 / 0.96 at depth 512 / 1,024 / 2,048, so 2,048 (PQ codes of 2,688 values
+# lose the fine order; the re-rank from disk restores it). --by both takes 2,048 from each side.
+RERANK_DEPTH = 2_048
+BOTH_RERANK_DEPTH = 2_048
 SCAN_CHUNK = 65_536
 
 
@@ -84,7 +88,8 @@ class Searcher:
             return self._exact_top(req, depth) if pool > depth else self._all(req)
         parts = []
         if req.by in ("motion", "both"):
-            parts.append(self.ann.motion.search(req.feats.moments, shortlist, req.allowed))
+            q_f = self._query_flow(req)
+            parts.append(self.ann.motion_search(req.feats.moments, q_f, req.weights.flow, shortlist, req.allowed))
         if req.by in ("pacing", "both"):
             parts.append(self.ann.pacing.search(req.feats.spf.curve, shortlist, req.allowed))
         return self.reader.live_ids(np.unique(np.concatenate(parts)))

@@ -24,6 +24,7 @@ from typing import Any
 
 from vidsearch.atomic import atomic_path
 from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.retrieval.vectors import check_codec
 
 SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
@@ -59,10 +60,18 @@ class Manifest:
     clips came from (roots). Changes only when roots are added or the first aux descriptor lands."""
 
     def __init__(
-        self, config: ExtractorConfig, roots: list[str], created_at: str, moments_dim: int, aux_dims: dict[str, int] | None = None
+        self,
+        config: ExtractorConfig,
+        roots: list[str],
+        created_at: str,
+        moments_dim: int,
+        aux_dims: dict[str, int] | None = None,
+        moments_codec: str = "float16",
     ):
+        check_codec(moments_codec)
         self.config, self.roots, self.created_at, self.moments_dim = config, roots, created_at, moments_dim
         self.aux_dims: dict[str, int] = dict(aux_dims or {})
+        self.moments_codec = moments_codec  # how new fragments store moments (vectors.py); fragments say how they were written
 
     @property
     def curve_len(self) -> int:
@@ -76,6 +85,7 @@ class Manifest:
             "config_fingerprint": self.config.fingerprint(),
             "moments_dim": self.moments_dim,
             "aux_dims": self.aux_dims,
+            "moments_codec": self.moments_codec,
             "roots": self.roots,
         }
 
@@ -96,6 +106,7 @@ class Manifest:
             data["created_at"],
             int(data["moments_dim"]),
             {str(k): int(v) for k, v in (data.get("aux_dims") or {}).items()},
+            data.get("moments_codec", "float16"),
         )
 
     def save(self, directory: Path) -> None:

@@ -70,3 +70,21 @@ def test_demo_builds_corpus_indexes_and_queries(tmp_path):
     assert "recoloured queries found their original first" in result.stdout
     again = runner.invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "-b", "tiny-random"])
     assert again.exit_code == 0 and "0 embedded now" in again.output
+
+
+def test_index_with_int8_moments(tmp_path, make_clip):
+    """--moments-codec int8 on real decoded clips: the moments are stored as 8-bit codes, a query
+    finds the same neighbour as float16 would, and a mismatching codec or a bad name is one line."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    make_clip("a.mp4", folder=corpus, motion="linear")
+    make_clip("b.mp4", folder=corpus, motion="circle")
+    assert _index(tmp_path, corpus, "--moments-codec", "int8").exit_code == 0
+    assert list((tmp_path / "idx" / "fragments").rglob("moments.u8.npy")) and not list((tmp_path / "idx" / "fragments").rglob("moments.npy"))
+    result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["path"].endswith("b.mp4")
+    result = _index(tmp_path, corpus, "--moments-codec", "float16")
+    assert result.exit_code != 0 and "stores moments as int8" in result.output and "Traceback" not in result.output
+    result = _index(tmp_path / "other", corpus, "--moments-codec", "int4")
+    assert result.exit_code != 0 and "moments codec must be one of" in result.output and "Traceback" not in result.output

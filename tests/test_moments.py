@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidsearch.indexers.moments import moment_contributions, moment_stack, semantic_moments
+from vidsearch.indexers.moments import moment_stack, semantic_moments
+from vidsearch.retrieval.scoring import moment_contributions
 
 
 def reference_moments(tokens: np.ndarray, alpha, aggregation: str) -> np.ndarray:

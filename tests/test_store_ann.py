@@ -41,6 +41,65 @@ def test_ann_shortlists_match_exact_search(tmp_path, monkeypatch, small_threshol
     assert all(durations[i] > 50 for row in fast[3::5] + fast[4::5] for i in row)
 
 
+def test_where_filters_after_or_during_the_ann_search_by_selectivity(tmp_path, monkeypatch, small_thresholds):
+    """A broad filter (~50 %) filters an unrestricted shortlist, a selective one (~10 %) restricts
+    the search with an id bitmap; both equal exact search, and a repeated filter skips DuckDB."""
+    from vidsearch.bench.store import synthetic_index
+    from vidsearch.retrieval import filters
+
+    monkeypatch.setattr(search, "RERANK_DEPTH", 40)
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 40)
+    idx = synthetic_index(tmp_path / "syn", 3000, dim=48, chunk=1200)
+    selectors = []
+    real = ann.PqIndex._search
+    monkeypatch.setattr(ann.PqIndex, "_search", lambda self, q, k, nprobe, sel: selectors.append(sel is not None) or real(self, q, k, nprobe, sel))
+    queries = [_query(idx, i) for i in (7, 1234, 2900)]
+    run = lambda w: [[h.id for h in idx.search(q, k=10, where=w)] for q in queries]  # noqa: E731
+    broad, narrow = run("duration > 50"), run("duration > 90")
+    assert selectors == [False] * 3 + [True] * 3
+    queried = []
+    monkeypatch.setattr(filters.MetadataFilter, "_query", lambda self, w: queried.append(w) or np.array([], np.int64))
+    assert run("duration > 50") == broad and not queried  # cached per snapshot
+    monkeypatch.undo()
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert broad == run("duration > 50") and narrow == run("duration > 90")
+
+
+def test_motion_index_over_moments_and_flow_ranks_by_the_blended_score(tmp_path, monkeypatch, small_thresholds):
+    """With stored flow the motion shortlist comes from the joint [moments, flow] index: for any
+    flow share (0, the default, all flow) and with a filter, ANN results equal exact search."""
+    from vidsearch.bench.store import synthetic_index
+    from vidsearch.retrieval.types import FusionWeights
+
+    def flows(rng, count):
+        v = rng.normal(size=(count, 20)).astype(np.float32) + 0.5
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    idx = synthetic_index(tmp_path / "syn", 3000, dim=48, chunk=1200, flow=flows, flow_dim=20)
+    assert "moments + flow" in idx.stats()["vector_search"]
+    assert idx.ann.layout == {"moments": 48, "flow": 20, "pad": 60}  # 68 zero-padded to 128, a multiple of the PQ size
+    rng = np.random.default_rng(5)
+
+    def query(i):
+        q = _query(idx, i)
+        flow = flows(rng, 1)[0]
+        return ClipFeatures(q.moments, q.spf, aux={"flow": flow})
+
+    queries = [query(i) for i in (3, 1500, 2999)]
+    cases = [("motion", FusionWeights(), None), ("motion", FusionWeights(flow=0.0), None), ("motion", FusionWeights(flow=1.0), None),
+             ("both", FusionWeights(), None), ("motion", FusionWeights(), "duration > 50")]  # fmt: skip
+    run = lambda: [[(h.id, round(h.score, 5)) for h in idx.search(q, k=10, by=by, weights=w, where=wh)] for q in queries for by, w, wh in cases]  # noqa: E731
+    fast = run()
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert fast == run()
+    # the blended score is what the ANN index's inner product computes
+    stored = ann._vectors(idx._reader, 0, np.arange(5), "motion", idx.ann.layout)
+    q = queries[0]
+    blended = ann.motion_query(idx.ann.layout, q.moments, q.aux["flow"], 0.5) @ stored.T
+    exact = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False) if h.id <= 5}
+    assert np.allclose(blended, [exact[i] for i in range(1, 6)], atol=1e-3)
+
+
 def test_ann_codes_are_incremental_and_tombstones_respected(tmp_path, corpus_files, monkeypatch):
     _windowed_pipeline(monkeypatch, window_s=0.5)
     monkeypatch.setattr(ann, "ANN_THRESHOLD", 8)
@@ -87,3 +146,104 @@ def corpus_files(tmp_path, make_clip):
         make_clip("c.mp4", folder=folder, motion="zigzag", n_frames=32),
         make_clip("d.mp4", folder=folder, motion="static", n_frames=32, colour=(90, 200, 90)),
     ]
+
+
+def test_opening_and_searching_an_index_does_not_import_torch(tmp_path, small_thresholds):
+    """A process that opens an index and answers queries from features (the UI, a service) never
+    loads torch (~300 MB resident): ANN path, flow blending, filters, contributions."""
+    import subprocess
+    import sys
+
+    from vidsearch.bench.store import synthetic_index
+
+    flows = lambda rng, n: np.abs(rng.normal(size=(n, 8))).astype(np.float32)  # noqa: E731
+    synthetic_index(tmp_path / "syn", 1200, dim=48, chunk=600, flow=flows, flow_dim=8)
+    script = f"""
+import sys, numpy as np
+from vidsearch.retrieval.index import Index
+from vidsearch.indexers.features import ClipFeatures
+from vidsearch.indexers.spf import SpfSignature
+idx = Index.open({str(tmp_path / "syn")!r})
+assert idx.ann is not None
+c = np.linspace(0, 1, 64, dtype=np.float32)
+q = ClipFeatures(idx.moments([5])[0], SpfSignature(c, 0.0, 0.0, [], c), aux={{"flow": np.ones(8, np.float32) / 8 ** 0.5}})
+for by in ("motion", "pacing", "both"):
+    assert len(idx.search(q, k=5, by=by, where="duration > 20")) == 5
+assert len(idx.search(5, k=5)) == 5
+print("torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_flow_arrays_survive_reopen_compaction_and_older_parquet_fragments(tmp_path, monkeypatch):
+    """Flow lives in a memory-mapped float16 array per fragment, still read back as the segment's
+    ``aux_flow``; fragments written with flow in Parquet (before) read the same, and compaction
+    rewrites them as arrays without changing a result."""
+    from vidsearch.bench.store import synthetic_index
+    from vidsearch.retrieval import fragment
+
+    rng = np.random.default_rng(3)
+    flows = rng.normal(size=(900, 12)).astype(np.float32)
+    draw = iter([flows[:300], flows[300:600], flows[600:]])
+    monkeypatch.setattr(fragment, "ARRAY_AUX", ())  # the first fragment in the older layout
+    idx = synthetic_index(tmp_path / "syn", 900, dim=16, chunk=300, flow=lambda r, n: next(draw), flow_dim=12)
+    monkeypatch.undo()
+    idx = Index.open(tmp_path / "syn")
+    folders = sorted((tmp_path / "syn" / "fragments").iterdir())
+    assert not any((f / "aux_flow.npy").exists() for f in folders)
+    q = ClipFeatures(idx.moments([10])[0], _query(idx, 10).spf, aux={"flow": flows[10]})
+    before = [(h.id, round(h.motion, 4)) for h in idx.search(q, k=8)]
+    assert np.allclose(idx.get(10)["aux_flow"], flows[9], atol=1e-6)  # ids start at 1
+    idx.remove([1, 2])
+    idx.compact()
+    folders = sorted((tmp_path / "syn" / "fragments").iterdir())
+    assert all((f / "aux_flow.npy").exists() for f in folders)
+    assert all("aux_flow" not in __import__("pyarrow.parquet").parquet.read_schema(f / "segments.parquet").names for f in folders)
+    idx = Index.open(tmp_path / "syn")
+    assert np.allclose(idx.get(10)["aux_flow"], flows[9], atol=2e-3)  # float16
+    assert np.allclose(idx.features_of(500).aux["flow"], flows[499], atol=2e-3)
+    assert [(h.id, round(h.motion, 2)) for h in idx.search(q, k=8)] == [(i, round(m, 2)) for i, m in before if i not in (1, 2)][:8]
+
+
+def test_segments_without_flow_stay_null_in_the_flow_array():
+    import pyarrow as pa
+
+    from vidsearch.retrieval.fragment import _as_column, _dense
+
+    column = pa.chunked_array([pa.array([[1.0, 2.0], None, [3.0, 4.0]], pa.list_(pa.float32(), 2))])
+    dense = _dense(column)
+    assert dense.dtype == np.float16 and np.isnan(dense[1]).all()
+    assert _as_column(dense).to_pylist() == [[1.0, 2.0], None, [3.0, 4.0]]
+
+
+def test_int8_moments_search_like_float16_and_survive_compaction(tmp_path, monkeypatch, small_thresholds):
+    """An index storing int8 moments: half the bytes, ANN equals exact search over what is stored,
+    top-10 close to the float16 twin's, and compaction keeps the representation."""
+    from vidsearch.bench.store import synthetic_index
+
+    def flows(rng, count):
+        v = np.abs(rng.normal(size=(count, 12))).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    twins = {codec: synthetic_index(tmp_path / codec, 3000, dim=48, chunk=1200, flow=flows, flow_dim=12, moments_codec=codec) for codec in ("float16", "int8")}
+    small, big = (sum(p.stat().st_size for p in (tmp_path / c / "fragments").rglob("moments*")) for c in ("int8", "float16"))
+    assert small < 0.52 * big
+    idx = twins["int8"]
+    original = twins["float16"].moments(np.arange(1, 3001))
+    assert (np.sum(idx.moments(np.arange(1, 3001)) * original, axis=1) > 0.999).all()
+    rng = np.random.default_rng(1)
+    queries = [ClipFeatures(original[i], _query(idx, i + 1).spf, aux={"flow": flows(rng, 1)[0]}) for i in (4, 1800, 2950)]
+    run = lambda index: [[h.id for h in index.search(q, k=10, by=by, exclude_self=False)] for q in queries for by in ("motion", "both")]  # noqa: E731
+    fast = run(idx)
+    overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(fast, run(twins["float16"]))])
+    assert overlap >= 0.9
+    idx.remove([5, 6])
+    idx.compact()
+    assert not list((tmp_path / "int8" / "fragments").rglob("moments.npy")) and list((tmp_path / "int8" / "fragments").rglob("moments.u8.npy"))
+    reopened = Index.open(tmp_path / "int8")
+    assert reopened.manifest.moments_codec == "int8"
+    after = run(reopened)
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert after == run(reopened)  # ANN equals exact search over the int8 rows
+    assert not {5, 6} & {i for row in after for i in row}
