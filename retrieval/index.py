@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.corpus import FileStat, content_hash, discover_videos, stat_file
+from vidsearch.indexers.corpus import discover_videos, stat_file
 from vidsearch.indexers.features import ClipFeatures, embed_clip
 from vidsearch.indexers.pipeline import FileResult, PipelineStats, run_pipeline
 from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.indexers.spf import SpfSignature
 from vidsearch.indexers.video import VideoInfo
 from vidsearch.retrieval import snapshot as snap
+from vidsearch.retrieval.add_plan import AddReport, BatchWriter, plan_files
 from vidsearch.retrieval.filters import MetadataFilter
 from vidsearch.retrieval.ingest import Transaction, read_errors
 from vidsearch.retrieval.lock import WriterLock
@@ -61,21 +60,6 @@ RANGE_MATCH_S = 1e-3
 READ_RETRIES = 3
 
 Query = str | os.PathLike | int | RangeQuery | ClipFeatures
-
-
-@dataclass
-class AddReport:
-    added: int = 0  # files embedded (new or changed)
-    reused: int = 0  # same content already indexed at another path: features copied
-    skipped: int = 0  # unchanged since the last run
-    removed: int = 0  # files pruned (gone) or replaced (changed)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    segments: int = 0  # segments stored by this run (embedded or copied)
-    stats: PipelineStats | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 ProgressCallback = Callable[[FileResult | None, PipelineStats, int], None]
@@ -435,12 +419,12 @@ class Index:
             self.manifest.save(self.dir)
             self._collect_garbage()
             tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
-            todo, metas = _plan(tx, files, report)
+            todo, metas = plan_files(tx, files, report)
             if prune:
                 gone = [int(f) for f, p in zip(tx.reader.files.column("file_id").to_pylist(), tx.reader.files.column("path").to_pylist()) if not Path(p).exists()]
                 tx.delete_files(gone)
                 report.removed += len(gone)
-            writer = _BatchWriter(self, tx, report, metas, commit_every_s)
+            writer = BatchWriter(self._commit, tx, report, metas, commit_every_s)
             stats = PipelineStats()
             report.stats = stats
             if progress:
@@ -502,77 +486,6 @@ class Index:
         keep = [snap.load(self.dir, v) for v in snap.versions(self.dir)]
         for path in snap.garbage(self.dir, keep):
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-
-
-class _BatchWriter:
-    """Turns pipeline results into staged rows and commits them every so often."""
-
-    def __init__(self, index: Index, tx: Transaction, report: AddReport, metas: dict[str, tuple[FileStat, str]], every_s: float):
-        self.index, self.tx, self.report, self.metas, self.every_s = index, tx, report, metas, every_s
-        self.last_commit = time.perf_counter()
-        self.commit_cost = 0.0
-
-    def accept(self, result: FileResult) -> None:
-        st, digest = self.metas[result.path]
-        error = result.error
-        if error is None:
-            try:
-                self.tx.add_file(st, digest, result.info or result.segments[0].features.info, result.segments)
-            except ValueError as exc:
-                error = str(exc)
-        if error is not None:
-            self.tx.record_error(result.path, st, error)
-            self.report.failed.append((result.path, error))
-        else:
-            self.tx.clear_error(result.path)
-            self.report.added += 1
-            self.report.segments += len(result.segments)
-        if time.perf_counter() - self.last_commit > max(self.every_s, 10 * self.commit_cost):
-            self.commit()
-
-    def commit(self) -> None:
-        t0 = time.perf_counter()
-        self.index._commit(self.tx)
-        self.last_commit = time.perf_counter()
-        self.commit_cost = self.last_commit - t0
-
-
-def _plan(tx: Transaction, files: list[str], report: AddReport) -> tuple[list[str], dict[str, tuple[FileStat, str]]]:
-    """Decide per file: skip (unchanged), refresh (touched), reuse (same content elsewhere) or embed."""
-    table = tx.reader.files
-    rows = table.select(["file_id", "path", "size", "mtime", "hash"]).to_pylist()
-    known = {r["path"]: r for r in rows}
-    by_hash = {r["hash"]: r["file_id"] for r in rows}
-    todo, metas, stale = [], {}, []
-    for path in files:
-        try:
-            st = stat_file(path)
-            row = known.get(st.path)
-            if row and row["size"] == st.size and row["mtime"] == st.mtime:
-                report.skipped += 1
-                continue
-            digest = content_hash(st.path)
-        except OSError as exc:
-            reason = f"cannot read ({exc.strerror or exc})"
-            tx.record_error(path, None, reason)
-            report.failed.append((path, reason))
-            continue
-        if row and row["hash"] == digest:
-            tx.refresh_file(row["file_id"], st)  # touched but identical: new size/mtime only
-            report.skipped += 1
-            continue
-        if row:
-            stale.append(row["file_id"])  # changed content: its segments are replaced
-        if digest in by_hash and by_hash[digest] not in stale:
-            tx.copy_file(by_hash[digest], st, digest)
-            tx.clear_error(st.path)
-            report.reused += 1
-            continue
-        todo.append(st.path)
-        metas[st.path] = (st, digest)
-    tx.delete_files(stale)
-    report.removed += len(stale)
-    return todo, metas
 
 
 def _pages(reader: SnapshotReader, size: int = 4096) -> Iterator[list[dict]]:
