@@ -85,6 +85,12 @@ def motion_layout(manifest: Manifest) -> dict[str, int]:
     return {"moments": moments, "flow": flow, "pad": pad}
 
 
+def stored_layout(state: dict[str, Any], dim: int) -> dict[str, int]:
+    """The motion layout an ANN state was trained with; states written before flow joined the
+    motion index have none and hold the moments alone (``dim`` wide)."""
+    return state.get("motion_layout") or {"moments": dim, "flow": 0, "pad": 0}
+
+
 def motion_query(layout: dict[str, int], moments: np.ndarray, flow: np.ndarray | None, share: float) -> np.ndarray:
     """The query whose inner product with a stored motion vector is the blended motion score."""
     q = np.zeros(layout["moments"] + layout["flow"] + layout["pad"], np.float32)
@@ -136,8 +142,7 @@ class AnnSet:
 
     def __init__(self, motion: PqIndex, pacing: PqIndex, state: dict[str, Any]):
         self.motion, self.pacing, self.state = motion, pacing, state
-        # indexes trained before flow joined the motion index hold the moments alone
-        self.layout = state.get("motion_layout") or {"moments": motion.index.d, "flow": 0, "pad": 0}
+        self.layout = stored_layout(state, motion.index.d)
 
     def motion_search(self, moments: np.ndarray, flow: np.ndarray | None, share: float, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Ids of the ``k`` best segments by the (approximate) blended motion score."""
@@ -267,7 +272,7 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
             written.append(folder / state[f"{kind}_model"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
     models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}
-    layout = state.get("motion_layout") or {"moments": models["motion"].d, "flow": 0, "pad": 0}
+    layout = stored_layout(state, models["motion"].d)
     for i, frag in enumerate(snapshot.fragments):
         if frag.name in codes:
             continue

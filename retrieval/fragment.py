@@ -94,14 +94,20 @@ def write_fragment(directory: Path, data: FragmentData, name: str | None = None)
     return FragmentRef(name, len(ids), lo, hi, bool(data.posters))
 
 
+def fill_list_rows(column: pa.ChunkedArray | pa.Array, out: np.ndarray) -> np.ndarray:
+    """Write the non-null rows of a list column of ``out.shape[1]`` values into ``out`` (null rows
+    keep whatever ``out`` holds) and return it."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    present = np.asarray(column.is_valid())
+    if present.any():  # flatten() skips null rows and honours the array's offset
+        out[present] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, out.shape[1])
+    return out
+
+
 def _dense(column: pa.ChunkedArray) -> np.ndarray:
     """A fixed-size list column as float16 (n, dim); null rows become NaN rows."""
-    column = column.combine_chunks()
-    out = np.full((len(column), column.type.list_size), np.nan, np.float16)
-    present = np.asarray(column.is_valid())
-    if present.any():
-        out[present] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, column.type.list_size)
-    return out
+    return fill_list_rows(column, np.full((len(column), column.type.list_size), np.nan, np.float16))
 
 
 def _as_column(rows: np.ndarray) -> pa.FixedSizeListArray:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vidsearch.retrieval.fragment import FragmentReader, read_files
+from vidsearch.retrieval.fragment import FragmentReader, fill_list_rows, read_files
 from vidsearch.retrieval.schema import AUX_PREFIX, FILES_SCHEMA, segments_schema
 from vidsearch.retrieval.snapshot import Snapshot, read_ids
 from vidsearch.retrieval.store import Manifest
@@ -245,11 +245,7 @@ def fragment_aux(fragment: FragmentReader, rows: np.ndarray, name: str, dim: int
         return out
     if AUX_PREFIX + name not in fragment.column_names:
         return out
-    column = fragment.rows(rows, [AUX_PREFIX + name]).column(0).combine_chunks()
-    present = np.asarray(column.is_valid())
-    if present.any():  # flatten() skips null rows and honours the array's offset
-        out[present] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
-    return out
+    return fill_list_rows(fragment.rows(rows, [AUX_PREFIX + name]).column(0), out)
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
