@@ -35,6 +35,15 @@ def default_decode_workers(device: str) -> int:
     return max(1, cpus // 2)
 
 
+def default_part_workers(device: str, workers: int) -> int:
+    """Decode processes one long file's parts may use when none is asked for: on a CPU every core
+    (while a long file decodes the encoder has nothing to do; measured on the 5-minute 1080p
+    clip, notes/throughput-readme.md); on a GPU the decode workers, which already use the cores."""
+    from vidsearch.indexers.encoders import available_cpus
+
+    return workers if device in ("cuda", "mps") else max(workers, available_cpus())
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Execution settings of one ``Index.add`` run (validated here, before any heavy work).
@@ -57,6 +66,9 @@ class RuntimeConfig:
             stall each other's barriers. Set it to the cores the decode workers leave on a
             shared machine.
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
+        part_workers: decode processes (the decode workers plus helpers started on demand) among
+            which one long file's sampled frames may be split (``indexers/split_decode.py``;
+            ``None``: ``default_part_workers``; 1: files are never split).
     """
 
     decoder: str = "pyav"
@@ -68,6 +80,7 @@ class RuntimeConfig:
     decode_timeout_s: float = DEFAULT_DECODE_TIMEOUT_S
     encoder_threads: int | None = None
     ray_address: str | None = None
+    part_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.decoder not in ("pyav", "decord"):
@@ -86,11 +99,17 @@ class RuntimeConfig:
             raise ValueError(f"decode_timeout_s must be > 0 (got {self.decode_timeout_s})")
         if self.encoder_threads is not None and self.encoder_threads < 1:
             raise ValueError(f"encoder_threads must be >= 1 (got {self.encoder_threads})")
+        if self.part_workers is not None and self.part_workers < 1:
+            raise ValueError(f"part_workers must be >= 1 (got {self.part_workers})")
         if self.ray_address is not None and self.engine != "ray":
             raise ValueError("ray_address needs engine='ray'")
 
     def workers(self, device: str) -> int:
         return default_decode_workers(device) if self.decode_workers is None else self.decode_workers
+
+    def parts(self, device: str, workers: int) -> int:
+        """Decode processes a split file's parts may use, for a pool of ``workers``."""
+        return default_part_workers(device, workers) if self.part_workers is None else self.part_workers
 
     def threads(self) -> int | None:
         """Encoder torch threads for the run (``None``: leave torch's setting)."""

@@ -221,8 +221,10 @@ class _FrameCursor:
         """The decoded frame whose index is ``index`` (or the last one if the stream ends early)."""
         if self.last is not None and self.last[0] == index:
             return self.last[1]
-        if self.last is not None and (index < self.last[0] or index - self.last[0] > self.min_gap):
-            before = self.last[0]
+        # a fresh cursor seeks too: a decode that starts late in the file (a time range, or one
+        # part of a file split across processes) must not walk from frame 0
+        before = -1 if self.last is None else self.last[0]
+        if index < before or index - max(before, 0) > self.min_gap:
             self._seek(index)
             landed = self._next(index)
             if landed is not None and landed[0] <= before:
@@ -239,7 +241,20 @@ class _FrameCursor:
             previous = item
 
 
-def _sample_pyav(path, num_frames: int, span: tuple[float | None, float | None] = (None, None)) -> tuple[list[np.ndarray], VideoInfo]:
+Span = tuple[float | None, float | None]
+Part = tuple[int, int]  # (k, n): the k-th of n contiguous runs of the sampled targets
+
+
+def part_targets(targets: np.ndarray, part: Part) -> np.ndarray:
+    """The ``part[0]``-th of ``part[1]`` contiguous, nearly equal runs of ``targets`` (in order), so
+    that the parts of one file, decoded anywhere and concatenated, are its whole sample."""
+    k, n = part
+    if not 0 <= k < n:
+        raise ValueError(f"bad part {k} of {n}")
+    return np.array_split(targets, n)[k]
+
+
+def _sample_pyav(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1)) -> tuple[list[np.ndarray], VideoInfo]:
     import av
 
     container, stream = _open(path)
@@ -251,7 +266,7 @@ def _sample_pyav(path, num_frames: int, span: tuple[float | None, float | None] 
         cursor = _FrameCursor(container, stream, info.fps)
         frames: list[np.ndarray] = []
         cache: dict[int, np.ndarray] = {}
-        for idx in first + uniform_indices(last - first, num_frames):
+        for idx in part_targets(first + uniform_indices(last - first, num_frames), part):
             idx = int(idx)
             if idx not in cache:
                 frame = cursor.get(idx)
@@ -266,7 +281,7 @@ def _sample_pyav(path, num_frames: int, span: tuple[float | None, float | None] 
         container.close()
 
 
-def _sample_decord(path, num_frames: int, span: tuple[float | None, float | None] = (None, None)) -> tuple[list[np.ndarray], VideoInfo]:
+def _sample_decord(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1)) -> tuple[list[np.ndarray], VideoInfo]:
     try:
         import decord
     except ImportError as exc:
@@ -279,7 +294,7 @@ def _sample_decord(path, num_frames: int, span: tuple[float | None, float | None
             raise VideoError(path, "video stream has no frames")
         info = VideoInfo(info.duration, info.fps, info.width, info.height, n)
         first, last = frame_range(path, info, *span)
-        batch = reader.get_batch((first + uniform_indices(last - first, num_frames)).tolist()).asnumpy()
+        batch = reader.get_batch(part_targets(first + uniform_indices(last - first, num_frames), part).tolist()).asnumpy()
     except decord.DECORDError as exc:
         raise VideoError(path, f"decode failed (decord: {exc})") from exc
     return list(batch), info
@@ -293,16 +308,19 @@ def sample_frames_with_info(
     decoder: Decoder = "pyav",
     start_s: float | None = None,
     end_s: float | None = None,
+    part: Part = (0, 1),
 ) -> tuple[np.ndarray, VideoInfo]:
     """``num_frames`` uniformly sampled RGB frames, resized to ``size`` x ``size``, and the probe.
 
     With ``start_s`` / ``end_s`` the frames are sampled from that time range only (a moment of a
-    longer file), by the same rule as a whole clip.
+    longer file), by the same rule as a whole clip. With ``part=(k, n)`` only the k-th of n
+    contiguous runs of those frames is decoded (``part_targets``): the same pixels as the
+    whole sample's, so n processes can share one long file.
     """
     if decoder == "pyav":
-        raw, info = _sample_pyav(path, num_frames, (start_s, end_s))
+        raw, info = _sample_pyav(path, num_frames, (start_s, end_s), part)
     elif decoder == "decord":
-        raw, info = _sample_decord(path, num_frames, (start_s, end_s))
+        raw, info = _sample_decord(path, num_frames, (start_s, end_s), part)
     else:
         raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
     return np.stack([resize_frame(f, size, resize) for f in raw]), info
@@ -348,7 +366,7 @@ def iter_frames(
     raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
 
 
-def _iter_pyav(path, span: tuple[float | None, float | None]) -> FrameStream:
+def _iter_pyav(path, span: Span) -> FrameStream:
     import av
 
     container, stream = _open(path)
@@ -390,7 +408,7 @@ def _iter_pyav(path, span: tuple[float | None, float | None]) -> FrameStream:
     return result
 
 
-def _iter_decord(path, span: tuple[float | None, float | None]) -> FrameStream:
+def _iter_decord(path, span: Span) -> FrameStream:
     try:
         import decord
     except ImportError as exc:
