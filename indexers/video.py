@@ -183,6 +183,7 @@ class _FrameCursor:
         self.min_gap = SEEK_GAP_FRAMES
         self.decoded = 0
         self.skipping = False
+        self.skipped = False  # some frame was pulled with non-ref skipping on, since get() began
 
     def _index_of(self, frame) -> int:
         if frame.pts is None or self.stream.time_base is None or self.fps <= 0:
@@ -206,6 +207,7 @@ class _FrameCursor:
         # only with timestamps: without them frames are counted, and skipped ones would not be
         far = target is not None and self.last is not None and self.last[2] and target - self.last[0] > SKIP_NONREF_MARGIN
         self._skip_nonref(bool(far))
+        self.skipped |= self.skipping
         frame = next(self.iter, None)
         if frame is None:
             return None
@@ -221,6 +223,16 @@ class _FrameCursor:
         """The decoded frame whose index is ``index`` (or the last one if the stream ends early)."""
         if self.last is not None and self.last[0] == index:
             return self.last[1]
+        self.skipped = False
+        frame = self._approach(index)
+        if self.skipped and self.last is not None and self.last[0] > index:
+            # overshot while skipping: the target may itself have been a skipped non-reference
+            # frame (deeper B-frame reordering than the margin): decode its approach again, whole
+            self._seek(index)
+            frame = self._walk(index, skip=False)
+        return frame
+
+    def _approach(self, index: int):
         # a fresh cursor seeks too: a decode that starts late in the file (a time range, or one
         # part of a file split across processes) must not walk from frame 0
         before = -1 if self.last is None else self.last[0]
@@ -231,9 +243,13 @@ class _FrameCursor:
                 self.min_gap = max(self.min_gap, index - landed[0])
             if landed is not None and landed[0] >= index:
                 return landed[1]
+        return self._walk(index, skip=True)
+
+    def _walk(self, index: int, skip: bool):
+        """Decode forward to the first frame at or after ``index`` (the last one at the end)."""
         previous = self.last
         while True:
-            item = self._next(index)
+            item = self._next(index if skip else None)
             if item is None:
                 return previous[1] if previous else None
             if item[0] >= index:
