@@ -26,9 +26,13 @@ from vidsearch.bench.ingest_corpus import DEFAULT_CACHE, LONG_CLIPS, ensure_corp
 
 # name -> (stream settings applied right after the file is opened, SKIP_NONREF_MARGIN or None)
 OPTIONS = {
-    "default (1 thread, non-ref frames skipped while far)": ({}, None),
+    "default (1 thread, non-ref frames skipped up to 4 frames before a target)": ({}, None),
     "non-ref frames never skipped": ({}, 10**9),
-    "non-ref skip margin 8 frames (not 32)": ({}, 8),
+    "non-ref skip margin 32 frames (the default before)": ({}, 32),
+    "non-ref skip margin 16 frames": ({}, 16),
+    "non-ref skip margin 8 frames": ({}, 8),
+    "non-ref skip margin 2 frames": ({}, 2),
+    "non-ref skip margin 0 (skipped targets decoded again)": ({}, 0),
     "2 frame threads": ({"thread_type": "FRAME", "thread_count": 2}, None),
     "thread_type AUTO, 2 threads": ({"thread_type": "AUTO", "thread_count": 2}, None),
     "2 slice threads": ({"thread_type": "SLICE", "thread_count": 2}, None),

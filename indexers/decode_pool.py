@@ -1,7 +1,8 @@
 """Decoding in worker processes, with crash isolation, per-file timeouts and back-pressure.
 
 Each worker is a *spawned* process (never forked from a process whose torch threads are running)
-that decodes one file at a time and sends its events (``indexers/decoding.py``) over its own pipe.
+that decodes one job at a time (a file, or one part of a long file's sampled frames:
+``indexers/split_decode.py``) and sends its events (``indexers/decoding.py``) over its own pipe.
 A pipe holds a few segments at most and ``send`` blocks when it is full, so when the encoder is
 slower than decoding the workers simply wait: memory stays bounded by workers x one segment.
 A worker that dies (FFmpeg segfaulting on a malformed file, ``os.abort``, the OOM killer) or makes
