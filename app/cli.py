@@ -61,7 +61,7 @@ def index(
     part_workers: Optional[int] = typer.Option(
         None,
         "--part-workers",
-        help="Decode processes one long file's sampled frames may be split across (--segment none; default: all cores on CPU, the decode workers on GPU; 1 = never split).",
+        help="Decode processes one long file's sampled frames may be split across (--segment none; default: the decode workers, when few files are left; more starts helpers; 1 = never split).",
     ),
     batch_frames: Optional[int] = typer.Option(
         None, "--batch-frames", help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA)."

@@ -35,15 +35,6 @@ def default_decode_workers(device: str) -> int:
     return max(1, cpus // 2)
 
 
-def default_part_workers(device: str, workers: int) -> int:
-    """Decode processes one long file's parts may use when none is asked for: on a CPU every core
-    (while a long file decodes the encoder has nothing to do; measured on the 5-minute 1080p
-    clip, notes/throughput-readme.md); on a GPU the decode workers, which already use the cores."""
-    from vidsearch.indexers.encoders import available_cpus
-
-    return workers if device in ("cuda", "mps") else max(workers, available_cpus())
-
-
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Execution settings of one ``Index.add`` run (validated here, before any heavy work).
@@ -68,7 +59,11 @@ class RuntimeConfig:
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
         part_workers: decode processes (the decode workers plus helpers started on demand) among
             which one long file's sampled frames may be split (``indexers/split_decode.py``;
-            ``None``: ``default_part_workers``; 1: files are never split).
+            1: files are never split). ``None``: the decode workers, no helpers, so a long file
+            is split only among workers that would otherwise idle (few files left). Measured on
+            the 2-core machine (notes/throughput-readme.md): FFmpeg's own threads already keep
+            ~1.8 cores busy on one 1080p file, so 2 parts in 2 processes decoded it no faster
+            (1.01x) and a helper is not worth starting there.
     """
 
     decoder: str = "pyav"
@@ -109,7 +104,7 @@ class RuntimeConfig:
 
     def parts(self, device: str, workers: int) -> int:
         """Decode processes a split file's parts may use, for a pool of ``workers``."""
-        return default_part_workers(device, workers) if self.part_workers is None else self.part_workers
+        return workers if self.part_workers is None else self.part_workers
 
     def threads(self) -> int | None:
         """Encoder torch threads for the run (``None``: leave torch's setting)."""

@@ -2,7 +2,8 @@
 
 WHY: with ``segment.mode == "none"`` a file is one segment of ``num_frames`` sampled frames, each
 reached by a seek that decodes from the keyframe before it. On a 5-minute 1080p clip that is
-~8 s in one process while the other cores (and the encoder, which needs < 1 s) wait. Here the
+~6 s in one process, whose FFmpeg threads keep about 2 cores busy: on a machine with more
+cores the others (and the encoder, which needs < 1 s) wait. Here the
 worker that opens such a file answers ``FileSplit`` instead, decodes the first contiguous run of
 the targets itself and the pool hands the other runs (``PartJob``) to idle decode processes;
 each part seeks on its own (``video.part_targets``), so the concatenated parts are the unsplit
@@ -11,9 +12,10 @@ back in order (:class:`PartAssembler`) and emits the usual ``FileOpened, Segment
 FileDone`` events, so encoders and engines do not know a file was split.
 
 When to split (:class:`SplitRule`): only files of mode ``none`` whose decode is expensive: the
-frames x pixels of the file divided by a part's minimum (``MIN_PART_PIXEL_FRAMES``, measured:
-see notes/throughput-readme.md) gives the most useful parts, capped by the decode processes
-that would otherwise be idle (``capacity``, from the pool).
+frames x pixels of the file divided by a part's minimum (``MIN_PART_PIXEL_FRAMES``) gives the
+most useful parts, capped by the decode processes that would otherwise be idle (``capacity``,
+from the pool). Measured on 2 cores it gains nothing (FFmpeg's threads already use both: see
+notes/throughput-readme.md), so by default only idle decode workers take parts.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.segmenting import whole_file_segment
 from vidsearch.indexers.video import Part, VideoInfo, probe, sample_frames_with_info
 
-# Frames x pixels a part must have for a split to pay for reopening the file, one more seek and a
-# decode process's start-up (bench/decode_split.py: 60 s 640x360 clips, 4.1e8, gain nothing; a
-# 5-minute 1080p clip, 1.9e10, decodes ~1.9x faster in 2 parts on 2 cores).
+# Frames x pixels a part must have for a split to pay for reopening the file and one more seek
+# per part. bench/decode_split.py on 2 cores: the real clips (<= 10 s) lose (0.97x), the 60 s
+# 640x360 clips (4.1e8) gain at most 1.10x decode-only and 1.01x through the pipeline: none of
+# them is split; a 5-minute 1080p clip (1.9e10) may be, into up to 9 parts.
 MIN_PART_PIXEL_FRAMES = 2.0e9
 
 

@@ -148,6 +148,10 @@ def test_the_pipeline_splits_a_long_file_and_gets_the_same_vectors(real_clips, m
     inline, _ = index(decode_workers=0)
     whole, unsplit_stats = index(decode_workers=1, part_workers=1)
     assert unsplit_stats.split_files == 0
+    # default part_workers: no helpers; 2 workers, 2 files: the first is not split (the other
+    # worker takes the second file), the last one is (nothing is left for the idle worker)
+    idle, idle_stats = index(decode_workers=2)
+    assert idle_stats.split_files == 1
     for path in paths:
-        for other in (inline, whole):
+        for other in (inline, whole, idle):
             np.testing.assert_allclose(split[path].segments[0].features.moments, other[path].segments[0].features.moments, atol=1e-6)
