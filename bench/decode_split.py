@@ -26,13 +26,14 @@ from vidsearch.bench.ingest_corpus import DEFAULT_CACHE, LONG_CLIPS, ensure_corp
 
 # name -> (stream settings applied right after the file is opened, SKIP_NONREF_MARGIN or None)
 OPTIONS = {
-    "default (1 thread, non-ref frames skipped up to 4 frames before a target)": ({}, None),
+    "default (FFmpeg's own threads, non-ref frames skipped up to 4 frames before a target)": ({}, None),
     "non-ref frames never skipped": ({}, 10**9),
     "non-ref skip margin 32 frames (the default before)": ({}, 32),
     "non-ref skip margin 16 frames": ({}, 16),
     "non-ref skip margin 8 frames": ({}, 8),
     "non-ref skip margin 2 frames": ({}, 2),
     "non-ref skip margin 0 (skipped targets decoded again)": ({}, 0),
+    "1 thread (FFmpeg's slice threads off)": ({"thread_count": 1}, None),
     "2 frame threads": ({"thread_type": "FRAME", "thread_count": 2}, None),
     "thread_type AUTO, 2 threads": ({"thread_type": "AUTO", "thread_count": 2}, None),
     "2 slice threads": ({"thread_type": "SLICE", "thread_count": 2}, None),
@@ -53,8 +54,9 @@ def _apply(stream, settings: dict) -> None:
             setattr(stream, key, value)
 
 
-def sample_with(path: Path, frames: int, settings: dict, margin: int | None) -> tuple[float, list[str]]:
-    """Seconds to sample ``frames`` full-resolution frames with these settings, and their hashes."""
+def sample_with(path: Path, frames: int, settings: dict, margin: int | None) -> tuple[float, float, list[str]]:
+    """Wall and CPU seconds (this process, FFmpeg's threads included) to sample ``frames``
+    full-resolution frames with these settings, and their hashes."""
     from vidsearch.indexers import video
 
     real_open, saved_margin = video._open, video.SKIP_NONREF_MARGIN
@@ -67,16 +69,16 @@ def sample_with(path: Path, frames: int, settings: dict, margin: int | None) -> 
     video._open = opened
     video.SKIP_NONREF_MARGIN = saved_margin if margin is None else margin
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         raw, _ = video._sample_pyav(path, frames)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         video._open, video.SKIP_NONREF_MARGIN = real_open, saved_margin
-    return seconds, [hashlib.sha1(f.tobytes()).hexdigest() for f in raw]
+    return seconds, cpu, [hashlib.sha1(f.tobytes()).hexdigest() for f in raw]
 
 
 def options_table(groups: dict[str, list[Path]], frames: int) -> None:
-    print("\n## 1. decoder options, seconds per clip for the sampled frames (same frames as the default?)")
+    print("\n## 1. decoder options, seconds per clip for the sampled frames: wall / CPU (same frames as the default?)")
     print("| option | " + " | ".join(GROUPS[g] for g in groups) + " |")
     print("|---|" + "---|" * len(groups))
     for path in [p for paths in groups.values() for p in paths][:1]:  # warm-up: imports, caches
@@ -85,12 +87,12 @@ def options_table(groups: dict[str, list[Path]], frames: int) -> None:
     for name, (settings, margin) in OPTIONS.items():
         cells = []
         for paths in groups.values():
-            total, same = 0.0, True
+            wall, cpu, same = 0.0, 0.0, True
             for path in paths:
-                seconds, hashes = sample_with(path, frames, settings, margin)
-                total += seconds
+                seconds, cpu_s, hashes = sample_with(path, frames, settings, margin)
+                wall, cpu = wall + seconds, cpu + cpu_s
                 same &= reference.setdefault(path, hashes) == hashes
-            cells.append(f"{total / len(paths):.2f} ({'identical' if same else 'DIFFERENT frames'})")
+            cells.append(f"{wall / len(paths):.2f} / {cpu / len(paths):.2f} ({'identical' if same else 'DIFFERENT frames'})")
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -31,7 +31,8 @@ SEEK_GAP_FRAMES = 48
 # itself is caught (the cursor overshoots) and that approach is decoded again without skipping.
 # bench/decode_split.py: 4 decodes the 5-minute 1080p clip's samples ~1.5x faster than 32.
 SKIP_NONREF_MARGIN = 4
-# Frame threads of the seeking sampler (0: single-threaded). Chosen by bench/ingest.py's decode table.
+# Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads, which keep ~1.8
+# cores busy on a 1080p H.264 stream: bench/decode_split.py). Chosen by bench/ingest.py's decode table.
 SAMPLE_DECODE_THREADS = 0
 
 Decoder = Literal["pyav", "decord"]
