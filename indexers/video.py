@@ -29,7 +29,7 @@ SEEK_GAP_FRAMES = 48
 # (most B-frames) are not decoded at all: they are never output, so what is output is unchanged.
 # The margin covers the usual B-frame reordering (x264: 2); a deeper one that drops the target
 # itself is caught (the cursor overshoots) and that approach is decoded again without skipping.
-# bench/decode_split.py: 4 decodes the 5-minute 1080p clip's samples ~1.5x faster than 32.
+# bench/decode_split.py: 4 decodes the 5-minute 1080p clip's samples 1.10x faster than 32 (same frames).
 SKIP_NONREF_MARGIN = 4
 # Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads, which keep ~1.8
 # cores busy on a 1080p H.264 stream: bench/decode_split.py). Chosen by bench/ingest.py's decode table.
