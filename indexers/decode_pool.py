@@ -26,9 +26,13 @@ from vidsearch.indexers.segmenting import open_segments
 JOIN_TIMEOUT_S = 5.0
 
 
-def _worker_main(conn: Connection, config: dict, image_size: int, decoder: str, decode: DecodeFn) -> None:
-    """Decode the paths the driver sends, one at a time, until it sends ``None``."""
+def _worker_main(conn: Connection, config: dict, image_size: int, decoder: str, decode: DecodeFn, threads: int) -> None:
+    """Decode the paths the driver sends, one at a time, until it sends ``None``, with ``threads``
+    decoder threads (the pool's share of the cores)."""
+    from vidsearch.indexers import video
+
     cfg = ExtractorConfig.from_dict(config)
+    video.SEQUENTIAL_DECODE_THREADS = threads
     try:
         import cv2
 
@@ -86,7 +90,9 @@ class DecodePool:
         if workers < 1:
             raise ValueError(f"a decode pool needs >= 1 worker (got {workers})")
         self.size = workers
-        self.args = (config.to_dict(), image_size, decoder, decode)
+        from vidsearch.indexers.encoders import available_cpus
+
+        self.args = (config.to_dict(), image_size, decoder, decode, max(1, available_cpus() // workers))
         self.timeout_s = timeout_s
         self.context = mp.get_context("spawn")
         self.workers: list[_Worker] = []

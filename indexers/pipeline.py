@@ -221,7 +221,7 @@ def run_pipeline(
         return run_ray(paths, config, encoder, runtime=runtime, stats=stats, on_result=on_result, decode=decode)
     device = resolve_device(runtime.device)
     stats.decode_workers = min(runtime.workers(device), max(len(paths), 1))
-    with torch_threads(runtime.threads()):  # before the bf16 probe, which is per thread count
+    with torch_threads(runtime.threads(device, stats.decode_workers)):  # before the bf16 probe, which is per thread count
         stage = SegmentEncoder(encoder, config, runtime)
         tracker = FileTracker(stats, on_result)
         assembler = _Assembler(stage, runtime.frames_per_batch(stage.device), tracker)

@@ -31,6 +31,10 @@ SEEK_GAP_FRAMES = 48
 SKIP_NONREF_MARGIN = 32
 # Frame threads of the seeking sampler (0: single-threaded). Chosen by bench/ingest.py's decode table.
 SAMPLE_DECODE_THREADS = 0
+# Threads of the straight-through decoder (windows, shots, whole files): 0 = FFmpeg's choice (one
+# per core). A decode pool sets it to its share of the cores, so that N processes do not each start
+# a thread per core (same frames either way: frame threading is bit-exact).
+SEQUENTIAL_DECODE_THREADS = 0
 
 Decoder = Literal["pyav", "decord"]
 ResizeMode = Literal["stretch", "center-crop"]
@@ -359,6 +363,7 @@ def _iter_pyav(path, span: tuple[float | None, float | None]) -> FrameStream:
         container.close()
         raise
     stream.thread_type = "AUTO"  # frame-threaded decoding: a long file is read once, fast
+    stream.thread_count = SEQUENTIAL_DECODE_THREADS
 
     def frames() -> Iterator[np.ndarray]:
         cursor = _FrameCursor(container, stream, info.fps)
