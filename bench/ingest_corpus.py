@@ -73,21 +73,32 @@ def write_long_clip(path: Path, spec: LongClip, source: list[np.ndarray], seed: 
     return path
 
 
-def ensure_corpus(cache: Path, real_clips: Path, specs=LONG_CLIPS) -> list[Path]:
-    """The real clips plus the long clips (made once, reused from ``cache`` after that)."""
+def _write_from(source_clip: Path, path: Path, spec: LongClip, seed: int) -> Path:
+    """One long clip from ``source_clip`` (a worker process decodes the short source itself)."""
+    print(f"writing {path} ({spec.seconds:g} s {spec.width}x{spec.height})", flush=True)
+    return write_long_clip(path, spec, _source_frames(source_clip), seed)
+
+
+def ensure_corpus(cache: Path, real_clips: Path, specs=LONG_CLIPS, workers: int = 1) -> list[Path]:
+    """The real clips plus the long clips (made once, by ``workers`` processes, reused from
+    ``cache`` after that). A clip's content depends on its position in ``specs`` (its seed)."""
     real = sorted(real_clips.glob("*.mp4"))
     if not real:
         raise FileNotFoundError(f"no real clips in {real_clips}")
-    source: list[np.ndarray] | None = None
-    long = []
-    for seed, spec in enumerate(specs):
-        path = cache / spec.name
-        if not path.exists():
-            source = source or _source_frames(next(p for p in real if p.name == "bigbuckbunny.mp4"))
-            print(f"writing {path} ({spec.seconds:g} s {spec.width}x{spec.height})", flush=True)
-            write_long_clip(path, spec, source, seed)
-        long.append(path)
-    return real + long
+    missing = [(cache / spec.name, spec, seed) for seed, spec in enumerate(specs) if not (cache / spec.name).exists()]
+    if missing:
+        source = next(p for p in real if p.name == "bigbuckbunny.mp4")
+        jobs = [(source, *job) for job in missing]
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+                list(pool.map(_write_from, *zip(*jobs)))
+        else:
+            for job in jobs:
+                _write_from(*job)
+    return real + [cache / spec.name for spec in specs]
 
 
 def main(argv: list[str] | None = None) -> None:

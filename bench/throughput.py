@@ -19,16 +19,25 @@ from pathlib import Path
 import numpy as np
 
 
-def gemm_peak_gflops(n: int = 1024, repeats: int = 20, dtype: str = "float32") -> float:
-    """Matrix-multiply throughput of torch on this machine at ``dtype`` (best of ``repeats``)."""
+def gemm_peak_gflops(n: int = 1024, repeats: int = 20, dtype: str = "float32", device: str = "cpu") -> float:
+    """Matrix-multiply throughput of torch on ``device`` at ``dtype`` (best of ``repeats``; on a GPU
+    each product is timed to its completion)."""
     import torch
 
-    a, b = torch.randn(n, n, dtype=getattr(torch, dtype)), torch.randn(n, n, dtype=getattr(torch, dtype))
+    a = torch.randn(n, n, dtype=getattr(torch, dtype), device=device)
+    b = torch.randn(n, n, dtype=getattr(torch, dtype), device=device)
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     torch.mm(a, b)
+    sync()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         torch.mm(a, b)
+        sync()
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
 

@@ -24,13 +24,16 @@ ACTIVITY_FIELDS = ("semantic_change", "token_motion")
 
 
 def segment_activity(patch_tokens, global_embeddings, spf: SpfConfig = SpfConfig()) -> np.ndarray:
-    """float32 (2,): (semantic_change, token_motion) of one segment's encoded frames."""
+    """float32 (2,): (semantic_change, token_motion) of one segment's encoded frames (NumPy arrays
+    or torch tensors; a tensor's reduction runs on its device, only two scalars come back)."""
+    import torch
+
     raw = solve_progress(_numpy(global_embeddings), spf)
     semantic_change = float(np.clip(np.diff(raw), 0.0, None).sum())
-    x = _numpy(patch_tokens).astype(np.float32, copy=False)  # (T, P, D)
-    spread = x.std(axis=0, ddof=1).mean()
-    scale = float(np.sqrt(np.mean(np.square(x)))) + 1e-12
-    return np.array([semantic_change, spread / scale], dtype=np.float32)
+    x = torch.as_tensor(patch_tokens).float()  # (T, P, D)
+    spread = x.std(dim=0, unbiased=True).mean()
+    scale = torch.sqrt(torch.mean(torch.square(x))) + 1e-12
+    return np.array([semantic_change, float(spread / scale)], dtype=np.float32)
 
 
 def _numpy(x) -> np.ndarray:

@@ -29,8 +29,12 @@ from vidsearch.indexers.split_decode import DecodeJob, FileJob, FileSplit, JobRu
 JOIN_TIMEOUT_S = 5.0
 
 
-def _worker_main(conn: Connection, runner: JobRunner) -> None:
-    """Run the jobs the driver sends, one at a time, until it sends ``None``."""
+def _worker_main(conn: Connection, runner: JobRunner, threads: int) -> None:
+    """Run the jobs the driver sends, one at a time, until it sends ``None``, with ``threads``
+    threads for the straight-through decoder (the pool's share of the cores)."""
+    from vidsearch.indexers import video
+
+    video.SEQUENTIAL_DECODE_THREADS = threads
     try:
         import cv2
 
@@ -107,6 +111,9 @@ class DecodePool:
         self.slots = max(workers, part_workers or 0) if split is not None else workers
         self.runner = JobRunner(config, image_size, decoder, decode, decode_part, split)
         self.config = config
+        from vidsearch.indexers.encoders import available_cpus
+
+        self.threads = max(1, available_cpus() // workers)
         self.timeout_s = timeout_s
         self.context = mp.get_context("spawn")
         self.workers: list[_Worker] = []
@@ -117,7 +124,7 @@ class DecodePool:
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe(duplex=True)
-        process = self.context.Process(target=_worker_main, args=(child, self.runner), name="vidsearch-decode", daemon=True)
+        process = self.context.Process(target=_worker_main, args=(child, self.runner, self.threads), name="vidsearch-decode", daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent)

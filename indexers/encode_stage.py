@@ -79,7 +79,7 @@ class SegmentEncoder:
         t0 = time.perf_counter()
         frames = np.concatenate([s.frames for s, _ in segments])
         counts = [len(s.frames) for s, _ in segments]
-        features = self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)
+        features = self._features(self.encoder.encode(frames, batch_size=len(frames), on_device=True), segments, counts)
         if self.guard is None:
             features = self._check(frames, segments, counts, features)
         self.seconds += time.perf_counter() - t0
@@ -95,14 +95,14 @@ class SegmentEncoder:
         checked = min(GUARD_SEGMENTS, len(segments))
         self.encoder.place(self.device, "fp32")
         sample = frames[: sum(counts[:checked])]
-        exact = self._features(self.encoder.encode(sample, batch_size=len(sample)), segments[:checked], counts[:checked])
+        exact = self._features(self.encoder.encode(sample, batch_size=len(sample), on_device=True), segments[:checked], counts[:checked])
         worst = min(float(np.dot(a.moments, b.moments)) for a, b in zip(exact, reduced))
         store_verdict(GUARD_FILE, self.guard_key(), worst)
         kept = self._decide(worst)
         self.encoder.place(self.device, self.precision)
         if kept:
             return reduced
-        return self._features(self.encoder.encode(frames, batch_size=len(frames)), segments, counts)
+        return self._features(self.encoder.encode(frames, batch_size=len(frames), on_device=True), segments, counts)
 
     def _decide(self, worst: float, cached: bool = False) -> bool:
         """Keep the reduced precision (True), fall back to fp32 under ``auto``, or refuse an explicit one."""

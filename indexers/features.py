@@ -46,10 +46,10 @@ def features_from_encoded(
         vec = direction_aware_moments(encoded.patch_tokens, config.alpha, config.delta_alpha)
     else:
         vec = semantic_moments(encoded.patch_tokens, config.alpha, config.aggregation)
-    sig = spf_signature(encoded.global_embedding.numpy(), config.spf)
+    sig = spf_signature(encoded.global_embedding.cpu().numpy(), config.spf)
     # Activity (semantic change, token motion) is always kept: curation filters static segments by it.
     activity = segment_activity(encoded.patch_tokens, encoded.global_embedding, config.spf)
-    return ClipFeatures(vec.numpy().astype(np.float32), sig, info, {ACTIVITY: activity, **(aux if aux is not None else aux_descriptors(config, frames))})
+    return ClipFeatures(vec.cpu().numpy().astype(np.float32), sig, info, {ACTIVITY: activity, **(aux if aux is not None else aux_descriptors(config, frames))})
 
 
 def load_clip_frames(

@@ -39,7 +39,7 @@ def moment_stack(patch_tokens, pool: Literal["patch", "frame"] = "patch") -> tor
 
 def weighted_moment_blocks(moments: torch.Tensor, alpha=(1.0, 8.0, 4.0)) -> torch.Tensor:
     """(3, D) moments -> (3, D) blocks: each L2-normalised then multiplied by its alpha."""
-    a = torch.as_tensor(alpha, dtype=moments.dtype).view(3, 1)
+    a = torch.as_tensor(alpha, dtype=moments.dtype, device=moments.device).view(3, 1)
     return torch.nn.functional.normalize(moments, dim=1) * a
 
 

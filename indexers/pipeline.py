@@ -190,7 +190,7 @@ def decode_stream(paths: list[str], config: ExtractorConfig, encoder: Encoder, r
     from vidsearch.indexers.decode_pool import DecodePool
     from vidsearch.indexers.split_decode import SplitRule
 
-    part_workers = runtime.parts(stats.device, workers)
+    part_workers = runtime.parts(workers)
     split = SplitRule() if decode is open_segments and runtime.decoder == "pyav" and part_workers > 1 else None
     pool = DecodePool(
         workers, config, encoder.image_size, runtime.decoder, timeout_s=runtime.decode_timeout_s, decode=decode, split=split, part_workers=part_workers
@@ -226,9 +226,9 @@ def run_pipeline(
         from vidsearch.indexers.ray_engine import run_ray
 
         return run_ray(paths, config, encoder, runtime=runtime, stats=stats, on_result=on_result, decode=decode)
-    device = stats.device = resolve_device(runtime.device)
+    device = resolve_device(runtime.device)
     stats.decode_workers = min(runtime.workers(device), max(len(paths), 1))
-    with torch_threads(runtime.threads()):  # before the bf16 probe, which is per thread count
+    with torch_threads(runtime.threads(device, stats.decode_workers)):  # before the bf16 probe, which is per thread count
         stage = SegmentEncoder(encoder, config, runtime)
         tracker = FileTracker(stats, on_result)
         assembler = _Assembler(stage, runtime.frames_per_batch(stage.device), tracker)

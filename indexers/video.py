@@ -34,6 +34,10 @@ SKIP_NONREF_MARGIN = 4
 # Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads, which keep ~1.8
 # cores busy on a 1080p H.264 stream: bench/decode_split.py). Chosen by bench/ingest.py's decode table.
 SAMPLE_DECODE_THREADS = 0
+# Threads of the straight-through decoder (windows, shots, whole files): 0 = FFmpeg's choice (one
+# per core). A decode pool sets it to its share of the cores, so that N processes do not each start
+# a thread per core (same frames either way: frame threading is bit-exact).
+SEQUENTIAL_DECODE_THREADS = 0
 
 Decoder = Literal["pyav", "decord"]
 ResizeMode = Literal["stretch", "center-crop"]
@@ -396,6 +400,7 @@ def _iter_pyav(path, span: Span) -> FrameStream:
         container.close()
         raise
     stream.thread_type = "AUTO"  # frame-threaded decoding: a long file is read once, fast
+    stream.thread_count = SEQUENTIAL_DECODE_THREADS
 
     def frames() -> Iterator[np.ndarray]:
         cursor = _FrameCursor(container, stream, info.fps)

@@ -153,9 +153,9 @@ def test_segments_of_many_files_share_encoder_batches(real_clips, tiny, config, 
     sizes = []
     real_encode = type(tiny).encode
 
-    def spy(self, frames, batch_size=32):
+    def spy(self, frames, batch_size=32, on_device=False):
         sizes.append(len(frames))
-        return real_encode(self, frames, batch_size)
+        return real_encode(self, frames, batch_size, on_device)
 
     monkeypatch.setattr(type(tiny), "encode", spy)
     paths = [str(p) for p in sorted(real_clips.glob("*.mp4"))]

@@ -177,7 +177,7 @@ def test_guard_verdict_is_cached_and_decides_later_runs_without_the_fp32_pass(mo
 def test_encoder_threads_are_set_for_the_run_and_restored(monkeypatch, real_clips, tiny):
     seen = []
     original = type(tiny).encode
-    monkeypatch.setattr(type(tiny), "encode", lambda self, frames, batch_size=32: seen.append(torch.get_num_threads()) or original(self, frames, batch_size))
+    monkeypatch.setattr(type(tiny), "encode", lambda self, frames, batch_size=32, on_device=False: seen.append(torch.get_num_threads()) or original(self, frames, batch_size, on_device))
     config = ExtractorConfig(backbone="tiny-random", num_frames=4).with_weights(tiny.weights_id)
     clip = [real_clips / "bikes.mp4"]
     saved = torch.get_num_threads()

@@ -86,9 +86,12 @@ class Encoder:
     def forward(self, pixels: torch.Tensor) -> EncodedFrames:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def encode(self, frames: np.ndarray, batch_size: int = 32) -> EncodedFrames:
+    def encode(self, frames: np.ndarray, batch_size: int = 32, on_device: bool = False) -> EncodedFrames:
         """Encode uint8 frames in batches under ``torch.inference_mode`` (and autocast when the
-        precision is reduced); the outputs come back as float32 CPU tensors."""
+        precision is reduced); the outputs are float32 tensors, on the CPU unless ``on_device``:
+        then they stay where the encoder ran, so that the per-segment reductions (moments,
+        activity) run there too and only their small results cross back (a batch of 256 frames
+        is 100 MB of float32 patch tokens)."""
         import torch
 
         from .precision import autocast
@@ -99,7 +102,8 @@ class Encoder:
                 out = self.forward(self.preprocess(frames[start : start + batch_size]))
                 patches.append(out.patch_tokens.float())  # stays on the device: copying it back
                 globals_.append(out.global_embedding.float())  # now would stall the next batch
-        return EncodedFrames(torch.cat(patches).cpu(), torch.cat(globals_).cpu())
+        encoded = EncodedFrames(torch.cat(patches), torch.cat(globals_))
+        return encoded if on_device else EncodedFrames(encoded.patch_tokens.cpu(), encoded.global_embedding.cpu())
 
     def __repr__(self) -> str:
         return (
