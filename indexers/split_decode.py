@@ -2,8 +2,8 @@
 
 WHY: with ``segment.mode == "none"`` a file is one segment of ``num_frames`` sampled frames, each
 reached by a seek that decodes from the keyframe before it. On a 5-minute 1080p clip that is
-~6 s in one process, whose FFmpeg threads keep about 2 cores busy: on a machine with more
-cores the others (and the encoder, which needs < 1 s) wait. Here the
+~6 s in one process (with FFmpeg's own threads): on a machine with more cores than those
+threads use, the others (and the encoder, which needs < 1 s) wait. Here the
 worker that opens such a file answers ``FileSplit`` instead, decodes the first contiguous run of
 the targets itself and the pool hands the other runs (``PartJob``) to idle decode processes;
 each part seeks on its own (``video.part_targets``), so the concatenated parts are the unsplit

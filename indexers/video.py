@@ -31,8 +31,8 @@ SEEK_GAP_FRAMES = 48
 # itself is caught (the cursor overshoots) and that approach is decoded again without skipping.
 # bench/decode_split.py: 4 decodes the 5-minute 1080p clip's samples 1.10x faster than 32 (same frames).
 SKIP_NONREF_MARGIN = 4
-# Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads, which keep ~1.8
-# cores busy on a 1080p H.264 stream: bench/decode_split.py). Chosen by bench/ingest.py's decode table.
+# Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads; 2 frame threads
+# and "AUTO" were slower on 2 cores: bench/decode_split.py). Chosen by bench/ingest.py's decode table.
 SAMPLE_DECODE_THREADS = 0
 # Threads of the straight-through decoder (windows, shots, whole files): 0 = FFmpeg's choice (one
 # per core). A decode pool sets it to its share of the cores, so that N processes do not each start
