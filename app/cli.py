@@ -58,6 +58,11 @@ def index(
     decode_workers: Optional[int] = typer.Option(
         None, "--decode-workers", help="Decode processes (default: from the core count; 0 = in-process, no crash isolation)."
     ),
+    part_workers: Optional[int] = typer.Option(
+        None,
+        "--part-workers",
+        help="Decode processes one long file's sampled frames may be split across (--segment none; default: the decode workers, when few files are left; more starts helpers; 1 = never split).",
+    ),
     batch_frames: Optional[int] = typer.Option(
         None, "--batch-frames", help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA)."
     ),
@@ -104,6 +109,7 @@ def index(
             device=device,
             precision=precision,
             decode_workers=decode_workers,
+            part_workers=part_workers,
             batch_frames=batch_frames,
             decode_timeout_s=decode_timeout,
             encoder_threads=encoder_threads,

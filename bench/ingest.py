@@ -215,14 +215,14 @@ def main(argv: list[str] | None = None) -> None:
         ref_s, ref_m = run_reference(paths, config, encoder)
         ours_s, ours_m, stats = run_ours(paths, config, encoder)
         cos = min(published_cosine(ref_m[str(p)], ours_m[str(p)]) for p in paths)
-        row = {"n": len(paths), "reference_s": ref_s, "vidsearch_s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos": cos}
+        row = {"n": len(paths), "reference_s": ref_s, "vidsearch_s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos": cos, "split_files": stats.split_files}
         figures["groups"][group] = row
         totals["ref"] += ref_s
         totals["ours"] += ours_s
         totals["n"] += len(paths)
         print(
             f"| {GROUPS[group]} | {len(paths)} | {ref_s:.1f} | {len(paths) / ref_s:.3f} | {ours_s:.1f} | {len(paths) / ours_s:.3f} "
-            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers{', guard cached' if stats.guard_cached else ''}) | {cos:.5f} |"
+            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers, {stats.split_files} files split{', guard cached' if stats.guard_cached else ''}) | {cos:.5f} |"
         )
     print(
         f"| all | {totals['n']} | {totals['ref']:.1f} | {totals['n'] / totals['ref']:.3f} | {totals['ours']:.1f} "

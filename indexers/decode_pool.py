@@ -1,7 +1,8 @@
 """Decoding in worker processes, with crash isolation, per-file timeouts and back-pressure.
 
 Each worker is a *spawned* process (never forked from a process whose torch threads are running)
-that decodes one file at a time and sends its events (``indexers/decoding.py``) over its own pipe.
+that decodes one job at a time (a file, or one part of a long file's sampled frames:
+``indexers/split_decode.py``) and sends its events (``indexers/decoding.py``) over its own pipe.
 A pipe holds a few segments at most and ``send`` blocks when it is full, so when the encoder is
 slower than decoding the workers simply wait: memory stays bounded by workers x one segment.
 A worker that dies (FFmpeg segfaulting on a malformed file, ``os.abort``, the OOM killer) or makes
@@ -15,23 +16,24 @@ from __future__ import annotations
 import multiprocessing as mp
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Iterable, Iterator
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decoding import DecodeEvent, DecodeFn, FileDone, FileFailed, decode_events
+from vidsearch.indexers.decoding import DecodeEvent, DecodeFn, FileDone, FileFailed
 from vidsearch.indexers.segmenting import open_segments
+from vidsearch.indexers.split_decode import DecodeJob, FileJob, FileSplit, JobRunner, PartAssembler, PartDecodeFn, PartDone, PartJob, SplitRule, sample_part
 
 JOIN_TIMEOUT_S = 5.0
 
 
-def _worker_main(conn: Connection, config: dict, image_size: int, decoder: str, decode: DecodeFn, threads: int) -> None:
-    """Decode the paths the driver sends, one at a time, until it sends ``None``, with ``threads``
-    decoder threads (the pool's share of the cores)."""
+def _worker_main(conn: Connection, runner: JobRunner, threads: int) -> None:
+    """Run the jobs the driver sends, one at a time, until it sends ``None``, with ``threads``
+    threads for the straight-through decoder (the pool's share of the cores)."""
     from vidsearch.indexers import video
 
-    cfg = ExtractorConfig.from_dict(config)
     video.SEQUENTIAL_DECODE_THREADS = threads
     try:
         import cv2
@@ -41,12 +43,12 @@ def _worker_main(conn: Connection, config: dict, image_size: int, decoder: str, 
         pass
     while True:
         try:
-            path = conn.recv()
+            job = conn.recv()
         except (EOFError, OSError):
             return
-        if path is None:
+        if job is None:
             return
-        for event in decode_events(path, cfg, image_size, decoder, decode):
+        for event in runner.events(job):
             conn.send(event)
 
 
@@ -54,8 +56,17 @@ def _worker_main(conn: Connection, config: dict, image_size: int, decoder: str, 
 class _Worker:
     process: mp.Process
     conn: Connection
-    path: str | None = None  # the file it is decoding
+    job: DecodeJob | None = None  # what it is decoding
+    split: bool = False  # its file job became parts: its failure is a part's
     last_progress: float = field(default_factory=time.monotonic)
+
+    @property
+    def path(self) -> str | None:
+        return None if self.job is None else self.job.path
+
+    @property
+    def on_part(self) -> bool:
+        return self.split or isinstance(self.job, PartJob)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -74,7 +85,11 @@ class DecodePool:
     """``workers`` decode processes; ``events(paths)`` yields every file's decode events.
 
     Events of one file arrive in order; files interleave. Every path ends with exactly one
-    ``FileDone`` or ``FileFailed``.
+    ``FileDone`` or ``FileFailed``. With a ``split`` rule, a long file's sampled frames may be
+    decoded in parts by several processes (``indexers/split_decode.py``): by idle file workers and
+    by up to ``part_workers - workers`` helper processes that take parts only, started the first
+    time a file is split. Parts go before new files; their events are reassembled here, so a
+    split file yields the same events as an unsplit one, and a part that fails fails its file once.
     """
 
     def __init__(
@@ -86,21 +101,30 @@ class DecodePool:
         *,
         timeout_s: float = 300.0,
         decode: DecodeFn = open_segments,
+        split: SplitRule | None = None,
+        part_workers: int | None = None,
+        decode_part: PartDecodeFn = sample_part,
     ) -> None:
         if workers < 1:
             raise ValueError(f"a decode pool needs >= 1 worker (got {workers})")
         self.size = workers
+        self.slots = max(workers, part_workers or 0) if split is not None else workers
+        self.runner = JobRunner(config, image_size, decoder, decode, decode_part, split)
+        self.config = config
         from vidsearch.indexers.encoders import available_cpus
 
-        self.args = (config.to_dict(), image_size, decoder, decode, max(1, available_cpus() // workers))
+        self.threads = max(1, available_cpus() // workers)
         self.timeout_s = timeout_s
         self.context = mp.get_context("spawn")
         self.workers: list[_Worker] = []
         self.replaced = 0  # workers that died or hung and were replaced
+        self.split_files = 0  # files decoded in parts
+        self.parts: deque[PartJob] = deque()
+        self.assembler = PartAssembler(config)
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe(duplex=True)
-        process = self.context.Process(target=_worker_main, args=(child, *self.args), name="vidsearch-decode", daemon=True)
+        process = self.context.Process(target=_worker_main, args=(child, self.runner, self.threads), name="vidsearch-decode", daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent)
@@ -144,7 +168,7 @@ class DecodePool:
         owned = not self.workers
         self.open()
         try:
-            yield from self._run(iter(paths))
+            yield from self._run(deque(map(str, paths)))
         except BaseException:
             self.close()  # a worker may be mid-file: it cannot serve the next call
             raise
@@ -152,17 +176,66 @@ class DecodePool:
             if owned:
                 self.close()
 
-    def _assign(self, worker: _Worker, todo: Iterator[str]) -> None:
-        worker.path = next(todo, None)
-        if worker.path is not None:
-            worker.conn.send(str(worker.path))
-            worker.last_progress = time.monotonic()
+    def _capacity(self, pending: int) -> int:
+        """Parts a file may be split into: this worker, the helpers, and the file workers that
+        ``pending`` files will not keep busy."""
+        if self.runner.rule is None:
+            return 1
+        return 1 + (self.slots - self.size) + max(0, self.size - 1 - pending)
 
-    def _run(self, todo: Iterator[str]) -> Iterator[DecodeEvent]:
-        for worker in self.workers:
-            self._assign(worker, todo)
+    def _assign(self, slot: int, todo: deque[str]) -> None:
+        """Give the worker in ``slot`` its next job: a queued part first, then (file workers
+        only) the next file; none when there is nothing it may take."""
+        worker = self.workers[slot]
+        worker.split = False
+        if self.parts:
+            worker.job = self.parts.popleft()
+        elif slot < self.size and todo:
+            path = todo.popleft()
+            worker.job = FileJob(path, self._capacity(len(todo)))
+        else:
+            worker.job = None
+            return
+        worker.conn.send(worker.job)
+        worker.last_progress = time.monotonic()
+
+    def _queue_parts(self, event: FileSplit, todo: deque[str]) -> None:
+        """Queue parts 1.. of a split file and hand them to idle workers, starting helpers."""
+        self.split_files += 1
+        self.parts.extend(PartJob(event.path, (k, event.parts)) for k in range(1, event.parts))
+        for slot, worker in enumerate(self.workers):
+            if worker.job is None and self.parts:
+                self._assign(slot, todo)
+        while self.parts and len(self.workers) < self.slots:
+            self.workers.append(self._start())
+            self._assign(len(self.workers) - 1, todo)
+
+    def _route(self, slot: int, worker: _Worker, event, todo: deque[str]) -> list[DecodeEvent]:
+        """The pool's events for one worker event (``worker``: the one that sent it, perhaps
+        replaced since), giving the slot its next job when this one ended."""
+        if isinstance(event, FileSplit):
+            worker.split = True
+            out = self.assembler.split(event)
+            self._queue_parts(event, todo)
+            return out
+        if isinstance(event, PartDone):
+            out = self.assembler.part(event)
+        elif isinstance(event, FileFailed) and worker.on_part:
+            self.parts = deque(j for j in self.parts if j.path != event.path)
+            out = self.assembler.fail(event)
+        else:
+            out = [event]
+        if isinstance(event, (FileDone, FileFailed, PartDone)):
+            self._assign(slot, todo)
+        return out
+
+    def _run(self, todo: deque[str]) -> Iterator[DecodeEvent]:
+        self.parts.clear()
+        self.assembler = PartAssembler(self.config)
+        for slot in range(len(self.workers)):
+            self._assign(slot, todo)
         while True:
-            busy = [slot for slot, w in enumerate(self.workers) if w.path is not None]
+            busy = [slot for slot, w in enumerate(self.workers) if w.job is not None]
             if not busy:
                 return
             resumed = time.monotonic()  # time spent while the consumer held us does not count
@@ -179,9 +252,7 @@ class DecodePool:
                     event = self._replace(slot, f"decode timed out (no progress for {self.timeout_s:g} s)")
                 else:
                     continue
-                if isinstance(event, (FileDone, FileFailed)):
-                    self._assign(self.workers[slot], todo)
-                yield event
+                yield from self._route(slot, worker, event, todo)
 
     def _receive(self, slot: int) -> DecodeEvent:
         """The next event from the worker in ``slot``, or its file's failure if the process died."""

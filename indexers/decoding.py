@@ -51,6 +51,15 @@ class FileFailed:
 DecodeEvent = Union[FileOpened, SegmentDecoded, FileDone, FileFailed]
 
 
+def failure_reason(exc: Exception) -> str:
+    """What a file's ``FileFailed`` says for an exception raised while decoding it."""
+    if isinstance(exc, VideoError):
+        return exc.reason
+    if isinstance(exc, MemoryError):
+        return "out of memory while decoding"
+    return f"unexpected decode error: {exc.__class__.__name__}: {exc}"
+
+
 def decode_events(
     path: str, config: ExtractorConfig, image_size: int, decoder: str, decode: DecodeFn = open_segments
 ) -> Iterator[DecodeEvent]:
@@ -64,14 +73,8 @@ def decode_events(
             segment.aux = aux_descriptors(config, segment.frames)
             yield SegmentDecoded(path, segment)
             count += 1
-    except VideoError as exc:
-        yield FileFailed(path, exc.reason, time.perf_counter() - t0)
-        return
-    except MemoryError:
-        yield FileFailed(path, "out of memory while decoding", time.perf_counter() - t0)
-        return
     except Exception as exc:  # an unexpected decoder failure must cost only this file
-        yield FileFailed(path, f"unexpected decode error: {exc.__class__.__name__}: {exc}", time.perf_counter() - t0)
+        yield FileFailed(path, failure_reason(exc), time.perf_counter() - t0)
         return
     if count == 0:
         yield FileFailed(path, "no segments decoded", time.perf_counter() - t0)

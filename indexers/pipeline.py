@@ -40,6 +40,7 @@ class PipelineStats:
     guard_cached: bool = False  # the guard's verdict came from an earlier run on this machine
     decode_workers: int = 0
     workers_replaced: int = 0  # decode processes that crashed or hung and were replaced
+    split_files: int = 0  # files whose sampled frames were decoded in parts by several processes
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -180,18 +181,24 @@ def record_guard(stats: PipelineStats, device: str, guard: GuardReport | None, r
 
 def decode_stream(paths: list[str], config: ExtractorConfig, encoder: Encoder, runtime: RuntimeConfig, decode: DecodeFn, stats: PipelineStats) -> Iterator[DecodeEvent]:
     """The decode events of every path: from ``stats.decode_workers`` worker processes, or inline
-    when that is 0."""
+    when that is 0. Long files may be split across processes (``SplitRule``) when the decode is
+    the default PyAV one (a custom ``decode`` is always called whole)."""
     workers = stats.decode_workers
     if workers == 0:
         yield from decode_inline(paths, config, encoder.image_size, runtime.decoder, decode)
         return
     from vidsearch.indexers.decode_pool import DecodePool
+    from vidsearch.indexers.split_decode import SplitRule
 
-    pool = DecodePool(workers, config, encoder.image_size, runtime.decoder, timeout_s=runtime.decode_timeout_s, decode=decode)
+    part_workers = runtime.parts(workers)
+    split = SplitRule() if decode is open_segments and runtime.decoder == "pyav" and part_workers > 1 else None
+    pool = DecodePool(
+        workers, config, encoder.image_size, runtime.decoder, timeout_s=runtime.decode_timeout_s, decode=decode, split=split, part_workers=part_workers
+    )
     try:
         yield from pool.events(paths)
     finally:
-        stats.workers_replaced = pool.replaced
+        stats.workers_replaced, stats.split_files = pool.replaced, pool.split_files
 
 
 def run_pipeline(

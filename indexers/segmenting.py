@@ -154,12 +154,17 @@ class SegmentPlanner:
         return out
 
 
+def whole_file_segment(info: VideoInfo, frames: np.ndarray) -> DecodedSegment:
+    """The one segment of ``segment.mode == "none"``: the whole file, from its sampled frames
+    (decoded in one process or reassembled from parts: the same segment either way)."""
+    return DecodedSegment(0, 0, max(info.frame_count, 1), 0.0, info.duration, frames)
+
+
 def open_segments(path, config: ExtractorConfig, image_size: int, decoder: str = "pyav") -> SegmentStream:
     """Decode ``path`` into segments as ``config.segment`` says (see the module docstring)."""
     if config.segment.mode == "none":
         frames, info = sample_frames_with_info(path, config.num_frames, image_size, config.resize, decoder)
-        whole = DecodedSegment(0, 0, max(info.frame_count, 1), 0.0, info.duration, frames)
-        return SegmentStream(info, iter([whole]))
+        return SegmentStream(info, iter([whole_file_segment(info, frames)]))
     frames = iter_frames(path, decoder)
     stream = SegmentStream(frames.info, iter(()))
     stream.segments = _stream_segments(path, config, image_size, frames, stream)

@@ -27,9 +27,12 @@ MAX_PIXELS = 8192 * 8192  # larger frames are refused before decoding (one would
 SEEK_GAP_FRAMES = 48
 # While the next wanted frame is further ahead than this, frames no other frame references
 # (most B-frames) are not decoded at all: they are never output, so what is output is unchanged.
-# The margin covers B-frame reordering and the frames in flight in the decoder's threads.
-SKIP_NONREF_MARGIN = 32
-# Frame threads of the seeking sampler (0: single-threaded). Chosen by bench/ingest.py's decode table.
+# The margin covers the usual B-frame reordering (x264: 2); a deeper one that drops the target
+# itself is caught (the cursor overshoots) and that approach is decoded again without skipping.
+# bench/decode_split.py: 4 decodes the 5-minute 1080p clip's samples 1.10x faster than 32 (same frames).
+SKIP_NONREF_MARGIN = 4
+# Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads; 2 frame threads
+# and "AUTO" were slower on 2 cores: bench/decode_split.py). Chosen by bench/ingest.py's decode table.
 SAMPLE_DECODE_THREADS = 0
 # Threads of the straight-through decoder (windows, shots, whole files): 0 = FFmpeg's choice (one
 # per core). A decode pool sets it to its share of the cores, so that N processes do not each start
@@ -187,6 +190,7 @@ class _FrameCursor:
         self.min_gap = SEEK_GAP_FRAMES
         self.decoded = 0
         self.skipping = False
+        self.skipped = False  # some frame was pulled with non-ref skipping on, since get() began
 
     def _index_of(self, frame) -> int:
         if frame.pts is None or self.stream.time_base is None or self.fps <= 0:
@@ -210,6 +214,7 @@ class _FrameCursor:
         # only with timestamps: without them frames are counted, and skipped ones would not be
         far = target is not None and self.last is not None and self.last[2] and target - self.last[0] > SKIP_NONREF_MARGIN
         self._skip_nonref(bool(far))
+        self.skipped |= self.skipping
         frame = next(self.iter, None)
         if frame is None:
             return None
@@ -225,17 +230,33 @@ class _FrameCursor:
         """The decoded frame whose index is ``index`` (or the last one if the stream ends early)."""
         if self.last is not None and self.last[0] == index:
             return self.last[1]
-        if self.last is not None and (index < self.last[0] or index - self.last[0] > self.min_gap):
-            before = self.last[0]
+        self.skipped = False
+        frame = self._approach(index)
+        if self.skipped and self.last is not None and self.last[0] > index:
+            # overshot while skipping: the target may itself have been a skipped non-reference
+            # frame (deeper B-frame reordering than the margin): decode its approach again, whole
+            self._seek(index)
+            frame = self._walk(index, skip=False)
+        return frame
+
+    def _approach(self, index: int):
+        # a fresh cursor seeks too: a decode that starts late in the file (a time range, or one
+        # part of a file split across processes) must not walk from frame 0
+        before = -1 if self.last is None else self.last[0]
+        if index < before or index - max(before, 0) > self.min_gap:
             self._seek(index)
             landed = self._next(index)
             if landed is not None and landed[0] <= before:
                 self.min_gap = max(self.min_gap, index - landed[0])
             if landed is not None and landed[0] >= index:
                 return landed[1]
+        return self._walk(index, skip=True)
+
+    def _walk(self, index: int, skip: bool):
+        """Decode forward to the first frame at or after ``index`` (the last one at the end)."""
         previous = self.last
         while True:
-            item = self._next(index)
+            item = self._next(index if skip else None)
             if item is None:
                 return previous[1] if previous else None
             if item[0] >= index:
@@ -243,7 +264,20 @@ class _FrameCursor:
             previous = item
 
 
-def _sample_pyav(path, num_frames: int, span: tuple[float | None, float | None] = (None, None)) -> tuple[list[np.ndarray], VideoInfo]:
+Span = tuple[float | None, float | None]
+Part = tuple[int, int]  # (k, n): the k-th of n contiguous runs of the sampled targets
+
+
+def part_targets(targets: np.ndarray, part: Part) -> np.ndarray:
+    """The ``part[0]``-th of ``part[1]`` contiguous, nearly equal runs of ``targets`` (in order), so
+    that the parts of one file, decoded anywhere and concatenated, are its whole sample."""
+    k, n = part
+    if not 0 <= k < n:
+        raise ValueError(f"bad part {k} of {n}")
+    return np.array_split(targets, n)[k]
+
+
+def _sample_pyav(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1)) -> tuple[list[np.ndarray], VideoInfo]:
     import av
 
     container, stream = _open(path)
@@ -255,7 +289,7 @@ def _sample_pyav(path, num_frames: int, span: tuple[float | None, float | None] 
         cursor = _FrameCursor(container, stream, info.fps)
         frames: list[np.ndarray] = []
         cache: dict[int, np.ndarray] = {}
-        for idx in first + uniform_indices(last - first, num_frames):
+        for idx in part_targets(first + uniform_indices(last - first, num_frames), part):
             idx = int(idx)
             if idx not in cache:
                 frame = cursor.get(idx)
@@ -270,7 +304,7 @@ def _sample_pyav(path, num_frames: int, span: tuple[float | None, float | None] 
         container.close()
 
 
-def _sample_decord(path, num_frames: int, span: tuple[float | None, float | None] = (None, None)) -> tuple[list[np.ndarray], VideoInfo]:
+def _sample_decord(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1)) -> tuple[list[np.ndarray], VideoInfo]:
     try:
         import decord
     except ImportError as exc:
@@ -283,7 +317,7 @@ def _sample_decord(path, num_frames: int, span: tuple[float | None, float | None
             raise VideoError(path, "video stream has no frames")
         info = VideoInfo(info.duration, info.fps, info.width, info.height, n)
         first, last = frame_range(path, info, *span)
-        batch = reader.get_batch((first + uniform_indices(last - first, num_frames)).tolist()).asnumpy()
+        batch = reader.get_batch(part_targets(first + uniform_indices(last - first, num_frames), part).tolist()).asnumpy()
     except decord.DECORDError as exc:
         raise VideoError(path, f"decode failed (decord: {exc})") from exc
     return list(batch), info
@@ -297,16 +331,19 @@ def sample_frames_with_info(
     decoder: Decoder = "pyav",
     start_s: float | None = None,
     end_s: float | None = None,
+    part: Part = (0, 1),
 ) -> tuple[np.ndarray, VideoInfo]:
     """``num_frames`` uniformly sampled RGB frames, resized to ``size`` x ``size``, and the probe.
 
     With ``start_s`` / ``end_s`` the frames are sampled from that time range only (a moment of a
-    longer file), by the same rule as a whole clip.
+    longer file), by the same rule as a whole clip. With ``part=(k, n)`` only the k-th of n
+    contiguous runs of those frames is decoded (``part_targets``): the same pixels as the
+    whole sample's, so n processes can share one long file.
     """
     if decoder == "pyav":
-        raw, info = _sample_pyav(path, num_frames, (start_s, end_s))
+        raw, info = _sample_pyav(path, num_frames, (start_s, end_s), part)
     elif decoder == "decord":
-        raw, info = _sample_decord(path, num_frames, (start_s, end_s))
+        raw, info = _sample_decord(path, num_frames, (start_s, end_s), part)
     else:
         raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
     return np.stack([resize_frame(f, size, resize) for f in raw]), info
@@ -352,7 +389,7 @@ def iter_frames(
     raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
 
 
-def _iter_pyav(path, span: tuple[float | None, float | None]) -> FrameStream:
+def _iter_pyav(path, span: Span) -> FrameStream:
     import av
 
     container, stream = _open(path)
@@ -395,7 +432,7 @@ def _iter_pyav(path, span: tuple[float | None, float | None]) -> FrameStream:
     return result
 
 
-def _iter_decord(path, span: tuple[float | None, float | None]) -> FrameStream:
+def _iter_decord(path, span: Span) -> FrameStream:
     try:
         import decord
     except ImportError as exc:

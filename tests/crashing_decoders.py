@@ -2,7 +2,8 @@
 
 A file whose name contains ``segv`` kills its process with SIGSEGV (what FFmpeg does on some
 malformed input), ``abort`` calls ``os.abort``, ``hang`` never returns; any other file decodes
-normally. Top-level functions, so the spawned workers can import them.
+normally. ``misbehaving_part`` does the same in the second part of a split file only.
+Top-level functions, so the spawned workers can import them.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import signal
 import time
 
 from vidsearch.indexers.segmenting import open_segments
+from vidsearch.indexers.split_decode import sample_part
 
 
-def misbehaving_open_segments(path, config, image_size, decoder="pyav"):
+def _misbehave(path) -> None:
     name = os.path.basename(str(path))
     if "segv" in name:
         os.kill(os.getpid(), signal.SIGSEGV)
@@ -22,7 +24,17 @@ def misbehaving_open_segments(path, config, image_size, decoder="pyav"):
         os.abort()
     if "hang" in name:
         time.sleep(3600)
+
+
+def misbehaving_open_segments(path, config, image_size, decoder="pyav"):
+    _misbehave(path)
     return open_segments(path, config, image_size, decoder)
+
+
+def misbehaving_part(path, config, image_size, decoder, part):
+    if part[0] == 1:
+        _misbehave(path)
+    return sample_part(path, config, image_size, decoder, part)
 
 
 def counting_open_segments(path, config, image_size, decoder="pyav"):
