@@ -34,7 +34,7 @@ def _worker_main(conn: Connection, runner: JobRunner, threads: int) -> None:
     threads for the straight-through decoder (the pool's share of the cores)."""
     from vidsearch.indexers import video
 
-    video.SEQUENTIAL_DECODE_THREADS = threads
+    video.DECODE_THREADS = threads
     try:
         import cv2
 

@@ -34,10 +34,12 @@ SKIP_NONREF_MARGIN = 4
 # Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads; 2 frame threads
 # and "AUTO" were slower on 2 cores: bench/decode_split.py). Chosen by bench/ingest.py's decode table.
 SAMPLE_DECODE_THREADS = 0
-# Threads of the straight-through decoder (windows, shots, whole files): 0 = FFmpeg's choice (one
-# per core). A decode pool sets it to its share of the cores, so that N processes do not each start
-# a thread per core (same frames either way: frame threading is bit-exact).
-SEQUENTIAL_DECODE_THREADS = 0
+# FFmpeg threads of one decoding process, seeking sampler and straight-through decoder alike:
+# 0 = FFmpeg's choice (one per core). A decode pool sets it to its share of the cores, so that N
+# processes do not each start a thread per core (same frames either way: slice and frame threading
+# are bit-exact). On the 16-core H200 machine the straight-through decode of 15 processes ran 3.7x
+# faster with the share (README "Indexing on a GPU").
+DECODE_THREADS = 0
 
 Decoder = Literal["pyav", "decord"]
 ResizeMode = Literal["stretch", "center-crop"]
@@ -183,6 +185,8 @@ class _FrameCursor:
         if SAMPLE_DECODE_THREADS > 1:
             stream.thread_type = "FRAME"
             stream.thread_count = SAMPLE_DECODE_THREADS
+        else:
+            stream.thread_count = DECODE_THREADS
         self.fps = fps
         self.start = stream.start_time or 0
         self.iter = None
@@ -400,7 +404,7 @@ def _iter_pyav(path, span: Span) -> FrameStream:
         container.close()
         raise
     stream.thread_type = "AUTO"  # frame-threaded decoding: a long file is read once, fast
-    stream.thread_count = SEQUENTIAL_DECODE_THREADS
+    stream.thread_count = DECODE_THREADS
 
     def frames() -> Iterator[np.ndarray]:
         cursor = _FrameCursor(container, stream, info.fps)

@@ -25,13 +25,15 @@ def tiny():
 def test_decoder_thread_count_does_not_change_the_frames(real_clips, monkeypatch):
     """A decode pool gives each process its share of the cores; frame threading must stay bit-exact."""
     clip = real_clips / "bikes.mp4"
-    decoded = {}
+    decoded, sampled = {}, {}
     for threads in (0, 1, 3):
-        monkeypatch.setattr(video, "SEQUENTIAL_DECODE_THREADS", threads)
-        decoded[threads] = video.decode_all(clip).frames
-    assert len(decoded[0]) > 10
+        monkeypatch.setattr(video, "DECODE_THREADS", threads)
+        decoded[threads] = video.decode_all(clip).frames  # straight through
+        sampled[threads] = video.sample_frames(clip, 32, 224)  # the seeking sampler
+    assert len(decoded[0]) > 10 and len(sampled[0]) == 32
     for threads in (1, 3):
         assert np.array_equal(decoded[threads], decoded[0])
+        assert np.array_equal(sampled[threads], sampled[0])
 
 
 def test_encoder_threads_on_a_gpu_leave_the_cores_to_the_decoders():
