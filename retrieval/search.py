@@ -128,12 +128,12 @@ class Searcher:
             ids = ids[~np.isin(ids, req.exclude)]
         if not len(ids):
             return []
-        vectors = self.reader.moments(ids)
-        motion = motion_scores(req.feats.moments, vectors)
         q_f = self._query_flow(req)
-        flow = None if q_f is None else motion_scores(q_f, self.reader.aux(ids, "flow"))
+        vectors, stored_flow, curves = self.reader.scoring_rows(ids, 0 if q_f is None else self.reader.manifest.aux_dims["flow"])
+        motion = motion_scores(req.feats.moments, vectors)
+        flow = None if q_f is None else motion_scores(q_f, stored_flow)
         motion = motion_with_flow(motion, flow, req.weights)
-        pacing = pacing_scores(req.feats.spf.curve, self.reader.curves(ids))
+        pacing = pacing_scores(req.feats.spf.curve, curves)
         score = fused(motion, pacing, req.by, req.weights)
         order = top_k(score, len(ids) if req.group_by == "file" else req.k)
         if req.group_by == "file":  # the best segment of each file: file ids first, records for the picks only
