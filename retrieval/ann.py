@@ -113,8 +113,8 @@ class PqIndex:
     def __init__(self, index, nprobe: int):
         self.index, self.nprobe = index, nprobe
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Ids of the ``k`` best codes, among ``allowed`` (sorted ids) if given.
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, FAISS scores) of the ``k`` best codes, among ``allowed`` (sorted ids) if given.
 
         A filter that admits at least ``POST_FILTER_SHARE`` of the rows is applied after an
         unrestricted search ``1 / share`` times deeper (the same lists probed, no bitmap to
@@ -123,11 +123,11 @@ class PqIndex:
             return self._search(query, k, self.nprobe, None)
         share = len(allowed) / max(self.index.ntotal, 1)
         if share >= POST_FILTER_SHARE:
-            found = self._search(query, int(np.ceil(1.25 * k / share)), self.nprobe, None)
+            found, scores = self._search(query, int(np.ceil(1.25 * k / share)), self.nprobe, None)
             pos = np.minimum(np.searchsorted(allowed, found), len(allowed) - 1)
-            kept = found[allowed[pos] == found]
-            if len(kept) >= k:
-                return kept[:k]
+            kept = allowed[pos] == found
+            if kept.sum() >= k:
+                return found[kept][:k], scores[kept][:k]
         nprobe = int(min(self.index.nlist, self.nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
         mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
         mask[allowed] = True
@@ -135,11 +135,11 @@ class PqIndex:
         faiss = _faiss()
         return self._search(query, k, nprobe, faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)))
 
-    def _search(self, query: np.ndarray, k: int, nprobe: int, sel) -> np.ndarray:
+    def _search(self, query: np.ndarray, k: int, nprobe: int, sel) -> tuple[np.ndarray, np.ndarray]:
         params = _faiss().SearchParametersIVF(nprobe=nprobe, sel=sel)
-        _, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
-        ids = ids[0]
-        return ids[ids >= 0]
+        scores, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
+        found = ids[0] >= 0
+        return ids[0][found], scores[0][found]
 
 
 class AnnSet:
@@ -149,10 +149,16 @@ class AnnSet:
         self.motion, self.pacing, self.state, self.projection = motion, pacing, state, projection
         self.layout = stored_layout(state, motion.index.d if projection is None else len(projection.mean))
 
-    def motion_search(self, moments: np.ndarray, flow: np.ndarray | None, share: float, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Ids of the ``k`` best segments by the (approximate) blended motion score."""
+    def motion_search(self, moments: np.ndarray, flow: np.ndarray | None, share: float, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, estimated blended motion scores) of the ``k`` best segments by that estimate.
+
+        FAISS scores the projected vectors, which were centred: adding ``query . mean`` gives the
+        estimate of the motion score itself, so it can be fused with other scores."""
         query = motion_query(self.layout, moments, flow, share)
-        return self.motion.search(query if self.projection is None else self.projection.query(query), k, allowed)
+        if self.projection is None:
+            return self.motion.search(query, k, allowed)
+        ids, scores = self.motion.search(self.projection.query(query), k, allowed)
+        return ids, scores + float(query @ self.projection.mean)
 
     @classmethod
     def load(cls, reader: SnapshotReader) -> "AnnSet | None":

@@ -101,6 +101,11 @@ def test_motion_index_over_moments_and_flow_ranks_by_the_blended_score(tmp_path,
     blended = ann.motion_query(idx.ann.layout, q.moments, q.aux["flow"], 0.5) @ stored.T
     exact = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False) if h.id <= 5}
     assert np.allclose(blended, [exact[i] for i in range(1, 6)], atol=1e-3)
+    # the index's estimates (projected SQ8 codes + the centring constant) are motion scores, as
+    # --by both fuses them with pacing before the exact re-rank
+    ids, estimates = idx.ann.motion_search(q.moments, q.aux["flow"], 0.5, 50)
+    every = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False)}
+    assert np.abs(estimates - np.array([every[i] for i in ids])).max() < 0.02
 
 
 def test_motion_index_written_as_ivf_pq_still_loads_and_grows(tmp_path, monkeypatch, small_thresholds):
