@@ -200,7 +200,7 @@ class FragmentReader:
         groups = np.unique(positions // size)
         if parquet_columns == []:
             return self._with_arrays(None, positions, arrays)
-        table = self._segments_file.read_row_groups(groups.tolist(), columns=parquet_columns)
+        table = self._segments_file.read_row_groups(groups.tolist(), columns=parquet_columns, use_threads=False)  # a few groups: threads cost more (0.20 vs 0.16 ms a group)
         offsets = np.searchsorted(groups, positions // size)
         return self._with_arrays(table.take(pa.array(offsets * size + positions % size)), positions, arrays)
 

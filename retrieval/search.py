@@ -38,6 +38,9 @@ RERANK_DEPTH = 128
 BOTH_MOTION_DEPTH = 1_024
 BOTH_PACING_DEPTH = 256
 BOTH_RERANK_DEPTH = 128
+# --by pacing: the pacing shortlist this deep is scored exactly from the curves alone (128 B a
+# row: PQ16 codes order it only roughly), the best RERANK_DEPTH then re-ranked with every vector.
+PACING_DEPTH = 1_024
 SCAN_CHUNK = 65_536
 
 
@@ -95,9 +98,11 @@ class Searcher:
             return self._both_candidates(req, shortlist)
         if req.by == "motion":
             ids = self.ann.motion_search(req.feats.moments, self._query_flow(req), req.weights.flow, shortlist, req.allowed)[0]
-        else:
-            ids = self.ann.pacing.search(req.feats.spf.curve, shortlist, req.allowed)[0]
-        return self.reader.live_ids(np.unique(ids))
+            return self.reader.live_ids(np.unique(ids))
+        ids = self.reader.live_ids(np.unique(self.ann.pacing.search(req.feats.spf.curve, max(shortlist, PACING_DEPTH), req.allowed)[0]))
+        if len(ids) <= shortlist:
+            return ids
+        return ids[top_k(pacing_scores(req.feats.spf.curve, self.reader.curves(ids)), shortlist)]
 
     def _both_candidates(self, req: SearchRequest, depth: int) -> np.ndarray:
         """The ``depth`` best segments by the fused score with the motion part estimated by the
