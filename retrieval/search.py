@@ -4,7 +4,10 @@ Two stages: *candidates* (every matching segment when that is cheap, else ANN sh
 from the moments index, pacing from the SPF-curve index, both for ``by="both"``), then an *exact
 re-rank* of the candidates from the vectors on disk (float16 or int8 moments, float16 flow and
 curves: cosine of moments blended with the flow cosine, 1 - mean |SPF difference|, fused). The
-motion shortlist already ranks by the blended score (``ann.motion_query``). Without an ANN index
+motion shortlist already ranks by an estimate of the blended score (``ann.motion_query``), close
+enough that the exact re-rank is shallow; cheap intermediate scores (exact pacing from the curves,
+fused with the motion estimates for ``both``) cut the deeper pacing and both shortlists down to
+that depth before any moments row is read. Without an ANN index
 (small indexes) the exact scan runs fragment by fragment in chunks, keeping only a running top
 list, so memory stays bounded either way.
 """
