@@ -38,6 +38,8 @@ from vidsearch.atomic import atomic_path
 REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
 WHERE = "duration > 50"  # file durations are uniform in [1, 100] s: about half the segments pass
 WHERE_SELECTIVE = "duration > 97"  # about 3 %
+SWEEP_NPROBE = (64, 128, 192, 256)
+SWEEP_DEPTH = (32, 64, 128, 256, 512)
 
 
 def footage() -> list[Path]:
@@ -224,8 +226,8 @@ def _sweep(index, queries: list, exact: dict, search) -> list[dict]:
     rows = []
     motion, pacing = index.ann.motion, index.ann.pacing
     saved = motion.nprobe, pacing.nprobe, search.RERANK_DEPTH, search.BOTH_RERANK_DEPTH
-    for nprobe in (32, 64, 128, 256):
-        for depth in (256, 512, 1024, 2048):
+    for nprobe in SWEEP_NPROBE:
+        for depth in SWEEP_DEPTH:
             motion.nprobe = pacing.nprobe = nprobe
             search.RERANK_DEPTH = search.BOTH_RERANK_DEPTH = depth
             row = {"nprobe": nprobe, "depth": depth}
@@ -356,8 +358,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{kind} cosine 5/50/95 %: real {_fmt(cosine_percentiles(windows[kind], rng))}, synthetic {_fmt(cosine_percentiles(sample, rng))}")
     queries_path = work / "queries.npz"
     np.savez(queries_path, moments=windows["moments"][is_query], curves=windows["curves"][is_query], flow=windows["flow"][is_query])
-    print(f"\nANN: nlist ~sqrt(N) (power of 2), PQ {ann.MOTION_PQ_M} B motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe {ann.NPROBE}, "
-          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH}) from {args.moments_codec} moments; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
+    motion_codes = f"SQ8 over PCA-{ann.MOTION_PCA_DIM}" if ann.MOTION_PCA_DIM else f"PQ {ann.MOTION_PQ_M} B"
+    print(f"\nANN: nlist ~sqrt(N) (power of 2), {motion_codes} motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe {ann.NPROBE}, "
+          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH} of motion {search.BOTH_MOTION_DEPTH} + pacing {search.BOTH_PACING_DEPTH}) from {args.moments_codec} moments; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
           f"where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %); 'where new' = a different condition every query (no cache)")  # fmt: skip
     print("| stored segments | build s | open s | first query s | motion p50/p95 ms | pacing p50/p95 | both p50/p95 | where p50/p95 "
           "| where new p50/p95 | where 3 % p50/p95 | recall@10 motion / pacing / both | RSS at query MB (anon) | disk B/segment |")  # fmt: skip

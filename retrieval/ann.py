@@ -1,18 +1,21 @@
-"""Compressed ANN indexes over the segments: FAISS IVF-PQ shortlists, re-ranked exactly.
+"""Compressed ANN indexes over the segments: FAISS IVF shortlists, re-ranked exactly.
 
 Two indexes, same mechanism: **motion** over the SemanticMoments (inner product) and **pacing**
 over the SPF curves (L2 on the codes as the proxy; the exact re-rank uses the real pacing score,
-one minus the mean absolute difference). Each is an ``IndexIVFPQ`` trained once on a sample of
-the stored vectors (``ann/<model>.faiss``, empty); every fragment then gets its own file of codes
+one minus the mean absolute difference). Motion is an ``IndexIVFScalarQuantizer`` (8 bits a value)
+over a PCA projection of the vectors (``projection.py``, ``MOTION_PCA_DIM`` values: it orders the
+shortlist well enough that a shallow exact re-rank suffices); indexes written before that are
+``IndexIVFPQ`` over the full vectors and still load. Pacing is an ``IndexIVFPQ``. Each is trained
+once on a sample of the stored vectors (``ann/<model>.faiss``, empty); every fragment then gets its own file of codes
 (``ann/<code>.faiss``: the model with that fragment's vectors added), written with the commit that
 adds the fragment, so a commit never rewrites the codes of older fragments. A reader loads the
 model, merges the fragments' inverted lists into it (``merge_from``) and removes tombstoned ids:
-in memory per segment that is the PQ code (``MOTION_PQ_M`` + ``PACING_PQ_M`` bytes) and two ids.
+in memory per segment that is the codes (``MOTION_PCA_DIM`` + ``PACING_PQ_M`` bytes) and two ids.
 
 Where the index stores the ``flow`` descriptor, the motion index holds the concatenation
 ``[unit moments, unit flow]`` (zero-padded to a multiple of the PQ size) and a query is
-``[(1 - f) q_moments, f q_flow]`` for its flow share ``f``: the inner product is then exactly the
-blended motion score ``(1 - f) cos(moments) + f cos(flow)`` (``scoring.motion_with_flow``) for any
+``[(1 - f) q_moments, f q_flow]`` for its flow share ``f``: the inner product is then the
+blended motion score (up to the projection's loss and a constant per query) ``(1 - f) cos(moments) + f cos(flow)`` (``scoring.motion_with_flow``) for any
 share chosen at query time, so the shortlist is ranked by the score the re-rank uses.
 
 Below ``ANN_THRESHOLD`` live segments there is no ANN index: the exact scan is fast enough.
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from vidsearch.atomic import atomic_path
+from vidsearch.retrieval.projection import Projection
 from vidsearch.retrieval.reader import SnapshotReader, fragment_aux, unit_rows
 from vidsearch.retrieval.snapshot import ANN, Snapshot
 from vidsearch.retrieval.store import IndexStoreError, Manifest
@@ -39,9 +43,10 @@ from vidsearch.retrieval.store import IndexStoreError, Manifest
 ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist
 RETRAIN_FACTOR = 4
 TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
-MOTION_PQ_M = 128  # bytes per motion code ([2,304-d moments, 257-d flow] padded to 2,688: 21 dims per sub-quantizer)
+MOTION_PQ_M = 128  # the motion vector is zero-padded to a multiple of this (the layout older IVF-PQ motion indexes use)
+MOTION_PCA_DIM = 128  # values (bytes, SQ8) per motion code: the leading principal directions of [moments, flow]; 0: IVF-PQ over the full vector (the layout before)
 PACING_PQ_M = 16  # bytes per pacing code (64-point curves: 4 points per sub-quantizer)
-NPROBE = 128  # of 1,024 lists at 1M: beyond, recall gains < 0.01 (bench sweep); PQ error dominates
+NPROBE = 256  # of 1,024 lists at 1M: the SQ8 estimate orders each list almost exactly, so what a search misses is the lists it skips (sweep: 0.86 / 0.95 / 0.975 / 0.99 motion recall at 64 / 128 / 192 / 256)
 POST_FILTER_SHARE = 0.25  # filters admitting at least this share of the rows filter an unrestricted shortlist
 
 
@@ -103,13 +108,13 @@ def motion_query(layout: dict[str, int], moments: np.ndarray, flow: np.ndarray |
 
 
 class PqIndex:
-    """One merged IVF-PQ index in memory (motion or pacing)."""
+    """One merged IVF index in memory (motion: SQ8 over the projection, or PQ; pacing: PQ)."""
 
     def __init__(self, index, nprobe: int):
         self.index, self.nprobe = index, nprobe
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Ids of the ``k`` best codes, among ``allowed`` (sorted ids) if given.
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, FAISS scores) of the ``k`` best codes, among ``allowed`` (sorted ids) if given.
 
         A filter that admits at least ``POST_FILTER_SHARE`` of the rows is applied after an
         unrestricted search ``1 / share`` times deeper (the same lists probed, no bitmap to
@@ -118,11 +123,11 @@ class PqIndex:
             return self._search(query, k, self.nprobe, None)
         share = len(allowed) / max(self.index.ntotal, 1)
         if share >= POST_FILTER_SHARE:
-            found = self._search(query, int(np.ceil(1.25 * k / share)), self.nprobe, None)
+            found, scores = self._search(query, int(np.ceil(1.25 * k / share)), self.nprobe, None)
             pos = np.minimum(np.searchsorted(allowed, found), len(allowed) - 1)
-            kept = found[allowed[pos] == found]
-            if len(kept) >= k:
-                return kept[:k]
+            kept = allowed[pos] == found
+            if kept.sum() >= k:
+                return found[kept][:k], scores[kept][:k]
         nprobe = int(min(self.index.nlist, self.nprobe * min(8.0, 1.0 / max(share, 1e-9))))  # sparse filters: probe wider
         mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 1, bool)
         mask[allowed] = True
@@ -130,23 +135,30 @@ class PqIndex:
         faiss = _faiss()
         return self._search(query, k, nprobe, faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)))
 
-    def _search(self, query: np.ndarray, k: int, nprobe: int, sel) -> np.ndarray:
+    def _search(self, query: np.ndarray, k: int, nprobe: int, sel) -> tuple[np.ndarray, np.ndarray]:
         params = _faiss().SearchParametersIVF(nprobe=nprobe, sel=sel)
-        _, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
-        ids = ids[0]
-        return ids[ids >= 0]
+        scores, ids = self.index.search(np.asarray(query, np.float32).reshape(1, -1), int(k), params=params)
+        found = ids[0] >= 0
+        return ids[0][found], scores[0][found]
 
 
 class AnnSet:
     """The motion and pacing indexes of one snapshot."""
 
-    def __init__(self, motion: PqIndex, pacing: PqIndex, state: dict[str, Any]):
-        self.motion, self.pacing, self.state = motion, pacing, state
-        self.layout = stored_layout(state, motion.index.d)
+    def __init__(self, motion: PqIndex, pacing: PqIndex, state: dict[str, Any], projection: Projection | None = None):
+        self.motion, self.pacing, self.state, self.projection = motion, pacing, state, projection
+        self.layout = stored_layout(state, motion.index.d if projection is None else len(projection.mean))
 
-    def motion_search(self, moments: np.ndarray, flow: np.ndarray | None, share: float, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Ids of the ``k`` best segments by the (approximate) blended motion score."""
-        return self.motion.search(motion_query(self.layout, moments, flow, share), k, allowed)
+    def motion_search(self, moments: np.ndarray, flow: np.ndarray | None, share: float, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, estimated blended motion scores) of the ``k`` best segments by that estimate.
+
+        FAISS scores the projected vectors, which were centred: adding ``query . mean`` gives the
+        estimate of the motion score itself, so it can be fused with other scores."""
+        query = motion_query(self.layout, moments, flow, share)
+        if self.projection is None:
+            return self.motion.search(query, k, allowed)
+        ids, scores = self.motion.search(self.projection.query(query), k, allowed)
+        return ids, scores + float(query @ self.projection.mean)
 
     @classmethod
     def load(cls, reader: SnapshotReader) -> "AnnSet | None":
@@ -165,12 +177,14 @@ class AnnSet:
             if len(reader.deleted):
                 index.remove_ids(_faiss().IDSelectorBatch(reader.deleted))
             built.append(PqIndex(index, NPROBE))
-        return cls(built[0], built[1], state)
+        projection = Projection.load(folder / state["motion_projection"]) if "motion_projection" in state else None
+        return cls(built[0], built[1], state, projection)
 
     def describe(self) -> str:
         s = self.state
         flow = " (moments + flow)" if self.layout["flow"] else ""
-        return f"IVF{s['nlist']}-PQ{s['motion_m']} motion{flow} + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,})"
+        motion = f"SQ8 over PCA-{self.projection.dim}" if self.projection is not None else f"PQ{s['motion_m']}"
+        return f"IVF{s['nlist']}-{motion} motion{flow} + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,})"
 
 
 def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, kind: str, layout: dict[str, int]) -> np.ndarray:
@@ -188,9 +202,10 @@ def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, k
     return np.ascontiguousarray(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
 
 
-def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]) -> Any:
-    """Train an empty IVF-PQ model on a uniform sample of the live vectors (the one place
-    training happens: a GPU helper, if present, would be called here)."""
+def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]) -> tuple[Any, Projection | None]:
+    """Train an empty IVF model on a uniform sample of the live vectors (the one place
+    training happens: a GPU helper, if present, would be called here): IVF-SQ8 over a fitted
+    projection for motion, IVF-PQ for pacing."""
     faiss = _faiss()
     live = list(reader.iter_live())
     total = sum(len(rows) for _, rows in live)
@@ -204,6 +219,14 @@ def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]
         if len(mine):
             parts.append(_vectors(reader, reader.fragments.index(f), rows[mine], kind, layout))
     sample = np.ascontiguousarray(np.concatenate(parts), np.float32)
+    if kind == "motion" and MOTION_PCA_DIM:
+        projection = Projection.fit(sample, MOTION_PCA_DIM)
+        sample = projection.stored(sample)
+        index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(projection.dim), projection.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        index.cp.max_points_per_centroid = 32
+        index.cp.niter = 10
+        index.train(sample)
+        return index, projection
     dim = sample.shape[1]
     m = _pq_m(dim, MOTION_PQ_M if kind == "motion" else PACING_PQ_M)
     metric = faiss.METRIC_INNER_PRODUCT if kind == "motion" else faiss.METRIC_L2
@@ -215,7 +238,7 @@ def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]
     index.pq.cp.max_points_per_centroid = 64  # PQ codebooks on <= 16k points
     index.pq.cp.niter = 15
     index.train(sample)
-    return index
+    return index, None
 
 
 def _write_lists(folder: Path, part) -> str:
@@ -266,13 +289,17 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
         nlist = nlist_for(live)
         state = {"nlist": nlist, "trained_on": live, "codes": {}, "motion_layout": motion_layout(manifest)}
         for kind in ("motion", "pacing"):
-            model = _train(reader, kind, nlist, state["motion_layout"])
+            model, projection = _train(reader, kind, nlist, state["motion_layout"])
             state[f"{kind}_model"] = _write_index(folder, model)
-            state[f"{kind}_m"] = int(model.pq.M)
+            state[f"{kind}_m"] = int(model.pq.M) if projection is None else projection.dim
             written.append(folder / state[f"{kind}_model"])
+            if projection is not None:
+                state["motion_projection"] = projection.save(folder)
+                written.append(folder / state["motion_projection"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
     models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}
-    layout = stored_layout(state, models["motion"].d)
+    projection = Projection.load(folder / state["motion_projection"]) if "motion_projection" in state else None
+    layout = stored_layout(state, models["motion"].d if projection is None else len(projection.mean))
     for i, frag in enumerate(snapshot.fragments):
         if frag.name in codes:
             continue
@@ -282,9 +309,11 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
             part = faiss.clone_index(model)
             for start in range(0, len(ids), TRAIN_SAMPLE):
                 rows = np.arange(start, min(start + TRAIN_SAMPLE, len(ids)))
-                part.add_with_ids(_vectors(reader, i, rows, kind, layout), ids[rows])
+                vectors = _vectors(reader, i, rows, kind, layout)
+                part.add_with_ids(vectors if kind == "pacing" or projection is None else projection.stored(vectors), ids[rows])
             codes[frag.name][kind] = _write_lists(folder, part)
             written.append(folder / codes[frag.name][kind])
     state["codes"] = codes
-    state["files"] = [state["motion_model"], state["pacing_model"], *(n for files in codes.values() for n in files.values())]
+    own = [state["motion_model"], state["pacing_model"]] + ([state["motion_projection"]] if projection is not None else [])
+    state["files"] = [*own, *(n for files in codes.values() for n in files.values())]
     return replace(snapshot, ann=state), written

@@ -16,7 +16,7 @@ in the raw score, 0 below the smallest sampled pair, 100 above the largest.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +36,20 @@ class Calibration:
     pair_scores: dict[str, np.ndarray]  # signal -> float32 (n_pairs,), same pairs; "motion" = moments cosine
     n_items: int  # segments in the index when the sample was drawn
     seed: int = 0
+    _sorted: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # (by, weights) -> reference
 
     def reference(self, by: RankBy, weights: FusionWeights = FusionWeights()) -> np.ndarray:
-        """The sorted sample of the ranking score ``by`` (fused with ``weights`` for ``both``)."""
+        """The sorted sample of the ranking score ``by`` (fused with ``weights`` for ``both``),
+        kept per (by, weights): a percentile call measured 0.95 ms sorting each time, 0.57 cached."""
         from vidsearch.retrieval.scoring import fused, motion_with_flow
 
-        s = self.pair_scores
-        return np.sort(fused(motion_with_flow(s["motion"], s.get("flow"), weights), s["pacing"], by, weights))
+        key = (by, weights)
+        if key not in self._sorted:
+            s = self.pair_scores
+            if len(self._sorted) >= 16:
+                self._sorted.clear()  # weights typed into the UI: keep the cache small
+            self._sorted[key] = np.sort(fused(motion_with_flow(s["motion"], s.get("flow"), weights), s["pacing"], by, weights))
+        return self._sorted[key]
 
     def percentile(self, raw, by: RankBy = "motion", weights: FusionWeights = FusionWeights()) -> np.ndarray:
         """Percent (0..100) of sampled pairs scoring at or below each raw score; monotone."""

@@ -10,6 +10,14 @@ Safety: DuckDB may read only the index's ``fragments`` folder (``allowed_directo
 file access, extension autoloading and configuration changes are switched off, so a filter typed
 into the UI cannot read or write files. A bad condition raises :class:`FilterError` with DuckDB's
 first line (no internals) and the list of columns.
+
+File-level conditions (only columns of the files table: ``duration > 50``, ``path LIKE ...``) take
+a shorter road: DuckDB evaluates them over the live files table alone (one row per file, ~10x
+fewer than segments) and the segments of the admitted files are found with a lookup table over
+the segments' ``file_id`` column (read once per snapshot, 16 B a live segment in memory). At 1M
+segments the general query (a Parquet scan + join per new condition) measured ~180 ms; this road
+skips the scan. A condition naming any segment column fails to bind there and runs the general
+query, so both roads give the same ids.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ class MetadataFilter:
             self._raise_if_compacted(exc)
             raise
         self._curves_ready = False
+        self._segment_files: tuple[np.ndarray, np.ndarray] | None = None
         self._cache: dict[str, np.ndarray] = {}
         self.columns = [r[0] for r in con.execute("DESCRIBE segments_base").fetchall()] + ["spf_curve"]
 
@@ -110,6 +119,10 @@ class MetadataFilter:
 
         uses_curve = re.search(r"\bspf_curve\b", where, re.IGNORECASE) is not None
         try:
+            if not uses_curve:
+                files = self._file_level(where)
+                if files is not None:
+                    return files
             if uses_curve:
                 self._ensure_curves()
                 n = self.reader.manifest.curve_len
@@ -123,6 +136,36 @@ class MetadataFilter:
         except duckdb.Error as exc:
             raise FilterError(f"bad filter {where!r}: {_first_line(exc)}. Columns: {', '.join(self.columns)}") from exc
         return np.sort(np.asarray(result, dtype=np.int64))
+
+
+    def _file_level(self, where: str) -> np.ndarray | None:
+        """Sorted ids of the live segments whose file satisfies ``where``, or None when the
+        condition uses more than the files table's columns (DuckDB cannot bind it there)."""
+        import duckdb
+
+        try:
+            files = self._con.execute(f"SELECT file_id FROM live_files WHERE ({where})").fetchnumpy()["file_id"]
+        except duckdb.BinderException:
+            return None
+        seg_ids, seg_files = self._live_segment_files()
+        if not len(seg_ids):
+            return np.empty(0, np.int64)
+        admitted = np.zeros(int(max(seg_files.max(), files.max() if len(files) else 0)) + 1, bool)
+        admitted[np.asarray(files, np.int64)] = True
+        return seg_ids[admitted[seg_files]]  # seg_ids ascending: the result is sorted
+
+    def _live_segment_files(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, file ids) of the live segments, ids ascending (built once per snapshot)."""
+        if self._segment_files is None:
+            ids, files = [], []
+            for f, rows in self.reader.iter_live():
+                ids.append(np.asarray(f.ids, np.int64)[rows])
+                files.append(f.read_columns(["file_id"]).column("file_id").to_numpy()[rows])
+            seg_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
+            seg_files = np.concatenate(files) if files else np.empty(0, np.int64)
+            order = np.argsort(seg_ids, kind="stable")  # fragments after a compaction may interleave
+            self._segment_files = seg_ids[order], seg_files[order]
+        return self._segment_files
 
 
 def _first_line(exc: Exception) -> str:

@@ -4,7 +4,10 @@ Two stages: *candidates* (every matching segment when that is cheap, else ANN sh
 from the moments index, pacing from the SPF-curve index, both for ``by="both"``), then an *exact
 re-rank* of the candidates from the vectors on disk (float16 or int8 moments, float16 flow and
 curves: cosine of moments blended with the flow cosine, 1 - mean |SPF difference|, fused). The
-motion shortlist already ranks by the blended score (``ann.motion_query``). Without an ANN index
+motion shortlist already ranks by an estimate of the blended score (``ann.motion_query``), close
+enough that the exact re-rank is shallow; cheap intermediate scores (exact pacing from the curves,
+fused with the motion estimates for ``both``) cut the deeper pacing and both shortlists down to
+that depth before any moments row is read. Without an ANN index
 (small indexes) the exact scan runs fragment by fragment in chunks, keeping only a running top
 list, so memory stays bounded either way.
 """
@@ -27,12 +30,20 @@ if TYPE_CHECKING:
 # Up to this many candidate segments are scored exactly instead of going through the ANN indexes
 # (when they exist): converting float16 rows costs ~15 ms per 1,000 on this machine under load.
 EXACT_SCORING_LIMIT = 4_096
-# Candidates taken from each ANN side before the exact re-rank (at least this many, or 8 k).
-# Measured at 1M look-alike segments (bench/store.py --sweep, 128-byte PQ, nprobe 128): motion
-# recall@10 0.82 / 0.92 / 0.96 at depth 512 / 1,024 / 2,048, so 2,048 (PQ codes of 2,688 values
-# lose the fine order; the re-rank from disk restores it). --by both takes 2,048 from each side.
-RERANK_DEPTH = 2_048
-BOTH_RERANK_DEPTH = 2_048
+# Segments re-ranked exactly from the vectors on disk (at least this many, or 8 k). The motion
+# index's estimate (SQ8 over PCA-128) orders its shortlist almost exactly (at 1M the exact top-10
+# sat within its first 13 places; what it misses are lists not probed), so a shallow re-rank
+# suffices; the float16 reads cost ~10 us a row. See the README's sweep for the figures.
+RERANK_DEPTH = 128
+# --by both: the motion shortlist this deep is fused with exact pacing (the curves: 128 B a row)
+# using the index's motion estimates, and the best BOTH_RERANK_DEPTH of that fusion, with the
+# pacing shortlist's segments that could still reach them, are re-ranked exactly.
+BOTH_MOTION_DEPTH = 1_024
+BOTH_PACING_DEPTH = 256
+BOTH_RERANK_DEPTH = 128
+# --by pacing: the pacing shortlist this deep is scored exactly from the curves alone (128 B a
+# row: PQ16 codes order it only roughly), the best RERANK_DEPTH then re-ranked with every vector.
+PACING_DEPTH = 1_024
 SCAN_CHUNK = 65_536
 
 
@@ -86,13 +97,32 @@ class Searcher:
         shortlist = max(depth, BOTH_RERANK_DEPTH if req.by == "both" else RERANK_DEPTH, 8 * req.k)
         if self.ann is None or pool <= max(EXACT_SCORING_LIMIT, shortlist):
             return self._exact_top(req, depth) if pool > depth else self._all(req)
-        parts = []
-        if req.by in ("motion", "both"):
-            q_f = self._query_flow(req)
-            parts.append(self.ann.motion_search(req.feats.moments, q_f, req.weights.flow, shortlist, req.allowed))
-        if req.by in ("pacing", "both"):
-            parts.append(self.ann.pacing.search(req.feats.spf.curve, shortlist, req.allowed))
-        return self.reader.live_ids(np.unique(np.concatenate(parts)))
+        if req.by == "both":
+            return self._both_candidates(req, shortlist)
+        if req.by == "motion":
+            ids = self.ann.motion_search(req.feats.moments, self._query_flow(req), req.weights.flow, shortlist, req.allowed)[0]
+            return self.reader.live_ids(np.unique(ids))
+        ids = self.reader.live_ids(np.unique(self.ann.pacing.search(req.feats.spf.curve, max(shortlist, PACING_DEPTH), req.allowed)[0]))
+        if len(ids) <= shortlist:
+            return ids
+        return ids[top_k(pacing_scores(req.feats.spf.curve, self.reader.curves(ids)), shortlist)]
+
+    def _both_candidates(self, req: SearchRequest, depth: int) -> np.ndarray:
+        """The ``depth`` best segments by the fused score with the motion part estimated by the
+        index (exact pacing from the curves). Pacing-shortlist segments outside the motion
+        shortlist compete with the shortlist's lowest motion estimate: about the most their
+        motion can be, so they are kept only where their pacing could carry them."""
+        m_ids, m_est = self.ann.motion_search(req.feats.moments, self._query_flow(req), req.weights.flow, max(depth, BOTH_MOTION_DEPTH), req.allowed)
+        p_ids = self.ann.pacing.search(req.feats.spf.curve, max(depth, BOTH_PACING_DEPTH), req.allowed)[0]
+        p_ids = p_ids[~np.isin(p_ids, m_ids)]
+        ids = np.concatenate([m_ids, p_ids])
+        est = np.concatenate([m_est, np.full(len(p_ids), m_est.min() if len(m_est) else 0.0, np.float32)])
+        keep = self.reader.locate(ids)[0]  # tombstoned ids out
+        ids, est = ids[keep], est[keep]
+        if len(ids) <= depth:
+            return ids
+        fused_est = fused(est, pacing_scores(req.feats.spf.curve, self.reader.curves(ids)), "both", req.weights)
+        return ids[top_k(fused_est, depth)]
 
     def _all(self, req: SearchRequest) -> np.ndarray:
         if req.allowed is not None:
@@ -128,12 +158,12 @@ class Searcher:
             ids = ids[~np.isin(ids, req.exclude)]
         if not len(ids):
             return []
-        vectors = self.reader.moments(ids)
-        motion = motion_scores(req.feats.moments, vectors)
         q_f = self._query_flow(req)
-        flow = None if q_f is None else motion_scores(q_f, self.reader.aux(ids, "flow"))
+        vectors, stored_flow, curves = self.reader.scoring_rows(ids, 0 if q_f is None else self.reader.manifest.aux_dims["flow"])
+        motion = motion_scores(req.feats.moments, vectors)
+        flow = None if q_f is None else motion_scores(q_f, stored_flow)
         motion = motion_with_flow(motion, flow, req.weights)
-        pacing = pacing_scores(req.feats.spf.curve, self.reader.curves(ids))
+        pacing = pacing_scores(req.feats.spf.curve, curves)
         score = fused(motion, pacing, req.by, req.weights)
         order = top_k(score, len(ids) if req.group_by == "file" else req.k)
         if req.group_by == "file":  # the best segment of each file: file ids first, records for the picks only

@@ -164,6 +164,29 @@ def test_filters_over_fragments_and_clean_errors(tmp_path, corpus, monkeypatch):
         idx.filter_ids("EXISTS (SELECT * FROM read_csv('/etc/passwd'))")
 
 
+def test_file_level_filters_match_the_general_query(tmp_path, corpus, monkeypatch):
+    """Conditions over file columns only skip the segment scan; with two fragments and a deleted
+    segment they admit exactly the ids of the general DuckDB query."""
+    from vidsearch.retrieval import filters
+
+    _windowed_pipeline(monkeypatch)
+    idx = Index.create(tmp_path / "idx", TINY)
+    idx.add([corpus / "lin.mp4"])
+    idx.add([corpus])
+    idx.remove([idx.segments_of(corpus / "circle.mp4")[0]["id"]])
+    conditions = ["duration > 2.5", "path LIKE '%zig%' OR width < 0", "fps = 16 AND duration < 2.5", "1 = 1", "duration > 1e9"]
+    roads: list[bool] = []
+    file_level = filters.MetadataFilter._file_level
+    monkeypatch.setattr(filters.MetadataFilter, "_file_level", lambda self, w: roads.append(file_level(self, w) is not None) or file_level(self, w))
+    fast = [idx.filter_ids(w).tolist() for w in conditions]
+    assert roads == [True] * len(conditions)
+    assert idx.filter_ids("segment_duration < 1.5").tolist() and roads[-1] is False  # a segment column: the general query
+    monkeypatch.setattr(filters.MetadataFilter, "_file_level", lambda self, w: None)
+    general = filters.MetadataFilter(idx._reader)
+    assert fast == [general.ids(w).tolist() for w in conditions]
+    assert fast[0] and fast[-1] == [] and len(fast[3]) == len(idx) == 7
+
+
 SCHEMA_1 = pa.schema(
     [
         ("id", pa.int64()), ("path", pa.string()), ("size", pa.int64()), ("mtime", pa.float64()), ("hash", pa.string()),

@@ -3,7 +3,10 @@ thresholds: same results as exact search, incremental codes per fragment, tombst
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from vidsearch.indexers.config import ExtractorConfig
@@ -98,6 +101,49 @@ def test_motion_index_over_moments_and_flow_ranks_by_the_blended_score(tmp_path,
     blended = ann.motion_query(idx.ann.layout, q.moments, q.aux["flow"], 0.5) @ stored.T
     exact = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False) if h.id <= 5}
     assert np.allclose(blended, [exact[i] for i in range(1, 6)], atol=1e-3)
+    # the index's estimates (projected SQ8 codes + the centring constant) are motion scores, as
+    # --by both fuses them with pacing before the exact re-rank
+    ids, estimates = idx.ann.motion_search(q.moments, q.aux["flow"], 0.5, 50)
+    every = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False)}
+    assert np.abs(estimates - np.array([every[i] for i in ids])).max() < 0.02
+
+
+def test_motion_index_written_as_ivf_pq_still_loads_and_grows(tmp_path, monkeypatch, small_thresholds):
+    """An index whose motion ANN is the earlier IVF-PQ over the full vectors (no projection)
+    opens, gets codes for a new fragment without retraining, and still equals exact search;
+    new indexes search a projection (SQ8 over PCA)."""
+    from vidsearch.bench.store import synthetic_index
+    from vidsearch.retrieval.snapshot import commit
+
+    monkeypatch.setattr(ann, "MOTION_PCA_DIM", 0)
+    idx = synthetic_index(tmp_path / "old", 3000, dim=48, chunk=1200)
+    monkeypatch.undo()
+    monkeypatch.setattr(ann, "ANN_THRESHOLD", 500)
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 500)
+    old = snapshot.latest(tmp_path / "old")
+    assert "motion_projection" not in old.ann and "PQ" in Index.open(tmp_path / "old").stats()["vector_search"].split(" motion")[0]
+    # a new fragment (the first one's rows, moved a little, under new ids) is encoded with the old model
+    from vidsearch.retrieval.fragment import FragmentData, write_fragment
+    from vidsearch.retrieval.reader import SnapshotReader
+    from vidsearch.retrieval.store import Manifest
+
+    manifest = Manifest.load(tmp_path / "old")
+    first = SnapshotReader(tmp_path / "old", manifest, old).fragments[0]
+    rows = first.read_columns(None).slice(0, 300)
+    rows = rows.set_column(0, "id", pa.array(np.arange(3001, 3301)))
+    moments = np.asarray(first.moments[:300], np.float32) + np.random.default_rng(1).normal(scale=0.02, size=(300, 48)).astype(np.float32)  # no exact ties
+    ref = write_fragment(tmp_path / "old", FragmentData(rows, moments, np.asarray(first.curves[:300]), {}))
+    grown = replace(old, fragments=old.fragments + (ref,), next_segment_id=3301)
+    grown, _ = ann.update_ann(tmp_path / "old", manifest, grown)
+    commit(tmp_path / "old", grown)
+    assert grown.ann["motion_model"] == old.ann["motion_model"] and "motion_projection" not in grown.ann
+    reopened = Index.open(tmp_path / "old")
+    queries = [_query(reopened, i) for i in (5, 1800, 3100)]
+    fast = [[h.id for h in reopened.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
+    assert reopened.ann.projection is None and any(i > 3000 for row in fast for i in row)
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert fast == [[h.id for h in reopened.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
+    assert Index.open(tmp_path / "old").compact() and "SQ8 over PCA" in Index.open(tmp_path / "old").stats()["vector_search"]
 
 
 def test_ann_codes_are_incremental_and_tombstones_respected(tmp_path, corpus_files, monkeypatch):
