@@ -131,14 +131,14 @@ def split_tables(groups: dict[str, list[Path]], backbone: str, pipeline: bool) -
     config = config.with_weights(encoder.weights_id)
     run_ours(groups[next(iter(groups))][:1], config, encoder)  # warm-up (and the guard's verdict cached)
     print("\n## 3. run_pipeline (default runtime: 1 decode worker, encoder on all cores), seconds per clip")
-    print("| clips | not split (--part-workers 1) | every file split in 2 (threshold lowered) | default rule | files split by the default rule |")
+    print("| clips | not split (--part-workers 1) | every file split in 2 (--part-workers 2, threshold lowered) | default rule | files split by the default rule |")
     print("|---|---|---|---|---|")
     saved = split_decode.MIN_PART_PIXEL_FRAMES
     for group, paths in groups.items():
         whole, _, _ = run_ours(paths, config, encoder, part_workers=1)
         split_decode.MIN_PART_PIXEL_FRAMES = 1.0
         try:
-            split, _, stats = run_ours(paths, config, encoder)
+            split, _, stats = run_ours(paths, config, encoder, part_workers=2)
         finally:
             split_decode.MIN_PART_PIXEL_FRAMES = saved
         assert stats.split_files == len(paths)
