@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from vidsearch.atomic import atomic_path
-from vidsearch.retrieval.projection import Projection
+from vidsearch.retrieval.projection import CHECK_QUERIES, FIT_ROWS, Projection
 from vidsearch.retrieval.reader import SnapshotReader, fragment_aux, unit_rows
 from vidsearch.retrieval.snapshot import ANN, Snapshot
 from vidsearch.retrieval.store import IndexStoreError, Manifest
@@ -180,6 +180,12 @@ class AnnSet:
         projection = Projection.load(folder / state["motion_projection"]) if "motion_projection" in state else None
         return cls(built[0], built[1], state, projection)
 
+    def motion_depth(self, rows: int, k: int) -> int:
+        """Candidates a motion shortlist over ``rows`` stored rows needs for the exact top ``k``,
+        by the projection's self-check at training (``Projection.excess_per_row``; 0 for
+        indexes trained before it, and for IVF-PQ ones)."""
+        return int(np.ceil(k + float(self.state.get("motion_excess_per_row", 0.0)) * rows))
+
     def describe(self) -> str:
         s = self.state
         flow = " (moments + flow)" if self.layout["flow"] else ""
@@ -202,10 +208,10 @@ def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, k
     return np.ascontiguousarray(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
 
 
-def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]) -> tuple[Any, Projection | None]:
+def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]) -> tuple[Any, Projection | None, float]:
     """Train an empty IVF model on a uniform sample of the live vectors (the one place
     training happens: a GPU helper, if present, would be called here): IVF-SQ8 over a fitted
-    projection for motion, IVF-PQ for pacing."""
+    projection for motion (with the projection's self-check, the excess per row), IVF-PQ for pacing."""
     faiss = _faiss()
     live = list(reader.iter_live())
     total = sum(len(rows) for _, rows in live)
@@ -221,12 +227,13 @@ def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]
     sample = np.ascontiguousarray(np.concatenate(parts), np.float32)
     if kind == "motion" and MOTION_PCA_DIM:
         projection = Projection.fit(sample, MOTION_PCA_DIM)
+        excess = _projection_excess(sample, projection, layout)
         sample = projection.stored(sample)
         index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(projection.dim), projection.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = 32
         index.cp.niter = 10
         index.train(sample)
-        return index, projection
+        return index, projection, excess
     dim = sample.shape[1]
     m = _pq_m(dim, MOTION_PQ_M if kind == "motion" else PACING_PQ_M)
     metric = faiss.METRIC_INNER_PRODUCT if kind == "motion" else faiss.METRIC_L2
@@ -238,7 +245,21 @@ def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]
     index.pq.cp.max_points_per_centroid = 64  # PQ codebooks on <= 16k points
     index.pq.cp.niter = 15
     index.train(sample)
-    return index, None
+    return index, None, 0.0
+
+
+def _projection_excess(sample: np.ndarray, projection: Projection, layout: dict[str, int]) -> float:
+    """``Projection.excess_per_row`` on the training sample, with sample rows as queries weighted
+    as a default search weights them (moments and flow at the default flow share)."""
+    from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
+
+    picks = np.random.default_rng(1).permutation(len(sample))
+    n_queries = min(CHECK_QUERIES, len(sample) // 8)
+    if n_queries < 1:
+        return 0.0
+    m, f = layout["moments"], layout["flow"]
+    queries = np.stack([motion_query(layout, v[:m], v[m : m + f] if f else None, DEFAULT_FLOW_SHARE) for v in sample[picks[:n_queries]]])
+    return projection.excess_per_row(sample[picks[n_queries : n_queries + FIT_ROWS]], queries)
 
 
 def _write_lists(folder: Path, part) -> str:
@@ -289,12 +310,13 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
         nlist = nlist_for(live)
         state = {"nlist": nlist, "trained_on": live, "codes": {}, "motion_layout": motion_layout(manifest)}
         for kind in ("motion", "pacing"):
-            model, projection = _train(reader, kind, nlist, state["motion_layout"])
+            model, projection, excess = _train(reader, kind, nlist, state["motion_layout"])
             state[f"{kind}_model"] = _write_index(folder, model)
             state[f"{kind}_m"] = int(model.pq.M) if projection is None else projection.dim
             written.append(folder / state[f"{kind}_model"])
             if projection is not None:
                 state["motion_projection"] = projection.save(folder)
+                state["motion_excess_per_row"] = excess
                 written.append(folder / state["motion_projection"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
     models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}

@@ -35,6 +35,8 @@ EXACT_SCORING_LIMIT = 4_096
 # sat within its first 13 places; what it misses are lists not probed), so a shallow re-rank
 # suffices; the float16 reads cost ~10 us a row. See the README's sweep for the figures.
 RERANK_DEPTH = 128
+# Ceiling of the depth the motion projection's self-check may ask for (``AnnSet.motion_depth``).
+MAX_RERANK_DEPTH = 4_096
 # --by both: the motion shortlist this deep is fused with exact pacing (the curves: 128 B a row)
 # using the index's motion estimates, and the best BOTH_RERANK_DEPTH of that fusion, with the
 # pacing shortlist's segments that could still reach them, are re-ranked exactly.
@@ -95,6 +97,8 @@ class Searcher:
     # ------------------------------------------------------------------ candidates
     def _candidates(self, req: SearchRequest, depth: int, pool: int) -> np.ndarray:
         shortlist = max(depth, BOTH_RERANK_DEPTH if req.by == "both" else RERANK_DEPTH, 8 * req.k)
+        if self.ann is not None and req.by != "pacing":  # as deep as the projection's self-check says the data needs
+            shortlist = max(shortlist, min(MAX_RERANK_DEPTH, self.ann.motion_depth(pool, req.k)))
         if self.ann is None or pool <= max(EXACT_SCORING_LIMIT, shortlist):
             return self._exact_top(req, depth) if pool > depth else self._all(req)
         if req.by == "both":

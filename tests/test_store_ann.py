@@ -293,3 +293,39 @@ def test_int8_moments_search_like_float16_and_survive_compaction(tmp_path, monke
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
     assert after == run(reopened)  # ANN equals exact search over the int8 rows
     assert not {5, 6} & {i for row in after for i in row}
+
+
+def test_projection_self_check_measures_the_order_it_loses():
+    """On rank-8 data a rank-8 projection ranks exactly (no excess); a rank-2 one does not."""
+    from vidsearch.retrieval.projection import Projection
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 8)) @ rng.normal(size=(8, 32))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    rows, queries = x[:2800], x[2800:]
+    assert Projection.fit(rows, 8).excess_per_row(rows, queries) == 0.0
+    assert Projection.fit(rows, 2).excess_per_row(rows, queries) * len(rows) > 20
+
+
+def test_motion_shortlist_deepens_to_what_the_projection_self_check_asks(tmp_path, monkeypatch, small_thresholds):
+    """A projection far smaller than the data's rank misorders the shortlist: the depth measured at
+    training keeps the motion results those of exact search, where the fixed depth alone does not."""
+    from vidsearch.bench.store import synthetic_index
+
+    monkeypatch.setattr(ann, "MOTION_PCA_DIM", 6)
+    monkeypatch.setattr(search, "RERANK_DEPTH", 16)
+    idx = synthetic_index(tmp_path / "syn", 4000, dim=48, chunk=1500)
+    searcher_ann = idx.ann
+    assert searcher_ann.projection is not None and searcher_ann.motion_depth(4000, 10) > 16
+    queries = [_query(idx, i) for i in (3, 777, 1500, 2222, 3100, 3999)]
+
+    def results():
+        return [[h.id for h in idx.search(q, k=10, by="motion")] for q in queries]
+
+    calibrated = results()
+    monkeypatch.setattr(ann.AnnSet, "motion_depth", lambda self, rows, k: 0)
+    fixed = results()
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    exact = results()
+    overlap = lambda got: np.mean([len(set(g) & set(e)) / 10 for g, e in zip(got, exact)])  # noqa: E731
+    assert overlap(calibrated) >= 0.95 and overlap(fixed) < overlap(calibrated)
