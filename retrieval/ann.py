@@ -190,7 +190,8 @@ class AnnSet:
         s = self.state
         flow = " (moments + flow)" if self.layout["flow"] else ""
         motion = f"SQ8 over PCA-{self.projection.dim}" if self.projection is not None else f"PQ{s['motion_m']}"
-        return f"IVF{s['nlist']}-{motion} motion{flow} + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,})"
+        checked = f"; the projection's self-check asks a motion re-rank of {self.motion_depth(s['trained_on'], 10):,} at that size" if "motion_excess_per_row" in s else ""
+        return f"IVF{s['nlist']}-{motion} motion{flow} + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {NPROBE}, trained on {s['trained_on']:,}{checked})"
 
 
 def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, kind: str, layout: dict[str, int]) -> np.ndarray:

@@ -317,6 +317,7 @@ def test_motion_shortlist_deepens_to_what_the_projection_self_check_asks(tmp_pat
     idx = synthetic_index(tmp_path / "syn", 4000, dim=48, chunk=1500)
     searcher_ann = idx.ann
     assert searcher_ann.projection is not None and searcher_ann.motion_depth(4000, 10) > 16
+    assert f"self-check asks a motion re-rank of {searcher_ann.motion_depth(4000, 10):,}" in idx.stats()["vector_search"]
     queries = [_query(idx, i) for i in (3, 777, 1500, 2222, 3100, 3999)]
 
     def results():
