@@ -31,7 +31,7 @@ from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import vectors_of
 
 # (appearance, motion) cosine thresholds per backbone, measured on the real clips and their
-# re-encoded / cropped / recoloured copies (notes/curate-readme.md): with these, every copy joins
+# re-encoded / cropped / recoloured copies (README "Curation at scale"): with these, every copy joins
 # its source's group and no two different clips are joined. Other backbones need explicit values.
 CALIBRATED_THRESHOLDS = {"dinov2-s14": (0.93, 0.90), "efficientnet-lite0": (0.66, 0.80)}
 # Below this many segments every pair is compared directly (one cluster).

@@ -35,7 +35,7 @@ class SegmentConfig:
     """
 
     mode: SegmentMode = "none"
-    detector: str = "scenedetect"  # measured default: see notes/segments-readme.md (bench/shots.py)
+    detector: str = "scenedetect"  # measured default: see the README "Shot detection and segmentation" (bench/shots.py)
     min_seconds: float = 1.0
     max_seconds: float = 10.0
     window: float = 5.0

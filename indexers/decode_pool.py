@@ -31,7 +31,8 @@ JOIN_TIMEOUT_S = 5.0
 
 def _worker_main(conn: Connection, runner: JobRunner, threads: int) -> None:
     """Run the jobs the driver sends, one at a time, until it sends ``None``, with ``threads``
-    threads for the straight-through decoder (the pool's share of the cores)."""
+    FFmpeg threads (the pool's share of the cores) for the seeking sampler and the
+    straight-through decoder alike."""
     from vidsearch.indexers import video
 
     video.DECODE_THREADS = threads

@@ -61,7 +61,7 @@ class RuntimeConfig:
             which one long file's sampled frames may be split (``indexers/split_decode.py``;
             1: files are never split). ``None``: the decode workers, no helpers, so a long file
             is split only among workers that would otherwise idle (few files left). Measured on
-            the 2-core machine (notes/throughput-readme.md): 2 parts of one 1080p file in 2
+            the 2-core machine (README, "Indexing throughput"): 2 parts of one 1080p file in 2
             processes decoded it no faster (1.01x; PyAV's default FFmpeg threads already run
             beside each other), so a helper is not worth starting there.
     """

@@ -15,7 +15,7 @@ When to split (:class:`SplitRule`): only files of mode ``none`` whose decode is 
 frames x pixels of the file divided by a part's minimum (``MIN_PART_PIXEL_FRAMES``) gives the
 most useful parts, capped by the decode processes that would otherwise be idle (``capacity``,
 from the pool). Measured on 2 cores it gains nothing (FFmpeg's threads already use both: see
-notes/throughput-readme.md), so by default only idle decode workers take parts.
+the README's "Re-measured 2026-12-04" throughput section), so by default only idle decode workers take parts.
 """
 
 from __future__ import annotations
