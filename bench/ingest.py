@@ -66,10 +66,11 @@ def published_cosine(reference: np.ndarray, ours: np.ndarray) -> float:
     return float(reference @ head / np.linalg.norm(head))
 
 
-def run_reference(paths: list[Path], config, encoder) -> tuple[float, dict[str, np.ndarray]]:
+def run_reference(paths: list[Path], config, encoder, device: str = "cpu") -> tuple[float, dict[str, np.ndarray]]:
+    """Seconds and moments of the reference approach, its fp32 forward pass on ``device``."""
     from vidsearch.indexers.moments import semantic_moments
 
-    encoder.place("cpu", "fp32")
+    encoder.place(device, "fp32")
     out, t0 = {}, time.perf_counter()
     for path in paths:
         frames = reference_frames(path, config.num_frames, encoder.image_size)
@@ -154,21 +155,22 @@ def decode_rate(paths: list[Path], config, size: int, workers: int) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def precision_cosines(paths: list[Path], config, encoder, precisions=("bf16", "fp16")) -> dict[str, tuple[float, float]]:
-    """(min, mean) cosine of each clip's moments at each precision vs fp32 (frames decoded once)."""
+def precision_cosines(paths: list[Path], config, encoder, precisions=("bf16", "fp16"), device: str = "cpu") -> dict[str, tuple[float, float]]:
+    """(min, mean) cosine of each clip's moments at each precision on ``device`` vs fp32 on the
+    CPU (frames decoded once)."""
     from vidsearch.indexers.moments import semantic_moments
     from vidsearch.indexers.video import sample_frames
 
     frames = [sample_frames(p, config.num_frames, encoder.image_size) for p in paths]
 
-    def moments(precision):
-        encoder.place("cpu", precision)
+    def moments(where, precision):
+        encoder.place(where, precision)
         return [semantic_moments(encoder.encode(f).patch_tokens, config.alpha, config.aggregation).numpy() for f in frames]
 
-    exact = moments("fp32")
+    exact = moments("cpu", "fp32")
     out = {}
     for p in precisions:
-        cos = [float(a @ b) for a, b in zip(moments(p), exact)]
+        cos = [float(a @ b) for a, b in zip(moments(device, p), exact)]
         out[p] = (min(cos), float(np.mean(cos)))
     encoder.place("cpu", "fp32")
     return out

@@ -73,10 +73,11 @@ def write_long_clip(path: Path, spec: LongClip, source: list[np.ndarray], seed: 
     return path
 
 
-def _write_from(source_clip: Path, path: Path, spec: LongClip, seed: int) -> Path:
-    """One long clip from ``source_clip`` (a worker process decodes the short source itself)."""
+def _write_from(source_clip: Path, path: Path, spec: LongClip, seed: int, frames: list[np.ndarray] | None = None) -> Path:
+    """One long clip from ``source_clip``'s ``frames`` (decoded here when not given: a worker
+    process decodes the short source itself)."""
     print(f"writing {path} ({spec.seconds:g} s {spec.width}x{spec.height})", flush=True)
-    return write_long_clip(path, spec, _source_frames(source_clip), seed)
+    return write_long_clip(path, spec, _source_frames(source_clip) if frames is None else frames, seed)
 
 
 def ensure_corpus(cache: Path, real_clips: Path, specs=LONG_CLIPS, workers: int = 1) -> list[Path]:
@@ -96,8 +97,9 @@ def ensure_corpus(cache: Path, real_clips: Path, specs=LONG_CLIPS, workers: int 
             with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
                 list(pool.map(_write_from, *zip(*jobs)))
         else:
+            frames = _source_frames(source)  # decoded once for all the clips
             for job in jobs:
-                _write_from(*job)
+                _write_from(*job, frames=frames)
     return real + [cache / spec.name for spec in specs]
 
 

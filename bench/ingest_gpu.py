@@ -34,7 +34,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vidsearch.bench.ingest import decode_rate, reference_frames, run_ours
+from vidsearch.bench.ingest import decode_rate, precision_cosines, run_ours, run_reference
 from vidsearch.bench.ingest_corpus import LongClip, ensure_corpus
 from vidsearch.bench.throughput import encoder_gflops, gemm_peak_gflops
 
@@ -93,42 +93,6 @@ class UtilisationSampler:
 
     def mean(self) -> float | None:
         return float(np.mean(self.samples)) if self.samples else None
-
-
-def precision_cosines(paths: list[Path], config, encoder, device: str) -> dict[str, dict[str, float]]:
-    """(min, mean) moments cosine of each precision on ``device`` vs fp32 on the CPU (frames decoded once)."""
-    from vidsearch.indexers.moments import semantic_moments
-    from vidsearch.indexers.video import sample_frames
-
-    frames = [sample_frames(p, config.num_frames, encoder.image_size) for p in paths]
-
-    def moments(where: str, precision: str) -> list[np.ndarray]:
-        encoder.place(where, precision)
-        return [semantic_moments(encoder.encode(f).patch_tokens, config.alpha, config.aggregation).numpy() for f in frames]
-
-    exact = moments("cpu", "fp32")
-    out = {}
-    for p in PRECISIONS:
-        if p == "bf16" and device == "cpu":
-            from vidsearch.indexers.encoders.precision import cpu_has_bf16
-
-            if not cpu_has_bf16():
-                continue
-        cos = [float(a @ b) for a, b in zip(moments(device, p), exact)]
-        out[p] = {"min": min(cos), "mean": float(np.mean(cos))}
-    return out
-
-
-def run_reference(paths: list[Path], config, encoder, device: str) -> float:
-    """Seconds for the reference approach with its fp32 forward pass on ``device``."""
-    from vidsearch.indexers.moments import semantic_moments
-
-    encoder.place(device, "fp32")
-    t0 = time.perf_counter()
-    for path in paths:
-        frames = reference_frames(path, config.num_frames, encoder.image_size)
-        semantic_moments(encoder.encode(frames).patch_tokens, config.alpha, config.aggregation)
-    return time.perf_counter() - t0
 
 
 def pipeline_row(paths: list[Path], config, encoder, sampler: UtilisationSampler, device: str, **runtime) -> dict:
@@ -215,9 +179,9 @@ def main(argv: list[str] | None = None) -> None:
 
     sample = [*groups.get("real", []), *groups.get("360p", [])[:4]]
     print(f"\n## moments cosine vs fp32 on the CPU ({len(sample)} clips: real + 360p)")
-    figures["precision_cosine"] = precision_cosines(sample, config, encoder, device)
-    for p, c in figures["precision_cosine"].items():
-        print(f"{p} on {device}: min {c['min']:.6f}, mean {c['mean']:.6f} (guard threshold 0.999)")
+    figures["precision_cosine"] = precision_cosines(sample, config, encoder, PRECISIONS, device)
+    for p, (lo, mean) in figures["precision_cosine"].items():
+        print(f"{p} on {device}: min {lo:.6f}, mean {mean:.6f} (guard threshold 0.999)")
 
     sampler = UtilisationSampler(device)
     run_ours(groups.get("real", corpus)[:2], config, encoder, device=device)  # warm-up: spawn, CUDA kernels, the guard's verdict
@@ -228,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, dict] = {}
     for group, paths in groups.items():
         ref_paths = paths[: args.reference_clips]
-        ref_rate = len(ref_paths) / run_reference(ref_paths, config, encoder, device)
+        ref_rate = len(ref_paths) / run_reference(ref_paths, config, encoder, device)[0]
         rows[group] = pipeline_row(paths, config, encoder, sampler, device)
         figures["groups"][group] = {"reference_clips_per_s": ref_rate, "reference_clips": len(ref_paths), **rows[group]}
         ours = rows[group]["clips_per_s"]
