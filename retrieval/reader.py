@@ -86,11 +86,15 @@ class SnapshotReader:
     def contains(self, segment_id: int) -> bool:
         return bool(self.locate(np.array([segment_id]))[0][0])
 
-    def _gather(self, ids: np.ndarray, attr: str, width: int) -> np.ndarray:
+    def _locate_all(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fragment, row) of every id; KeyError naming the first id that is not live."""
         ok, frag, row = self.locate(ids)
         if not ok.all():
-            missing = np.asarray(ids)[~ok][:5].tolist()
-            raise KeyError(f"no segment with id {missing[0] if len(missing) == 1 else missing} in {self.dir}")
+            raise KeyError(f"no segment with id {int(np.asarray(ids).reshape(-1)[~ok][0])} in {self.dir}")
+        return frag, row
+
+    def _gather(self, ids: np.ndarray, attr: str, width: int) -> np.ndarray:
+        frag, row = self._locate_all(ids)
         out = np.empty((len(row), width), np.float32)
         for f in np.unique(frag):
             sel = np.flatnonzero(frag == f)
@@ -102,9 +106,7 @@ class SnapshotReader:
         """(unit moments, flow or None, curves) of ``ids`` as float32, located once and read
         fragment by fragment in row order: the exact re-rank's one pass over the memory-mapped
         arrays (three separate lookups cost three locates and three unsorted passes)."""
-        ok, frag, row = self.locate(ids)
-        if not ok.all():
-            raise KeyError(f"no segment with id {int(np.asarray(ids)[~ok][0])} in {self.dir}")
+        frag, row = self._locate_all(ids)
         moments = np.empty((len(row), self.manifest.moments_dim), np.float32)
         curves = np.empty((len(row), self.manifest.curve_len), np.float32)
         flow = np.zeros((len(row), flow_dim), np.float32) if flow_dim else None
@@ -132,9 +134,7 @@ class SnapshotReader:
         dim = self.manifest.aux_dims.get(name)
         if dim is None:
             return None
-        ok, frag, row = self.locate(ids)
-        if not ok.all():
-            raise KeyError(f"no segment with id {int(np.asarray(ids)[~ok][0])} in {self.dir}")
+        frag, row = self._locate_all(ids)
         out = np.zeros((len(row), dim), np.float32)
         for f in np.unique(frag):
             sel = np.flatnonzero(frag == f)
@@ -154,9 +154,7 @@ class SnapshotReader:
     def records(self, ids: np.ndarray, with_curve: bool = True) -> list[dict]:
         """Segment + file columns of each id, in the given order (KeyError for unknown ids)."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        ok, frag, row = self.locate(ids)
-        if not ok.all():
-            raise KeyError(f"no segment with id {int(ids[~ok][0])} in {self.dir}")
+        frag, row = self._locate_all(ids)
         out: list[dict | None] = [None] * len(ids)
         for f in np.unique(frag):
             sel = np.flatnonzero(frag == f)
