@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.atomic import atomic_path
+from vidsearch.retrieval.vectors import MOMENTS_CODECS
 
 REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
 WHERE = "duration > 50"  # file durations are uniform in [1, 100] s: about half the segments pass
@@ -129,12 +130,14 @@ def cosine_percentiles(x: np.ndarray, rng: np.random.Generator, pairs: int = 200
     return [float(np.percentile(cos, p)) for p in (5, 50, 95)]
 
 
-def exact_top(index, queries: list, k: int, by: str, limit: int | None = None, moments_codec=None) -> list[list[int]]:
+def exact_top(index, queries: list, k: int, by: str, limit: int | None = None, codec: str | None = None) -> list[list[int]]:
     """Exact top-k of every query by the default scores (flow blended into motion where stored),
     in one pass over the stored vectors (batches of 65k; the first ``limit`` rows if given).
-    ``moments_codec`` (a FAISS ScalarQuantizer) scores the moments as that representation would."""
+    ``codec`` (``vectors.MOMENTS_CODECS``) scores the vectors as an index storing them in that
+    codec would (each batch encoded as one fragment)."""
     from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores, top_k
     from vidsearch.retrieval.types import FusionWeights
+    from vidsearch.retrieval.vectors import STORED_AS
 
     weights = FusionWeights()
     q_m = np.stack([q.moments for q in queries])
@@ -147,8 +150,10 @@ def exact_top(index, queries: list, k: int, by: str, limit: int | None = None, m
         if limit is not None and seen >= limit:
             break
         seen += len(ids)
-        m = batch["moments"] if moments_codec is None else unit(moments_codec.decode(moments_codec.compute_codes(batch["moments"])))
-        motion = motion_with_flow(m @ q_m.T, batch["aux_flow"] @ q_f.T if has_flow else None, weights)
+        if codec is not None:
+            arrays = {"moments": "moments", "aux_flow": "flow", "spf_curve": "curves"}
+            batch = {name: stored_as(v, STORED_AS[codec][arrays[name]]) for name, v in batch.items()}
+        motion = motion_with_flow(unit(batch["moments"]) @ q_m.T, batch["aux_flow"] @ q_f.T if has_flow else None, weights)
         for qi in range(len(queries)):
             pacing = pacing_scores(queries[qi].spf.curve, batch["spf_curve"])
             score = fused(motion[:, qi], pacing, by, weights)
@@ -157,6 +162,16 @@ def exact_top(index, queries: list, k: int, by: str, limit: int | None = None, m
             keep = top_k(all_scores, k)
             best[qi] = (all_ids[keep], all_scores[keep])
     return [b[0].tolist() for b in best]
+
+
+def stored_as(vectors: np.ndarray, codec: str) -> np.ndarray:
+    """``vectors`` as a fragment written in ``codec`` returns them (float32)."""
+    from vidsearch.retrieval.vectors import BITS, CodedRows, encode
+
+    if codec == "float16":
+        return np.asarray(vectors, np.float16).astype(np.float32)
+    codes, (low, step) = encode(vectors, BITS[codec])
+    return CodedRows(codes, low, step, BITS[codec])[:]
 
 
 def recall(exact: list[list[int]], found: list[list[int]], k: int = 10) -> float:
@@ -222,44 +237,42 @@ def measure(directory: Path, queries_path: Path, n_timed: int, sweep: bool = Fal
 
 
 def _sweep(index, queries: list, exact: dict, search) -> list[dict]:
-    """Recall@10 and p50 of the motion and --by both searches over nprobe x re-rank depth."""
+    """Recall@10 and p50 of the motion and --by both searches over the motion index's nprobe x
+    the re-rank depth (the pacing index keeps its own nprobe)."""
     rows = []
-    motion, pacing = index.ann.motion, index.ann.pacing
-    saved = motion.nprobe, pacing.nprobe, search.RERANK_DEPTH, search.BOTH_RERANK_DEPTH
+    motion = index.ann.motion
+    saved = motion.nprobe, search.RERANK_DEPTH, search.BOTH_RERANK_DEPTH
     for nprobe in SWEEP_NPROBE:
         for depth in SWEEP_DEPTH:
-            motion.nprobe = pacing.nprobe = nprobe
+            motion.nprobe = nprobe
             search.RERANK_DEPTH = search.BOTH_RERANK_DEPTH = depth
             row = {"nprobe": nprobe, "depth": depth}
             for by in ("motion", "both"):
                 times, found = _timed(index, queries, len(queries), by=by)
                 row[f"{by}_p50_ms"], row[f"recall_{by}"] = _p(times, 50), recall(exact[by], found)
             rows.append(row)
-    motion.nprobe, pacing.nprobe, search.RERANK_DEPTH, search.BOTH_RERANK_DEPTH = saved
+    motion.nprobe, search.RERANK_DEPTH, search.BOTH_RERANK_DEPTH = saved
     return rows
 
 
 def representations(directory: Path, queries_path: Path, limit: int) -> list[dict]:
-    """Recall@10 of an exact search whose moments are stored as int8 / 4-bit scalar codes
-    (per-dimension ranges trained on 65k rows) against the float16 moments, over the first
-    ``limit`` stored rows: what re-ranking from that representation would lose."""
-    import faiss
-
+    """Recall@10 of an exact search over vectors stored as each integer codec stores them
+    (``vectors.STORED_AS``; ranges fitted per 65k-row batch as per fragment) against the float16
+    vectors, over the first ``limit`` stored rows: what storing (and re-ranking from) that
+    representation loses."""
     from vidsearch.indexers.features import ClipFeatures
     from vidsearch.indexers.spf import SpfSignature
     from vidsearch.retrieval.index import Index
+    from vidsearch.retrieval.vectors import BITS
 
     data = np.load(queries_path)
     queries = [ClipFeatures(m, SpfSignature(c, 0.0, 0.0, [], c), aux={"flow": f}) for m, c, f in zip(data["moments"], data["curves"], data["flow"])]
     index = Index.open(directory)
-    sample = next(index.iter_batches(["moments"], 65536))[1]["moments"]
-    reference = {by: exact_top(index, queries, 10, by, limit) for by in ("motion", "both")}
+    reference = {by: exact_top(index, queries, 10, by, limit) for by in ("motion", "pacing", "both")}
     rows = []
-    for label, qtype, bits in (("int8 (SQ8)", faiss.ScalarQuantizer.QT_8bit, 8), ("4-bit (SQ4)", faiss.ScalarQuantizer.QT_4bit, 4)):
-        codec = faiss.ScalarQuantizer(sample.shape[1], qtype)
-        codec.train(sample)
-        row = {"representation": label, "bytes": sample.shape[1] * bits // 8}
-        for by in ("motion", "both"):
+    for codec, bits in BITS.items():
+        row = {"representation": codec, "bytes": index.manifest.moments_dim * bits // 8}
+        for by in reference:
             row[f"recall_{by}"] = recall(reference[by], exact_top(index, queries, 10, by, limit, codec))
         rows.append(row)
     return rows
@@ -323,8 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200, help="Timed queries per mode.")
     parser.add_argument("--sweep", action="store_true", help="Also measure recall and p50 over nprobe x re-rank depth.")
     parser.add_argument("--representations", type=int, default=0, metavar="ROWS",
-                        help="Also measure int8 / 4-bit moments against float16 over the first ROWS stored rows.")  # fmt: skip
-    parser.add_argument("--moments-codec", default="float16", choices=("float16", "int8"), help="How the built indexes store moments.")
+                        help="Also measure the int8 / int6 codecs against float16 over the first ROWS stored rows.")  # fmt: skip
+    parser.add_argument("--moments-codec", default="float16", choices=MOMENTS_CODECS, help="How the built indexes store moments.")
     parser.add_argument("--cache", type=Path, default=None, help="Cache of the real windows' vectors (.npz).")
     parser.add_argument("--measure", nargs=2, metavar=("INDEX", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -358,8 +371,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{kind} cosine 5/50/95 %: real {_fmt(cosine_percentiles(windows[kind], rng))}, synthetic {_fmt(cosine_percentiles(sample, rng))}")
     queries_path = work / "queries.npz"
     np.savez(queries_path, moments=windows["moments"][is_query], curves=windows["curves"][is_query], flow=windows["flow"][is_query])
-    motion_codes = f"SQ8 over PCA-{ann.MOTION_PCA_DIM}" if ann.MOTION_PCA_DIM else f"PQ {ann.MOTION_PQ_M} B"
-    print(f"\nANN: nlist ~sqrt(N) (power of 2), {motion_codes} motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe {ann.NPROBE}, "
+    motion_codes = f"PQ{ann.MOTION_PCA_DIM}x4fs over PCA-{ann.MOTION_PCA_DIM} (8-bit refine of >= {ann.FASTSCAN_DEPTH})" if ann.MOTION_PCA_DIM else f"PQ {ann.MOTION_PQ_M} B"
+    print(f"\nANN: nlist ~sqrt(N) (power of 2), {motion_codes} motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe max({ann.NPROBE}, nlist / {1 / ann.NPROBE_SHARE:g}) / max({ann.PACING_NPROBE}, nlist / {1 / ann.PACING_NPROBE_SHARE:g}), "
           f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH} of motion {search.BOTH_MOTION_DEPTH} + pacing {search.BOTH_PACING_DEPTH}) from {args.moments_codec} moments; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
           f"where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %); 'where new' = a different condition every query (no cache)")  # fmt: skip
     print("| stored segments | build s | open s | first query s | motion p50/p95 ms | pacing p50/p95 | both p50/p95 | where p50/p95 "
@@ -395,8 +408,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  nprobe {row['nprobe']:>3} depth {row['depth']:>4}: motion recall {row['recall_motion']:.3f} p50 {row['motion_p50_ms']:.1f} ms; "
                   f"both recall {row['recall_both']:.3f} p50 {row['both_p50_ms']:.1f} ms", flush=True)  # fmt: skip
         for row in r.get("representations", []):
-            print(f"  moments as {row['representation']} ({row['bytes']:,} B vs float16 {2 * windows['moments'].shape[1]:,} B): exact-search recall@10 "
-                  f"against float16, first {args.representations:,} rows: motion {row['recall_motion']:.3f}, both {row['recall_both']:.3f}", flush=True)  # fmt: skip
+            print(f"  vectors as {row['representation']} (moments {row['bytes']:,} B vs float16 {2 * windows['moments'].shape[1]:,} B): exact-search recall@10 "
+                  f"against float16, first {args.representations:,} rows: motion {row['recall_motion']:.3f}, pacing {row['recall_pacing']:.3f}, "
+                  f"both {row['recall_both']:.3f}", flush=True)  # fmt: skip
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
     if not args.keep and args.work is None:

@@ -3,9 +3,9 @@
     fragments/<name>/segments.parquet   segment rows sorted by id (schema.segments_schema)
     fragments/<name>/ids.npy            the segment ids, int64 (row order)
     fragments/<name>/moments.npy        SemanticMoments, float16 (n, D), memory-mapped by readers
-                     (or moments.u8.npy + moments.range.npy: int8 codes, see ``vectors.py``)
-    fragments/<name>/curves.npy         SPF curves, float16 (n, L), memory-mapped by readers
-    fragments/<name>/aux_flow.npy       the flow descriptor, float16 (n, F) (NaN rows: none stored)
+                     (or moments.u8.npy / moments.u6.npy + moments.range.npy: integer codes, ``vectors.py``)
+    fragments/<name>/curves.npy         SPF curves, float16 (n, L)
+    fragments/<name>/aux_flow.npy       the flow descriptor, float16 (n, F) (NaN rows: none stored; int6 indexes: u8 + range)
     fragments/<name>/posters.parquet    (id, jpeg) for segments with a poster, if any
 
 Vectors are float16 on disk (2 bytes a value: 2.3 KB for a 1152-d moments vector) and read
@@ -32,13 +32,18 @@ import pyarrow.parquet as pq
 from vidsearch.atomic import atomic_path
 from vidsearch.retrieval.schema import AUX_PREFIX, FILES_SCHEMA
 from vidsearch.retrieval.snapshot import FILES, FRAGMENTS, FragmentRef
-from vidsearch.retrieval.vectors import Int8Rows, encode_int8, load_moments
+from vidsearch.retrieval.vectors import CodedRows, load_array, mapped, save_npy, STORED_AS, write_array
 
 SEGMENT_ROW_GROUP = 512  # rows per Parquet row group: a record lookup decodes one group (measured: 4096 cost ~15 ms a hit)
 # Each search hit decodes one row group of every column: LZ4 measured 0.15 ms a group against
 # zstd's 0.52 ms (512 rows, 2026-12-04, the 1M benchmark's rows) for 10.6 vs 7.8 B a segment.
 SEGMENT_COMPRESSION = "lz4"
 POSTER_ROW_GROUP = 64
+# The same segment rows as uncompressed Arrow IPC, memory-mapped by readers: a search hit's record
+# is a zero-copy slice (0.03 ms) instead of a Parquet row-group decode (0.20 ms, 0.35 ms with the
+# conversion; one fragment of the 1M benchmark, 2026-12-05) for ~72 B a segment on disk. Parquet
+# stays the table DuckDB filters read; fragments written before the sidecar are read from it.
+SEGMENT_TABLE = "segments.arrow"
 ARRAY_AUX = ("flow",)  # aux descriptors stored as float16 arrays (scored per candidate), not Parquet columns
 
 
@@ -57,12 +62,6 @@ def new_name() -> str:
     return f"{os.urandom(8).hex()}"
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
-
-
 def write_fragment(directory: Path, data: FragmentData, name: str | None = None) -> FragmentRef:
     """Write a fragment's files; on any failure (disk full...) the folder is removed again."""
     name = name or new_name()
@@ -71,20 +70,19 @@ def write_fragment(directory: Path, data: FragmentData, name: str | None = None)
     try:
         ids = data.segments.column("id").to_numpy().astype(np.int64)
         segments = data.segments
+        stored_as = STORED_AS[data.moments_codec]
         for aux in ARRAY_AUX:
             if AUX_PREFIX + aux in segments.column_names:
-                _save_npy(folder / f"{AUX_PREFIX}{aux}.npy", _dense(segments.column(AUX_PREFIX + aux)))
+                write_array(folder, AUX_PREFIX + aux, _dense(segments.column(AUX_PREFIX + aux)), stored_as.get(aux, "float16"))
                 segments = segments.drop_columns([AUX_PREFIX + aux])
         with atomic_path(folder / "segments.parquet") as tmp:
             pq.write_table(segments, tmp, row_group_size=SEGMENT_ROW_GROUP, compression=SEGMENT_COMPRESSION)
-        _save_npy(folder / "ids.npy", ids)
-        if data.moments_codec == "int8":
-            codes, ranges = encode_int8(data.moments)
-            _save_npy(folder / "moments.range.npy", ranges)
-            _save_npy(folder / "moments.u8.npy", codes)
-        else:
-            _save_npy(folder / "moments.npy", np.asarray(data.moments, dtype=np.float16))
-        _save_npy(folder / "curves.npy", np.asarray(data.curves, dtype=np.float16))
+        with atomic_path(folder / SEGMENT_TABLE) as tmp:
+            with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, segments.schema) as writer:
+                writer.write_table(segments)
+        save_npy(folder / "ids.npy", ids)
+        write_array(folder, "moments", data.moments, data.moments_codec)
+        write_array(folder, "curves", data.curves, stored_as["curves"])
         if data.posters:
             keys = sorted(data.posters)
             table = pa.table({"id": pa.array(keys, pa.int64()), "jpeg": pa.array([data.posters[k] for k in keys], pa.binary())})
@@ -141,29 +139,39 @@ class FragmentReader:
 
     @cached_property
     def ids(self) -> np.ndarray:
-        return np.load(self.folder / "ids.npy", mmap_mode="r")
+        return mapped(self.folder / "ids.npy")
 
     @cached_property
-    def moments(self) -> np.ndarray | Int8Rows:
-        return load_moments(self.folder)
+    def moments(self) -> np.ndarray | CodedRows:
+        return load_array(self.folder, "moments")
 
     @cached_property
-    def curves(self) -> np.ndarray:
-        return np.load(self.folder / "curves.npy", mmap_mode="r")
+    def curves(self) -> np.ndarray | CodedRows:
+        return load_array(self.folder, "curves")
 
     @cached_property
     def _segments_file(self) -> pq.ParquetFile:
         return pq.ParquetFile(self.folder / "segments.parquet")
 
     @cached_property
-    def aux_arrays(self) -> dict[str, np.ndarray]:
-        """The fragment's memory-mapped aux arrays by name (float16, NaN rows where none stored)."""
-        return {name: np.load(path, mmap_mode="r") for name in ARRAY_AUX if (path := self.folder / f"{AUX_PREFIX}{name}.npy").exists()}
+    def _table(self) -> pa.Table | None:
+        """The segment rows memory-mapped from ``SEGMENT_TABLE`` (None: a fragment written before it)."""
+        path = self.folder / SEGMENT_TABLE
+        if not path.exists():
+            return None
+        with pa.ipc.open_file(pa.memory_map(str(path))) as reader:
+            return reader.read_all()
+
+    @cached_property
+    def aux_arrays(self) -> dict[str, np.ndarray | CodedRows]:
+        """The fragment's memory-mapped aux arrays by name (NaN rows where none stored)."""
+        return {name: array for name in ARRAY_AUX if (array := load_array(self.folder, AUX_PREFIX + name, required=False)) is not None}
 
     @property
     def column_names(self) -> list[str]:
         """Segment columns this fragment was written with (older ones may lack newer aux columns)."""
-        return self._segments_file.schema_arrow.names + [AUX_PREFIX + name for name in self.aux_arrays]
+        schema = self._segments_file.schema_arrow if self._table is None else self._table.schema
+        return schema.names + [AUX_PREFIX + name for name in self.aux_arrays]
 
     @property
     def segments_path(self) -> Path:
@@ -185,7 +193,7 @@ class FragmentReader:
 
     def _with_arrays(self, table: pa.Table | None, positions: np.ndarray | None, arrays: list[str]) -> pa.Table:
         """``table`` (None: no Parquet columns asked for) with the array aux columns appended."""
-        columns = {AUX_PREFIX + n: _as_column(np.asarray(self.aux_arrays[n] if positions is None else self.aux_arrays[n][positions])) for n in arrays}
+        columns = {AUX_PREFIX + n: _as_column(np.asarray(self.aux_arrays[n][slice(None) if positions is None else positions])) for n in arrays}
         if table is None:
             return pa.table(columns)
         for name, column in columns.items():
@@ -193,9 +201,13 @@ class FragmentReader:
         return table
 
     def rows(self, positions: np.ndarray, columns: list[str] | None = None) -> pa.Table:
-        """Segment rows at ``positions`` (sorted or not), decoding only their row groups."""
+        """Segment rows at ``positions`` (sorted or not): slices of the memory-mapped table, or
+        (older fragments) decoding only their Parquet row groups."""
         positions = np.asarray(positions, dtype=np.int64)
         parquet_columns, arrays = self._split(columns)
+        if self._table is not None:
+            table = self._table if parquet_columns is None else self._table.select(parquet_columns)
+            return self._with_arrays(table.take(pa.array(positions)) if parquet_columns != [] else None, positions, arrays)
         size = self._group_rows
         groups = np.unique(positions // size)
         if parquet_columns == []:
@@ -206,7 +218,12 @@ class FragmentReader:
 
     def read_columns(self, columns: list[str] | None) -> pa.Table:
         parquet_columns, arrays = self._split(columns)
-        table = self._segments_file.read(columns=parquet_columns) if parquet_columns != [] else None
+        if parquet_columns == []:
+            table = None
+        elif self._table is not None:
+            table = self._table if parquet_columns is None else self._table.select(parquet_columns)
+        else:
+            table = self._segments_file.read(columns=parquet_columns)
         return self._with_arrays(table, None, arrays)
 
     def posters(self) -> dict[int, bytes]:

@@ -25,7 +25,14 @@ class SnapshotReader:
     def __init__(self, directory: Path, manifest: Manifest, snapshot: Snapshot):
         self.dir, self.manifest, self.snapshot = Path(directory), manifest, snapshot
         self.fragments = [FragmentReader(self.dir, ref) for ref in snapshot.fragments]
-        self._mins = np.array([f.ref.min_id for f in self.fragments], dtype=np.int64)
+        # Lookup over the fragments with rows (their id ranges ascend and never overlap). A
+        # fragment whose ids are exactly min..max (every fragment a commit writes; compaction
+        # leaves gaps) locates a row by subtraction, the others by a search of their ids.
+        refs = [(i, f.ref) for i, f in enumerate(self.fragments) if f.ref.segments]
+        self._frag = np.array([i for i, _ in refs], dtype=np.int64)
+        self._mins = np.array([r.min_id for _, r in refs], dtype=np.int64)
+        self._maxs = np.array([r.max_id for _, r in refs], dtype=np.int64)
+        self._dense = np.array([r.max_id - r.min_id + 1 == r.segments for _, r in refs], dtype=bool)
         self.deleted = read_ids(self.dir, snapshot.deleted_segments)
         self.deleted_files = read_ids(self.dir, snapshot.deleted_files)
         self.schema = segments_schema(manifest.aux_dims)
@@ -68,17 +75,22 @@ class SnapshotReader:
     def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(keep mask, fragment index, row) for ``ids``; unknown or deleted ids are masked out."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        frag = np.searchsorted(self._mins, ids, side="right") - 1
-        row = np.zeros(len(ids), np.int64)
-        ok = (frag >= 0) & ~np.isin(ids, self.deleted)
-        for f in np.unique(frag[ok]):
-            sel = np.flatnonzero(ok & (frag == f))
-            fids = self.fragments[f].ids
-            pos = np.minimum(np.searchsorted(fids, ids[sel]), max(len(fids) - 1, 0))
-            found = (len(fids) > 0) & (np.asarray(fids[pos]) == ids[sel])
+        slot = np.searchsorted(self._mins, ids, side="right") - 1
+        ok = slot >= 0
+        slot = np.maximum(slot, 0)
+        if not len(self._frag):
+            return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64)
+        ok &= ids <= self._maxs[slot]
+        if len(self.deleted):
+            ok &= ~np.isin(ids, self.deleted)
+        row = ids - self._mins[slot]
+        for s in np.unique(slot[ok & ~self._dense[slot]]):
+            sel = np.flatnonzero(ok & (slot == s))
+            fids = self.fragments[self._frag[s]].ids
+            pos = np.minimum(np.searchsorted(fids, ids[sel]), len(fids) - 1)
             row[sel] = pos
-            ok[sel[~found]] = False
-        return ok, frag, row
+            ok[sel[fids[pos] != ids[sel]]] = False
+        return ok, self._frag[slot], row
 
     def live_ids(self, ids: np.ndarray) -> np.ndarray:
         return np.asarray(ids, dtype=np.int64)[self.locate(ids)[0]]
@@ -151,8 +163,9 @@ class SnapshotReader:
         return out
 
     # ------------------------------------------------------------------ records
-    def records(self, ids: np.ndarray, with_curve: bool = True) -> list[dict]:
-        """Segment + file columns of each id, in the given order (KeyError for unknown ids)."""
+    def records(self, ids: np.ndarray, with_curve: bool = True, curves: np.ndarray | None = None) -> list[dict]:
+        """Segment + file columns of each id, in the given order (KeyError for unknown ids);
+        ``curves``: the ids' SPF curves when the caller has read them already."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         frag, row = self._locate_all(ids)
         out: list[dict | None] = [None] * len(ids)
@@ -160,10 +173,11 @@ class SnapshotReader:
             sel = np.flatnonzero(frag == f)
             for i, rec in zip(sel, self.fragments[f].rows(row[sel]).to_pylist()):
                 out[i] = rec
-        curves = self.curves(ids) if with_curve else None
+        if with_curve and curves is None:
+            curves = self.curves(ids)
         for i, rec in enumerate(out):
             rec.update(self.file_by_id(rec["file_id"]) or {})
-            if curves is not None:
+            if with_curve:
                 rec["spf_curve"] = curves[i].tolist()
         return out  # type: ignore[return-value]
 

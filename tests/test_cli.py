@@ -72,9 +72,9 @@ def test_demo_builds_corpus_indexes_and_queries(tmp_path):
     assert again.exit_code == 0 and "0 embedded now" in again.output
 
 
-def test_index_with_int8_moments(tmp_path, make_clip):
-    """--moments-codec int8 on real decoded clips: the moments are stored as 8-bit codes, a query
-    finds the same neighbour as float16 would, and a mismatching codec or a bad name is one line."""
+def test_index_with_integer_codecs(tmp_path, make_clip):
+    """--moments-codec int8 / int6 on decoded clips: the vectors are stored as integer codes, a
+    query finds the same neighbour as float16 would, and a mismatching codec or a bad name is one line."""
     corpus = tmp_path / "c"
     corpus.mkdir()
     make_clip("a.mp4", folder=corpus, motion="linear")
@@ -84,6 +84,10 @@ def test_index_with_int8_moments(tmp_path, make_clip):
     result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["path"].endswith("b.mp4")
+    assert runner.invoke(app, ["index", str(corpus), "--index", str(tmp_path / "six"), "-b", "tiny-random", "-T", "8", "--moments-codec", "int6"]).exit_code == 0
+    assert list((tmp_path / "six" / "fragments").rglob("moments.u6.npy")) and list((tmp_path / "six" / "fragments").rglob("aux_flow.u8.npy"))
+    result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "six"), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)[0]["path"].endswith("b.mp4"), result.output
     result = _index(tmp_path, corpus, "--moments-codec", "float16")
     assert result.exit_code != 0 and "stores moments as int8" in result.output and "Traceback" not in result.output
     result = _index(tmp_path / "other", corpus, "--moments-codec", "int4")

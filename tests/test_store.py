@@ -302,3 +302,26 @@ def test_cli_segments_range_query_info_compact(tmp_path, corpus, monkeypatch):
     assert compacted.exit_code == 0 and "1 deleted rows" in compacted.output
     stats = json.loads(runner.invoke(app, ["stats", *index, "--json"]).output)
     assert (stats["segments"], stats["deleted_segments"], stats["fragments"]) == (7, 0, 1)
+
+
+def test_fragments_without_the_arrow_table_read_the_same_from_parquet(tmp_path, corpus, monkeypatch):
+    """Records, pages, filters and searches of fragments written before the memory-mapped Arrow
+    table (``segments.arrow``) come from their Parquet rows, identical to the table's."""
+    from vidsearch.retrieval.fragment import SEGMENT_TABLE
+
+    _windowed_pipeline(monkeypatch, window_s=0.5)
+    idx = Index.create(tmp_path / "idx", TINY)
+    idx.add([corpus])
+    tables = list((tmp_path / "idx" / "fragments").rglob(SEGMENT_TABLE))
+    assert tables
+
+    def observe(index: Index) -> tuple:
+        records = index.records()
+        query = index.features_of(records[2]["id"])
+        hits = [(h.id, h.start_s, h.record["breakpoints"], h.record["indexed_at"]) for h in index.search(query, k=5, by="both")]
+        return records, index.page(1, 3), index.filter_ids("start_s >= 0.5").tolist(), hits, index.segments_of(records[0]["path"])
+
+    with_table = observe(Index.open(tmp_path / "idx"))
+    for path in tables:
+        path.unlink()
+    assert observe(Index.open(tmp_path / "idx")) == with_table

@@ -101,27 +101,33 @@ def test_motion_index_over_moments_and_flow_ranks_by_the_blended_score(tmp_path,
     blended = ann.motion_query(idx.ann.layout, q.moments, q.aux["flow"], 0.5) @ stored.T
     exact = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False) if h.id <= 5}
     assert np.allclose(blended, [exact[i] for i in range(1, 6)], atol=1e-3)
-    # the index's estimates (projected SQ8 codes + the centring constant) are motion scores, as
+    # the index's estimates (projected 8-bit refine codes + the centring constant) are motion scores, as
     # --by both fuses them with pacing before the exact re-rank
     ids, estimates = idx.ann.motion_search(q.moments, q.aux["flow"], 0.5, 50)
     every = {h.id: h.motion for h in idx.search(q, k=3000, exclude_self=False)}
     assert np.abs(estimates - np.array([every[i] for i in ids])).max() < 0.02
 
 
-def test_motion_index_written_as_ivf_pq_still_loads_and_grows(tmp_path, monkeypatch, small_thresholds):
-    """An index whose motion ANN is the earlier IVF-PQ over the full vectors (no projection)
-    opens, gets codes for a new fragment without retraining, and still equals exact search;
-    new indexes search a projection (SQ8 over PCA)."""
+@pytest.mark.parametrize("layout", ["ivf-pq", "ivf-sq8"])
+def test_motion_index_of_an_earlier_layout_still_loads_and_grows(tmp_path, monkeypatch, small_thresholds, layout):
+    """An index whose motion ANN has an earlier layout (IVF-PQ over the full vectors, no
+    projection; or IVF-SQ8 over the projection, no refine codes) opens, gets codes for a new
+    fragment without retraining, and still equals exact search; compaction moves it to the
+    current layout (4-bit fast-scan codes over the projection + 8-bit refine codes)."""
     from vidsearch.bench.store import synthetic_index
     from vidsearch.retrieval.snapshot import commit
 
-    monkeypatch.setattr(ann, "MOTION_PCA_DIM", 0)
+    monkeypatch.setattr(ann, *(("MOTION_PCA_DIM", 0) if layout == "ivf-pq" else ("MOTION_CODES", "sq8")))
     idx = synthetic_index(tmp_path / "old", 3000, dim=48, chunk=1200)
     monkeypatch.undo()
     monkeypatch.setattr(ann, "ANN_THRESHOLD", 500)
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 500)
     old = snapshot.latest(tmp_path / "old")
-    assert "motion_projection" not in old.ann and "PQ" in Index.open(tmp_path / "old").stats()["vector_search"].split(" motion")[0]
+    described = Index.open(tmp_path / "old").stats()["vector_search"].split(" motion")[0]
+    if layout == "ivf-pq":
+        assert "motion_projection" not in old.ann and "PQ" in described
+    else:
+        assert old.ann["motion_codes"] == "sq8" and "SQ8 over PCA" in described
     # a new fragment (the first one's rows, moved a little, under new ids) is encoded with the old model
     from vidsearch.retrieval.fragment import FragmentData, write_fragment
     from vidsearch.retrieval.reader import SnapshotReader
@@ -136,14 +142,14 @@ def test_motion_index_written_as_ivf_pq_still_loads_and_grows(tmp_path, monkeypa
     grown = replace(old, fragments=old.fragments + (ref,), next_segment_id=3301)
     grown, _ = ann.update_ann(tmp_path / "old", manifest, grown)
     commit(tmp_path / "old", grown)
-    assert grown.ann["motion_model"] == old.ann["motion_model"] and "motion_projection" not in grown.ann
+    assert grown.ann["motion_model"] == old.ann["motion_model"] and not any("motion_refine" in c for c in grown.ann["codes"].values())
     reopened = Index.open(tmp_path / "old")
     queries = [_query(reopened, i) for i in (5, 1800, 3100)]
     fast = [[h.id for h in reopened.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
-    assert reopened.ann.projection is None and any(i > 3000 for row in fast for i in row)
+    assert reopened.ann.refine is None and (reopened.ann.projection is None) == (layout == "ivf-pq") and any(i > 3000 for row in fast for i in row)
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
     assert fast == [[h.id for h in reopened.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
-    assert Index.open(tmp_path / "old").compact() and "SQ8 over PCA" in Index.open(tmp_path / "old").stats()["vector_search"]
+    assert Index.open(tmp_path / "old").compact() and "PQ128x4fs over PCA" in Index.open(tmp_path / "old").stats()["vector_search"]
 
 
 def test_ann_codes_are_incremental_and_tombstones_respected(tmp_path, corpus_files, monkeypatch):
@@ -263,21 +269,29 @@ def test_segments_without_flow_stay_null_in_the_flow_array():
     assert _as_column(dense).to_pylist() == [[1.0, 2.0], None, [3.0, 4.0]]
 
 
-def test_int8_moments_search_like_float16_and_survive_compaction(tmp_path, monkeypatch, small_thresholds):
-    """An index storing int8 moments: half the bytes, ANN equals exact search over what is stored,
-    top-10 close to the float16 twin's, and compaction keeps the representation."""
+@pytest.mark.parametrize("codec, size_ratio, min_cosine", [("int8", 0.52, 0.999), ("int6", 0.39, 0.99)])
+def test_integer_codecs_search_like_float16_and_survive_compaction(tmp_path, monkeypatch, small_thresholds, codec, size_ratio, min_cosine):
+    """An index storing integer codes: moments in 8 (6) bits, flow in float16 (8 bits), curves in
+    float16; ANN equals exact search over what is stored, top-10 close to the float16 twin's, and compaction keeps
+    the representation."""
     from vidsearch.bench.store import synthetic_index
 
     def flows(rng, count):
         v = np.abs(rng.normal(size=(count, 12))).astype(np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    twins = {codec: synthetic_index(tmp_path / codec, 3000, dim=48, chunk=1200, flow=flows, flow_dim=12, moments_codec=codec) for codec in ("float16", "int8")}
-    small, big = (sum(p.stat().st_size for p in (tmp_path / c / "fragments").rglob("moments*")) for c in ("int8", "float16"))
-    assert small < 0.52 * big
-    idx = twins["int8"]
-    original = twins["float16"].moments(np.arange(1, 3001))
-    assert (np.sum(idx.moments(np.arange(1, 3001)) * original, axis=1) > 0.999).all()
+    twins = {c: synthetic_index(tmp_path / c, 3000, dim=48, chunk=1200, flow=flows, flow_dim=12, moments_codec=c) for c in ("float16", codec)}
+    sizes = {c: {kind: sum(p.stat().st_size for p in (tmp_path / c / "fragments").rglob(f"{kind}*")) for kind in ("moments", "curves", "aux_flow")} for c in twins}
+    assert sizes[codec]["moments"] < size_ratio * sizes["float16"]["moments"] and sizes[codec]["curves"] == sizes["float16"]["curves"]
+    assert (sizes[codec]["aux_flow"] < 0.6 * sizes["float16"]["aux_flow"]) == (codec == "int6")  # int6 stores flow in 8 bits
+    idx = twins[codec]
+    ids = np.arange(1, 3001)
+    original = twins["float16"].moments(ids)
+    assert (np.sum(idx.moments(ids) * original, axis=1) > min_cosine).all()
+    assert np.array_equal(idx._reader.curves(ids), twins["float16"]._reader.curves(ids))
+    stored_flow, float_flow = idx._reader.aux(ids, "flow"), twins["float16"]._reader.aux(ids, "flow")
+    cosine = np.sum(stored_flow * float_flow, axis=1) / np.linalg.norm(stored_flow, axis=1) / np.linalg.norm(float_flow, axis=1)
+    assert (cosine > 0.999).all() and (codec == "int6") != np.array_equal(stored_flow, float_flow)
     rng = np.random.default_rng(1)
     queries = [ClipFeatures(original[i], _query(idx, i + 1).spf, aux={"flow": flows(rng, 1)[0]}) for i in (4, 1800, 2950)]
     run = lambda index: [[h.id for h in index.search(q, k=10, by=by, exclude_self=False)] for q in queries for by in ("motion", "both")]  # noqa: E731
@@ -286,13 +300,38 @@ def test_int8_moments_search_like_float16_and_survive_compaction(tmp_path, monke
     assert overlap >= 0.9
     idx.remove([5, 6])
     idx.compact()
-    assert not list((tmp_path / "int8" / "fragments").rglob("moments.npy")) and list((tmp_path / "int8" / "fragments").rglob("moments.u8.npy"))
-    reopened = Index.open(tmp_path / "int8")
-    assert reopened.manifest.moments_codec == "int8"
+    bits = codec[3:]
+    assert not list((tmp_path / codec / "fragments").rglob("moments.npy")) and list((tmp_path / codec / "fragments").rglob(f"moments.u{bits}.npy"))
+    assert bool(list((tmp_path / codec / "fragments").rglob("aux_flow.u8.npy"))) == (codec == "int6")
+    reopened = Index.open(tmp_path / codec)
+    assert reopened.manifest.moments_codec == codec
     after = run(reopened)
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
-    assert after == run(reopened)  # ANN equals exact search over the int8 rows
+    assert after == run(reopened)  # ANN equals exact search over the stored codes
     assert not {5, 6} & {i for row in after for i in row}
+
+
+def test_integer_codes_round_trip_within_half_a_step_and_keep_missing_rows():
+    """Packing four 6-bit values in three bytes is lossless; decoding lands within half a step of
+    every value inside the range (int6 clips only the outer 0.05 % of each dimension); rows that
+    were NaN (no flow computed) stay NaN, and a single row reads like an array's."""
+    from vidsearch.retrieval.vectors import BITS, CodedRows, _pack6, _unpack6, encode
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 64, (9, 7)).astype(np.uint8)
+    assert (_unpack6(_pack6(codes), 7) == codes).all() and _pack6(codes).shape == (9, 6)
+    x = rng.standard_normal((3000, 40)).astype(np.float32)
+    x[17] = np.nan
+    for codec, bits in BITS.items():
+        packed, (low, step) = encode(x, bits)
+        rows = CodedRows(packed, low, step, bits, np.array([17]))
+        decoded = rows[np.arange(len(x))]
+        inside = (x >= low - 1e-5) & (x <= low + step * (2**bits - 1) + 1e-5)  # (float rounding at the edges)
+        assert np.isnan(decoded[17]).all() and not np.isnan(np.delete(decoded, 17, axis=0)).any(), codec
+        assert (np.abs(decoded - x)[inside] <= step.repeat(len(x)).reshape(40, -1).T[inside] / 2 + 1e-6).all(), codec
+        present = inside[~np.isnan(x).any(axis=1)]
+        assert present.mean() > 0.99 if bits == 6 else present.all(), codec  # int8: the min-max range holds every value
+        assert np.array_equal(rows[5], decoded[5], equal_nan=True) and rows[5].shape == (40,)
 
 
 def test_projection_self_check_measures_the_order_it_loses():
