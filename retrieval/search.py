@@ -173,7 +173,7 @@ class Searcher:
         if req.group_by == "file":  # the best segment of each file: file ids first, records for the picks only
             _, first = np.unique(self.reader.file_ids(ids[order]), return_index=True)
             order = order[np.sort(first)[: req.k]]
-        records = self.reader.records(ids[order], curves=curves[order])
+        records = self.reader.records(ids[order], curves=curves[order], with_aux=False)  # a hit's record: metadata, no vectors
         contrib = self._contributions(req.feats.moments, vectors[order])
         return [
             SearchHit(
