@@ -276,6 +276,8 @@ def representations(directory: Path, queries_path: Path, limit: int) -> list[dic
     data = np.load(queries_path)
     queries = [ClipFeatures(m, SpfSignature(c, 0.0, 0.0, [], c), aux={"flow": f}) for m, c, f in zip(data["moments"], data["curves"], data["flow"])]
     index = Index.open(directory)
+    if index.manifest.moments_codec != "float16":
+        raise SystemExit(f"--representations compares against float16 vectors: {directory} stores {index.manifest.moments_codec}")
     reference = {by: exact_top(index, queries, 10, by, limit) for by in ("motion", "pacing", "both")}
     rows = []
     for codec, bits in BITS.items():
@@ -360,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cold", action="store_true", help="Time queries without first reading the index files into the page cache.")
     parser.add_argument("--measure", nargs=2, metavar=("INDEX", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.representations and args.moments_codec != "float16":
+        parser.error("--representations compares the codecs against float16 vectors: build with --moments-codec float16")
     if args.measure:
         result = measure(Path(args.measure[0]), Path(args.measure[1]), args.queries, args.sweep, warm=not args.cold)
         if args.representations:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from vidsearch.atomic import atomic_path
-from vidsearch.retrieval.projection import CHECK_QUERIES, FIT_ROWS, Projection
+from vidsearch.retrieval.projection import CHECK_QUERIES, FIT_ROWS, Projection, depth_for
 from vidsearch.retrieval.reader import SnapshotReader, fragment_aux, unit_rows
 from vidsearch.retrieval.scoring import top_k
 from vidsearch.retrieval.snapshot import ANN, Snapshot
@@ -239,9 +239,13 @@ class AnnSet:
 
     def motion_depth(self, rows: int, k: int) -> int:
         """Candidates a motion shortlist over ``rows`` stored rows needs for the exact top ``k``,
-        by the projection's self-check at training (``Projection.excess_per_row``; 0 for
-        indexes trained before it, and for IVF-PQ ones)."""
-        return int(np.ceil(k + float(self.state.get("motion_excess_per_row", 0.0)) * rows))
+        by the projection's self-check at training (``projection.depth_for``). Indexes trained
+        before keep the rule they were trained with (``motion_excess_per_row``: linear in the rows;
+        none: ``k``) until they are retrained."""
+        s = self.state
+        if "motion_excess" in s:
+            return depth_for(s["motion_excess"], s["motion_excess_rows"], rows, k)
+        return int(np.ceil(k + float(s.get("motion_excess_per_row", 0.0)) * rows))
 
     def describe(self) -> str:
         s = self.state
@@ -252,7 +256,7 @@ class AnnSet:
             motion = f"SQ8 over PCA-{self.projection.dim}"
         else:
             motion = f"PQ{self.projection.dim}x4fs over PCA-{self.projection.dim} (8-bit refine of >= {FASTSCAN_DEPTH})"
-        checked = f"; the projection's self-check asks a motion re-rank of {self.motion_depth(s['trained_on'], 10):,} at that size" if "motion_excess_per_row" in s else ""
+        checked = f"; the projection's self-check asks a motion re-rank of {self.motion_depth(s['trained_on'], 10):,} at that size" if "motion_excess" in s or "motion_excess_per_row" in s else ""
         return f"IVF{s['nlist']}-{motion} motion{flow} + IVF{s['nlist']}-PQ{s['pacing_m']} pacing (nprobe {self.motion.nprobe} / {self.pacing.nprobe}, trained on {s['trained_on']:,}{checked})"
 
 
@@ -271,10 +275,11 @@ def _vectors(reader: SnapshotReader, frag_index: int, rows: np.ndarray | None, k
     return np.ascontiguousarray(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
 
 
-def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int], motion_codes: str) -> tuple[Any, Projection | None, float]:
+def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int], motion_codes: str) -> tuple[Any, Projection | None, tuple[float, int]]:
     """Train an empty IVF model on a uniform sample of the live vectors (the one place
     training happens: a GPU helper, if present, would be called here): IVF-SQ8 over a fitted
-    projection for motion (with the projection's self-check, the excess per row), IVF-PQ for pacing."""
+    projection for motion (with the projection's self-check: the excess and the rows it was
+    measured over), IVF-PQ for pacing."""
     faiss = _faiss()
     live = list(reader.iter_live())
     total = sum(len(rows) for _, rows in live)
@@ -313,21 +318,22 @@ def _train(reader: SnapshotReader, kind: str, nlist: int, layout: dict[str, int]
     index.pq.cp.max_points_per_centroid = 64  # PQ codebooks on <= 16k points
     index.pq.cp.niter = 15
     index.train(sample)
-    return index, None, 0.0
+    return index, None, (0.0, 0)
 
 
-def _projection_excess(sample: np.ndarray, projection: Projection, layout: dict[str, int]) -> float:
-    """``Projection.excess_per_row`` on the training sample, with sample rows as queries weighted
-    as a default search weights them (moments and flow at the default flow share)."""
+def _projection_excess(sample: np.ndarray, projection: Projection, layout: dict[str, int]) -> tuple[float, int]:
+    """(``Projection.excess``, rows it ranked) on the training sample, with sample rows as queries
+    weighted as a default search weights them (moments and flow at the default flow share)."""
     from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
 
     picks = np.random.default_rng(1).permutation(len(sample))
     n_queries = min(CHECK_QUERIES, len(sample) // 8)
     if n_queries < 1:
-        return 0.0
+        return 0.0, 0
     m, f = layout["moments"], layout["flow"]
     queries = np.stack([motion_query(layout, v[:m], v[m : m + f] if f else None, DEFAULT_FLOW_SHARE) for v in sample[picks[:n_queries]]])
-    return projection.excess_per_row(sample[picks[n_queries : n_queries + FIT_ROWS]], queries)
+    ranked = sample[picks[n_queries : n_queries + FIT_ROWS]]
+    return projection.excess(ranked, queries), len(ranked)
 
 
 def _write_lists(folder: Path, part) -> str:
@@ -386,7 +392,7 @@ def _update(directory: Path, manifest: Manifest, snapshot: Snapshot, rebuild: bo
             written.append(folder / state[f"{kind}_model"])
             if projection is not None:
                 state["motion_projection"] = projection.save(folder)
-                state["motion_excess_per_row"] = excess
+                state["motion_excess"], state["motion_excess_rows"] = excess
                 written.append(folder / state["motion_projection"])
     codes = {name: files for name, files in state["codes"].items() if name in {f.name for f in snapshot.fragments}}
     models = {kind: _read_index(folder / state[f"{kind}_model"]) for kind in ("motion", "pacing")}

@@ -342,8 +342,16 @@ def test_projection_self_check_measures_the_order_it_loses():
     x = rng.normal(size=(3000, 8)) @ rng.normal(size=(8, 32))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     rows, queries = x[:2800], x[2800:]
-    assert Projection.fit(rows, 8).excess_per_row(rows, queries) == 0.0
-    assert Projection.fit(rows, 2).excess_per_row(rows, queries) * len(rows) > 20
+    assert Projection.fit(rows, 8).excess(rows, queries) == 0.0
+    assert Projection.fit(rows, 2).excess(rows, queries) > 20
+
+
+def test_shortlist_depth_grows_with_the_square_root_of_the_rows():
+    from vidsearch.retrieval.projection import depth_for
+
+    assert depth_for(5.0, 16_384, 16_384, 10) == 15
+    assert depth_for(5.0, 16_384, 4 * 16_384, 10) == 20 and depth_for(5.0, 16_384, 100 * 16_384, 10) == 60
+    assert depth_for(0.0, 16_384, 10**9, 10) == 10
 
 
 def test_motion_shortlist_deepens_to_what_the_projection_self_check_asks(tmp_path, monkeypatch, small_thresholds):
