@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from vidsearch.retrieval import snapshot as snap
-from vidsearch.retrieval.fragment import FragmentData, FragmentReader, write_files, write_fragment
+from vidsearch.retrieval.fragment import FragmentData, FragmentReader, conform, write_files, write_fragment
 from vidsearch.retrieval.reader import SnapshotReader
 
 TARGET_ROWS = 65_536
@@ -75,7 +75,7 @@ def _merge(reader: SnapshotReader, fragments: list[FragmentReader]) -> list[snap
         nonlocal size
         if buffer:
             schema = reader.schema
-            table = pa.concat_tables([_conform(t, schema) for t, *_ in buffer])
+            table = pa.concat_tables([conform(t, schema) for t, *_ in buffer])
             posters: dict[int, bytes] = {}
             for *_, p in buffer:
                 posters.update(p)
@@ -102,11 +102,3 @@ def _merge(reader: SnapshotReader, fragments: list[FragmentReader]) -> list[snap
                 write()
     write()
     return out
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Rows of an older fragment in the current schema (aux columns it lacks become nulls)."""
-    for name in schema.names:
-        if name not in table.column_names:
-            table = table.append_column(name, pa.nulls(table.num_rows, schema.field(name).type))
-    return table.select(schema.names).cast(schema)

@@ -118,6 +118,15 @@ def _as_column(rows: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(values.ravel(), pa.float32()), rows.shape[1], mask=mask)
 
 
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rows of an older fragment in ``schema`` (columns it lacks become nulls; Parquet gave its
+    timestamps back in ms)."""
+    for name in schema.names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, schema.field(name).type))
+    return table.select(schema.names).cast(schema)
+
+
 def write_files(directory: Path, files: pa.Table) -> str:
     """A part of the files table (the file rows one commit added or refreshed) as files/<name>."""
     name = f"{new_name()}.parquet"

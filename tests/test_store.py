@@ -164,27 +164,44 @@ def test_filters_over_fragments_and_clean_errors(tmp_path, corpus, monkeypatch):
         idx.filter_ids("EXISTS (SELECT * FROM read_csv('/etc/passwd'))")
 
 
-def test_file_level_filters_match_the_general_query(tmp_path, corpus, monkeypatch):
-    """Conditions over file columns only skip the segment scan; with two fragments and a deleted
-    segment they admit exactly the ids of the general DuckDB query."""
+def test_file_and_segment_level_filters_match_the_general_query(tmp_path, corpus, monkeypatch):
+    """Conditions over file columns only skip the segment rows, conditions over segment columns
+    only skip the join with the files; with two fragments (one read from Parquet, written before
+    the Arrow tables) and a deleted segment they admit exactly the ids of the general query."""
     from vidsearch.retrieval import filters
+    from vidsearch.retrieval.fragment import SEGMENT_TABLE
 
     _windowed_pipeline(monkeypatch)
     idx = Index.create(tmp_path / "idx", TINY)
     idx.add([corpus / "lin.mp4"])
+    next((tmp_path / "idx" / "fragments").rglob(SEGMENT_TABLE)).unlink()  # the first fragment as written before
     idx.add([corpus])
     idx.remove([idx.segments_of(corpus / "circle.mp4")[0]["id"]])
-    conditions = ["duration > 2.5", "path LIKE '%zig%' OR width < 0", "fps = 16 AND duration < 2.5", "1 = 1", "duration > 1e9"]
-    roads: list[bool] = []
-    file_level = filters.MetadataFilter._file_level
-    monkeypatch.setattr(filters.MetadataFilter, "_file_level", lambda self, w: roads.append(file_level(self, w) is not None) or file_level(self, w))
-    fast = [idx.filter_ids(w).tolist() for w in conditions]
-    assert roads == [True] * len(conditions)
-    assert idx.filter_ids("segment_duration < 1.5").tolist() and roads[-1] is False  # a segment column: the general query
-    monkeypatch.setattr(filters.MetadataFilter, "_file_level", lambda self, w: None)
+    idx = Index.open(tmp_path / "idx")
+    by_file = ["duration > 2.5", "path LIKE '%zig%' OR width < 0", "fps = 16 AND duration < 2.5", "1 = 1", "duration > 1e9"]
+    by_segment = ["segment_duration < 1.5", "start_s >= 1 AND segment_index < 2", "end_s > 1e9", "linearity_max >= 0"]
+    roads: list[str] = []
+    real = {name: getattr(filters.MetadataFilter, name) for name in ("_file_level", "_segment_level")}
+
+    def spy(name):
+        def road(self, where):
+            found = real[name](self, where)
+            roads.append(name if found is not None else "")
+            return found
+
+        return road
+
+    for name in real:
+        monkeypatch.setattr(filters.MetadataFilter, name, spy(name))
+    fast = [idx.filter_ids(w).tolist() for w in by_file + by_segment]
+    assert [r for r in roads if r] == ["_file_level"] * len(by_file) + ["_segment_level"] * len(by_segment)
+    roads.clear()
+    assert idx.filter_ids("start_s >= 1 AND path LIKE '%zig%'").tolist() and not any(roads)  # both kinds: the general query
+    for name in real:
+        monkeypatch.setattr(filters.MetadataFilter, name, lambda self, w: None)
     general = filters.MetadataFilter(idx._reader)
-    assert fast == [general.ids(w).tolist() for w in conditions]
-    assert fast[0] and fast[-1] == [] and len(fast[3]) == len(idx) == 7
+    assert fast == [general.ids(w).tolist() for w in by_file + by_segment]
+    assert fast[0] and fast[4] == [] and len(fast[3]) == len(idx) == 7 and fast[5] and fast[7] == [] and len(fast[8]) == 7
 
 
 SCHEMA_1 = pa.schema(
