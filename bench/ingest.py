@@ -1,11 +1,14 @@
 """Indexing throughput, side by side in ONE run with the reference pipeline's approach.
 
     python -m vidsearch.bench.ingest [--backbone dinov2-s14] [--groups real,60s,1080p] [--out ingest.json]
+        [--compare keyframes]
 
 Reference approach (the published SemanticMoments script): OpenCV decodes every frame up to the
 last sampled one, one clip at a time, then the fp32 forward pass. vidsearch: ``run_pipeline`` with
 the default runtime (decode worker processes, frames batched across clips, precision ``auto``
-with its fp32 guard). Same clips, same weights, same process, per clip-length group. Also printed:
+with its fp32 guard); ``--compare`` adds variants run right after it on the same clips (``VARIANTS``),
+each with its moments' cosine vs the default's. Same clips, same weights, same process, per
+clip-length group, guard verdicts cached before timing. Also printed:
 seeking vs sequential decode per clip length, decode-only rate per worker count, the moments'
 cosine vs fp32 per precision, and the encoder's frames/s and FLOP/s beside the GEMM peak of the
 same precision, measured in this run. The GPU row stays empty unless the run is on a GPU.
@@ -14,11 +17,14 @@ same precision, measured in this run. The GPU row stays empty unless the run is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -94,12 +100,28 @@ def run_ours(paths: list[Path], config, encoder, **runtime) -> tuple[float, dict
     return time.perf_counter() - t0, results, stats
 
 
-DECODE_MODES = ("pyav-seek", "pyav-seek-2-threads", "pyav-sequential", "opencv-sequential")
+# vidsearch run beside the default in the same run (``--compare``): what each changes
+VARIANTS = {
+    "keyframes": "--sampling keyframes (other frames: other vectors)",
+}
+
+
+@contextmanager
+def variant(name: str, config, encoder) -> Iterator:
+    """The extractor config of vidsearch variant ``name`` (``default`` or a ``VARIANTS`` key),
+    with the encoder set up for it while the block runs."""
+    if name not in ("default", *VARIANTS):
+        raise ValueError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)})")
+    yield dataclasses.replace(config, sampling="keyframes") if name == "keyframes" else config
+
+
+DECODE_MODES = ("pyav-seek", "pyav-seek-2-threads", "pyav-sequential", "opencv-sequential", "pyav-keyframes", "keyframe-demux")
 
 
 def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
     """Mean seconds per clip to get the sampled frames: PyAV seeking (what vidsearch does), the
-    same with 2 frame threads, PyAV decoding straight through, or the reference's OpenCV read."""
+    same with 2 frame threads, PyAV decoding straight through, the reference's OpenCV read, PyAV
+    with keyframe-snapped sampling (its demux included), or that demux alone."""
     from vidsearch.indexers import video
 
     t0 = time.perf_counter()
@@ -108,6 +130,10 @@ def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
         for path in paths:
             if mode == "opencv-sequential":
                 reference_frames(path, config.num_frames, size)
+            elif mode == "keyframe-demux":
+                video.keyframe_indices(path)
+            elif mode == "pyav-keyframes":
+                video.sample_clip(path, config.num_frames, size, sampling="keyframes")
             else:
                 video.SEEK_GAP_FRAMES = 10**9 if mode == "pyav-sequential" else saved[0]
                 video.SAMPLE_DECODE_THREADS = 2 if mode == "pyav-seek-2-threads" else 0
@@ -184,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-clips", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real-clips")
     parser.add_argument("--existing-only", action="store_true", help="use only long clips already in the cache")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
+    parser.add_argument("--compare", default="", help=f"vidsearch variants run beside the default, comma-separated: {', '.join(VARIANTS)}")
     args = parser.parse_args(argv)
     import torch
 
@@ -207,34 +234,46 @@ def main(argv: list[str] | None = None) -> None:
     print(f"vidsearch config: the defaults ({config.moment_blocks} moment blocks, aux {', '.join(config.aux_descriptors) or 'none'}), --segment none")
     figures["auto_precision"] = auto
 
+    names = ["default", *filter(None, args.compare.split(","))]
+    for name in names:  # untimed: the bf16 probe and each variant's guard verdict are cached first
+        with variant(name, config, encoder) as cfg:
+            run_ours(corpus[:1], cfg, encoder)
     print("\n## indexing, reference approach vs vidsearch (same clips, same weights, this run)")
-    print("| clips | n | reference s | reference clips/s | vidsearch s | vidsearch clips/s | ratio | precision | moments cos vs reference (min) |")
+    print("variants: " + "; ".join(f"{n}: {VARIANTS.get(n, 'the defaults')}" for n in names))
+    print("| clips | n | run | s | clips/s | ratio vs reference | precision | moments cos vs reference (min) | moments cos vs default (min / mean) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    totals = {"ref": 0.0, "ours": 0.0, "n": 0}
+    totals: dict[str, float] = {"reference": 0.0, **{n: 0.0 for n in names}, "n": 0}
     figures["groups"] = {}
     for group in groups:
         paths = [p for p in corpus if group_of(p) == group]
         ref_s, ref_m = run_reference(paths, config, encoder)
-        ours_s, ours_m, stats = run_ours(paths, config, encoder)
-        cos = min(published_cosine(ref_m[str(p)], ours_m[str(p)]) for p in paths)
-        row = {"n": len(paths), "reference_s": ref_s, "vidsearch_s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos": cos, "split_files": stats.split_files}
-        figures["groups"][group] = row
-        totals["ref"] += ref_s
-        totals["ours"] += ours_s
+        print(f"| {GROUPS[group]} | {len(paths)} | reference | {ref_s:.1f} | {len(paths) / ref_s:.3f} | | fp32 | | |")
+        rows = figures["groups"][group] = {"n": len(paths), "reference_s": ref_s}
+        default_m: dict[str, np.ndarray] = {}
+        for name in names:
+            with variant(name, config, encoder) as cfg:
+                ours_s, ours_m, stats = run_ours(paths, cfg, encoder)
+            default_m = default_m or ours_m
+            cos = min(published_cosine(ref_m[str(p)], ours_m[str(p)]) for p in paths)
+            vs_default = [float(default_m[str(p)] @ ours_m[str(p)]) for p in paths]
+            rows[name] = {"s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos_reference": cos, "cos_default": (min(vs_default), float(np.mean(vs_default)))}
+            totals[name] += ours_s
+            print(
+                f"| | | {name} | {ours_s:.1f} | {len(paths) / ours_s:.3f} | {ref_s / ours_s:.2f}x "
+                f"| {stats.precision} ({stats.decode_workers} decode workers, {stats.split_files} files split{', guard cached' if stats.guard_cached else ''}) "
+                f"| {cos:.5f} | {min(vs_default):.5f} / {np.mean(vs_default):.5f} |"
+            )
+        totals["reference"] += ref_s
         totals["n"] += len(paths)
-        print(
-            f"| {GROUPS[group]} | {len(paths)} | {ref_s:.1f} | {len(paths) / ref_s:.3f} | {ours_s:.1f} | {len(paths) / ours_s:.3f} "
-            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers, {stats.split_files} files split{', guard cached' if stats.guard_cached else ''}) | {cos:.5f} |"
-        )
-    print(
-        f"| all | {totals['n']} | {totals['ref']:.1f} | {totals['n'] / totals['ref']:.3f} | {totals['ours']:.1f} "
-        f"| {totals['n'] / totals['ours']:.3f} | {totals['ref'] / totals['ours']:.2f}x | | |"
-    )
-    figures["total_ratio"] = totals["ref"] / totals["ours"]
+    n = totals["n"]
+    print(f"| all | {n} | reference | {totals['reference']:.1f} | {n / totals['reference']:.3f} | | | | |")
+    for name in names:
+        print(f"| all | {n} | {name} | {totals[name]:.1f} | {n / totals[name]:.3f} | {totals['reference'] / totals[name]:.2f}x | | | |")
+    figures["total_ratio"] = {name: totals["reference"] / totals[name] for name in names}
 
     print("\n## decode per clip length: seconds per clip to get the 32 sampled frames")
-    print("| clips | PyAV seeking | PyAV seeking, 2 frame threads | PyAV sequential | OpenCV sequential (reference) |")
-    print("|---|---|---|---|---|")
+    print("| clips | PyAV seeking | PyAV seeking, 2 frame threads | PyAV sequential | OpenCV sequential (reference) | PyAV keyframe-snapped | keyframe demux alone |")
+    print("|---|---|---|---|---|---|---|")
     figures["decode_modes"] = {}
     warm_up = sorted(args.real_clips.glob("*.mp4"))[:1] or corpus[:1]
     for mode in DECODE_MODES:  # warm-up on a short clip: first calls pay imports, caches

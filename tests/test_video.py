@@ -66,9 +66,10 @@ def test_sampler_matches_full_decode_on_real_clips(real_clips):
         path = real_clips / name
         with av.open(str(path)) as c:
             every = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-        raw, info = V._sample_pyav(path, 32)
-        assert info.frame_count == len(every)
-        for got, idx in zip(raw, uniform_indices(len(every), 32)):
+        sample = V._sample_pyav(path, 32)
+        assert sample.info.frame_count == len(every)
+        np.testing.assert_array_equal(sample.indices, uniform_indices(len(every), 32))
+        for got, idx in zip(sample.frames, uniform_indices(len(every), 32)):
             np.testing.assert_array_equal(got, every[idx])
 
 
