@@ -1,7 +1,7 @@
 """Indexing throughput, side by side in ONE run with the reference pipeline's approach.
 
     python -m vidsearch.bench.ingest [--backbone dinov2-s14] [--groups real,60s,1080p] [--out ingest.json]
-        [--compare keyframes]
+        [--compare bf16-autocast,keyframes]
 
 Reference approach (the published SemanticMoments script): OpenCV decodes every frame up to the
 last sampled one, one clip at a time, then the fp32 forward pass. vidsearch: ``run_pipeline`` with
@@ -102,6 +102,7 @@ def run_ours(paths: list[Path], config, encoder, **runtime) -> tuple[float, dict
 
 # vidsearch run beside the default in the same run (``--compare``): what each changes
 VARIANTS = {
+    "bf16-autocast": "CPU bf16 under autocast (before the bf16 copy of the model)",
     "keyframes": "--sampling keyframes (other frames: other vectors)",
 }
 
@@ -112,7 +113,12 @@ def variant(name: str, config, encoder) -> Iterator:
     with the encoder set up for it while the block runs."""
     if name not in ("default", *VARIANTS):
         raise ValueError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)})")
-    yield dataclasses.replace(config, sampling="keyframes") if name == "keyframes" else config
+    if name == "bf16-autocast":
+        encoder.cpu_bf16_copy = False
+    try:
+        yield dataclasses.replace(config, sampling="keyframes") if name == "keyframes" else config
+    finally:
+        encoder.__dict__.pop("cpu_bf16_copy", None)
 
 
 DECODE_MODES = ("pyav-seek", "pyav-seek-2-threads", "pyav-sequential", "opencv-sequential", "pyav-keyframes", "keyframe-demux")
@@ -197,7 +203,7 @@ def precision_cosines(paths: list[Path], config, encoder, precisions=("bf16", "f
     out = {}
     for p in precisions:
         cos = [float(a @ b) for a, b in zip(moments(device, p), exact)]
-        out[p] = (min(cos), float(np.mean(cos)))
+        out[encoder.compute(device, p)] = (min(cos), float(np.mean(cos)))
     encoder.place("cpu", "fp32")
     return out
 
@@ -311,12 +317,16 @@ def main(argv: list[str] | None = None) -> None:
     counts = sorted({torch.get_num_threads(), max(1, torch.get_num_threads() - RuntimeConfig().workers("cpu"))})
     for threads in counts:  # all cores (the default), and the cores the decode workers leave
         with torch_threads(threads):
-            for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
+            runs = [("fp32", "default"), ("bf16", "default"), *((("bf16", "bf16-autocast"),) if "bf16-autocast" in names else ())]
+            for p, name in runs:
+                dtype = "float32" if p == "fp32" else "bfloat16"
                 peak = gemm_peak_gflops(dtype=dtype)
-                encoder.place("cpu", p)
-                gflops, fps = encoder_gflops(encoder)
-                figures["encoder"][f"{p}-{threads}t"] = {"gemm_peak_gflops": peak, "encoder_gflops": gflops, "frames_per_s": fps}
-                print(f"{p}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
+                with variant(name, config, encoder):
+                    encoder.place("cpu", p)
+                    gflops, fps = encoder_gflops(encoder)
+                    label = encoder.compute()
+                figures["encoder"][f"{label}-{threads}t"] = {"gemm_peak_gflops": peak, "encoder_gflops": gflops, "frames_per_s": fps}
+                print(f"{label}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
     encoder.place("cpu", "fp32")
     print("\n## GPU: " + ("see --device cuda runs" if torch.cuda.is_available() else "no GPU on this machine: not measured"))
     if args.out:
