@@ -143,7 +143,7 @@ def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
             else:
                 video.SEEK_GAP_FRAMES = 10**9 if mode == "pyav-sequential" else saved[0]
                 video.SAMPLE_DECODE_THREADS = 2 if mode == "pyav-seek-2-threads" else 0
-                video.sample_frames_with_info(path, config.num_frames, size)
+                video.sample_clip(path, config.num_frames, size)
     finally:
         video.SEEK_GAP_FRAMES, video.SAMPLE_DECODE_THREADS = saved
     return (time.perf_counter() - t0) / len(paths)

@@ -1,7 +1,7 @@
 """Video I/O: probing, uniform frame sampling with accurate seeks, full decode, H.264 encode.
 
 PyAV is the default backend (it seeks accurately, raises Python errors on bad files and can also
-encode); decord is available behind the same ``sample_frames`` call for users who prefer it.
+encode); decord is available behind the same ``sample_clip`` call for users who prefer it.
 Every failure is raised as :class:`VideoError`, which names the file and the reason, so the
 ingestion loop can record it and carry on.
 """
@@ -404,21 +404,6 @@ def sample_clip(
     return Sample(np.stack([resize_frame(f, size, resize) for f in raw.frames]), raw.info, raw.indices)
 
 
-def sample_frames_with_info(
-    path: str | os.PathLike,
-    num_frames: int = 32,
-    size: int = 224,
-    resize: ResizeMode = "stretch",
-    decoder: Decoder = "pyav",
-    start_s: float | None = None,
-    end_s: float | None = None,
-    part: Part = (0, 1),
-) -> tuple[np.ndarray, VideoInfo]:
-    """The exact sample's frames (uint8 (T, size, size, 3)) and the probe (:func:`sample_clip`)."""
-    sample = sample_clip(path, num_frames, size, resize, decoder, start_s, end_s, part)
-    return sample.frames, sample.info
-
-
 def sample_frames(
     path: str | os.PathLike,
     num_frames: int = 32,
@@ -427,7 +412,7 @@ def sample_frames(
     decoder: Decoder = "pyav",
 ) -> np.ndarray:
     """uint8 (T, size, size, 3): frames ``round(linspace(0, n-1, T))`` of the clip."""
-    return sample_frames_with_info(path, num_frames, size, resize, decoder)[0]
+    return sample_clip(path, num_frames, size, resize, decoder).frames
 
 
 @dataclass

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import render_pattern
+from conftest import render_pattern, write_fixed_gop
 
 from vidsearch.indexers import video
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
@@ -20,27 +19,11 @@ from vidsearch.indexers.segmenting import open_segments
 SIZE = 64
 
 
-def _write_gop_clip(path, n_frames: int, gop: int):
-    """x264 with a fixed GOP (no scene-cut keyframes) and B-frames: keyframes every ``gop`` frames."""
-    import av
-
-    frames = render_pattern(n_frames, 96, "circle", texture="checker")
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(25))
-        stream.width, stream.height, stream.pix_fmt = 96, 96, "yuv420p"
-        stream.options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=2", "preset": "veryfast"}
-        for rgb in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.fixture(scope="module")
 def gop_clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gop")
-    return {gop: _write_gop_clip(folder / f"gop{gop}.mp4", 400, gop) for gop in (20, 100)}
+    frames = render_pattern(400, 96, "circle", texture="checker")
+    return {gop: write_fixed_gop(folder / f"gop{gop}.mp4", frames, 25, gop) for gop in (20, 100)}
 
 
 def _decoded(path) -> tuple[np.ndarray, set[int]]:
