@@ -1,7 +1,7 @@
 """Indexing throughput, side by side in ONE run with the reference pipeline's approach.
 
     python -m vidsearch.bench.ingest [--backbone dinov2-s14] [--groups real,60s,1080p] [--out ingest.json]
-        [--compare bf16-autocast,keyframes]
+        [--compare bf16-autocast,keyframes] [--rounds 3] [--table-only]
 
 Reference approach (the published SemanticMoments script): OpenCV decodes every frame up to the
 last sampled one, one clip at a time, then the fp32 forward pass. vidsearch: ``run_pipeline`` with
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import time
 from contextlib import contextmanager
@@ -215,6 +216,52 @@ def precision_cosines(paths: list[Path], config, encoder, precisions=("bf16", "f
     return out
 
 
+def indexing_table(groups: list[str], corpus: list[Path], config, encoder, names: list[str], rounds: int) -> tuple[dict, dict]:
+    """Print (and return) the side-by-side table: per group, the reference approach and each
+    vidsearch variant, ``rounds`` times in turn (on a shared machine other jobs come and go: the
+    median of the rounds is the row), with the moments' cosines from the last round."""
+    print(f"\n## indexing, reference approach vs vidsearch (same clips, same weights, this run; median of {rounds} round(s) in turn)")
+    print("variants: " + "; ".join(f"{n}: {VARIANTS.get(n, 'the defaults')}" for n in names))
+    print("| clips | n | run | s (median) | s (each round) | clips/s | ratio vs reference | precision | moments cos vs reference (min) | moments cos vs default (min / mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    runs = ["reference", *names]
+    totals = {run: 0.0 for run in runs}
+    n, rows = 0, {}
+    for group in groups:
+        paths = [p for p in corpus if group_of(p) == group]
+        seconds: dict[str, list[float]] = {run: [] for run in runs}
+        moments, stats = {}, {}
+        for _ in range(rounds):
+            s, moments["reference"] = run_reference(paths, config, encoder)
+            seconds["reference"].append(s)
+            for name in names:
+                with variant(name, config, encoder) as cfg:
+                    s, moments[name], stats[name] = run_ours(paths, cfg, encoder)
+                seconds[name].append(s)
+        median = {run: float(np.median(seconds[run])) for run in runs}
+        rows[group] = {"n": len(paths), "seconds": seconds}
+        for run in runs:
+            totals[run] += median[run]
+            each = " / ".join(f"{s:.1f}" for s in seconds[run])
+            if run == "reference":
+                print(f"| {GROUPS[group]} | {len(paths)} | reference | {median[run]:.1f} | {each} | {len(paths) / median[run]:.3f} | | fp32 | | |")
+                continue
+            cos = min(published_cosine(moments["reference"][str(p)], moments[run][str(p)]) for p in paths)
+            vs_default = [float(moments["default"][str(p)] @ moments[run][str(p)]) for p in paths]
+            st = stats[run]
+            rows[group][run] = {"ratio": median["reference"] / median[run], "min_cos_reference": cos, "cos_default": (min(vs_default), float(np.mean(vs_default)))}
+            print(
+                f"| | | {run} | {median[run]:.1f} | {each} | {len(paths) / median[run]:.3f} | {median['reference'] / median[run]:.2f}x "
+                f"| {st.precision} ({st.decode_workers} decode workers, {st.split_files} files split{', guard cached' if st.guard_cached else ''}) "
+                f"| {cos:.5f} | {min(vs_default):.5f} / {np.mean(vs_default):.5f} |"
+            )
+        n += len(paths)
+    print(f"| all | {n} | reference | {totals['reference']:.1f} | | {n / totals['reference']:.3f} | | | | |")
+    for name in names:
+        print(f"| all | {n} | {name} | {totals[name]:.1f} | | {n / totals[name]:.3f} | {totals['reference'] / totals[name]:.2f}x | | | |")
+    return rows, {name: totals["reference"] / totals[name] for name in names}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="dinov2-s14")
@@ -224,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--existing-only", action="store_true", help="use only long clips already in the cache")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     parser.add_argument("--compare", default="", help=f"vidsearch variants run beside the default, comma-separated: {', '.join(VARIANTS)}")
+    parser.add_argument("--rounds", type=int, default=1, help="times the indexing table's runs are repeated in turn (rows: the medians)")
+    parser.add_argument("--table-only", action="store_true", help="print the indexing table only (no decode, precision, cost and encoder sections)")
     args = parser.parse_args(argv)
     import torch
 
@@ -241,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     config = ExtractorConfig(backbone=args.backbone, segment=SegmentConfig(mode="none")).with_weights(encoder.weights_id)
     figures: dict = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "backbone": args.backbone}
     print(f"# vidsearch ingest benchmark, {figures['date']}")
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu bf16: {cpu_has_bf16()}, torch {torch.__version__}")
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu bf16: {cpu_has_bf16()}, torch {torch.__version__}, load average {load_average()}")
     auto = resolve_precision("auto", "cpu", encoder)
     print(f"precision auto resolves to: {auto} (probe: bf16 timed against fp32 on this encoder)")
     print(f"vidsearch config: the defaults ({config.moment_blocks} moment blocks, aux {', '.join(config.aux_descriptors) or 'none'}), --segment none")
@@ -251,38 +300,10 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:  # untimed: the bf16 probe and each variant's guard verdict are cached first
         with variant(name, config, encoder) as cfg:
             run_ours(corpus[:1], cfg, encoder)
-    print("\n## indexing, reference approach vs vidsearch (same clips, same weights, this run)")
-    print("variants: " + "; ".join(f"{n}: {VARIANTS.get(n, 'the defaults')}" for n in names))
-    print("| clips | n | run | s | clips/s | ratio vs reference | precision | moments cos vs reference (min) | moments cos vs default (min / mean) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    totals: dict[str, float] = {"reference": 0.0, **{n: 0.0 for n in names}, "n": 0}
-    figures["groups"] = {}
-    for group in groups:
-        paths = [p for p in corpus if group_of(p) == group]
-        ref_s, ref_m = run_reference(paths, config, encoder)
-        print(f"| {GROUPS[group]} | {len(paths)} | reference | {ref_s:.1f} | {len(paths) / ref_s:.3f} | | fp32 | | |")
-        rows = figures["groups"][group] = {"n": len(paths), "reference_s": ref_s}
-        default_m: dict[str, np.ndarray] = {}
-        for name in names:
-            with variant(name, config, encoder) as cfg:
-                ours_s, ours_m, stats = run_ours(paths, cfg, encoder)
-            default_m = default_m or ours_m
-            cos = min(published_cosine(ref_m[str(p)], ours_m[str(p)]) for p in paths)
-            vs_default = [float(default_m[str(p)] @ ours_m[str(p)]) for p in paths]
-            rows[name] = {"s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos_reference": cos, "cos_default": (min(vs_default), float(np.mean(vs_default)))}
-            totals[name] += ours_s
-            print(
-                f"| | | {name} | {ours_s:.1f} | {len(paths) / ours_s:.3f} | {ref_s / ours_s:.2f}x "
-                f"| {stats.precision} ({stats.decode_workers} decode workers, {stats.split_files} files split{', guard cached' if stats.guard_cached else ''}) "
-                f"| {cos:.5f} | {min(vs_default):.5f} / {np.mean(vs_default):.5f} |"
-            )
-        totals["reference"] += ref_s
-        totals["n"] += len(paths)
-    n = totals["n"]
-    print(f"| all | {n} | reference | {totals['reference']:.1f} | {n / totals['reference']:.3f} | | | | |")
-    for name in names:
-        print(f"| all | {n} | {name} | {totals[name]:.1f} | {n / totals[name]:.3f} | {totals['reference'] / totals[name]:.2f}x | | | |")
-    figures["total_ratio"] = {name: totals["reference"] / totals[name] for name in names}
+    figures["groups"], figures["total_ratio"] = indexing_table(groups, corpus, config, encoder, names, args.rounds)
+    if args.table_only:
+        finish(figures, args.out)
+        return
 
     print("\n## decode per clip length: seconds per clip to get the 32 sampled frames")
     print("| clips | PyAV seeking | PyAV seeking, 2 frame threads | PyAV sequential | OpenCV sequential (reference) | PyAV keyframe-snapped | keyframe demux alone | targets snapped (mean) |")
@@ -337,8 +358,20 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{label}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
     encoder.place("cpu", "fp32")
     print("\n## GPU: " + ("see --device cuda runs" if torch.cuda.is_available() else "no GPU on this machine: not measured"))
-    if args.out:
-        args.out.write_text(json.dumps(figures, indent=1))
+    finish(figures, args.out)
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages: on a shared machine they say how far the figures can be trusted."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def finish(figures: dict, out: Path | None) -> None:
+    """The closing line (end time, load) and the JSON figures when asked."""
+    figures["end"] = f"{datetime.now(timezone.utc):%H:%M} UTC, load average {load_average()}"
+    print(f"\nended {figures['end']}")
+    if out:
+        out.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
