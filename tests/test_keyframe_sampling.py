@@ -152,3 +152,13 @@ def test_sampling_is_part_of_the_config():
         ExtractorConfig(segment=SegmentConfig(mode="shots"), sampling="keyframes")
     with pytest.raises(ValueError, match="sampling must be"):
         ExtractorConfig(sampling="nearest")
+
+
+def test_decord_snaps_to_the_same_keyframes(real_clips, gop_clips):
+    pytest.importorskip("decord")
+    for clip in [real_clips / "bikes.mp4", gop_clips[100]]:
+        pyav = video.sample_clip(clip, 32, SIZE, sampling="keyframes")
+        decord = video.sample_clip(clip, 32, SIZE, decoder="decord", sampling="keyframes")
+        np.testing.assert_array_equal(decord.indices, pyav.indices)
+        np.testing.assert_array_equal(decord.frames, pyav.frames)
+        assert not np.array_equal(pyav.indices, uniform_indices(len(_decoded(clip)[0]), 32))
