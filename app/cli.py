@@ -50,6 +50,12 @@ def index(
         help="Weights mean,std,skew of the tokens' temporal differences (direction-aware motion); 0,0,0 = published SemanticMoments.",
     ),
     flow: bool = typer.Option(DEFAULT_FLOW, "--flow/--no-flow", help="Also store the optical-flow histogram of each segment (low-level motion)."),
+    sampling: str = typer.Option(
+        "exact",
+        "--sampling",
+        help="Which frames: exact (the published round(linspace)) | keyframes (each moved to a free keyframe within half the spacing: "
+        "far less decoding on long files, other vectors; --segment none only).",
+    ),
     decoder: str = typer.Option("pyav", help="pyav | decord"),
     device: str = typer.Option("auto", help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
     precision: str = typer.Option(
@@ -100,7 +106,7 @@ def index(
     from vidsearch.indexers.config import SegmentConfig
 
     seg = run_or_exit(lambda: SegmentConfig(segment, detector, min_seconds, max_seconds, window, stride))
-    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg, delta_alpha, flow)
+    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg, delta_alpha, flow, sampling)
     config = run_or_exit(opts.to_config)
     runtime = run_or_exit(
         lambda: RuntimeConfig(

@@ -26,6 +26,7 @@ class ExtractorOptions:
     segment: SegmentConfig = SegmentConfig()
     delta_alpha: str = DEFAULT_DELTA_ALPHA
     flow: bool = DEFAULT_FLOW
+    sampling: str = "exact"
 
     def to_config(self) -> ExtractorConfig:
         from vidsearch.indexers.encoders import available_encoders
@@ -42,4 +43,5 @@ class ExtractorOptions:
             segment=self.segment,
             delta_alpha=parse_floats(self.delta_alpha, 3, "delta-alpha"),
             aux_descriptors=("flow",) if self.flow else (),
+            sampling=self.sampling,
         )

@@ -43,9 +43,9 @@ def poster_from_video(path: Path, start_s: float, end_s: float) -> bytes:
     shot is often a fade or a cut, the middle one shows what moves. Raises VideoError."""
     import cv2
 
-    from vidsearch.indexers.video import sample_frames_with_info
+    from vidsearch.indexers.video import sample_clip
 
-    frames, _ = sample_frames_with_info(path, 3, POSTER_SIDE, "center-crop", start_s=start_s, end_s=end_s)
+    frames = sample_clip(path, 3, POSTER_SIDE, "center-crop", start_s=start_s, end_s=end_s).frames
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frames[1], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise ValueError(f"{path}: could not encode a poster")

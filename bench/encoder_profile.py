@@ -4,9 +4,11 @@ precision measured in the same run.
     python -m vidsearch.bench.encoder_profile [--backbone dinov2-s14] [--batches 8,16,32]
         [--variants fp32,bf16-autocast,bf16-weights] [--threads 2] [--compile] [--repeats 3]
 
-Variants: ``fp32``; ``bf16-autocast`` (what ``--precision bf16`` runs: fp32 weights, autocast
-casts per op); ``bf16-weights`` (the model converted to bf16, inputs bf16: no per-call weight
-casts, but layer norms and softmax in bf16 too); ``--compile`` adds ``torch.compile`` (inductor)
+Variants: ``fp32``; ``bf16-autocast`` (fp32 weights, autocast casts per op: what ``--precision
+bf16`` ran on the CPU before the bf16 copy); ``bf16-weights`` (the model converted to bf16, inputs
+bf16: no per-call weight casts, but layer norms and softmax in bf16 too); ``bf16-copy`` (what
+``--precision bf16`` runs on the CPU now, ``encoders/cpu_bf16.py``: a bf16 copy of the model whose
+layer norms keep fp32 weights); ``--compile`` adds ``torch.compile`` (inductor)
 of the bf16-autocast model, with its compile time. For each: frames/s (best of ``--repeats`` after a
 warm-up at the same shape), achieved GFLOP/s (matrix products only, ``encoders/flops.py``), the
 share of the same-precision GEMM peak, the patch tokens' worst cosine vs fp32, and a
@@ -30,7 +32,7 @@ CATEGORIES = {
     "conversion": {"copy_", "_to_copy", "to", "contiguous", "clone"},
     "norm/act/elementwise": {"native_layer_norm", "layer_norm", "gelu", "add", "mul", "div", "sub", "cat", "upsample_bicubic2d"},
 }
-PRECISION_OF = {"fp32": "float32", "bf16-autocast": "bfloat16", "bf16-weights": "bfloat16", "bf16-compiled": "bfloat16"}
+PRECISION_OF = {"fp32": "float32", "bf16-autocast": "bfloat16", "bf16-weights": "bfloat16", "bf16-copy": "bfloat16", "bf16-compiled": "bfloat16"}
 
 
 def category(op_name: str) -> str:
@@ -51,6 +53,8 @@ class Variant:
         if label == "bf16-weights":
             self.encoder = copy.deepcopy(encoder)
             self.encoder.model.to(torch.bfloat16)
+        if label == "bf16-copy":
+            self.encoder = copy.copy(encoder).place("cpu", "bf16")
         self.compile_s = 0.0
         self.compiled = label == "bf16-compiled"
         if self.compiled:
@@ -60,7 +64,7 @@ class Variant:
     def __call__(self, pixels):
         import torch
 
-        if self.label == "bf16-weights":
+        if self.label in ("bf16-weights", "bf16-copy"):
             pixels = pixels.bfloat16()
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
             return self.encoder.forward(pixels).patch_tokens.float()
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="dinov2-s14")
     parser.add_argument("--batches", default="8,16,32")
-    parser.add_argument("--variants", default="fp32,bf16-autocast,bf16-weights")
+    parser.add_argument("--variants", default="fp32,bf16-autocast,bf16-weights,bf16-copy")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs)")
     parser.add_argument("--compile", action="store_true", help="also torch.compile the bf16-autocast model")
     parser.add_argument("--repeats", type=int, default=3)
@@ -111,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     if getattr(encoder, "model", None) is None:
         raise SystemExit(f"{args.backbone}: not a torch module encoder; nothing to profile")
     names = args.variants.split(",") + (["bf16-compiled"] if args.compile else [])
+    if not encoder.cpu_bf16_copy and "bf16-copy" in names:  # it would run autocast: nothing to compare
+        print(f"{args.backbone} has no bf16 copy on the CPU: variant bf16-copy left out")
+        names.remove("bf16-copy")
     print(f"# encoder forward profile, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {args.backbone}")
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     peaks = {d: gemm_peak_gflops(dtype=d) for d in sorted(set(PRECISION_OF[n] for n in names))}

@@ -1,11 +1,14 @@
 """Indexing throughput, side by side in ONE run with the reference pipeline's approach.
 
     python -m vidsearch.bench.ingest [--backbone dinov2-s14] [--groups real,60s,1080p] [--out ingest.json]
+        [--compare bf16-autocast,keyframes] [--rounds 3] [--table-only]
 
 Reference approach (the published SemanticMoments script): OpenCV decodes every frame up to the
 last sampled one, one clip at a time, then the fp32 forward pass. vidsearch: ``run_pipeline`` with
 the default runtime (decode worker processes, frames batched across clips, precision ``auto``
-with its fp32 guard). Same clips, same weights, same process, per clip-length group. Also printed:
+with its fp32 guard); ``--compare`` adds variants run right after it on the same clips (``VARIANTS``),
+each with its moments' cosine vs the default's. Same clips, same weights, same process, per
+clip-length group, guard verdicts cached before timing. Also printed:
 seeking vs sequential decode per clip length, decode-only rate per worker count, the moments'
 cosine vs fp32 per precision, and the encoder's frames/s and FLOP/s beside the GEMM peak of the
 same precision, measured in this run. The GPU row stays empty unless the run is on a GPU.
@@ -14,11 +17,15 @@ same precision, measured in this run. The GPU row stays empty unless the run is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import platform
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -94,12 +101,34 @@ def run_ours(paths: list[Path], config, encoder, **runtime) -> tuple[float, dict
     return time.perf_counter() - t0, results, stats
 
 
-DECODE_MODES = ("pyav-seek", "pyav-seek-2-threads", "pyav-sequential", "opencv-sequential")
+# vidsearch run beside the default in the same run (``--compare``): what each changes
+VARIANTS = {
+    "bf16-autocast": "CPU bf16 under autocast (before the bf16 copy of the model)",
+    "keyframes": "--sampling keyframes (other frames: other vectors)",
+}
+
+
+@contextmanager
+def variant(name: str, config, encoder) -> Iterator:
+    """The extractor config of vidsearch variant ``name`` (``default`` or a ``VARIANTS`` key),
+    with the encoder set up for it while the block runs."""
+    if name not in ("default", *VARIANTS):
+        raise ValueError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)})")
+    if name == "bf16-autocast":
+        encoder.cpu_bf16_copy = False
+    try:
+        yield dataclasses.replace(config, sampling="keyframes") if name == "keyframes" else config
+    finally:
+        encoder.__dict__.pop("cpu_bf16_copy", None)
+
+
+DECODE_MODES = ("pyav-seek", "pyav-seek-2-threads", "pyav-sequential", "opencv-sequential", "pyav-keyframes", "keyframe-demux")
 
 
 def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
     """Mean seconds per clip to get the sampled frames: PyAV seeking (what vidsearch does), the
-    same with 2 frame threads, PyAV decoding straight through, or the reference's OpenCV read."""
+    same with 2 frame threads, PyAV decoding straight through, the reference's OpenCV read, PyAV
+    with keyframe-snapped sampling (its demux included), or that demux alone."""
     from vidsearch.indexers import video
 
     t0 = time.perf_counter()
@@ -108,13 +137,24 @@ def decode_seconds(paths: list[Path], config, size: int, mode: str) -> float:
         for path in paths:
             if mode == "opencv-sequential":
                 reference_frames(path, config.num_frames, size)
+            elif mode == "keyframe-demux":
+                video.keyframe_indices(path)
+            elif mode == "pyav-keyframes":
+                video.sample_clip(path, config.num_frames, size, sampling="keyframes")
             else:
                 video.SEEK_GAP_FRAMES = 10**9 if mode == "pyav-sequential" else saved[0]
                 video.SAMPLE_DECODE_THREADS = 2 if mode == "pyav-seek-2-threads" else 0
-                video.sample_frames_with_info(path, config.num_frames, size)
+                video.sample_clip(path, config.num_frames, size)
     finally:
         video.SEEK_GAP_FRAMES, video.SAMPLE_DECODE_THREADS = saved
     return (time.perf_counter() - t0) / len(paths)
+
+
+def snapped_targets(paths: list[Path], config) -> float:
+    """Mean number of a clip's ``config.num_frames`` targets that keyframe sampling moves."""
+    from vidsearch.indexers import video
+
+    return float(np.mean([np.sum(video.sample_clip(p, config.num_frames, 8, sampling="keyframes").indices != video.sample_clip(p, config.num_frames, 8).indices) for p in paths]))
 
 
 def fixed_costs(paths: list[Path], config, encoder) -> dict[str, float]:
@@ -171,9 +211,55 @@ def precision_cosines(paths: list[Path], config, encoder, precisions=("bf16", "f
     out = {}
     for p in precisions:
         cos = [float(a @ b) for a, b in zip(moments(device, p), exact)]
-        out[p] = (min(cos), float(np.mean(cos)))
+        out[encoder.compute(device, p)] = (min(cos), float(np.mean(cos)))
     encoder.place("cpu", "fp32")
     return out
+
+
+def indexing_table(groups: list[str], corpus: list[Path], config, encoder, names: list[str], rounds: int) -> tuple[dict, dict]:
+    """Print (and return) the side-by-side table: per group, the reference approach and each
+    vidsearch variant, ``rounds`` times in turn (on a shared machine other jobs come and go: the
+    median of the rounds is the row), with the moments' cosines from the last round."""
+    print(f"\n## indexing, reference approach vs vidsearch (same clips, same weights, this run; median of {rounds} round(s) in turn)")
+    print("variants: " + "; ".join(f"{n}: {VARIANTS.get(n, 'the defaults')}" for n in names))
+    print("| clips | n | run | s (median) | s (each round) | clips/s | ratio vs reference | precision | moments cos vs reference (min) | moments cos vs default (min / mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    runs = ["reference", *names]
+    totals = {run: 0.0 for run in runs}
+    n, rows = 0, {}
+    for group in groups:
+        paths = [p for p in corpus if group_of(p) == group]
+        seconds: dict[str, list[float]] = {run: [] for run in runs}
+        moments, stats = {}, {}
+        for _ in range(rounds):
+            s, moments["reference"] = run_reference(paths, config, encoder)
+            seconds["reference"].append(s)
+            for name in names:
+                with variant(name, config, encoder) as cfg:
+                    s, moments[name], stats[name] = run_ours(paths, cfg, encoder)
+                seconds[name].append(s)
+        median = {run: float(np.median(seconds[run])) for run in runs}
+        rows[group] = {"n": len(paths), "seconds": seconds}
+        for run in runs:
+            totals[run] += median[run]
+            each = " / ".join(f"{s:.1f}" for s in seconds[run])
+            if run == "reference":
+                print(f"| {GROUPS[group]} | {len(paths)} | reference | {median[run]:.1f} | {each} | {len(paths) / median[run]:.3f} | | fp32 | | |")
+                continue
+            cos = min(published_cosine(moments["reference"][str(p)], moments[run][str(p)]) for p in paths)
+            vs_default = [float(moments["default"][str(p)] @ moments[run][str(p)]) for p in paths]
+            st = stats[run]
+            rows[group][run] = {"ratio": median["reference"] / median[run], "min_cos_reference": cos, "cos_default": (min(vs_default), float(np.mean(vs_default)))}
+            print(
+                f"| | | {run} | {median[run]:.1f} | {each} | {len(paths) / median[run]:.3f} | {median['reference'] / median[run]:.2f}x "
+                f"| {st.precision} ({st.decode_workers} decode workers, {st.split_files} files split{', guard cached' if st.guard_cached else ''}) "
+                f"| {cos:.5f} | {min(vs_default):.5f} / {np.mean(vs_default):.5f} |"
+            )
+        n += len(paths)
+    print(f"| all | {n} | reference | {totals['reference']:.1f} | | {n / totals['reference']:.3f} | | | | |")
+    for name in names:
+        print(f"| all | {n} | {name} | {totals[name]:.1f} | | {n / totals[name]:.3f} | {totals['reference'] / totals[name]:.2f}x | | | |")
+    return rows, {name: totals["reference"] / totals[name] for name in names}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,6 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-clips", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real-clips")
     parser.add_argument("--existing-only", action="store_true", help="use only long clips already in the cache")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
+    parser.add_argument("--compare", default="", help=f"vidsearch variants run beside the default, comma-separated: {', '.join(VARIANTS)}")
+    parser.add_argument("--rounds", type=int, default=1, help="times the indexing table's runs are repeated in turn (rows: the medians)")
+    parser.add_argument("--table-only", action="store_true", help="print the indexing table only (no decode, precision, cost and encoder sections)")
     args = parser.parse_args(argv)
     import torch
 
@@ -201,40 +290,24 @@ def main(argv: list[str] | None = None) -> None:
     config = ExtractorConfig(backbone=args.backbone, segment=SegmentConfig(mode="none")).with_weights(encoder.weights_id)
     figures: dict = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "backbone": args.backbone}
     print(f"# vidsearch ingest benchmark, {figures['date']}")
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu bf16: {cpu_has_bf16()}, torch {torch.__version__}")
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu bf16: {cpu_has_bf16()}, torch {torch.__version__}, load average {load_average()}")
     auto = resolve_precision("auto", "cpu", encoder)
     print(f"precision auto resolves to: {auto} (probe: bf16 timed against fp32 on this encoder)")
     print(f"vidsearch config: the defaults ({config.moment_blocks} moment blocks, aux {', '.join(config.aux_descriptors) or 'none'}), --segment none")
     figures["auto_precision"] = auto
 
-    print("\n## indexing, reference approach vs vidsearch (same clips, same weights, this run)")
-    print("| clips | n | reference s | reference clips/s | vidsearch s | vidsearch clips/s | ratio | precision | moments cos vs reference (min) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    totals = {"ref": 0.0, "ours": 0.0, "n": 0}
-    figures["groups"] = {}
-    for group in groups:
-        paths = [p for p in corpus if group_of(p) == group]
-        ref_s, ref_m = run_reference(paths, config, encoder)
-        ours_s, ours_m, stats = run_ours(paths, config, encoder)
-        cos = min(published_cosine(ref_m[str(p)], ours_m[str(p)]) for p in paths)
-        row = {"n": len(paths), "reference_s": ref_s, "vidsearch_s": ours_s, "ratio": ref_s / ours_s, "precision": stats.precision, "min_cos": cos, "split_files": stats.split_files}
-        figures["groups"][group] = row
-        totals["ref"] += ref_s
-        totals["ours"] += ours_s
-        totals["n"] += len(paths)
-        print(
-            f"| {GROUPS[group]} | {len(paths)} | {ref_s:.1f} | {len(paths) / ref_s:.3f} | {ours_s:.1f} | {len(paths) / ours_s:.3f} "
-            f"| {ref_s / ours_s:.2f}x | {stats.precision} ({stats.decode_workers} decode workers, {stats.split_files} files split{', guard cached' if stats.guard_cached else ''}) | {cos:.5f} |"
-        )
-    print(
-        f"| all | {totals['n']} | {totals['ref']:.1f} | {totals['n'] / totals['ref']:.3f} | {totals['ours']:.1f} "
-        f"| {totals['n'] / totals['ours']:.3f} | {totals['ref'] / totals['ours']:.2f}x | | |"
-    )
-    figures["total_ratio"] = totals["ref"] / totals["ours"]
+    names = ["default", *filter(None, args.compare.split(","))]
+    for name in names:  # untimed: the bf16 probe and each variant's guard verdict are cached first
+        with variant(name, config, encoder) as cfg:
+            run_ours(corpus[:1], cfg, encoder)
+    figures["groups"], figures["total_ratio"] = indexing_table(groups, corpus, config, encoder, names, args.rounds)
+    if args.table_only:
+        finish(figures, args.out)
+        return
 
     print("\n## decode per clip length: seconds per clip to get the 32 sampled frames")
-    print("| clips | PyAV seeking | PyAV seeking, 2 frame threads | PyAV sequential | OpenCV sequential (reference) |")
-    print("|---|---|---|---|---|")
+    print("| clips | PyAV seeking | PyAV seeking, 2 frame threads | PyAV sequential | OpenCV sequential (reference) | PyAV keyframe-snapped | keyframe demux alone | targets snapped (mean) |")
+    print("|---|---|---|---|---|---|---|---|")
     figures["decode_modes"] = {}
     warm_up = sorted(args.real_clips.glob("*.mp4"))[:1] or corpus[:1]
     for mode in DECODE_MODES:  # warm-up on a short clip: first calls pay imports, caches
@@ -242,8 +315,9 @@ def main(argv: list[str] | None = None) -> None:
     for group in groups:
         paths = [p for p in corpus if group_of(p) == group]
         row = {m: decode_seconds(paths, config, encoder.image_size, m) for m in DECODE_MODES}
-        figures["decode_modes"][group] = row
-        print(f"| {GROUPS[group]} | " + " | ".join(f"{row[m]:.2f}" for m in DECODE_MODES) + " |")
+        moved = snapped_targets(paths, config)
+        figures["decode_modes"][group] = {**row, "targets_snapped": moved}
+        print(f"| {GROUPS[group]} | " + " | ".join(f"{row[m]:.2f}" for m in DECODE_MODES) + f" | {moved:.1f} of {config.num_frames} |")
 
     short = [p for p in corpus if group_of(p) in ("real", "60s")]
     if short:
@@ -272,16 +346,32 @@ def main(argv: list[str] | None = None) -> None:
     counts = sorted({torch.get_num_threads(), max(1, torch.get_num_threads() - RuntimeConfig().workers("cpu"))})
     for threads in counts:  # all cores (the default), and the cores the decode workers leave
         with torch_threads(threads):
-            for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
+            runs = [("fp32", "default"), ("bf16", "default"), *((("bf16", "bf16-autocast"),) if "bf16-autocast" in names else ())]
+            for p, name in runs:
+                dtype = "float32" if p == "fp32" else "bfloat16"
                 peak = gemm_peak_gflops(dtype=dtype)
-                encoder.place("cpu", p)
-                gflops, fps = encoder_gflops(encoder)
-                figures["encoder"][f"{p}-{threads}t"] = {"gemm_peak_gflops": peak, "encoder_gflops": gflops, "frames_per_s": fps}
-                print(f"{p}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
+                with variant(name, config, encoder):
+                    encoder.place("cpu", p)
+                    gflops, fps = encoder_gflops(encoder)
+                    label = encoder.compute()
+                figures["encoder"][f"{label}-{threads}t"] = {"gemm_peak_gflops": peak, "encoder_gflops": gflops, "frames_per_s": fps}
+                print(f"{label}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s")
     encoder.place("cpu", "fp32")
     print("\n## GPU: " + ("see --device cuda runs" if torch.cuda.is_available() else "no GPU on this machine: not measured"))
-    if args.out:
-        args.out.write_text(json.dumps(figures, indent=1))
+    finish(figures, args.out)
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages: on a shared machine they say how far the figures can be trusted."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def finish(figures: dict, out: Path | None) -> None:
+    """The closing line (end time, load) and the JSON figures when asked."""
+    figures["end"] = f"{datetime.now(timezone.utc):%H:%M} UTC, load average {load_average()}"
+    print(f"\nended {figures['end']}")
+    if out:
+        out.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 SemanticGen's semantic encoder sees frames at 1.6 fps (its VAE at 24 fps), so a reference is
 sampled by *rate*, not by a fixed count as the index does: a span of ``d`` seconds gives
 ``N = max(2, round(d * fps))`` frames, taken at the index's rule ``round(linspace(first, last-1, N))``
-over the span's frames (``indexers.video.sample_frames_with_info``). The effective rate is then
+over the span's frames (``indexers.video.sample_clip``). The effective rate is then
 ``N / d``, within half a frame of the request; the exact source time of every sample is recorded,
 so a consumer never has to trust the nominal rate.
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from vidsearch.generation.errors import GenerationError
 from vidsearch.indexers.config import ResizeMode
-from vidsearch.indexers.video import VideoInfo, frame_range, probe, sample_frames_with_info, uniform_indices
+from vidsearch.indexers.video import VideoInfo, frame_range, probe, sample_clip
 
 SEMANTIC_FPS = 1.6  # SemanticGen's semantic-encoder frame rate
 
@@ -72,9 +72,9 @@ def sample_reference(
     first, last = frame_range(span.path, info, span.start_s, span.end_s)
     start_s, end_s = first / file_fps, last / file_fps
     n = semantic_frame_count(end_s - start_s, fps)
-    frames, info = sample_frames_with_info(span.path, n, size, resize, decoder, span.start_s, span.end_s)
-    times = (first + uniform_indices(last - first, n)) / file_fps
-    return SampledReference(span, frames, times.astype(np.float64), info, start_s, end_s)
+    sample = sample_clip(span.path, n, size, resize, decoder, span.start_s, span.end_s)
+    times = sample.indices / file_fps
+    return SampledReference(span, sample.frames, times.astype(np.float64), sample.info, start_s, end_s)
 
 
 def spans_from_clip(path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> list[ReferenceSpan]:

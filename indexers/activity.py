@@ -28,10 +28,12 @@ def segment_activity(patch_tokens, global_embeddings, spf: SpfConfig = SpfConfig
     or torch tensors; a tensor's reduction runs on its device, only two scalars come back)."""
     import torch
 
+    from vidsearch.indexers.moments import centred_in_time, temporal_std  # torch: loaded when encoding only
+
     raw = solve_progress(_numpy(global_embeddings), spf)
     semantic_change = float(np.clip(np.diff(raw), 0.0, None).sum())
     x = torch.as_tensor(patch_tokens).float()  # (T, P, D)
-    spread = x.std(dim=0, unbiased=True).mean()
+    spread = temporal_std(centred_in_time(x)).mean()
     scale = torch.sqrt(torch.mean(torch.square(x))) + 1e-12
     return np.array([semantic_change, float(spread / scale)], dtype=np.float32)
 

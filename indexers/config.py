@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from vidsearch.indexers.sampling import SAMPLINGS, Sampling
+
 ResizeMode = Literal["stretch", "center-crop"]
 Aggregation = Literal["concat", "sum"]
 
@@ -100,6 +102,11 @@ class ExtractorConfig:
     # Extra per-segment descriptors kept beside the moments (ClipFeatures.aux): "flow" = the
     # low-level optical-flow histogram of the sampled frames (indexers/flow_descriptor.py).
     aux_descriptors: tuple[str, ...] = ("flow",)
+    # Which frames of a segment: "exact" = the published round(linspace); "keyframes" = each
+    # target moved to a free keyframe within half the target spacing (indexers/sampling.py: much
+    # less decoding on long files, other vectors). Only for segment mode "none": the other modes
+    # decode every frame anyway, so snapping would save nothing.
+    sampling: Sampling = "exact"
     weights_id: str = ""  # filled in from the loaded encoder (hash of its weights)
 
     def __post_init__(self) -> None:
@@ -121,6 +128,12 @@ class ExtractorConfig:
         if unknown:
             raise ValueError(f"unknown aux descriptor(s) {', '.join(unknown)} (choose from {', '.join(AUX_DESCRIPTORS)})")
         object.__setattr__(self, "aux_descriptors", tuple(dict.fromkeys(self.aux_descriptors)))
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {self.sampling!r})")
+        if self.sampling != "exact" and self.segment.mode != "none":
+            raise ValueError(
+                f"sampling {self.sampling!r} needs segment mode 'none' (mode {self.segment.mode!r} decodes every frame for its cuts: nothing to save)"
+            )
 
     @property
     def moment_blocks(self) -> int:
@@ -151,7 +164,12 @@ class ExtractorConfig:
 
     def fingerprint(self) -> str:
         """Short stable hash: two clips share a fingerprint iff they were embedded identically."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        d = self.to_dict()
+        if d["sampling"] == "exact":
+            # configs from before the option hash as they did, so their precision-guard verdicts
+            # and curation selections stay valid
+            del d["sampling"]
+        blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def differences(self, other: "ExtractorConfig") -> list[str]:

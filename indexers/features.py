@@ -15,7 +15,7 @@ from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.spf import SpfSignature, spf_signature
-from vidsearch.indexers.video import VideoInfo, sample_frames_with_info
+from vidsearch.indexers.video import VideoInfo, sample_clip
 
 
 @dataclass
@@ -56,8 +56,9 @@ def load_clip_frames(
     path, config: ExtractorConfig, encoder: Encoder, decoder: str = "pyav", start_s: float | None = None, end_s: float | None = None
 ) -> tuple[np.ndarray, VideoInfo]:
     """Decode the ``config.num_frames`` frames of a clip (or of its ``[start_s, end_s)`` range)
-    at the encoder's input size."""
-    return sample_frames_with_info(path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s)
+    at the encoder's input size, sampled as ``config.sampling`` says (a query as its index)."""
+    sample = sample_clip(path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s, sampling=config.sampling)
+    return sample.frames, sample.info
 
 
 def embed_clip(

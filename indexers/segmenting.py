@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
-from vidsearch.indexers.video import VideoError, VideoInfo, iter_frames, resize_frame, sample_frames_with_info, uniform_indices
+from vidsearch.indexers.video import VideoError, VideoInfo, iter_frames, resize_frame, sample_clip, uniform_indices
 
 POSTER_WIDTH = 160
 POSTERS_PER_SECOND = 4.0  # poster candidates kept per second of buffered video
@@ -51,6 +51,7 @@ class DecodedSegment:
     frames: np.ndarray
     poster: bytes | None = None  # small JPEG thumbnail
     aux: dict[str, np.ndarray] | None = None  # the config's aux descriptors, once computed (decode side)
+    indices: np.ndarray | None = None  # the file's frame index of each sampled frame (config.sampling's choice)
 
 
 @dataclass
@@ -154,17 +155,18 @@ class SegmentPlanner:
         return out
 
 
-def whole_file_segment(info: VideoInfo, frames: np.ndarray) -> DecodedSegment:
+def whole_file_segment(info: VideoInfo, frames: np.ndarray, indices: np.ndarray) -> DecodedSegment:
     """The one segment of ``segment.mode == "none"``: the whole file, from its sampled frames
-    (decoded in one process or reassembled from parts: the same segment either way)."""
-    return DecodedSegment(0, 0, max(info.frame_count, 1), 0.0, info.duration, frames)
+    and their indices (decoded in one process or reassembled from parts: the same segment
+    either way)."""
+    return DecodedSegment(0, 0, max(info.frame_count, 1), 0.0, info.duration, frames, indices=indices)
 
 
 def open_segments(path, config: ExtractorConfig, image_size: int, decoder: str = "pyav") -> SegmentStream:
     """Decode ``path`` into segments as ``config.segment`` says (see the module docstring)."""
     if config.segment.mode == "none":
-        frames, info = sample_frames_with_info(path, config.num_frames, image_size, config.resize, decoder)
-        return SegmentStream(info, iter([whole_file_segment(info, frames)]))
+        sample = sample_clip(path, config.num_frames, image_size, config.resize, decoder, sampling=config.sampling)
+        return SegmentStream(sample.info, iter([whole_file_segment(sample.info, sample.frames, sample.indices)]))
     frames = iter_frames(path, decoder)
     stream = SegmentStream(frames.info, iter(()))
     stream.segments = _stream_segments(path, config, image_size, frames, stream)
@@ -191,7 +193,7 @@ def _stream_segments(path, config: ExtractorConfig, image_size: int, source, str
         for start, end in planner.take(final):
             idx = start + uniform_indices(end - start, config.num_frames)
             yield DecodedSegment(
-                emitted, start, end, start / fps, end / fps, np.stack([buffer.frame(int(i)) for i in idx]), buffer.poster((start + end - 1) // 2)
+                emitted, start, end, start / fps, end / fps, np.stack([buffer.frame(int(i)) for i in idx]), buffer.poster((start + end - 1) // 2), indices=idx
             )
             emitted += 1
         buffer.drop_before(planner.earliest_needed())

@@ -30,7 +30,7 @@ from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.decoding import DecodeEvent, DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded, decode_events, failure_reason
 from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.segmenting import whole_file_segment
-from vidsearch.indexers.video import Part, VideoInfo, probe, sample_frames_with_info
+from vidsearch.indexers.video import Part, Sample, VideoInfo, probe, sample_clip
 
 # Frames x pixels a part must have for a split to pay for reopening the file and one more seek
 # per part. bench/decode_split.py on 2 cores: the real clips (<= 10 s) lose (0.97x), the 60 s
@@ -85,16 +85,16 @@ class FileSplit:
 class PartDone:
     path: str
     part: int
-    frames: np.ndarray
+    sample: Sample
     seconds: float
 
 
-PartDecodeFn = Callable[[str, ExtractorConfig, int, str, Part], np.ndarray]
+PartDecodeFn = Callable[[str, ExtractorConfig, int, str, Part], Sample]
 
 
-def sample_part(path: str, config: ExtractorConfig, image_size: int, decoder: str, part: Part) -> np.ndarray:
-    """The encoder-size frames of one part of the file's sample."""
-    return sample_frames_with_info(path, config.num_frames, image_size, config.resize, decoder, part=part)[0]
+def sample_part(path: str, config: ExtractorConfig, image_size: int, decoder: str, part: Part) -> Sample:
+    """The encoder-size frames (and their indices) of one part of the file's sample."""
+    return sample_clip(path, config.num_frames, image_size, config.resize, decoder, part=part, sampling=config.sampling)
 
 
 @dataclass(frozen=True)
@@ -129,10 +129,10 @@ class JobRunner:
     def _part(self, path: str, part: Part) -> PartDone | FileFailed:
         t0 = time.perf_counter()
         try:
-            frames = self.decode_part(path, self.config, self.image_size, self.decoder, part)
+            sample = self.decode_part(path, self.config, self.image_size, self.decoder, part)
         except Exception as exc:  # as decode_events: a failure costs only this file
             return FileFailed(path, failure_reason(exc), time.perf_counter() - t0)
-        return PartDone(path, part[0], frames, time.perf_counter() - t0)
+        return PartDone(path, part[0], sample, time.perf_counter() - t0)
 
 
 @dataclass
@@ -164,8 +164,8 @@ class PartAssembler:
         if len(f.parts) < f.expected:
             return []
         del self.open[event.path]
-        frames = np.concatenate([f.parts[k].frames for k in range(f.expected)])
-        segment = whole_file_segment(f.info, frames)
+        frames = np.concatenate([f.parts[k].sample.frames for k in range(f.expected)])
+        segment = whole_file_segment(f.info, frames, np.concatenate([f.parts[k].sample.indices for k in range(f.expected)]))
         try:
             segment.aux = aux_descriptors(self.config, frames)
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Video I/O: probing, uniform frame sampling with accurate seeks, full decode, H.264 encode.
 
 PyAV is the default backend (it seeks accurately, raises Python errors on bad files and can also
-encode); decord is available behind the same ``sample_frames`` call for users who prefer it.
+encode); decord is available behind the same ``sample_clip`` call for users who prefer it.
 Every failure is raised as :class:`VideoError`, which names the file and the reason, so the
 ingestion loop can record it and carry on.
 """
@@ -18,6 +18,7 @@ from typing import Iterator, Literal
 import numpy as np
 
 from vidsearch.atomic import atomic_path
+from vidsearch.indexers.sampling import Sampling, sampled_indices, uniform_indices
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".ogv"}
@@ -68,11 +69,6 @@ class DecodedVideo:
     frames: np.ndarray  # uint8 (N, H, W, 3) RGB
     fps: float
     start_s: float = 0.0  # time of the first frame in the file (a decoded range starts later)
-
-
-def uniform_indices(frame_count: int, num_frames: int) -> np.ndarray:
-    """``round(linspace(0, n-1, T))`` as the reference; clips shorter than T repeat frames."""
-    return np.round(np.linspace(0, frame_count - 1, num_frames)).astype(np.int64)
 
 
 def frame_range(path, info: VideoInfo, start_s: float | None, end_s: float | None) -> tuple[int, int]:
@@ -168,6 +164,45 @@ def resize_frame(rgb: np.ndarray, size: int, mode: ResizeMode = "stretch") -> np
     return np.ascontiguousarray(resized[top : top + size, left : left + size])
 
 
+def _frame_index(pts: int | None, stream, fps: float) -> int:
+    """The frame index of a timestamp (-1 without one): what the sampler's targets count."""
+    if pts is None or stream.time_base is None or fps <= 0:
+        return -1
+    return int(round(float((pts - (stream.start_time or 0)) * stream.time_base) * fps))
+
+
+def _timestamp(stream, fps: float, index: int) -> int:
+    """The stream timestamp of frame ``index`` (inverse of :func:`_frame_index`)."""
+    return (stream.start_time or 0) + int(Fraction(index) / Fraction(fps).limit_denominator(100000) / stream.time_base)
+
+
+def keyframe_indices(path: str | os.PathLike, first: int = 0, last: int | None = None) -> np.ndarray:
+    """Frame indices of the keyframes from the one at or before ``first`` up to ``last``
+    (exclusive; the end of the file by default), from demuxing packets: nothing is decoded.
+    Packets without timestamps are not counted (their frames cannot be placed)."""
+    import av
+
+    container, stream = _open(path)
+    try:
+        fps = _stream_info(path, container, stream).fps
+        if first > 0 and stream.time_base is not None and fps > 0:
+            container.seek(_timestamp(stream, fps, first), stream=stream, backward=True, any_frame=False)
+        keys = []
+        for packet in container.demux(stream):
+            if not packet.is_keyframe or not packet.size:
+                continue
+            index = _frame_index(packet.pts, stream, fps)
+            if last is not None and index >= last:
+                break
+            if index >= 0:
+                keys.append(index)
+        return np.unique(np.asarray(keys, np.int64))
+    except av.error.FFmpegError as exc:
+        raise VideoError(path, f"demux failed ({exc.__class__.__name__}: {exc.strerror or exc})") from exc
+    finally:
+        container.close()
+
+
 class _FrameCursor:
     """Walks a PyAV stream forward, seeking when the next wanted frame is far ahead.
 
@@ -177,18 +212,20 @@ class _FrameCursor:
     were, raise the threshold to the distance it fell back (a lower bound on the GOP).
     Frames between wanted ones are decoded only as far as references need (see
     ``SKIP_NONREF_MARGIN``). ``SAMPLE_DECODE_THREADS`` > 1 turns on frame threading (same
-    frames, bit for bit: tested).
+    frames, bit for bit: tested). When the caller already demuxed the ``keyframes`` (keyframe
+    sampling does), no guessing: it seeks exactly when a keyframe lies after the current frame and
+    at or before the target, so a target that is a keyframe costs one decoded frame.
     """
 
-    def __init__(self, container, stream, fps: float):
+    def __init__(self, container, stream, fps: float, keyframes: np.ndarray | None = None):
         self.container, self.stream = container, stream
+        self.keyframes = keyframes
         if SAMPLE_DECODE_THREADS > 1:
             stream.thread_type = "FRAME"
             stream.thread_count = SAMPLE_DECODE_THREADS
         else:
             stream.thread_count = DECODE_THREADS
         self.fps = fps
-        self.start = stream.start_time or 0
         self.iter = None
         self.last = None  # (index, frame)
         self.min_gap = SEEK_GAP_FRAMES
@@ -196,14 +233,8 @@ class _FrameCursor:
         self.skipping = False
         self.skipped = False  # some frame was pulled with non-ref skipping on, since get() began
 
-    def _index_of(self, frame) -> int:
-        if frame.pts is None or self.stream.time_base is None or self.fps <= 0:
-            return -1
-        return int(round(float((frame.pts - self.start) * self.stream.time_base) * self.fps))
-
     def _seek(self, index: int) -> None:
-        target = self.start + int(Fraction(index) / Fraction(self.fps).limit_denominator(100000) / self.stream.time_base)
-        self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        self.container.seek(_timestamp(self.stream, self.fps, index), stream=self.stream, backward=True, any_frame=False)
         self.iter = None
         self.last = None
 
@@ -223,7 +254,7 @@ class _FrameCursor:
         if frame is None:
             return None
         self.decoded += 1
-        idx = self._index_of(frame)
+        idx = _frame_index(frame.pts, self.stream, self.fps)
         timed = idx >= 0
         if not timed:  # no timestamps: count frames
             idx = 0 if self.last is None else self.last[0] + 1
@@ -247,7 +278,7 @@ class _FrameCursor:
         # a fresh cursor seeks too: a decode that starts late in the file (a time range, or one
         # part of a file split across processes) must not walk from frame 0
         before = -1 if self.last is None else self.last[0]
-        if index < before or index - max(before, 0) > self.min_gap:
+        if index < before or self._worth_seeking(before, index):
             self._seek(index)
             landed = self._next(index)
             if landed is not None and landed[0] <= before:
@@ -255,6 +286,11 @@ class _FrameCursor:
             if landed is not None and landed[0] >= index:
                 return landed[1]
         return self._walk(index, skip=True)
+
+    def _worth_seeking(self, before: int, index: int) -> bool:
+        if self.keyframes is None:
+            return index - max(before, 0) > self.min_gap
+        return before < 0 or bool(np.any((self.keyframes > before) & (self.keyframes <= index)))
 
     def _walk(self, index: int, skip: bool):
         """Decode forward to the first frame at or after ``index`` (the last one at the end)."""
@@ -281,7 +317,17 @@ def part_targets(targets: np.ndarray, part: Part) -> np.ndarray:
     return np.array_split(targets, n)[k]
 
 
-def _sample_pyav(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1)) -> tuple[list[np.ndarray], VideoInfo]:
+@dataclass
+class Sample:
+    """Sampled frames of a clip (or of one part of them), the file's probe, and the frame
+    indices in the file the frames are (the targets ``sampling`` chose; repeated frames repeat)."""
+
+    frames: list[np.ndarray] | np.ndarray
+    info: VideoInfo
+    indices: np.ndarray
+
+
+def _sample_pyav(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1), sampling: Sampling = "exact") -> Sample:
     import av
 
     container, stream = _open(path)
@@ -290,25 +336,26 @@ def _sample_pyav(path, num_frames: int, span: Span = (None, None), part: Part = 
         if info.frame_count <= 0:
             raise VideoError(path, "video stream has no frames")
         first, last = frame_range(path, info, *span)
-        cursor = _FrameCursor(container, stream, info.fps)
+        keyframes = keyframe_indices(path, first, last) if sampling == "keyframes" else None
+        targets = part_targets(sampled_indices(first, last, num_frames, keyframes), part)
+        cursor = _FrameCursor(container, stream, info.fps, keyframes)
         frames: list[np.ndarray] = []
         cache: dict[int, np.ndarray] = {}
-        for idx in part_targets(first + uniform_indices(last - first, num_frames), part):
-            idx = int(idx)
+        for idx in targets.tolist():
             if idx not in cache:
                 frame = cursor.get(idx)
                 if frame is None:
                     raise VideoError(path, "no decodable frames")
                 cache = {idx: frame.to_ndarray(format="rgb24")}
             frames.append(cache[idx])
-        return frames, info
+        return Sample(frames, info, targets)
     except av.error.FFmpegError as exc:
         raise VideoError(path, f"decode failed ({exc.__class__.__name__}: {exc.strerror or exc})") from exc
     finally:
         container.close()
 
 
-def _sample_decord(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1)) -> tuple[list[np.ndarray], VideoInfo]:
+def _sample_decord(path, num_frames: int, span: Span = (None, None), part: Part = (0, 1), sampling: Sampling = "exact") -> Sample:
     try:
         import decord
     except ImportError as exc:
@@ -321,13 +368,15 @@ def _sample_decord(path, num_frames: int, span: Span = (None, None), part: Part 
             raise VideoError(path, "video stream has no frames")
         info = VideoInfo(info.duration, info.fps, info.width, info.height, n)
         first, last = frame_range(path, info, *span)
-        batch = reader.get_batch(part_targets(first + uniform_indices(last - first, num_frames), part).tolist()).asnumpy()
+        keyframes = np.asarray(reader.get_key_indices(), np.int64) if sampling == "keyframes" else None
+        targets = part_targets(sampled_indices(first, last, num_frames, keyframes), part)
+        batch = reader.get_batch(targets.tolist()).asnumpy()
     except decord.DECORDError as exc:
         raise VideoError(path, f"decode failed (decord: {exc})") from exc
-    return list(batch), info
+    return Sample(list(batch), info, targets)
 
 
-def sample_frames_with_info(
+def sample_clip(
     path: str | os.PathLike,
     num_frames: int = 32,
     size: int = 224,
@@ -336,8 +385,10 @@ def sample_frames_with_info(
     start_s: float | None = None,
     end_s: float | None = None,
     part: Part = (0, 1),
-) -> tuple[np.ndarray, VideoInfo]:
-    """``num_frames`` uniformly sampled RGB frames, resized to ``size`` x ``size``, and the probe.
+    sampling: Sampling = "exact",
+) -> Sample:
+    """``num_frames`` RGB frames sampled as ``sampling`` says (``indexers/sampling.py``: exact
+    ``round(linspace)`` by default), resized to ``size`` x ``size``, with the probe and indices.
 
     With ``start_s`` / ``end_s`` the frames are sampled from that time range only (a moment of a
     longer file), by the same rule as a whole clip. With ``part=(k, n)`` only the k-th of n
@@ -345,12 +396,12 @@ def sample_frames_with_info(
     whole sample's, so n processes can share one long file.
     """
     if decoder == "pyav":
-        raw, info = _sample_pyav(path, num_frames, (start_s, end_s), part)
+        raw = _sample_pyav(path, num_frames, (start_s, end_s), part, sampling)
     elif decoder == "decord":
-        raw, info = _sample_decord(path, num_frames, (start_s, end_s), part)
+        raw = _sample_decord(path, num_frames, (start_s, end_s), part, sampling)
     else:
         raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
-    return np.stack([resize_frame(f, size, resize) for f in raw]), info
+    return Sample(np.stack([resize_frame(f, size, resize) for f in raw.frames]), raw.info, raw.indices)
 
 
 def sample_frames(
@@ -361,7 +412,7 @@ def sample_frames(
     decoder: Decoder = "pyav",
 ) -> np.ndarray:
     """uint8 (T, size, size, 3): frames ``round(linspace(0, n-1, T))`` of the clip."""
-    return sample_frames_with_info(path, num_frames, size, resize, decoder)[0]
+    return sample_clip(path, num_frames, size, resize, decoder).frames
 
 
 @dataclass

@@ -64,6 +64,23 @@ def render_pattern(
     return frames
 
 
+def write_fixed_gop(path: Path, frames: np.ndarray, fps: float, gop: int) -> Path:
+    """H.264 with a keyframe exactly every ``gop`` frames (no scene-cut keyframes) and x264's
+    default B-frames: a stream whose keyframe positions a test knows."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
+        for rgb in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 @pytest.fixture
 def make_clip(tmp_path):
     """Write a generated clip and return its path: ``make_clip("a.mp4", motion="circle")``."""

@@ -92,3 +92,32 @@ def test_index_with_integer_codecs(tmp_path, make_clip):
     assert result.exit_code != 0 and "stores moments as int8" in result.output and "Traceback" not in result.output
     result = _index(tmp_path / "other", corpus, "--moments-codec", "int4")
     assert result.exit_code != 0 and "moments codec must be one of" in result.output and "Traceback" not in result.output
+
+
+def test_index_with_keyframe_sampling(tmp_path, real_clips):
+    """--sampling keyframes is an extractor setting: recorded in the index, refused where it
+    saves nothing (shots), a mismatch with the index is one line; queries embed the same way."""
+    import dataclasses
+
+    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.features import embed_clip
+
+    idx = tmp_path / "idx"
+    args = ["index", str(real_clips), "--index", str(idx), "-b", "tiny-random", "-T", "8"]
+    refused = runner.invoke(app, [*args, "--sampling", "keyframes"])
+    assert refused.exit_code == 2 and "segment mode 'none'" in refused.output and "Traceback" not in refused.output
+    result = runner.invoke(app, [*args, "--segment", "none", "--sampling", "keyframes"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((idx / "manifest.json").read_text())
+    assert ExtractorConfig.from_dict(manifest["config"]).sampling == "keyframes"
+    assert manifest["config_fingerprint"] != ExtractorConfig.from_dict({**manifest["config"], "sampling": "exact"}).fingerprint()
+    mismatch = runner.invoke(app, [*args, "--segment", "none"])
+    assert mismatch.exit_code == 2 and "sampling" in mismatch.output
+    from vidsearch.retrieval.index import Index
+
+    index = Index.open(idx)
+    bikes = real_clips / "bikes.mp4"  # keyframes near some of its 8 targets: snapping changes its frames
+    stored = index.moments([index.segments_of(str(bikes))[0]["id"]])[0]
+    assert float(index.embed(bikes).moments @ stored) > 0.999  # a query is sampled as the index (float16 storage)
+    exact = embed_clip(bikes, dataclasses.replace(index.config, sampling="exact"), index.encoder)
+    assert float(exact.moments @ stored) < float(index.embed(bikes).moments @ stored)

@@ -78,3 +78,14 @@ def test_contributions_sum_to_cosine():
 def test_rejects_single_frame():
     with pytest.raises(ValueError, match="T>=2"):
         semantic_moments(torch.randn(1, 4, 4))
+
+
+def test_temporal_std_is_torch_std():
+    """The moments' fast spread equals torch.std over time (within float32 rounding), on tokens
+    whose mean is far from zero as well as centred ones."""
+    from vidsearch.indexers.moments import centred_in_time, temporal_std
+
+    gen = torch.Generator().manual_seed(0)
+    for offset in (0.0, 50.0):
+        x = torch.randn(32, 16, 24, generator=gen) * torch.rand(1, 16, 24, generator=gen) + offset
+        torch.testing.assert_close(temporal_std(centred_in_time(x)), x.std(dim=0, unbiased=True), rtol=1e-4, atol=1e-6)

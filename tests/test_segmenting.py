@@ -65,7 +65,7 @@ def test_window_segments_stream_from_either_decoder_and_match_range_sampling(rea
     """Window mode on a real clip: frames sampled in the one pass equal a seek-based range sample."""
     if decoder == "decord":
         pytest.importorskip("decord")
-    from vidsearch.indexers.video import sample_frames_with_info
+    from vidsearch.indexers.video import sample_clip
 
     path = real_clips / "bikes.mp4"  # 250 frames at 25 fps
     config = ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="window", window=3.0, stride=3.0))
@@ -74,5 +74,5 @@ def test_window_segments_stream_from_either_decoder_and_match_range_sampling(rea
     assert [(s.start_frame, s.end_frame) for s in segments] == [(0, 75), (75, 150), (150, 225), (225, 250)]  # 1 s tail: not < min
     assert stream.counters.decoded_frames == 250
     seg = segments[1]
-    expected, _ = sample_frames_with_info(path, 8, 56, "stretch", decoder, seg.start_s, seg.end_s)
+    expected = sample_clip(path, 8, 56, "stretch", decoder, seg.start_s, seg.end_s).frames
     np.testing.assert_array_equal(seg.frames, expected)

@@ -21,7 +21,7 @@ from vidsearch.generation.semref_training import index_spans, split_segments, tr
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.spf import compute_spf
-from vidsearch.indexers.video import probe, sample_frames_with_info
+from vidsearch.indexers.video import probe, sample_clip
 
 FPS = 4.0  # denser than SemanticGen's 1.6 so the short real clips give enough tokens to learn from
 GRID = 4
@@ -60,7 +60,7 @@ def test_frame_count_follows_the_rate_and_times_are_the_decoded_frames(real_clip
     # Each recorded time is the frame actually decoded there (a one-frame sample at that time).
     for k in (0, len(ref.frames) // 2):
         t = ref.times_s[k]
-        single, _ = sample_frames_with_info(clip, 1, encoder.image_size, start_s=t, end_s=t + 0.5 / info.fps)
+        single = sample_clip(clip, 1, encoder.image_size, start_s=t, end_s=t + 0.5 / info.fps).frames
         np.testing.assert_array_equal(single[0], ref.frames[k])
     with pytest.raises(GenerationError, match="--fps must be > 0"):
         semantic_frame_count(4.0, 0)
@@ -129,7 +129,7 @@ def test_package_round_trip_shapes_rates_and_keyframes(trained, real_clips, enco
     np.testing.assert_allclose(pkg.tensor(0, "latent_mean"), again["latent_mean"], atol=1e-5)
     np.testing.assert_allclose(pkg.tensor(0, "latent"), again["latent"], atol=1e-5)
     # Keyframes are the frames the encoder saw, losslessly.
-    frames, _ = sample_frames_with_info(clip, n, encoder.image_size)
+    frames = sample_clip(clip, n, encoder.image_size).frames
     for k, kf in enumerate(ref["keyframes"]):
         rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "pkg" / kf["file"])), cv2.COLOR_BGR2RGB)
         np.testing.assert_array_equal(rgb, frames[k])

@@ -52,10 +52,10 @@ def _clips(real_clips, multi_gop):
 def test_parts_concatenate_to_the_unsplit_sample(real_clips, multi_gop, frames, parts):
     assert _keyframes(multi_gop) >= 4
     for clip in _clips(real_clips, multi_gop):
-        whole, info = video.sample_frames_with_info(clip, frames, SIZE)
-        split = [video.sample_frames_with_info(clip, frames, SIZE, part=(k, parts)) for k in range(parts)]
-        assert all(i == info for _, i in split)
-        np.testing.assert_array_equal(np.concatenate([f for f, _ in split]), whole, err_msg=str(clip))
+        whole = video.sample_clip(clip, frames, SIZE)
+        split = [video.sample_clip(clip, frames, SIZE, part=(k, parts)) for k in range(parts)]
+        assert all(s.info == whole.info for s in split)
+        np.testing.assert_array_equal(np.concatenate([s.frames for s in split]), whole.frames, err_msg=str(clip))
 
 
 def test_a_part_equals_a_full_decode_of_its_frames(multi_gop):
@@ -63,7 +63,7 @@ def test_a_part_equals_a_full_decode_of_its_frames(multi_gop):
     are still exactly the fully decoded ones."""
     full = video.decode_all(multi_gop).frames
     targets = video.uniform_indices(len(full), 8)
-    got, _ = video.sample_frames_with_info(multi_gop, 8, SIZE, part=(1, 2))
+    got = video.sample_clip(multi_gop, 8, SIZE, part=(1, 2)).frames
     expected = np.stack([video.resize_frame(full[i], SIZE) for i in video.part_targets(targets, (1, 2))])
     np.testing.assert_array_equal(got, expected)
 

@@ -7,6 +7,7 @@ import shutil
 import av
 import numpy as np
 import pytest
+from conftest import write_fixed_gop
 
 from vidsearch.indexers import video as V
 from vidsearch.indexers.video import VideoError, probe, sample_frames, uniform_indices, write_video
@@ -32,21 +33,8 @@ def test_uniform_indices_match_reference_rule():
     assert short.tolist() == [0, 1, 1, 2, 2, 3, 3, 4]
 
 
-def _write_with_gop(path, frames, fps, gop):
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        s.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
-
-
 def test_seeking_sampler_returns_exact_frames_of_long_clip(tmp_path, monkeypatch):
-    path = _write_with_gop(tmp_path / "long.mp4", _numbered_frames(1200), 25, gop=30)
+    path = write_fixed_gop(tmp_path / "long.mp4", _numbered_frames(1200), 25, gop=30)
     cursors = []
     real_init = V._FrameCursor.__init__
     monkeypatch.setattr(V._FrameCursor, "__init__", lambda self, *a: (cursors.append(self), real_init(self, *a))[1])
@@ -56,7 +44,7 @@ def test_seeking_sampler_returns_exact_frames_of_long_clip(tmp_path, monkeypatch
 
 
 def test_sampler_exact_when_gop_is_long(tmp_path):
-    path = _write_with_gop(tmp_path / "gop.mp4", _numbered_frames(700), 25, gop=250)
+    path = write_fixed_gop(tmp_path / "gop.mp4", _numbered_frames(700), 25, gop=250)
     frames = sample_frames(path, 16, size=80)
     assert [_frame_number(f) for f in frames] == uniform_indices(700, 16).tolist()
 
@@ -66,9 +54,10 @@ def test_sampler_matches_full_decode_on_real_clips(real_clips):
         path = real_clips / name
         with av.open(str(path)) as c:
             every = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-        raw, info = V._sample_pyav(path, 32)
-        assert info.frame_count == len(every)
-        for got, idx in zip(raw, uniform_indices(len(every), 32)):
+        sample = V._sample_pyav(path, 32)
+        assert sample.info.frame_count == len(every)
+        np.testing.assert_array_equal(sample.indices, uniform_indices(len(every), 32))
+        for got, idx in zip(sample.frames, uniform_indices(len(every), 32)):
             np.testing.assert_array_equal(got, every[idx])
 
 

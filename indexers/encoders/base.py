@@ -50,18 +50,44 @@ class Encoder:
     flops_per_image: float = 0.0
     device: str = "cpu"
     precision: str = "fp32"
+    # Whether bf16 on the CPU may run a bf16 copy of ``model`` (layer norm weights in fp32) instead
+    # of autocast: faster there (``encoders/cpu_bf16.py``). Encoders whose forward reads ``model``
+    # as ``run_model()`` and takes bf16 pixels set it.
+    cpu_bf16_copy: bool = False
+    _bf16_model = None  # the copy, made on first use
 
     def place(self, device: str = "cpu", precision: str = "fp32") -> "Encoder":
         """Move the weights to ``device`` (resolved: ``cpu`` | ``cuda[:i]`` | ``mps``) and run
-        forward passes under autocast at ``precision`` (``fp32`` | ``bf16`` | ``fp16``) from now on.
+        forward passes at ``precision`` (``fp32`` | ``bf16`` | ``fp16``) from now on: under
+        autocast, or for bf16 on the CPU with the bf16 copy where ``cpu_bf16_copy`` allows it.
 
-        Weights stay fp32 (autocast casts per op), so switching back to fp32 is exact.
+        The fp32 weights are never changed, so switching back to fp32 is exact.
         """
         model = getattr(self, "model", None)
         if model is not None:
             model.to(device)
         self.device, self.precision = device, precision
+        if self._runs_copy(device, precision) and self._bf16_model is None:
+            from .cpu_bf16 import bf16_copy
+
+            self._bf16_model = bf16_copy(model)
         return self
+
+    def _runs_copy(self, device: str, precision: str) -> bool:
+        return self.cpu_bf16_copy and device == "cpu" and precision == "bf16" and getattr(self, "model", None) is not None
+
+    def compute(self, device: str | None = None, precision: str | None = None) -> str:
+        """How forward passes run at ``device`` and ``precision`` (default: as placed now), e.g.
+        ``bf16 autocast`` or ``bf16 copy``: measurements of a precision that
+        are cached (the bf16 probe, the guard's cosine) are keyed by it, as the two differ."""
+        device, precision = device or self.device, precision or self.precision
+        if precision == "fp32":
+            return "fp32"
+        return f"{precision} copy" if self._runs_copy(device, precision) else f"{precision} autocast"
+
+    def run_model(self):
+        """The torch module a forward pass runs now: ``model``, or its bf16 copy."""
+        return self._bf16_model if self._runs_copy(self.device, self.precision) else self.model
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (N, H, W, 3) RGB at ``image_size`` -> normalised float (N, 3, H, W) on ``device``.
@@ -97,9 +123,11 @@ class Encoder:
         from .precision import autocast
 
         patches, globals_ = [], []
-        with torch.inference_mode(), autocast(self.device, self.precision):
+        copy = self._runs_copy(self.device, self.precision)
+        with torch.inference_mode(), autocast(self.device, "fp32" if copy else self.precision):
             for start in range(0, len(frames), batch_size):
-                out = self.forward(self.preprocess(frames[start : start + batch_size]))
+                pixels = self.preprocess(frames[start : start + batch_size])
+                out = self.forward(pixels.bfloat16() if copy else pixels)
                 patches.append(out.patch_tokens.float())  # stays on the device: copying it back
                 globals_.append(out.global_embedding.float())  # now would stall the next batch
         encoded = EncodedFrames(torch.cat(patches), torch.cat(globals_))

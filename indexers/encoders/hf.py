@@ -68,6 +68,8 @@ ALLOW_DOWNLOAD_HINT = (
 class HFVisionEncoder(Encoder):
     """A transformers vision tower read out as (patch tokens, global embedding) per frame."""
 
+    cpu_bf16_copy = True
+
     def __init__(
         self,
         model: Any,
@@ -97,12 +99,13 @@ class HFVisionEncoder(Encoder):
         self.weights_id = weights_id or state_dict_digest(self.model)
 
     def forward(self, pixels) -> EncodedFrames:
+        model = self.run_model()
         if self.family.naflex:
-            out = self.model(**_naflex_inputs(pixels, self.patch_size))
+            out = model(**_naflex_inputs(pixels, self.patch_size))
         elif self.interpolate:
-            out = self.model(pixel_values=pixels, interpolate_pos_encoding=True)
+            out = model(pixel_values=pixels, interpolate_pos_encoding=True)
         else:
-            out = self.model(pixel_values=pixels)
+            out = model(pixel_values=pixels)
         return EncodedFrames(out.last_hidden_state[:, self.patch_start :], out.pooler_output)
 
 

@@ -102,7 +102,7 @@ def bf16_faster_on_cpu(encoder) -> bool:
     warm-up), once per CPU model, torch version, encoder weights and thread count (cached)."""
     import torch
 
-    key = f"{machine_key('cpu')}|{encoder.name}|{encoder.weights_id}|{torch.get_num_threads()} threads"
+    key = f"{machine_key('cpu')}|{encoder.name}|{encoder.weights_id}|{torch.get_num_threads()} threads|{encoder.compute('cpu', 'bf16')}"
     if key not in _probe_cache:
         stored = load_verdicts(PROBE_FILE)
         if key not in stored:
@@ -116,7 +116,7 @@ def bf16_faster_on_cpu(encoder) -> bool:
 
 def _best_time(encoder, frames: np.ndarray, precision: str, repeats: int = 2) -> float:
     saved = encoder.device, encoder.precision
-    encoder.device, encoder.precision = "cpu", precision
+    encoder.place("cpu", precision)
     try:
         encoder.encode(frames[:2])  # warm-up (oneDNN picks its kernels on the first call)
         best = float("inf")
@@ -126,4 +126,4 @@ def _best_time(encoder, frames: np.ndarray, precision: str, repeats: int = 2) ->
             best = min(best, time.perf_counter() - t0)
         return best
     finally:
-        encoder.device, encoder.precision = saved
+        encoder.place(*saved)
