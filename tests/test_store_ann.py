@@ -377,3 +377,19 @@ def test_motion_shortlist_deepens_to_what_the_projection_self_check_asks(tmp_pat
     exact = results()
     overlap = lambda got: np.mean([len(set(g) & set(e)) / 10 for g, e in zip(got, exact)])  # noqa: E731
     assert overlap(calibrated) >= 0.95 and overlap(fixed) < overlap(calibrated)
+
+
+def test_fast_scan_lists_merge_past_whole_blocks(tmp_path, monkeypatch, small_thresholds):
+    """One inverted list that already holds 2,048 entries (a whole number of fast-scan blocks) when
+    the next fragment's codes are merged in: FAISS 1.15's fast-scan merge overran its buffer there
+    (the 10M benchmark aborted with "malloc(): corrupted top size"); the 4-bit lists merge as plain
+    PQ lists and become fast-scan once, and the search still equals exact search."""
+    from vidsearch.bench.store import synthetic_index
+
+    monkeypatch.setattr(ann, "nlist_for", lambda n: 1)
+    idx = synthetic_index(tmp_path / "syn", 2 * 2048 + 100, dim=48, chunk=2048)  # merges at 0, 2,048 and 4,096 entries
+    assert idx.ann.refine is not None and idx.ann.motion.index.ntotal == len(idx) == 4196
+    queries = [_query(idx, i) for i in (1, 2100, 4150)]
+    fast = [[h.id for h in idx.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert fast == [[h.id for h in idx.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
