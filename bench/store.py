@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     np.savez(queries_path, moments=windows["moments"][is_query], curves=windows["curves"][is_query], flow=windows["flow"][is_query])
     motion_codes = f"PQ{ann.MOTION_PCA_DIM}x4fs over PCA-{ann.MOTION_PCA_DIM} (8-bit refine of >= {ann.FASTSCAN_DEPTH})" if ann.MOTION_PCA_DIM else f"PQ {ann.MOTION_PQ_M} B"
     print(f"\nANN: nlist ~sqrt(N) (power of 2), {motion_codes} motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe max({ann.NPROBE}, nlist / {1 / ann.NPROBE_SHARE:g}) / max({ann.PACING_NPROBE}, nlist / {1 / ann.PACING_NPROBE_SHARE:g}), "
-          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH} of motion {search.BOTH_MOTION_DEPTH} + pacing {search.BOTH_PACING_DEPTH}) from {args.moments_codec} moments; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
+          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH} of motion {search.BOTH_MOTION_DEPTH} x sqrt(N / {search.BOTH_DEPTH_ROWS:,}) at least + pacing {search.BOTH_PACING_DEPTH}) from {args.moments_codec} moments; default weights (flow share 0.5, motion/pacing 0.7/0.3); "
           f"where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %); 'where new' = a different condition every query (no cache), "
           f"'where segment new' = 'start_s >= {WHERE_SEGMENT_START:g} + e' (~50 %, a segment column, new every query)")  # fmt: skip
     print("| stored segments | build s | open s | first query s | motion p50/p95 ms | pacing p50/p95 | both p50/p95 | where p50/p95 "

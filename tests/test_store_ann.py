@@ -393,3 +393,23 @@ def test_fast_scan_lists_merge_past_whole_blocks(tmp_path, monkeypatch, small_th
     fast = [[h.id for h in idx.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
     assert fast == [[h.id for h in idx.search(q, k=10, by=by)] for q in queries for by in ("motion", "both")]
+
+
+def test_both_motion_shortlist_grows_with_the_segments_searched(tmp_path, monkeypatch, small_thresholds):
+    """--by both fuses a motion shortlist that grows with the square root of the segments searched
+    (all of them, or those a filter admits), and still equals exact search."""
+    from vidsearch.bench.store import synthetic_index
+
+    idx = synthetic_index(tmp_path / "syn", 4000, dim=48, chunk=1500)
+    monkeypatch.setattr(search, "BOTH_MOTION_DEPTH", 150)
+    monkeypatch.setattr(search, "BOTH_DEPTH_ROWS", 1000)
+    asked = []
+    real = ann.AnnSet.motion_search
+    monkeypatch.setattr(ann.AnnSet, "motion_search", lambda self, *a: asked.append(a[3]) or real(self, *a))
+    queries = [_query(idx, i, p) for i, p in ((17, 1.5), (2222, 0.7))]
+    cases = [None, "duration > 80"]  # every segment, then those a filter admits
+    fast = [[h.id for h in idx.search(q, k=10, by="both", where=w)] for w in cases for q in queries]
+    admitted = len(idx.filter_ids("duration > 80"))
+    assert 500 < admitted < 4000 and asked == [300, 300] + [search.both_motion_depth(admitted)] * 2
+    monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
+    assert fast == [[h.id for h in idx.search(q, k=10, by="both", where=w)] for w in cases for q in queries]
