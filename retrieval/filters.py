@@ -125,7 +125,6 @@ class MetadataFilter:
             raise FilterError(f"bad filter {where!r}: {_first_line(exc)}. Columns: {', '.join(self.columns)}") from exc
         return _sorted(result)
 
-
     def _segment_level(self, where: str) -> np.ndarray | None:
         """Sorted ids of the live segments satisfying ``where`` over their own columns, or None
         when the condition names a file column (DuckDB cannot bind it there)."""

@@ -41,8 +41,8 @@ SEGMENT_COMPRESSION = "lz4"
 POSTER_ROW_GROUP = 64
 # The same segment rows as uncompressed Arrow IPC, memory-mapped by readers: a search hit's record
 # is a zero-copy slice (0.03 ms) instead of a Parquet row-group decode (0.20 ms, 0.35 ms with the
-# conversion; one fragment of the 1M benchmark, 2026-12-05) for ~72 B a segment on disk. Parquet
-# stays the table DuckDB filters read; fragments written before the sidecar are read from it.
+# conversion; one fragment of the 1M benchmark, 2026-12-05) for ~72 B a segment on disk. DuckDB's
+# filters scan it too (``filters.py``); fragments written before it are read from their Parquet.
 SEGMENT_TABLE = "segments.arrow"
 ARRAY_AUX = ("flow",)  # aux descriptors stored as float16 arrays (scored per candidate), not Parquet columns
 
@@ -171,6 +171,10 @@ class FragmentReader:
         with pa.ipc.open_file(pa.memory_map(str(path))) as reader:
             return reader.read_all()
 
+    def _mapped(self, columns: list[str] | None) -> pa.Table:
+        """``columns`` (None: all) of the memory-mapped segment table (fragments that have one)."""
+        return self._table if columns is None else self._table.select(columns)
+
     @cached_property
     def aux_arrays(self) -> dict[str, np.ndarray | CodedRows]:
         """The fragment's memory-mapped aux arrays by name (NaN rows where none stored)."""
@@ -214,13 +218,12 @@ class FragmentReader:
         (older fragments) decoding only their Parquet row groups."""
         positions = np.asarray(positions, dtype=np.int64)
         parquet_columns, arrays = self._split(columns)
-        if self._table is not None:
-            table = self._table if parquet_columns is None else self._table.select(parquet_columns)
-            return self._with_arrays(table.take(pa.array(positions)) if parquet_columns != [] else None, positions, arrays)
-        size = self._group_rows
-        groups = np.unique(positions // size)
         if parquet_columns == []:
             return self._with_arrays(None, positions, arrays)
+        if self._table is not None:
+            return self._with_arrays(self._mapped(parquet_columns).take(pa.array(positions)), positions, arrays)
+        size = self._group_rows
+        groups = np.unique(positions // size)
         table = self._segments_file.read_row_groups(groups.tolist(), columns=parquet_columns, use_threads=False)  # a few groups: threads cost more (0.20 vs 0.16 ms a group)
         offsets = np.searchsorted(groups, positions // size)
         return self._with_arrays(table.take(pa.array(offsets * size + positions % size)), positions, arrays)
@@ -230,7 +233,7 @@ class FragmentReader:
         if parquet_columns == []:
             table = None
         elif self._table is not None:
-            table = self._table if parquet_columns is None else self._table.select(parquet_columns)
+            table = self._mapped(parquet_columns)
         else:
             table = self._segments_file.read(columns=parquet_columns)
         return self._with_arrays(table, None, arrays)
