@@ -66,3 +66,21 @@ def test_the_copy_passes_the_guard_and_is_not_autocast(dinov2, clips, monkeypatc
     monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: True)  # an explicit bf16 needs it
     stage = SegmentEncoder(dinov2, config, RuntimeConfig(device="cpu", precision="bf16"))
     assert stage.guard_key().endswith(dinov2.compute("cpu", "bf16"))
+
+
+def test_the_copy_runs_fused_linears_with_the_plain_copys_output(dinov2, clips, monkeypatch):
+    from vidsearch.indexers.encoders import cpu_bf16
+
+    fused = cpu_bf16.bf16_copy(dinov2.model)
+    assert cpu_bf16.onednn_linear_agrees()  # torch 2.13.0 CPU has oneDNN's fused linear
+    assert all(type(m) is cpu_bf16.OneDNNLinear for m in fused.modules() if isinstance(m, torch.nn.Linear))
+    plain = cpu_bf16.bf16_copy(dinov2.model, fuse_linears=False)
+    monkeypatch.setattr(cpu_bf16, "onednn_linear_agrees", lambda: False)  # a torch without the kernel
+    for unfused in (plain, cpu_bf16.bf16_copy(dinov2.model)):
+        assert not any(isinstance(m, cpu_bf16.OneDNNLinear) for m in unfused.modules())
+    dinov2.place("cpu", "fp32")
+    pixels = dinov2.preprocess(clips[1]).bfloat16()
+    with torch.inference_mode():
+        tokens = [m(pixel_values=pixels).last_hidden_state.float() for m in (fused, plain)]
+    cosine = torch.nn.functional.cosine_similarity(tokens[0].flatten(0, 1), tokens[1].flatten(0, 1))
+    assert float(cosine.min()) > 0.9999

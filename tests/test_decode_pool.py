@@ -94,6 +94,21 @@ def test_workers_wait_when_nobody_reads(tmp_path, real_clips, config, monkeypatc
     assert 1 <= started <= 4  # 224 px segments are 4.8 MB: the pipe holds none of them whole
 
 
+def test_workers_come_from_the_forkserver_with_the_drivers_environment_of_now(tmp_path, real_clips, config, monkeypatch):
+    """Workers fork from a server started before (its imports done once per process), yet see
+    the environment as the driver has it when they start, as spawned workers would."""
+    import multiprocessing as mp
+
+    from vidsearch.indexers.decode_pool import process_context, start_decode_server
+
+    assert isinstance(process_context(), mp.context.ForkServerContext)  # Linux has one
+    start_decode_server()
+    monkeypatch.setenv("DECODE_MARKERS", str(tmp_path))  # set after the server started
+    events = list(DecodePool(1, config, 56, decode=counting_open_segments).events([str(real_clips / "bikes.mp4")]))
+    assert sum(isinstance(e, FileDone) for e in events) == 1, events
+    assert len(list(tmp_path.iterdir())) == 1
+
+
 def _small_copies(real_clips: Path, folder: Path) -> list[Path]:
     """Low-resolution re-encodes of the real clips (fast to decode, still real footage)."""
     out = []
