@@ -1,9 +1,9 @@
 """Decoding in worker processes, with crash isolation, per-file timeouts and back-pressure.
 
 Each worker is a process of its own, never forked from a process whose torch threads are running:
-it is forked from this process's multiprocessing *forkserver* (a small single-threaded server
-with the decode modules imported, started once per process), or spawned where the platform has no
-forkserver. It decodes one job at a time (a file, or one part of a long file's sampled frames:
+on Linux it is forked from this process's multiprocessing *forkserver* (a small single-threaded
+server with the decode modules imported, started once per process), elsewhere spawned. It decodes
+one job at a time (a file, or one part of a long file's sampled frames:
 ``indexers/split_decode.py``) and sends its events (``indexers/decoding.py``) over its own pipe.
 A pipe holds a few segments at most and ``send`` blocks when it is full, so when the encoder is
 slower than decoding the workers simply wait: memory stays bounded by workers x one segment.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -37,9 +38,10 @@ SERVER_PRELOAD = ("__main__", "vidsearch.indexers.decode_pool", "vidsearch.index
 
 
 def process_context() -> mp.context.BaseContext:
-    """``forkserver`` (preloading ``SERVER_PRELOAD`` if this process's server has not started yet)
-    where the platform has it, else ``spawn``."""
-    if "forkserver" not in mp.get_all_start_methods():
+    """``forkserver`` on Linux (preloading ``SERVER_PRELOAD`` if this process's server has not
+    started yet), else ``spawn``: macOS frameworks that OpenCV may load are not safe to fork, and
+    Windows has no forkserver."""
+    if not sys.platform.startswith("linux") or "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     context = mp.get_context("forkserver")
     context.set_forkserver_preload(list(SERVER_PRELOAD))

@@ -101,7 +101,7 @@ def test_workers_come_from_the_forkserver_with_the_drivers_environment_of_now(tm
 
     from vidsearch.indexers.decode_pool import process_context, start_decode_server
 
-    assert isinstance(process_context(), mp.context.ForkServerContext)  # Linux has one
+    assert isinstance(process_context(), mp.context.ForkServerContext)  # on Linux
     start_decode_server()
     monkeypatch.setenv("DECODE_MARKERS", str(tmp_path))  # set after the server started
     events = list(DecodePool(1, config, 56, decode=counting_open_segments).events([str(real_clips / "bikes.mp4")]))
