@@ -1,14 +1,16 @@
 """Indexing throughput, side by side in ONE run with the reference pipeline's approach.
 
     python -m vidsearch.bench.ingest [--backbone dinov2-s14] [--groups real,60s,1080p] [--out ingest.json]
-        [--compare bf16-autocast,bf16-addmm,keyframes] [--rounds 3] [--table-only]
+        [--compare bf16-autocast,bf16-addmm,keyframes,reference-in-process] [--rounds 3] [--table-only]
 
 Reference approach (the published SemanticMoments script): OpenCV decodes every frame up to the
-last sampled one, one clip at a time, then the fp32 forward pass. vidsearch: ``run_pipeline`` with
-the default runtime (decode worker processes, frames batched across clips, precision ``auto``
-with its fp32 guard); ``--compare`` adds variants run right after it on the same clips (``VARIANTS``),
-each with its moments' cosine vs the default's. Same clips, same weights, same process, per
-clip-length group, guard verdicts cached before timing. Also printed:
+last sampled one, one clip at a time, then the fp32 forward pass, in a process of its own as the
+script runs (``ReferenceProcess``). vidsearch: ``run_pipeline`` with the default runtime (decode
+worker processes, frames batched across clips, precision ``auto`` with its fp32 guard);
+``--compare`` adds variants run right after it on the same clips (``VARIANTS``, among them the
+reference run inside this process), each with its moments' cosine vs the default's. Same clips,
+same weights, rounds in turn, per clip-length group, both sides warmed up and guard verdicts
+cached before timing. Also printed:
 seeking vs sequential decode per clip length, decode-only rate per worker count, the moments'
 cosine vs fp32 per precision, and the encoder's frames/s and FLOP/s beside the GEMM peak of the
 same precision, measured in this run. The GPU row stays empty unless the run is on a GPU.
@@ -110,8 +112,9 @@ class ReferenceProcess:
     def __init__(self, backbone: str, weights_id: str, device: str = "cpu") -> None:
         import multiprocessing as mp
 
-        self.conn, child = mp.get_context("spawn").Pipe()
-        self.process = mp.get_context("spawn").Process(target=_reference_main, args=(child, backbone, device), daemon=True)
+        context = mp.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_reference_main, args=(child, backbone, device), daemon=True)
         self.process.start()
         child.close()
         if (theirs := self.conn.recv()) != weights_id:
