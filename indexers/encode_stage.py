@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidsearch.heap import retain_freed_memory
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.encoders.precision import resolve_device, resolve_precision
@@ -57,6 +58,7 @@ class SegmentEncoder:
     """Encodes decoded segments (of any files) into ``ClipFeatures``, on the run's device/precision."""
 
     def __init__(self, encoder: Encoder, config: ExtractorConfig, runtime: RuntimeConfig, min_cosine: float = MIN_MOMENTS_COSINE) -> None:
+        retain_freed_memory()  # this process encodes: its forward's large buffers are reused, not page-faulted afresh
         self.encoder, self.config = encoder, config
         self.requested = runtime.precision
         self.device = resolve_device(runtime.device)

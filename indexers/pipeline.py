@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from vidsearch.heap import retain_freed_memory
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.decoding import DecodeEvent, DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded, decode_inline
 from vidsearch.indexers.encode_stage import GuardReport, SegmentEncoder
@@ -227,7 +226,6 @@ def run_pipeline(
         from vidsearch.indexers.ray_engine import run_ray
 
         return run_ray(paths, config, encoder, runtime=runtime, stats=stats, on_result=on_result, decode=decode)
-    retain_freed_memory()  # the forward's large buffers are reused, not page-faulted afresh
     device = resolve_device(runtime.device)
     stats.decode_workers = min(runtime.workers(device), max(len(paths), 1))
     if stats.decode_workers:

@@ -57,11 +57,8 @@ class _EncodeSegments:
     """map_batches actor: encodes the segment rows of a batch in one pass, passes the rest on."""
 
     def __init__(self, config: dict, runtime: RuntimeConfig, num_threads: int) -> None:
-        from vidsearch.heap import retain_freed_memory
         from vidsearch.indexers.encode_stage import SegmentEncoder
         from vidsearch.indexers.encoders import load_encoder
-
-        retain_freed_memory()
 
         self.config = ExtractorConfig.from_dict(config)
         encoder = load_encoder(self.config.backbone, num_threads=num_threads)

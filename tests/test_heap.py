@@ -47,3 +47,20 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again():
     pages = 4 * 8 * (8 << 20) // 4096  # what four rounds touch
     assert default["faults"] > pages // 10  # glibc's defaults fault many in again (~1/4 measured)
     assert tuned["faults"] < pages // 100  # (none measured)
+
+
+def test_the_encoder_stage_applies_it_and_importing_does_not():
+    script = """
+import json
+from vidsearch import heap
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.encode_stage import SegmentEncoder
+from vidsearch.indexers.encoders import load_encoder
+from vidsearch.indexers.runtime import RuntimeConfig
+encoder = load_encoder("tiny-random", num_threads=1)
+before = heap._applied
+SegmentEncoder(encoder, ExtractorConfig(backbone="tiny-random").with_weights(encoder.weights_id), RuntimeConfig(device="cpu", precision="fp32"))
+print(json.dumps([before, heap._applied]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]
