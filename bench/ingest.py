@@ -171,8 +171,7 @@ def variant(name: str, config, encoder) -> Iterator:
     elif name == "bf16-addmm":
         from vidsearch.indexers.encoders.cpu_bf16 import bf16_copy
 
-        encoder.place("cpu", "bf16")
-        encoder._bf16_model = bf16_copy(encoder.model, fuse_linears=False)
+        encoder._bf16_model = bf16_copy(encoder.model, fuse_linears=False)  # what placing at bf16 then runs
     try:
         yield dataclasses.replace(config, sampling="keyframes") if name == "keyframes" else config
     finally:
