@@ -31,9 +31,10 @@ from vidsearch.indexers.segmenting import open_segments
 from vidsearch.indexers.split_decode import DecodeJob, FileJob, FileSplit, JobRunner, PartAssembler, PartDecodeFn, PartDone, PartJob, SplitRule, sample_part
 
 JOIN_TIMEOUT_S = 5.0
-# What the forkserver imports once, so that a worker forked from it starts in ~0.03 s instead of a
-# fresh interpreter importing them (~0.3 s of each run on the 2-core machine, 2026-12-06). The main
-# module is among them as spawn imports it too: a ``decode`` defined there must unpickle.
+# What the forkserver imports once, so that a worker forked from it starts in ~0.015 s instead of
+# a fresh interpreter importing them (0.15 s to spawn, more for its first job's imports: the
+# per-run decode start-up fell from 0.27-0.38 s to 0.08 s on the 2-core machine, 2026-12-06). The
+# main module is among them as spawn imports it too: a ``decode`` defined there must unpickle.
 SERVER_PRELOAD = ("__main__", "vidsearch.indexers.decode_pool", "vidsearch.indexers.segmenting", "av", "cv2")
 
 
