@@ -16,13 +16,13 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from vidsearch.app.errors import console, fail, run_or_exit
 from vidsearch.app.curate_cli import app as curate_app
+from vidsearch.app.errors import console, fail, run_or_exit
 from vidsearch.app.options import DEFAULT_DELTA_ALPHA, DEFAULT_FLOW, ExtractorOptions, IndexOption, parse_floats
-from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
-from vidsearch.app.ui_cli import app as ui_app
+from vidsearch.app.ui.cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
+from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
 
 app = typer.Typer(
     name="vidsearch",
@@ -47,44 +47,74 @@ def index(
     delta_alpha: str = typer.Option(
         DEFAULT_DELTA_ALPHA,
         "--delta-alpha",
-        help="Weights mean,std,skew of the tokens' temporal differences (direction-aware motion); 0,0,0 = published SemanticMoments.",
+        help="Weights mean,std,skew of the tokens' temporal differences (direction-aware "
+        "motion); 0,0,0 = published SemanticMoments.",
     ),
-    flow: bool = typer.Option(DEFAULT_FLOW, "--flow/--no-flow", help="Also store the optical-flow histogram of each segment (low-level motion)."),
+    flow: bool = typer.Option(
+        DEFAULT_FLOW,
+        "--flow/--no-flow",
+        help="Also store the optical-flow histogram of each segment (low-level motion).",
+    ),
     sampling: str = typer.Option(
         "exact",
         "--sampling",
-        help="Which frames: exact (the published round(linspace)) | keyframes (each moved to a free keyframe within half the spacing: "
+        help="Which frames: exact (the published round(linspace)) | keyframes (each moved to a "
+        "free keyframe within half the spacing: "
         "far less decoding on long files, other vectors; --segment none only).",
     ),
     decoder: str = typer.Option("pyav", help="pyav | decord"),
     device: str = typer.Option("auto", help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
     precision: str = typer.Option(
-        "auto", help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 (cosine >= 0.999) on the first batch"
+        "auto",
+        help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 "
+        "(cosine >= 0.999) on the first batch",
     ),
     decode_workers: Optional[int] = typer.Option(
-        None, "--decode-workers", help="Decode processes (default: from the core count; 0 = in-process, no crash isolation)."
+        None,
+        "--decode-workers",
+        help="Decode processes (default: from the core count; 0 = in-process, no crash isolation).",
     ),
     part_workers: Optional[int] = typer.Option(
         None,
         "--part-workers",
-        help="Decode processes one long file's sampled frames may be split across (--segment none; default: the decode workers, when few files are left; more starts helpers; 1 = never split).",
+        help="Decode processes one long file's sampled frames may be split across (--segment "
+        "none; default: the decode workers, when few files are left; more starts helpers; "
+        "1 = never split).",
     ),
     batch_frames: Optional[int] = typer.Option(
-        None, "--batch-frames", help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA)."
+        None,
+        "--batch-frames",
+        help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA).",
     ),
     encoder_threads: Optional[int] = typer.Option(
-        None, "--encoder-threads", help="Torch threads of the encoder (default: all cores; on a shared CPU machine the cores the decode workers leave can be faster)."
+        None,
+        "--encoder-threads",
+        help="Torch threads of the encoder (default: all cores; on a shared CPU machine the "
+        "cores the decode workers leave can be faster).",
     ),
-    decode_timeout: float = typer.Option(300.0, "--decode-timeout", help="Fail a file whose decoder makes no progress for this many seconds."),
-    engine: str = typer.Option("local", help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto."),
+    decode_timeout: float = typer.Option(
+        300.0, "--decode-timeout", help="Fail a file whose decoder makes no progress for this many seconds."
+    ),
+    engine: str = typer.Option(
+        "local", help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto."
+    ),
     segment: str = typer.Option(
-        "shots", "--segment", help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file)."
+        "shots",
+        "--segment",
+        help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file).",
     ),
     detector: str = typer.Option(
-        "scenedetect", "--detector", help="Shot detector for --segment shots: scenedetect (fast) | transnetv2 (learned, ~400x the cost) | embedding."
+        "scenedetect",
+        "--detector",
+        help="Shot detector for --segment shots: scenedetect (fast) | transnetv2 (learned, "
+        "~400x the cost) | embedding.",
     ),
-    min_seconds: float = typer.Option(1.0, "--min-seconds", help="Shorter shots are merged into the next one (a short last shot into the one before)."),
+    min_seconds: float = typer.Option(
+        1.0, "--min-seconds", help="Shorter shots are merged into the next one (a short last shot into the one before)."
+    ),
     max_seconds: float = typer.Option(10.0, "--max-seconds", help="Longer shots are split into windows."),
     window: float = typer.Option(5.0, "--window", help="Window length in seconds (--segment window, and long shots)."),
     stride: float = typer.Option(5.0, "--stride", help="Seconds between window starts."),
@@ -92,7 +122,10 @@ def index(
     rebuild: bool = typer.Option(False, "--rebuild", help="Delete the index and re-embed with these settings."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Let hub checkpoints (hf:...) download."),
     moments_codec: Optional[str] = typer.Option(
-        None, "--moments-codec", help="New index only: float16 (default) | int8 (8-bit moments: 58 % of the disk) | int6 (6-bit moments, 8-bit flow: 45 %)."
+        None,
+        "--moments-codec",
+        help="New index only: float16 (default) | int8 (8-bit moments: 58 % of the disk) | "
+        "int6 (6-bit moments, 8-bit flow: 45 %).",
     ),
 ) -> None:
     """Index (or update) a corpus: new and changed clips are embedded, unchanged ones skipped."""
@@ -126,14 +159,22 @@ def index(
         from vidsearch.indexers.encoders.precision import resolve_device
 
         run_or_exit(lambda: resolve_device(device))
-    idx = run_or_exit(lambda: Index.open_or_create(index_dir, config, rebuild=rebuild, allow_download=allow_download, moments_codec=moments_codec))
+    idx = run_or_exit(
+        lambda: Index.open_or_create(
+            index_dir, config, rebuild=rebuild, allow_download=allow_download, moments_codec=moments_codec
+        )
+    )
     with IndexProgress(console) as bar:
         report = run_or_exit(lambda: idx.add(paths, prune=prune, runtime=runtime, progress=bar.update))
     s = report.stats
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
         f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} segments in {idx.dir}"
-        + (f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})" if s and s.clips else ""),
+        + (
+            f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})"
+            if s and s.clips
+            else ""
+        ),
         soft_wrap=True,
     )
     raise typer.Exit(0 if report.ok else 1)
@@ -157,9 +198,11 @@ def query(
     by: str = typer.Option("motion", help="motion | pacing | both"),
     weights: str = typer.Option("0.7,0.3", help="Fusion weights motion,pacing (for --by both)."),
     flow_share: float = typer.Option(
-        DEFAULT_FLOW_SHARE, "--flow-share", help="Share of the optical-flow cosine in the motion score (indexes built with --flow)."
+        DEFAULT_FLOW_SHARE,
+        "--flow-share",
+        help="Share of the optical-flow cosine in the motion score (indexes built with --flow).",
     ),
-    where: Optional[str] = typer.Option(None, help="SQL condition on segment/file columns, e.g. \"duration > 3\"."),
+    where: Optional[str] = typer.Option(None, help='SQL condition on segment/file columns, e.g. "duration > 3".'),
     group_by: str = typer.Option("segment", "--group-by", help="segment | file (best segment per file)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -175,7 +218,11 @@ def query(
         fail(f"--end ({end}) must be after --start ({start})")
     w = run_or_exit(lambda: parse_floats(weights, 2, "weights"))
     idx = run_or_exit(lambda: Index.open(index_dir))
-    target = clip_id if clip_id is not None else (RangeQuery(str(clip), start, end) if start is not None or end is not None else clip)
+    target = (
+        clip_id
+        if clip_id is not None
+        else (RangeQuery(str(clip), start, end) if start is not None or end is not None else clip)
+    )
     fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share))
     hits = run_or_exit(lambda: idx.search(target, k=top_k, by=by, weights=fusion, where=where, group_by=group_by))
     if as_json:
@@ -192,7 +239,18 @@ def query(
         times = f"{h.start_s:.1f}-{h.end_s:.1f}"
         cal = "-" if h.calibrated is None else f"{h.calibrated:.1f}"
         flow_cos = "-" if h.flow is None else f"{h.flow:.4f}"
-        table.add_row(str(h.rank), str(h.id), times, f"{h.score:.4f}", cal, f"{h.motion:.4f}", flow_cos, f"{h.pacing:.4f}", parts, h.path)
+        table.add_row(
+            str(h.rank),
+            str(h.id),
+            times,
+            f"{h.score:.4f}",
+            cal,
+            f"{h.motion:.4f}",
+            flow_cos,
+            f"{h.pacing:.4f}",
+            parts,
+            h.path,
+        )
     out.print(table)
 
 
@@ -288,7 +346,8 @@ def compact(index_dir: Path = IndexOption) -> None:
     r = run_or_exit(idx.compact)
     console.print(
         f"compacted {idx.dir}: {r['fragments_before']} -> {r['fragments_after']} fragments, "
-        f"{r['tombstones_dropped']} deleted rows and {r['snapshots_dropped']} old snapshots dropped; {r['segments']} segments",
+        f"{r['tombstones_dropped']} deleted rows and {r['snapshots_dropped']} old "
+        f"snapshots dropped; {r['segments']} segments",
         soft_wrap=True,
     )
 
@@ -296,10 +355,13 @@ def compact(index_dir: Path = IndexOption) -> None:
 @app.command()
 def migrate(index_dir: Path = IndexOption) -> None:
     """Convert an index written by vidsearch 0.1 (schema 1) to the current schema, in place."""
-    from vidsearch.retrieval.legacy import migrate as run_migration
+    from vidsearch.retrieval.store.legacy import migrate as run_migration
 
     r = run_or_exit(lambda: run_migration(index_dir))
-    console.print(f"migrated {index_dir}: {r['segments']} clips are now whole-file segments (ids kept), snapshot {r['snapshot']}", soft_wrap=True)
+    console.print(
+        f"migrated {index_dir}: {r['segments']} clips are now whole-file segments (ids kept), snapshot {r['snapshot']}",
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -24,12 +24,20 @@ import typer
 from vidsearch.app.errors import console, fail, run_or_exit
 from vidsearch.app.options import IndexOption
 
-app = typer.Typer(help="Curate training sets: dedup, filter, cluster, sample, export, report.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Curate training sets: dedup, filter, cluster, sample, export, report.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 FromOption = typer.Option(None, "--from", help="Start from this selection (.parquet) instead of the whole index.")
 OutOption = typer.Option(None, "--out", "-o", help="Write the resulting selection here (.parquet).")
 DryRunOption = typer.Option(False, "--dry-run", help="Print the counts only; write nothing.")
-SpaceOption = typer.Option("motion", "--space", help="Vectors compared: motion (std+skew blocks) | moments (whole vector) | appearance (mean block).")
+SpaceOption = typer.Option(
+    "motion",
+    "--space",
+    help="Vectors compared: motion (std+skew blocks) | moments (whole vector) | appearance (mean block).",
+)
 
 
 def _errors() -> tuple[type[BaseException], ...]:
@@ -90,9 +98,15 @@ def dedup(
     from_: Optional[Path] = FromOption,
     out: Optional[Path] = OutOption,
     dry_run: bool = DryRunOption,
-    appearance_threshold: Optional[float] = typer.Option(None, help="Appearance cosine (mean block) a duplicate pair reaches [default: calibrated per backbone]."),
-    motion_threshold: Optional[float] = typer.Option(None, help="Motion cosine (std+skew blocks) a duplicate pair reaches [default: calibrated per backbone]."),
-    clusters: Optional[int] = typer.Option(None, help="k-means clusters for the pairwise search [default: 1 up to 4096 segments, else sqrt(n)]."),
+    appearance_threshold: Optional[float] = typer.Option(
+        None, help="Appearance cosine (mean block) a duplicate pair reaches [default: calibrated per backbone]."
+    ),
+    motion_threshold: Optional[float] = typer.Option(
+        None, help="Motion cosine (std+skew blocks) a duplicate pair reaches [default: calibrated per backbone]."
+    ),
+    clusters: Optional[int] = typer.Option(
+        None, help="k-means clusters for the pairwise search [default: 1 up to 4096 segments, else sqrt(n)]."
+    ),
     probe: int = typer.Option(2, help="Clusters each segment is compared in."),
     exact_only: bool = typer.Option(False, "--exact-only", help="Only content-hash duplicates."),
     groups: Optional[Path] = typer.Option(None, "--groups", help="Write the duplicate groups as JSON Lines here."),
@@ -103,7 +117,9 @@ def dedup(
     _check_out(out, dry_run)
     source, selection = _load(index_dir, from_)
     config = run_or_exit(
-        lambda: DedupConfig.for_backbone(source.backbone, appearance_threshold, motion_threshold, clusters=clusters, probe=probe, near=not exact_only)
+        lambda: DedupConfig.for_backbone(
+            source.backbone, appearance_threshold, motion_threshold, clusters=clusters, probe=probe, near=not exact_only
+        )
     )
     result = run_or_exit(lambda: deduplicate(source, selection, config))
     console.print(f"{len(result.groups)} duplicate groups ({sum(g.kind == 'exact' for g in result.groups)} exact)")
@@ -111,7 +127,11 @@ def dedup(
         from vidsearch.atomic import atomic_path
 
         with atomic_path(groups, suffix=".jsonl") as tmp:
-            tmp.write_text("".join(json.dumps({"keep": g.keep, "kind": g.kind, "members": g.members}) + "\n" for g in result.groups))
+            tmp.write_text(
+                "".join(
+                    json.dumps({"keep": g.keep, "kind": g.kind, "members": g.members}) + "\n" for g in result.groups
+                )
+            )
         console.print(f"groups written to {groups}")
     _finish(result.selection, result.report, out, dry_run)
 
@@ -122,14 +142,20 @@ def filter_(
     from_: Optional[Path] = FromOption,
     out: Optional[Path] = OutOption,
     dry_run: bool = DryRunOption,
-    min_change: Optional[float] = typer.Option(None, help="Minimum total semantic change from the SPF, radians [default 0.05]."),
-    min_motion: Optional[float] = typer.Option(None, help="Minimum token motion (relative temporal spread of patch tokens) [default 0.02]."),
+    min_change: Optional[float] = typer.Option(
+        None, help="Minimum total semantic change from the SPF, radians [default 0.05]."
+    ),
+    min_motion: Optional[float] = typer.Option(
+        None, help="Minimum token motion (relative temporal spread of patch tokens) [default 0.02]."
+    ),
     keep_static: bool = typer.Option(False, "--keep-static", help="Do not drop static segments."),
     min_linearity: Optional[float] = typer.Option(None, help="Keep linearity_max >= this (0 = steady pacing)."),
     max_linearity: Optional[float] = typer.Option(None, help="Keep linearity_max <= this."),
     min_pacing_segments: Optional[int] = typer.Option(None, help="Keep at least this many SPF pacing segments."),
     max_pacing_segments: Optional[int] = typer.Option(None, help="Keep at most this many SPF pacing segments."),
-    where: Optional[str] = typer.Option(None, help="SQL condition on segment columns, e.g. \"width >= 640 AND fps >= 24\"."),
+    where: Optional[str] = typer.Option(
+        None, help='SQL condition on segment columns, e.g. "width >= 640 AND fps >= 24".'
+    ),
 ) -> None:
     """Drop static segments, keep by pacing and by any SQL condition; reports each rule's removals."""
     from vidsearch.curation.filter import MIN_SEMANTIC_CHANGE, MIN_TOKEN_MOTION, FilterConfig, filter_segments
@@ -157,12 +183,20 @@ def cluster(
     from_: Optional[Path] = FromOption,
     out: Optional[Path] = OutOption,
     dry_run: bool = DryRunOption,
-    k: Optional[int] = typer.Option(None, "--k", "-k", help="Number of clusters [default: best silhouette in 2..--k-max]."),
+    k: Optional[int] = typer.Option(
+        None, "--k", "-k", help="Number of clusters [default: best silhouette in 2..--k-max]."
+    ),
     k_max: int = typer.Option(32, help="Largest k tried when choosing k."),
     space: str = SpaceOption,
-    no_centre: bool = typer.Option(False, "--no-centre", help="Do not subtract the selection's mean vector before clustering."),
-    sheets: Optional[Path] = typer.Option(None, "--sheets", help="Write a contact sheet PNG per cluster into this folder."),
-    summary: Optional[Path] = typer.Option(None, "--json", help="Write the clusters (size, medoid, members) as JSON here."),
+    no_centre: bool = typer.Option(
+        False, "--no-centre", help="Do not subtract the selection's mean vector before clustering."
+    ),
+    sheets: Optional[Path] = typer.Option(
+        None, "--sheets", help="Write a contact sheet PNG per cluster into this folder."
+    ),
+    summary: Optional[Path] = typer.Option(
+        None, "--json", help="Write the clusters (size, medoid, members) as JSON here."
+    ),
 ) -> None:
     """Motion clusters (k-means on the moments) with size, medoid and contact sheets."""
     from vidsearch.curation.cluster import ClusterConfig, cluster_segments
@@ -171,10 +205,16 @@ def cluster(
     config = run_or_exit(lambda: ClusterConfig(k=k, k_max=k_max, space=space, centre=not no_centre))
     source, selection = _load(index_dir, from_)
     result = run_or_exit(lambda: cluster_segments(source, selection, config))
-    console.print(f"k = {result.k}" + (f" (silhouette {result.silhouette:.3f})" if result.silhouette is not None else ""))
+    console.print(
+        f"k = {result.k}" + (f" (silhouette {result.silhouette:.3f})" if result.silhouette is not None else "")
+    )
     for c in result.clusters:
         rec = source.get(c.medoid)
-        console.print(f"  cluster {c.cluster}: {c.size} segments, medoid #{c.medoid} {rec['path']} [{rec['start_s']:.2f}-{rec['end_s']:.2f} s]", highlight=False)
+        console.print(
+            f"cluster {c.cluster}: {c.size} segments, medoid #{c.medoid} {rec['path']} "
+            f"[{rec['start_s']:.2f}-{rec['end_s']:.2f} s]",
+            highlight=False,
+        )
     if not dry_run:
         if sheets is not None:
             from vidsearch.curation.report import cluster_sheets
@@ -213,7 +253,9 @@ def sample(
 
 @app.command()
 def export(
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder for manifest.parquet / manifest.jsonl (and clips/, shards/)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder for manifest.parquet / manifest.jsonl (and clips/, shards/)."
+    ),
     index_dir: Path = IndexOption,
     from_: Optional[Path] = FromOption,
     dry_run: bool = DryRunOption,
@@ -231,7 +273,14 @@ def export(
         return
     result = run_or_exit(
         lambda: export_selection(
-            source, selection, out, out / "clips" if cut else None, out / "shards" if shards else None, shard_size, not reencode, _Progress("cutting")
+            source,
+            selection,
+            out,
+            out / "clips" if cut else None,
+            out / "shards" if shards else None,
+            shard_size,
+            not reencode,
+            _Progress("cutting"),
         )
     )
     console.print(f"manifest of {result.rows} segments: {result.manifest_parquet}, {result.manifest_jsonl}")

@@ -21,7 +21,10 @@ def real_clips_dir() -> Path | None:
     import os
 
     candidates = [os.environ.get(REAL_CLIPS_ENV)]
-    candidates += [str(base.parent / "shared" / "data" / "real-clips") for base in (Path(__file__).resolve().parents[1], Path.cwd())]
+    candidates += [
+        str(base.parent / "shared" / "data" / "real-clips")
+        for base in (Path(__file__).resolve().parents[1], Path.cwd())
+    ]
     for c in candidates:
         if c and Path(c).is_dir() and any(Path(c).glob("*.mp4")):
             return Path(c)
@@ -36,7 +39,7 @@ def recolour(frames: np.ndarray) -> np.ndarray:
 
 def build_demo_corpus(corpus: Path) -> list[tuple[Path, Path]]:
     """Copy the real clips and write a recoloured twin of each; returns (original, twin) pairs."""
-    from vidsearch.indexers.video import decode_all, write_video
+    from vidsearch.indexers.decode.video import decode_all, write_video
 
     source = real_clips_dir()
     if source is None:
@@ -69,7 +72,10 @@ def run_demo(workdir: Path, backbone: str, console: Console, out: Console) -> No
     index = Index.open_or_create(workdir / "index", ExtractorConfig(backbone=backbone))
     with IndexProgress(console) as bar:
         report = index.add([corpus], progress=bar.update)
-    console.print(f"{len(index)} clips indexed in {index.dir} ({report.added} embedded now, {report.skipped} unchanged)", soft_wrap=True)
+    console.print(
+        f"{len(index)} clips indexed in {index.dir} ({report.added} embedded now, {report.skipped} unchanged)",
+        soft_wrap=True,
+    )
     table = Table(title="query = recoloured copy; expected rank 1 = its original")
     for col in ("query", "rank-1 result", "motion", "original's rank"):
         table.add_column(col)
@@ -78,7 +84,12 @@ def run_demo(workdir: Path, backbone: str, console: Console, out: Console) -> No
         hits = index.search(twin, k=len(index))
         rank = next(h.rank for h in hits if Path(h.path) == original.resolve())
         found += rank == 1
-        table.add_row(twin.name, Path(hits[0].path).parent.name + "/" + Path(hits[0].path).name, f"{hits[0].motion:.3f}", str(rank))
+        table.add_row(
+            twin.name,
+            Path(hits[0].path).parent.name + "/" + Path(hits[0].path).name,
+            f"{hits[0].motion:.3f}",
+            str(rank),
+        )
     out.print(table)
     out.print(f"{found}/{len(pairs)} recoloured queries found their original first.")
     out.print(f"Try: vidsearch query {pairs[0][1]} --index {index.dir} --by both", soft_wrap=True)

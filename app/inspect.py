@@ -16,12 +16,21 @@ def clip_summary(index, clip: str) -> dict:
         return {**index.get(int(clip)), "indexed": True}
     if index.find_path(clip) is not None:
         segments = index.segments_of(clip)
-        out = {k: v for k, v in segments[0].items() if k in ("file_id", "path", "size", "mtime", "hash", "duration", "fps", "width", "height", "frame_count")}
+        out = {
+            k: v
+            for k, v in segments[0].items()
+            if k in ("file_id", "path", "size", "mtime", "hash", "duration", "fps", "width", "height", "frame_count")
+        }
         out["indexed"] = True
         out["segments"] = [{k: s[k] for k in SEGMENT_FIELDS} for s in segments]
         if len(segments) == 1:
             s = segments[0]
-            out.update(spf_curve=s["spf_curve"], linearity_max=s["linearity_max"], linearity_mean=s["linearity_mean"], breakpoints=s["breakpoints"])
+            out.update(
+                spf_curve=s["spf_curve"],
+                linearity_max=s["linearity_max"],
+                linearity_mean=s["linearity_mean"],
+                breakpoints=s["breakpoints"],
+            )
         else:
             out["segment_curves"] = [s["spf_curve"] for s in segments]
         return out

@@ -32,7 +32,9 @@ class ExtractorOptions:
         from vidsearch.indexers.encoders import available_encoders
 
         if not self.backbone.startswith("hf:") and self.backbone not in available_encoders():
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(available_encoders())} or hf:<id or folder>")
+            raise ValueError(
+                f"unknown backbone {self.backbone!r}; choose one of {', '.join(available_encoders())} or hf:<id or folder>"
+            )
         return ExtractorConfig(
             backbone=self.backbone,
             num_frames=self.frames,

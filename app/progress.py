@@ -23,7 +23,7 @@ class IndexProgress:
         )
         self._task = None
 
-    def __enter__(self) -> "IndexProgress":
+    def __enter__(self) -> IndexProgress:
         self._progress.__enter__()
         return self
 
@@ -38,4 +38,6 @@ class IndexProgress:
         rate = f"{stats.clips / wall:.2f} clips/s  {stats.frames / wall:.1f} frames/s"
         self._progress.update(self._task, completed=done, rate=rate)
         if result is not None and result.error:
-            self._progress.console.print(f"[red]failed[/] {result.path}: {result.error}", highlight=False, soft_wrap=True)
+            self._progress.console.print(
+                f"[red]failed[/] {result.path}: {result.error}", highlight=False, soft_wrap=True
+            )

@@ -23,9 +23,9 @@ app = typer.Typer(
 
 def _guarded(fn):
     """The CLI-wide error reporting, plus the benchmark's own error types."""
-    from vidsearch.cliutil import run_or_exit
     from vidsearch.bench.layout import LayoutError
     from vidsearch.bench.synthetic import GeneratorError
+    from vidsearch.cliutil import run_or_exit
 
     return run_or_exit(fn, extra=(LayoutError, GeneratorError))
 
@@ -68,10 +68,17 @@ def _generate(
         cfg = replace(cfg, footage=tuple(discover_videos([backgrounds])))
     total = 5 * cfg.triplets_per_category
     typer.echo(
-        f"generating {total} triplets ({3 * total} clips, {cfg.size} px, {cfg.num_frames} frames at {cfg.fps} fps) into {out}", err=True
+        f"generating {total} triplets ({3 * total} clips, {cfg.size} px, {cfg.num_frames} "
+        f"frames at {cfg.fps} fps) into {out}",
+        err=True,
     )
     step = max(1, total // 20)
-    generate(out, cfg, workers, progress=lambda d, n: typer.echo(f"  {d}/{n} triplets", err=True) if d % step == 0 or d == n else None)
+    generate(
+        out,
+        cfg,
+        workers,
+        progress=lambda d, n: typer.echo(f"  {d}/{n} triplets", err=True) if d % step == 0 or d == n else None,
+    )
     if real_footage:
         from vidsearch.bench.real_footage import generate_real
 
@@ -83,19 +90,29 @@ def _generate(
 @app.command("make-synthetic")
 def make_synthetic(
     out: Path = typer.Argument(..., help="Output folder (<category>/example_<N>/{ref,positive,negative}.mp4)."),
-    triplets_per_category: int | None = typer.Option(None, "--triplets-per-category", "-n", help="Overrides the preset (full: 50)."),
+    triplets_per_category: int | None = typer.Option(
+        None, "--triplets-per-category", "-n", help="Overrides the preset (full: 50)."
+    ),
     seed: int | None = typer.Option(None, "--seed", "-s", help="Overrides the preset's seed (0)."),
     size: int | None = typer.Option(None, "--size", help="Frame side in pixels (full: 256)."),
     seconds: float | None = typer.Option(None, "--seconds", help="Clip length (full: 5 s at 16 fps)."),
-    preset: str = typer.Option("full", "--preset", help="full (50 per category, 256 px, 5 s) | ci (2 per category, 96 px, 2 s)."),
-    backgrounds: Path | None = typer.Option(None, "--backgrounds", help="Folder of real clips whose frames may serve as backgrounds."),
+    preset: str = typer.Option(
+        "full", "--preset", help="full (50 per category, 256 px, 5 s) | ci (2 per category, 96 px, 2 s)."
+    ),
+    backgrounds: Path | None = typer.Option(
+        None, "--backgrounds", help="Folder of real clips whose frames may serve as backgrounds."
+    ),
     workers: int = typer.Option(2, "--workers", "-j", help="Parallel render processes."),
     real_footage: list[Path] = typer.Option(
-        [], "--real-footage", help="Real videos (or folders of them) to cut into the real_window / real_speed / real_reverse categories."
+        [],
+        "--real-footage",
+        help="Real videos (or folders of them) to cut into the real_window / real_speed / real_reverse categories.",
     ),
 ) -> None:
     """Write the procedural SimMotion-like set (deterministic for a seed; re-running resumes)."""
-    _guarded(lambda: _generate(out, preset, triplets_per_category, seed, size, seconds, backgrounds, workers, real_footage))
+    _guarded(
+        lambda: _generate(out, preset, triplets_per_category, seed, size, seconds, backgrounds, workers, real_footage)
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +140,9 @@ def _run_suite(root: Path, real: bool, distractors: Path | None, opts: SuiteOpti
     if opts.per_category is not None:
         bench = first_per_category(bench, opts.per_category)
     command = _command_line()
-    typer.echo(f"{bench.kind}: {len(bench.triplets)} triplets, {len(bench.paths)} clips, {len(methods)} methods", err=True)
+    typer.echo(
+        f"{bench.kind}: {len(bench.triplets)} triplets, {len(bench.paths)} clips, {len(methods)} methods", err=True
+    )
     result = run_suite(bench, methods, opts.cache or _default_cache(), n_boot=opts.boot)
     typer.echo(results_markdown(result, command))
     if opts.out is not None:
@@ -139,15 +158,24 @@ def simmotion(
         None, "--distractors", help="Extra candidate clips for --real (e.g. Kinetics clips for Real-1K)."
     ),
     suite: str = typer.Option(
-        "main", "--suite", help="main (baselines + ablations at --frames) | frames (T = 4..64) | all | cheap (raw-pixel + flow baselines)."
+        "main",
+        "--suite",
+        help="main (baselines + ablations at --frames) | frames (T = 4..64) | all | cheap "
+        "(raw-pixel + flow baselines).",
     ),
-    backbone: str = typer.Option("dinov2-s14", "--backbone", "-b", help="Encoder of the SemanticMoments/CLS/SPF methods."),
+    backbone: str = typer.Option(
+        "dinov2-s14", "--backbone", "-b", help="Encoder of the SemanticMoments/CLS/SPF methods."
+    ),
     frames: int = typer.Option(32, "--frames", "-T", help="Frames per clip for the main suite (the reference: 32)."),
-    per_category: int | None = typer.Option(None, "--per-category", help="Only the first N triplets of each category (and their clips)."),
+    per_category: int | None = typer.Option(
+        None, "--per-category", help="Only the first N triplets of each category (and their clips)."
+    ),
     cache: Path | None = typer.Option(None, "--cache", help="Token cache folder (default: <vidsearch cache>/bench)."),
     out: Path | None = typer.Option(None, "--out", help="Write results.md / .csv / .json here."),
     boot: int = typer.Option(2000, "--boot", help="Bootstrap resamples for the 95 % intervals."),
-    split: str = typer.Option("all", "--split", help="dev (even example numbers: choose on it) | test (odd: report it) | all."),
+    split: str = typer.Option(
+        "all", "--split", help="dev (even example numbers: choose on it) | test (odd: report it) | all."
+    ),
 ) -> None:
     """Evaluate a suite of methods with the official protocol; resumable through the token cache."""
     opts = SuiteOptions(suite, backbone, frames, per_category, cache, out, boot, split)
@@ -163,13 +191,17 @@ def run(
     suite: str = typer.Option("main", "--suite", help="main | frames | all | cheap."),
     backbone: str = typer.Option("dinov2-s14", "--backbone", "-b"),
     frames: int = typer.Option(32, "--frames", "-T"),
-    per_category: int | None = typer.Option(None, "--per-category", help="Evaluate only the first N triplets per category."),
+    per_category: int | None = typer.Option(
+        None, "--per-category", help="Evaluate only the first N triplets per category."
+    ),
     cache: Path | None = typer.Option(None, "--cache"),
     out: Path | None = typer.Option(None, "--out"),
     workers: int = typer.Option(2, "--workers", "-j"),
     boot: int = typer.Option(2000, "--boot"),
     split: str = typer.Option("all", "--split", help="dev | test | all."),
-    real_footage: list[Path] = typer.Option([], "--real-footage", help="Real videos (or folders) for the real_* categories."),
+    real_footage: list[Path] = typer.Option(
+        [], "--real-footage", help="Real videos (or folders) for the real_* categories."
+    ),
 ) -> None:
     """Generate (or resume) the procedural set, then run a suite on it: the whole benchmark in one command."""
     opts = SuiteOptions(suite, backbone, frames, per_category, cache, out, boot, split)

@@ -137,7 +137,11 @@ def first_per_category(bench: BenchSet, n: int) -> BenchSet:
 def _subset(bench: BenchSet, keep: list[Triplet]) -> BenchSet:
     """``keep``'s triplets re-indexed over only their clips and the distractors."""
     in_triplets = {i for t in bench.triplets for i in (t.ref, t.positive, t.negative)}
-    kept_clips = sorted({i for t in keep for i in (t.ref, t.positive, t.negative)} | (set(range(len(bench.paths))) - in_triplets))
+    kept_clips = sorted(
+        {i for t in keep for i in (t.ref, t.positive, t.negative)} | (set(range(len(bench.paths))) - in_triplets)
+    )
     new_index = {old: new for new, old in enumerate(kept_clips)}
-    triplets = [Triplet(t.category, t.name, new_index[t.ref], new_index[t.positive], new_index[t.negative]) for t in keep]
+    triplets = [
+        Triplet(t.category, t.name, new_index[t.ref], new_index[t.positive], new_index[t.negative]) for t in keep
+    ]
     return BenchSet(bench.kind, bench.root, [bench.paths[i] for i in kept_clips], triplets)

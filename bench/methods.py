@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
 from vidsearch.bench.tokens import ClipTokens
 
 MethodKind = Literal["moments", "cls-mean", "pacing", "fused", "flow"]
@@ -66,7 +67,11 @@ def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[M
         Method("Raw-pixel moments (1,8,4)", "moments", "raw-pixels", num_frames),
         Method("Optical-flow histogram", "flow", "", num_frames),
         Method(
-            f"Fused SemanticMoments + flow {_tuple(FUSION_WEIGHTS)}", "fused", backbone, num_frames, fusion=FUSION_WEIGHTS
+            f"Fused SemanticMoments + flow {_tuple(FUSION_WEIGHTS)}",
+            "fused",
+            backbone,
+            num_frames,
+            fusion=FUSION_WEIGHTS,
         ),
         Method(
             f"Fused direction-aware + flow {_tuple(FUSION_WEIGHTS)}",
@@ -86,7 +91,13 @@ def is_default(m: Method) -> bool:
 
 def is_published(m: Method) -> bool:
     """Plain SemanticMoments as published: (1,8,4), patch pooling, concat, no temporal differences."""
-    return m.kind == "moments" and m.alpha == (1.0, 8.0, 4.0) and m.aggregation == "concat" and m.pool == "patch" and m.delta_alpha == NO_DELTA
+    return (
+        m.kind == "moments"
+        and m.alpha == (1.0, 8.0, 4.0)
+        and m.aggregation == "concat"
+        and m.pool == "patch"
+        and m.delta_alpha == NO_DELTA
+    )
 
 
 def comparisons(methods: list[Method]) -> list[tuple[str, str]]:
@@ -94,7 +105,11 @@ def comparisons(methods: list[Method]) -> list[tuple[str, str]]:
     the published SemanticMoments on the same backbone and against the optical-flow baseline."""
     out = []
     for d in (m for m in methods if is_default(m)):
-        out += [(d.name, b.name) for b in methods if (is_published(b) and b.backbone == d.backbone and b.num_frames == d.num_frames) or b.kind == "flow"]
+        out += [
+            (d.name, b.name)
+            for b in methods
+            if (is_published(b) and b.backbone == d.backbone and b.num_frames == d.num_frames) or b.kind == "flow"
+        ]
     return out
 
 
@@ -114,7 +129,9 @@ def suite(name: str, backbone: str = DEFAULT_BACKBONE, num_frames: int = 32) -> 
     if name == "frames":
         return frames_suite(backbone=backbone)
     if name == "all":
-        return main_suite(num_frames, backbone) + [m for m in frames_suite(backbone=backbone) if m.num_frames != num_frames]
+        return main_suite(num_frames, backbone) + [
+            m for m in frames_suite(backbone=backbone) if m.num_frames != num_frames
+        ]
     if name == "cheap":
         return [m for m in main_suite(num_frames, backbone) if m.backbone != backbone]
     raise ValueError(f"unknown suite {name!r} (choose from {', '.join(SUITES)})")
@@ -123,16 +140,24 @@ def suite(name: str, backbone: str = DEFAULT_BACKBONE, num_frames: int = 32) -> 
 SUITES = ("main", "frames", "all", "cheap")
 
 
-def clip_features(methods: list[Method], tokens: dict[str, ClipTokens], flows: dict[int, np.ndarray]) -> list[dict[str, np.ndarray]]:
+def clip_features(
+    methods: list[Method], tokens: dict[str, ClipTokens], flows: dict[int, np.ndarray]
+) -> list[dict[str, np.ndarray]]:
     """Each method's descriptor(s) for one clip: ``vector`` (unit), ``curve`` (SPF), ``flow``.
 
     Moment stacks and SPF curves are computed once per (backbone, T[, pooling]) and shared by
     the variants that only re-weight or re-aggregate them (the expensive part is the stack).
     """
-    from vidsearch.indexers.config import SpfConfig
     import torch
-    from vidsearch.indexers.moments import combine_blocks, difference_moment_stack, moment_stack, weighted_moment_blocks
-    from vidsearch.indexers.spf import spf_signature
+
+    from vidsearch.indexers.config import SpfConfig
+    from vidsearch.indexers.descriptors.moments import (
+        combine_blocks,
+        difference_moment_stack,
+        moment_stack,
+        weighted_moment_blocks,
+    )
+    from vidsearch.indexers.descriptors.spf import spf_signature
 
     samples: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     stacks: dict[tuple[str, int, str], torch.Tensor] = {}

@@ -198,9 +198,13 @@ def random_trajectory(rng: np.random.Generator, kind: str | None = None, exclude
     if kind == "circular":
         return Trajectory(kind, direction, float(rng.choice([-1.0, 1.0])), cycles, float(rng.uniform(0.12, 0.25)))
     if kind == "zigzag":
-        return Trajectory(kind, direction, float(rng.uniform(0.3, 0.7)), float(rng.uniform(2.0, 4.0)), float(rng.uniform(0.06, 0.14)))
+        return Trajectory(
+            kind, direction, float(rng.uniform(0.3, 0.7)), float(rng.uniform(2.0, 4.0)), float(rng.uniform(0.06, 0.14))
+        )
     if kind == "bounce":
-        return Trajectory(kind, float(rng.choice([0.0, math.pi])), float(rng.uniform(0.2, 0.6)), cycles, float(rng.uniform(0.2, 0.4)))
+        return Trajectory(
+            kind, float(rng.choice([0.0, math.pi])), float(rng.uniform(0.2, 0.6)), cycles, float(rng.uniform(0.2, 0.4))
+        )
     return Trajectory(kind, direction, float(rng.uniform(0.4, 1.2)), cycles, 0.0)
 
 

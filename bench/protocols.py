@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from vidsearch.bench.layout import Triplet
 
 METRICS = ("R@1", "R@5", "mAP", "pair")
@@ -92,7 +93,9 @@ def bootstrap_table(
     return out
 
 
-def evaluate(sim: np.ndarray, triplets: list[Triplet], n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, Estimate]]:
+def evaluate(
+    sim: np.ndarray, triplets: list[Triplet], n_boot: int = 2000, seed: int = 0
+) -> dict[str, dict[str, Estimate]]:
     """``{metric: {category or 'average': Estimate}}`` for one method's similarity matrix."""
     cats = [t.category for t in triplets]
     return {m: bootstrap_table(s, cats, n_boot, seed) for m, s in per_query_scores(sim, triplets).items()}

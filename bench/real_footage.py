@@ -66,7 +66,9 @@ def change_appearance(frames: np.ndarray, kind: str, rng: np.random.Generator) -
         keep = float(rng.uniform(0.7, 0.85))
         ch, cw = round(h * keep), round(w * keep)
         y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        return np.stack([cv2.resize(x[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR) for x in frames])
+        return np.stack(
+            [cv2.resize(x[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR) for x in frames]
+        )
     if kind == "contrast":
         gain, gamma = float(rng.uniform(0.6, 1.4)), float(rng.uniform(0.6, 1.6))
         f = 255.0 * (f / 255.0) ** gamma
@@ -112,12 +114,15 @@ def generate_real(
 ) -> list[str]:
     """Write the real-footage categories under ``root`` (resumable); returns the triplet folders."""
     from vidsearch.bench.synthetic import triplet_dir
-    from vidsearch.indexers.video import decode_all, probe, write_video
+    from vidsearch.indexers.decode.video import decode_all, probe, write_video
 
     infos = {p: probe(p) for p in footage}
     all_slots = slots([(p, i.frame_count, i.fps) for p, i in infos.items()], window_s)
     if len(all_slots) < len(REAL_CATEGORIES):
-        raise ValueError(f"real footage too short: {len(all_slots)} slots of {2 * window_s:g} s, need at least {len(REAL_CATEGORIES)}")
+        raise ValueError(
+            f"real footage too short: {len(all_slots)} slots of {2 * window_s:g} s, need at "
+            f"least {len(REAL_CATEGORIES)}"
+        )
     decoded: dict[str, np.ndarray] = {}
     done: list[str] = []
     for n, slot in enumerate(all_slots):

@@ -13,6 +13,7 @@ import math
 
 import cv2
 import numpy as np
+
 from vidsearch.bench.motion import Pose
 from vidsearch.bench.scene import Background, ClipSpec, Look, Style
 
@@ -23,7 +24,10 @@ _POLYGONS = {
     "triangle": [(0, -1.15), (1.1, 0.85), (-1.1, 0.85)],
     "hexagon": [(math.cos(a), math.sin(a)) for a in np.linspace(0, 2 * math.pi, 7)[:-1]],
     "star": [
-        ((1.15 if i % 2 == 0 else 0.5) * math.cos(a - math.pi / 2), (1.15 if i % 2 == 0 else 0.5) * math.sin(a - math.pi / 2))
+        (
+            (1.15 if i % 2 == 0 else 0.5) * math.cos(a - math.pi / 2),
+            (1.15 if i % 2 == 0 else 0.5) * math.sin(a - math.pi / 2),
+        )
         for i, a in enumerate(np.linspace(0, 2 * math.pi, 11)[:-1])
     ],
     "cross": [
@@ -75,7 +79,9 @@ def sprite(look: Look, px_per_unit: float) -> np.ndarray:
     if look.shape == "circle":
         cv2.circle(mask, (round(c), round(c)), round(half), 255, -1, cv2.LINE_AA)
     elif look.shape == "ellipse":
-        cv2.ellipse(mask, (round(c), round(c)), (round(half * 1.3), round(half * 0.65)), 0, 0, 360, 255, -1, cv2.LINE_AA)
+        cv2.ellipse(
+            mask, (round(c), round(c)), (round(half * 1.3), round(half * 0.65)), 0, 0, 360, 255, -1, cv2.LINE_AA
+        )
     elif look.shape in _POLYGONS:
         pts = np.array([(c + x * half, c + y * half) for x, y in _POLYGONS[look.shape]], np.float32)
         cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
@@ -83,7 +89,9 @@ def sprite(look: Look, px_per_unit: float) -> np.ndarray:
         raise ValueError(f"unknown shape {look.shape!r}")
     rgb = _texture(look, side)
     if look.outline:
-        edge = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8), iterations=max(1, round(half / 10)))
+        edge = cv2.morphologyEx(
+            mask, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8), iterations=max(1, round(half / 10))
+        )
         rgb = np.where((edge > 0)[..., None], rgb * 0.3, rgb)
     return np.dstack([rgb, mask.astype(np.float32) / 255.0])
 
@@ -98,14 +106,18 @@ def paste(canvas: np.ndarray, rgba: np.ndarray, x: float, y: float, angle: float
         return
     m = cv2.getRotationMatrix2D((side / 2, side / 2), math.degrees(angle), scale)
     m[:, 2] += (x - side / 2 - x0, y - side / 2 - y0)
-    warped = cv2.warpAffine(rgba, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpAffine(
+        rgba, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     alpha = warped[..., 3:4]
     roi = canvas[y0:y1, x0:x1]
     roi *= 1 - alpha
     roi += warped[..., :3] * alpha
 
 
-def draw_figure(canvas: np.ndarray, look: Look, color: np.ndarray, pose: Pose, px_per_unit: float, origin: float) -> None:
+def draw_figure(
+    canvas: np.ndarray, look: Look, color: np.ndarray, pose: Pose, px_per_unit: float, origin: float
+) -> None:
     """An articulated stick ("stick") or block ("block") figure, hip at the pose position."""
     unit = look.size * px_per_unit * pose.scale
     ca, sa = math.cos(pose.angle), math.sin(pose.angle)
@@ -142,7 +154,7 @@ def draw_figure(canvas: np.ndarray, look: Look, color: np.ndarray, pose: Pose, p
 
 @functools.lru_cache(maxsize=8)
 def _footage_frames(path: str, side: int) -> np.ndarray:
-    from vidsearch.indexers.video import decode_all
+    from vidsearch.indexers.decode.video import decode_all
 
     frames = decode_all(path, max_side=max(side, 64)).frames
     return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in frames])
@@ -165,7 +177,9 @@ def draw_background(bg: Background, side: int) -> np.ndarray:
     elif bg.kind == "tiles":
         mix = (((xx * bg.freq) % 1 < 0.9) & ((yy * bg.freq) % 1 < 0.9)).astype(np.float32)
     elif bg.kind == "noise":
-        coarse = np.random.default_rng(bg.seed).random((max(2, round(bg.freq)), max(2, round(bg.freq))), dtype=np.float32)
+        coarse = np.random.default_rng(bg.seed).random(
+            (max(2, round(bg.freq)), max(2, round(bg.freq))), dtype=np.float32
+        )
         mix = cv2.resize(coarse, (side, side), interpolation=cv2.INTER_CUBIC).clip(0, 1)
     else:
         raise ValueError(f"unknown background {bg.kind!r}")
@@ -220,7 +234,9 @@ def render_clip(spec: ClipSpec, size: int, num_frames: int) -> np.ndarray:
     side = round(size * (1 + 2 * MARGIN))
     static = draw_background(spec.scene.background, side)
     for prop in spec.scene.props:
-        paste(static, sprite(prop.look, float(size)), (prop.x + MARGIN) * size, (prop.y + MARGIN) * size, prop.angle, 1.0)
+        paste(
+            static, sprite(prop.look, float(size)), (prop.x + MARGIN) * size, (prop.y + MARGIN) * size, prop.angle, 1.0
+        )
     grain = None
     if spec.scene.style.render == "grain":
         grain = np.random.default_rng(spec.scene.background.seed).normal(0, 18, (size, size, 1)).astype(np.int16)
@@ -232,7 +248,9 @@ def render_clip(spec: ClipSpec, size: int, num_frames: int) -> np.ndarray:
             pose = motion.pose(t)
             _draw_actor(canvas, actor.look, actor.end_look, t, pose, size)
         world = np.clip(canvas, 0, 255).astype(np.uint8)
-        frame = cv2.warpAffine(world, _camera_matrix(spec, t, size), (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        frame = cv2.warpAffine(
+            world, _camera_matrix(spec, t, size), (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101
+        )
         out[i] = apply_style(frame, spec.scene.style, grain)
     return out
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
 from vidsearch.bench.flow import NAMESPACE as FLOW_NAMESPACE
 from vidsearch.bench.flow import clip_flow
 from vidsearch.bench.layout import BenchSet
@@ -49,7 +50,10 @@ def machine_description() -> str:
 
     import torch
 
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {sys.version.split()[0]}"
+    return (
+        f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {sys.version.split()[0]}"
+    )
 
 
 def _print(msg: str) -> None:
@@ -95,13 +99,14 @@ def compute_features(
         elapsed = time.perf_counter() - t0
         eta = elapsed / (i + 1) * (len(bench.paths) - i - 1)
         progress(
-            f"[{i + 1}/{len(bench.paths)}] {Path(path).parent.name}/{Path(path).name}  new frames {sum(encoded.values())}  elapsed {elapsed:.0f}s  eta {eta:.0f}s"
+            f"[{i + 1}/{len(bench.paths)}] {Path(path).parent.name}/{Path(path).name}  new "
+            f"frames {sum(encoded.values())}  elapsed {elapsed:.0f}s  eta {eta:.0f}s"
         )
     return feats, encoded
 
 
 def _decode(path: str) -> np.ndarray:
-    from vidsearch.indexers.video import decode_all
+    from vidsearch.indexers.decode.video import decode_all
 
     return decode_all(path).frames
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+
 from vidsearch.bench.motion import ClipMotion
 
 RGB = tuple[int, int, int]
@@ -98,7 +99,9 @@ class ClipSpec:
     motion: ClipMotion
 
 
-def random_color(rng: np.random.Generator, saturation=(0.55, 1.0), value=(0.6, 1.0), avoid_hue: float | None = None) -> RGB:
+def random_color(
+    rng: np.random.Generator, saturation=(0.55, 1.0), value=(0.6, 1.0), avoid_hue: float | None = None
+) -> RGB:
     """A random colour; ``avoid_hue`` keeps the hue at least 0.2 (of the circle) away from it."""
     hue = float(rng.uniform(0, 1))
     if avoid_hue is not None:
@@ -111,7 +114,9 @@ def hue_of(color: RGB) -> float:
     return colorsys.rgb_to_hsv(*(c / 255 for c in color))[0]
 
 
-def random_look(rng: np.random.Generator, articulated: bool = False, exclude_shape: str | None = None, size: float | None = None) -> Look:
+def random_look(
+    rng: np.random.Generator, articulated: bool = False, exclude_shape: str | None = None, size: float | None = None
+) -> Look:
     if articulated:
         shape = str(rng.choice([s for s in FIGURES if s != exclude_shape]))
         return Look(shape, random_color(rng), random_color(rng), "solid", size or float(rng.uniform(0.12, 0.17)))
@@ -140,7 +145,9 @@ def random_props(rng: np.random.Generator) -> tuple[Prop, ...]:
     )
 
 
-def random_background(rng: np.random.Generator, footage: tuple[str, ...], exclude_kind: str | None = None) -> Background:
+def random_background(
+    rng: np.random.Generator, footage: tuple[str, ...], exclude_kind: str | None = None
+) -> Background:
     kinds = [k for k in BACKGROUNDS if k != exclude_kind and (k != "footage" or footage)]
     kind = str(rng.choice(kinds))
     color = random_color(rng, saturation=(0.1, 0.6), value=(0.25, 0.95))

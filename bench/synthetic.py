@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
 from vidsearch.bench.motion import CameraMotion, ClipMotion, different_motion, random_actor_motion, random_camera
 from vidsearch.bench.scene import (
     Actor,
@@ -89,7 +90,14 @@ def _positive_scene(category: str, scene: Scene, rng: np.random.Generator) -> Sc
         return replace(scene, props=random_props(rng))
     if category == "dynamic_object":
         actors = tuple(
-            Actor(random_look(rng, a.look.articulated, exclude_shape=a.look.shape, size=a.look.size * float(rng.uniform(0.85, 1.2))))
+            Actor(
+                random_look(
+                    rng,
+                    a.look.articulated,
+                    exclude_shape=a.look.shape,
+                    size=a.look.size * float(rng.uniform(0.85, 1.2)),
+                )
+            )
             for a in scene.actors
         )
         return replace(scene, actors=actors)
@@ -123,7 +131,7 @@ def triplet_dir(root: Path, category: str, index: int) -> Path:
 
 def _render_and_write(job: tuple[TripletSpec, GeneratorConfig, str]) -> str:
     from vidsearch.bench.render import render_clip
-    from vidsearch.indexers.video import write_video
+    from vidsearch.indexers.decode.video import write_video
 
     spec, cfg, root = job
     out = triplet_dir(Path(root), spec.category, spec.index)
@@ -144,7 +152,9 @@ def _check_manifest(root: Path, cfg: GeneratorConfig) -> None:
         except (OSError, json.JSONDecodeError) as exc:
             raise GeneratorError(f"{path}: unreadable manifest ({exc})") from exc
         if found != wanted:
-            diff = ", ".join(f"{k}: {found.get(k)!r} there, {v!r} asked" for k, v in wanted.items() if found.get(k) != v)
+            diff = ", ".join(
+                f"{k}: {found.get(k)!r} there, {v!r} asked" for k, v in wanted.items() if found.get(k) != v
+            )
             raise GeneratorError(f"{root}: already holds a different generated set ({diff}); use another folder")
         return
     try:
@@ -163,7 +173,11 @@ def generate(
     """Write the whole set under ``root`` (resumable); returns the triplet folders."""
     root = Path(root)
     _check_manifest(root, cfg)
-    jobs = [(make_triplet(cat, i, cfg.seed, cfg.footage), cfg, str(root)) for cat in CATEGORIES for i in range(cfg.triplets_per_category)]
+    jobs = [
+        (make_triplet(cat, i, cfg.seed, cfg.footage), cfg, str(root))
+        for cat in CATEGORIES
+        for i in range(cfg.triplets_per_category)
+    ]
     done: list[str] = []
     if workers <= 1:
         results = map(_render_and_write, jobs)

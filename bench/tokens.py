@@ -3,7 +3,7 @@
 One ``.npz`` per (backbone namespace, clip content hash) holds the patch tokens and global
 embeddings (float16) of the frames encoded so far, keyed by their indices in the *original*
 clip. A variant with T frames reads rows ``round(linspace(0, n-1, T))`` of the original frame
-count n, exactly the frames :func:`vidsearch.indexers.video.sample_frames` would decode; a
+count n, exactly the frames :func:`vidsearch.indexers.decode.video.sample_frames` would decode; a
 request for frames not yet cached encodes only those and merges them in (resumable, atomic).
 """
 
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from vidsearch.indexers.video import probe, resize_frame, uniform_indices
+
+from vidsearch.indexers.decode.sampling import uniform_indices
+from vidsearch.indexers.decode.video import probe, resize_frame
 
 
 @dataclass
@@ -74,7 +76,7 @@ def encoder_namespace(encoder, resize: str) -> str:
 
 
 def _decode(path: str) -> np.ndarray:
-    from vidsearch.indexers.video import decode_all
+    from vidsearch.indexers.decode.video import decode_all
 
     return decode_all(path).frames
 
@@ -108,7 +110,9 @@ def clip_tokens(
         return ClipTokens(n, have, stored["patch"], stored["global_"]), 0
     decoded = frames() if frames is not None else _decode(path)
     # As the sampler does, an index past a short stream's end reads its last frame.
-    batch = np.stack([resize_frame(decoded[min(int(i), len(decoded) - 1)], encoder.image_size, resize) for i in missing])
+    batch = np.stack(
+        [resize_frame(decoded[min(int(i), len(decoded) - 1)], encoder.image_size, resize) for i in missing]
+    )
     enc = encoder.encode(batch)
     patch = enc.patch_tokens.numpy().astype(np.float16)
     glob = enc.global_embedding.numpy().astype(np.float16)

@@ -3,7 +3,7 @@ mapped): the benchmark's million synthetic segments, and tests that need exact c
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -12,12 +12,25 @@ import pyarrow as pa
 class ArraySource:
     """Segments ``0..n-1`` with the given moments (n, 3D) and optional metadata columns."""
 
-    def __init__(self, moments: np.ndarray, columns: dict[str, np.ndarray] | None = None, backbone: str = "synthetic", block: int | None = -1):
+    def __init__(
+        self,
+        moments: np.ndarray,
+        columns: dict[str, np.ndarray] | None = None,
+        backbone: str = "synthetic",
+        block: int | None = -1,
+    ):
         self._moments = moments
         self._columns = dict(columns or {})
         n = len(moments)
         self._columns.setdefault("hash", np.array([f"h{i}" for i in range(n)], dtype=object))
-        for name, default in (("start_s", 0.0), ("end_s", 5.0), ("duration", 5.0), ("width", 640), ("height", 360), ("size", 1_000_000)):
+        for name, default in (
+            ("start_s", 0.0),
+            ("end_s", 5.0),
+            ("duration", 5.0),
+            ("width", 640),
+            ("height", 360),
+            ("size", 1_000_000),
+        ):
             self._columns.setdefault(name, np.full(n, default))
         self.directory = "<arrays>"
         self.fingerprint = "arrays"
@@ -36,7 +49,16 @@ class ArraySource:
 
     def table(self, ids: np.ndarray, columns: Sequence[str]) -> pa.Table:
         ids = np.asarray(ids, dtype=np.int64)
-        return pa.table({"id": ids, **{c: pa.array(list(self._columns[c][ids]) if self._columns[c].ndim > 1 else self._columns[c][ids]) for c in columns if c != "id"}})
+        return pa.table(
+            {
+                "id": ids,
+                **{
+                    c: pa.array(list(self._columns[c][ids]) if self._columns[c].ndim > 1 else self._columns[c][ids])
+                    for c in columns
+                    if c != "id"
+                },
+            }
+        )
 
     def get(self, segment_id: int) -> dict:
         return {c: v[segment_id] for c, v in self._columns.items()}

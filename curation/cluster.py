@@ -66,7 +66,9 @@ def cluster_vectors(source, ids: np.ndarray, config: ClusterConfig) -> np.ndarra
     return x
 
 
-def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 0, points_per_centroid: int = 512, assign: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+def kmeans(
+    x: np.ndarray, k: int, niter: int = 25, seed: int = 0, points_per_centroid: int = 512, assign: bool = True
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Spherical k-means with k-means++ seeding: (labels (n,) or None without ``assign``, unit
     centroids (k, d)).
 
@@ -82,7 +84,9 @@ def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 0, points_per_cen
     import faiss
 
     sample = x[np.sort(rng.choice(len(x), min(len(x), SEED_SAMPLE), replace=False))]
-    km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, spherical=True, max_points_per_centroid=points_per_centroid)
+    km = faiss.Kmeans(
+        x.shape[1], k, niter=niter, seed=seed, spherical=True, max_points_per_centroid=points_per_centroid
+    )
     km.train(x, init_centroids=_plus_plus(sample, k, rng))
     if not assign:
         return None, km.centroids

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from vidsearch.atomic import atomic_path
-from vidsearch.indexers.video import VideoError
+from vidsearch.indexers.decode.video import VideoError
 
 CutMode = Literal["copy", "reencode"]
 CRF = 18
@@ -65,7 +65,9 @@ def cut_segment(path: str, start_s: float, end_s: float, out: Path, allow_copy: 
         raise VideoError(path, f"cannot cut {start_s:g}-{end_s:g} s ({exc.__class__.__name__}: {exc})") from exc
     if frames == 0:
         raise VideoError(path, f"no frames in {start_s:g}-{end_s:g} s")
-    return CutResult(out, "copy" if copy else "reencode", frames, min(end_s, stream_end) - start_s if copy else frames * step)
+    return CutResult(
+        out, "copy" if copy else "reencode", frames, min(end_s, stream_end) - start_s if copy else frames * step
+    )
 
 
 def _copy(path: str, start_s: float, end_s: float, tmp: Path) -> int:

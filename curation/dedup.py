@@ -58,9 +58,10 @@ class DedupConfig:
         if self.probe < 1 or self.neighbours < 1:
             raise ValueError(f"probe and neighbours must be >= 1 (got {self.probe}, {self.neighbours})")
 
-
     @classmethod
-    def for_backbone(cls, backbone: str, appearance: float | None = None, motion: float | None = None, **kwargs) -> "DedupConfig":
+    def for_backbone(
+        cls, backbone: str, appearance: float | None = None, motion: float | None = None, **kwargs
+    ) -> DedupConfig:
         """Thresholds given, or else the ones calibrated for ``backbone`` (ValueError if none)."""
         if appearance is None or motion is None:
             if backbone not in CALIBRATED_THRESHOLDS:

@@ -20,9 +20,9 @@ import io
 import json
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +32,7 @@ from vidsearch.atomic import atomic_path
 from vidsearch.curation.cutting import cut_segment
 from vidsearch.curation.pacing import pacing_classes
 from vidsearch.curation.selection import Selection
-from vidsearch.indexers.video import VideoError
+from vidsearch.indexers.decode.video import VideoError
 
 ANNOTATIONS = ("semantic_change", "token_motion", "pacing_class", "cluster", "dup_count")
 
@@ -50,7 +50,18 @@ class ExportResult:
 
 def manifest_rows(source, selection: Selection) -> list[dict]:
     """One JSON-ready row per selected segment."""
-    cols = ["path", "start_s", "end_s", "fps", "width", "height", "spf_curve", "linearity_max", "linearity_mean", "breakpoints"]
+    cols = [
+        "path",
+        "start_s",
+        "end_s",
+        "fps",
+        "width",
+        "height",
+        "spf_curve",
+        "linearity_max",
+        "linearity_mean",
+        "breakpoints",
+    ]
     t = source.table(selection.ids, cols).to_pydict()
     n = len(selection)
     ann = {k: selection.columns.get(k) for k in ANNOTATIONS}

@@ -49,7 +49,9 @@ class FilterConfig:
         return self.min_semantic_change is not None or self.min_token_motion is not None
 
 
-def filter_segments(source, selection: Selection, config: FilterConfig = FilterConfig(), progress=None) -> tuple[Selection, StepReport]:
+def filter_segments(
+    source, selection: Selection, config: FilterConfig = FilterConfig(), progress=None
+) -> tuple[Selection, StepReport]:
     """Apply the rules to ``selection``; the kept segments carry their activity figures."""
     before = len(selection)
     removed: dict[str, int] = {}
@@ -57,15 +59,27 @@ def filter_segments(source, selection: Selection, config: FilterConfig = FilterC
     if config.needs_activity and len(sel):
         act = source.activity(sel.ids, progress)
         sel = sel.with_columns(semantic_change=act[:, 0], token_motion=act[:, 1])
-        sel = _apply(sel, "semantic change", config.min_semantic_change is None or sel.columns["semantic_change"] >= config.min_semantic_change, removed)
-        sel = _apply(sel, "token motion", config.min_token_motion is None or sel.columns["token_motion"] >= config.min_token_motion, removed)
+        sel = _apply(
+            sel,
+            "semantic change",
+            config.min_semantic_change is None or sel.columns["semantic_change"] >= config.min_semantic_change,
+            removed,
+        )
+        sel = _apply(
+            sel,
+            "token motion",
+            config.min_token_motion is None or sel.columns["token_motion"] >= config.min_token_motion,
+            removed,
+        )
     if (config.min_linearity, config.max_linearity) != (None, None) and len(sel):
         lin = source.table(sel.ids, ["linearity_max"]).column("linearity_max").to_numpy()
         sel = _apply(sel, "linearity", _within(lin, config.min_linearity, config.max_linearity), removed)
     if (config.min_pacing_segments, config.max_pacing_segments) != (None, None) and len(sel):
         breaks = source.table(sel.ids, ["breakpoints"]).column("breakpoints").to_pylist()
         count = np.array([len(b or []) + 1 for b in breaks])
-        sel = _apply(sel, "pacing segments", _within(count, config.min_pacing_segments, config.max_pacing_segments), removed)
+        sel = _apply(
+            sel, "pacing segments", _within(count, config.min_pacing_segments, config.max_pacing_segments), removed
+        )
     if config.where and len(sel):
         sel = _apply(sel, "where", np.isin(sel.ids, source.where(config.where)), removed)
     report = StepReport("filter", asdict(config), before, len(sel), removed)

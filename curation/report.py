@@ -28,7 +28,9 @@ def cluster_sheets(source, clusters, out_dir: Path, members: int = SHEET_MEMBERS
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for info in clusters[:MAX_SHEETS]:
-        sheet = contact_sheet(source, info.members[:members], f"cluster {info.cluster}: {info.size} segments, medoid #{info.medoid}")
+        sheet = contact_sheet(
+            source, info.members[:members], f"cluster {info.cluster}: {info.size} segments, medoid #{info.medoid}"
+        )
         path = out_dir / f"cluster-{info.cluster:03d}.png"
         with atomic_path(path, suffix=".png") as tmp:
             sheet.save(tmp, format="PNG")
@@ -51,12 +53,16 @@ def write_report(source, selection: Selection, out_dir: Path, progress=None) -> 
     lin = t.column("linearity_max").to_numpy()
     classes = cols.get("pacing_class")
     if classes is None:
-        curves = t.column("spf_curve").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(len(selection), -1)
+        curves = (
+            t.column("spf_curve").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(len(selection), -1)
+        )
         classes = pacing_classes(curves, lin)
     sheets = []
     if "cluster" in cols:
         made = next((st["params"] for st in reversed(selection.steps) if st["step"] == "cluster"), {})
-        x = cluster_vectors(source, selection.ids, ClusterConfig(space=made.get("space", "motion"), centre=made.get("centre", True)))
+        x = cluster_vectors(
+            source, selection.ids, ClusterConfig(space=made.get("space", "motion"), centre=made.get("centre", True))
+        )
         sheets = cluster_sheets(source, describe(x, np.asarray(cols["cluster"]), selection.ids), out_dir)
     _histograms(activity, lin, cols.get("cluster"), classes, out_dir / "histograms.png")
     page = out_dir / "index.html"

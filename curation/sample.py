@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from vidsearch.curation.cluster import ClusterConfig, cluster_vectors, cluster_segments
+from vidsearch.curation.cluster import ClusterConfig, cluster_segments, cluster_vectors
 from vidsearch.curation.pacing import pacing_classes
 from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import Space
@@ -79,7 +79,9 @@ def sample_segments(source, selection: Selection, config: SampleConfig) -> tuple
     sel = selection
     if config.balance_pacing or "pacing_class" not in sel.columns:
         t = source.table(sel.ids, ["spf_curve", "linearity_max"])
-        curves = np.asarray(t.column("spf_curve").combine_chunks().flatten().to_numpy(zero_copy_only=False)).reshape(len(sel), -1)
+        curves = np.asarray(t.column("spf_curve").combine_chunks().flatten().to_numpy(zero_copy_only=False)).reshape(
+            len(sel), -1
+        )
         sel = sel.with_columns(pacing_class=pacing_classes(curves, t.column("linearity_max").to_numpy()))
     groups = np.zeros(len(sel), np.int64)
     if config.method == "quota":
@@ -96,7 +98,14 @@ def sample_segments(source, selection: Selection, config: SampleConfig) -> tuple
         picked = farthest_points(x, config.n)
     else:
         quotas = allocate(np.bincount(inverse), config.n)
-        picked = np.concatenate([rows[farthest_points(x[rows], int(q))] for g, q in enumerate(quotas) if q for rows in [np.flatnonzero(inverse == g)]])
+        picked = np.concatenate(
+            [
+                rows[farthest_points(x[rows], int(q))]
+                for g, q in enumerate(quotas)
+                if q
+                for rows in [np.flatnonzero(inverse == g)]
+            ]
+        )
     out = sel.take(np.sort(picked))
     report = StepReport("sample", asdict(config), len(selection), len(out), {"not sampled": len(selection) - len(out)})
     return out.record(report), report

@@ -64,21 +64,39 @@ class Selection:
         return len(self.ids)
 
     @classmethod
-    def everything(cls, source) -> "Selection":
+    def everything(cls, source) -> Selection:
         return cls(source.ids(), index=source.directory, fingerprint=source.fingerprint)
 
-    def take(self, positions: np.ndarray) -> "Selection":
+    def take(self, positions: np.ndarray) -> Selection:
         """The segments at ``positions`` (an index array or a boolean mask), annotations kept."""
         positions = np.asarray(positions)
         return Selection(
-            self.ids[positions], {k: np.asarray(v)[positions] for k, v in self.columns.items()}, list(self.steps), self.index, self.fingerprint
+            self.ids[positions],
+            {k: np.asarray(v)[positions] for k, v in self.columns.items()},
+            list(self.steps),
+            self.index,
+            self.fingerprint,
         )
 
-    def with_columns(self, **columns: np.ndarray) -> "Selection":
-        return Selection(self.ids, {**self.columns, **{k: np.asarray(v) for k, v in columns.items()}}, list(self.steps), self.index, self.fingerprint)
+    def with_columns(self, **columns: np.ndarray) -> Selection:
+        return Selection(
+            self.ids,
+            {**self.columns, **{k: np.asarray(v) for k, v in columns.items()}},
+            list(self.steps),
+            self.index,
+            self.fingerprint,
+        )
 
-    def record(self, report: StepReport) -> "Selection":
-        self.steps.append({"step": report.step, "params": report.params, "before": report.before, "after": report.after, "removed": report.removed})
+    def record(self, report: StepReport) -> Selection:
+        self.steps.append(
+            {
+                "step": report.step,
+                "params": report.params,
+                "before": report.before,
+                "after": report.after,
+                "removed": report.removed,
+            }
+        )
         return self
 
     def to_table(self) -> pa.Table:
@@ -96,7 +114,7 @@ class Selection:
         return path
 
     @classmethod
-    def read(cls, path: str | os.PathLike, source=None) -> "Selection":
+    def read(cls, path: str | os.PathLike, source=None) -> Selection:
         """Load a selection; with ``source``, check it belongs to that index and drop segments
         removed from the index since (they cannot be curated any more)."""
         path = Path(path)
@@ -113,8 +131,18 @@ class Selection:
             if name == "id":
                 continue
             col = table.column(name).combine_chunks()
-            columns[name] = np.array(col.to_pylist(), dtype=np.float32) if pa.types.is_list(col.type) else col.to_numpy(zero_copy_only=False)
-        sel = cls(table.column("id").to_numpy(), columns, meta.get("steps", []), meta.get("index", ""), meta.get("fingerprint", ""))
+            columns[name] = (
+                np.array(col.to_pylist(), dtype=np.float32)
+                if pa.types.is_list(col.type)
+                else col.to_numpy(zero_copy_only=False)
+            )
+        sel = cls(
+            table.column("id").to_numpy(),
+            columns,
+            meta.get("steps", []),
+            meta.get("index", ""),
+            meta.get("fingerprint", ""),
+        )
         if source is not None:
             if sel.fingerprint and sel.fingerprint != source.fingerprint:
                 raise SelectionError(

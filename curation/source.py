@@ -16,13 +16,14 @@ A column is read for every live segment once, in one streaming pass, and kept (s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from vidsearch.indexers.activity import ACTIVITY
+from vidsearch.indexers.descriptors.activity import ACTIVITY
 
 ACTIVITY_COLUMN = "aux_" + ACTIVITY
 ActivityProgress = Callable[[int, int], None]
@@ -57,14 +58,16 @@ class IndexSource:
         self.backbone = index.config.backbone
         self.moments_dim = int(index.manifest.moments_dim)
         # With delta_alpha the vector has 6 blocks (published 3 + direction-aware 3), else 3.
-        self.moment_block = self.moments_dim // index.config.moment_blocks if index.config.aggregation == "concat" else None
+        self.moment_block = (
+            self.moments_dim // index.config.moment_blocks if index.config.aggregation == "concat" else None
+        )
         self._batch = batch_size
         self._ids: np.ndarray | None = None
         self._columns: dict[str, np.ndarray] = {}
         self._measured: dict[int, np.ndarray] = {}
 
     @classmethod
-    def open(cls, directory: str | os.PathLike) -> "IndexSource":
+    def open(cls, directory: str | os.PathLike) -> IndexSource:
         from vidsearch.retrieval.index import Index
 
         return cls(Index.open(Path(directory)))
@@ -98,7 +101,11 @@ class IndexSource:
         all_ids = self.ids()
         ids = np.asarray(ids, dtype=np.int64)
         pos = np.searchsorted(all_ids, ids)
-        bad = (pos >= len(all_ids)) | (all_ids[np.minimum(pos, max(len(all_ids) - 1, 0))] != ids) if len(all_ids) else np.ones(len(ids), bool)
+        bad = (
+            (pos >= len(all_ids)) | (all_ids[np.minimum(pos, max(len(all_ids) - 1, 0))] != ids)
+            if len(all_ids)
+            else np.ones(len(ids), bool)
+        )
         if bad.any():
             raise KeyError(f"segment id {int(ids[bad][0])} is not in the index {self.directory}")
         return pos

@@ -18,7 +18,7 @@ def middle_frame(path: str, start_s: float, end_s: float) -> np.ndarray:
     """RGB uint8 frame nearest ``(start_s + end_s) / 2`` (raises VideoError)."""
     import av
 
-    from vidsearch.indexers.video import VideoError
+    from vidsearch.indexers.decode.video import VideoError
 
     target = (start_s + end_s) / 2
     try:
@@ -43,7 +43,7 @@ def thumbnail(source, segment_id: int, width: int = TILE):
     """PIL image of one segment, ``width`` pixels wide, aspect kept."""
     from PIL import Image
 
-    from vidsearch.indexers.video import VideoError
+    from vidsearch.indexers.decode.video import VideoError
 
     poster = source.poster(segment_id)
     try:

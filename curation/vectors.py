@@ -26,7 +26,9 @@ def project(moments: np.ndarray, space: Space, block: int | None) -> np.ndarray:
     if space == "moments":
         part = moments
     elif block is None:
-        raise ValueError(f"the {space!r} space needs an index built with --aggregation concat (its blocks cannot be separated)")
+        raise ValueError(
+            f"the {space!r} space needs an index built with --aggregation concat (its blocks cannot be separated)"
+        )
     else:
         part = moments[:, :block] if space == "appearance" else moments[:, block : 3 * block]
     return normalize(part)

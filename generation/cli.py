@@ -13,14 +13,17 @@ from typing import Optional
 import typer
 
 from vidsearch.cliutil import IndexOption, run_or_exit
-from vidsearch.generation.semref_cli import app as semref_app
+from vidsearch.generation.semref.cli import app as semref_app
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
 
 app = typer.Typer(help="ReTime clips and make keyframe/pacing plans.", no_args_is_help=True, add_completion=False)
 app.add_typer(semref_app, name="semref")
 
 EncoderOption = typer.Option(
-    DEFAULT_ENCODER, "--encoder", "-e", help="Encoder for the dense SPF (ignored with --index sources: the index's own is used)."
+    DEFAULT_ENCODER,
+    "--encoder",
+    "-e",
+    help="Encoder for the dense SPF (ignored with --index sources: the index's own is used).",
 )
 AnalysisFpsOption = typer.Option(
     None, "--analysis-fps", help="Embed about this many frames per second for the SPF (default: every frame)."
@@ -40,13 +43,21 @@ def retime(
         "linear", "--pace", help="Target pacing: linear | comma-separated progress values | a .json list or plan."
     ),
     like: Optional[Path] = typer.Option(None, "--like", help="Borrow the pacing of this reference clip."),
-    like_id: Optional[int] = typer.Option(None, "--like-id", help="Borrow the pacing of this indexed segment (see --index)."),
+    like_id: Optional[int] = typer.Option(
+        None, "--like-id", help="Borrow the pacing of this indexed segment (see --index)."
+    ),
     start: Optional[float] = StartOption,
     end: Optional[float] = EndOption,
-    like_start: Optional[float] = typer.Option(None, "--like-start", help="With --like: the reference moment's start (seconds)."),
-    like_end: Optional[float] = typer.Option(None, "--like-end", help="With --like: the reference moment's end (seconds)."),
+    like_start: Optional[float] = typer.Option(
+        None, "--like-start", help="With --like: the reference moment's start (seconds)."
+    ),
+    like_end: Optional[float] = typer.Option(
+        None, "--like-end", help="With --like: the reference moment's end (seconds)."
+    ),
     index_dir: Path = IndexOption,
-    duration: Optional[float] = typer.Option(None, "--duration", help="Output duration in seconds (default: the input's)."),
+    duration: Optional[float] = typer.Option(
+        None, "--duration", help="Output duration in seconds (default: the input's)."
+    ),
     fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (default: the input's)."),
     interp: str = typer.Option(
         "blend", "--interp", help="In-between frames: blend | flow (optical flow, falls back to blend at cuts)."
@@ -67,21 +78,43 @@ def retime(
             raise GenerationError("choose one target: --pace, --like or --like-id")
         if like is None and (like_start is not None or like_end is not None):
             raise GenerationError("--like-start/--like-end need --like")
-        kwargs = {"duration": duration, "fps": fps, "interp": interp, "analysis_fps": analysis_fps, "max_side": max_side, "span": (start, end)}
+        kwargs = {
+            "duration": duration,
+            "fps": fps,
+            "interp": interp,
+            "analysis_fps": analysis_fps,
+            "max_side": max_side,
+            "span": (start, end),
+        }
         if like_id is not None:
             from vidsearch.retrieval.index import Index
 
             index = Index.open(index_dir)
             target = index.get(like_id)["spf_curve"]
             report = retime_clip(
-                clip, output, target=target, encoder=index.encoder, spf=index.config.spf, resize=index.config.resize, **kwargs
+                clip,
+                output,
+                target=target,
+                encoder=index.encoder,
+                spf=index.config.spf,
+                resize=index.config.resize,
+                **kwargs,
             )
         else:
             target = None if like is not None else parse_pace(pace)
             report = retime_clip(
-                clip, output, target=target, like=like, encoder=encoder, spf=SpfConfig(), like_span=(like_start, like_end), **kwargs
+                clip,
+                output,
+                target=target,
+                like=like,
+                encoder=encoder,
+                spf=SpfConfig(),
+                like_span=(like_start, like_end),
+                **kwargs,
             )
-        typer.echo(f"wrote {report.output_path}: {report.output_frames} frames at {report.fps:g} fps (audio not copied)")
+        typer.echo(
+            f"wrote {report.output_path}: {report.output_frames} frames at {report.fps:g} fps (audio not copied)"
+        )
         typer.echo(f"SPF deviation from target |SPF - target|: before {report.before}")
         if report.after is not None:
             typer.echo(f"                                        after  {report.after}")
@@ -92,7 +125,9 @@ def retime(
 @app.command()
 def plan(
     clip: Optional[Path] = typer.Argument(None, help="Clip to plan from (or use --id or --from-query)."),
-    segment_id: Optional[int] = typer.Option(None, "--id", help="Plan from this indexed segment (its file and time range, see --index)."),
+    segment_id: Optional[int] = typer.Option(
+        None, "--id", help="Plan from this indexed segment (its file and time range, see --index)."
+    ),
     start: Optional[float] = StartOption,
     end: Optional[float] = EndOption,
     output: Path = typer.Option(..., "--output", "-o", help="Plan folder (plan.json + keyframes/)."),
@@ -100,7 +135,9 @@ def plan(
     penalty: Optional[float] = typer.Option(
         None, "--penalty", help="Segmented least squares penalty per segment (default 0.02)."
     ),
-    from_query: Optional[Path] = typer.Option(None, "--from-query", help="Query clip: the top hits give keyframes and pacing."),
+    from_query: Optional[Path] = typer.Option(
+        None, "--from-query", help="Query clip: the top hits give keyframes and pacing."
+    ),
     index_dir: Path = IndexOption,
     top: int = typer.Option(3, "--top", help="With --from-query: hits whose mean SPF is the target pacing."),
     by: str = typer.Option("both", "--by", help="With --from-query: rank by motion | pacing | both."),
@@ -139,14 +176,22 @@ def plan(
             seg = index.get(segment_id)
             span = (seg.get("start_s"), seg.get("end_s")) if seg.get("end_s") else (None, None)
             result = plan_clip(
-                seg["path"], output, encoder=index.encoder, spf=index.config.spf, resize=index.config.resize,
-                start_s=span[0], end_s=span[1], clip_id=segment_id, **common,
+                seg["path"],
+                output,
+                encoder=index.encoder,
+                spf=index.config.spf,
+                resize=index.config.resize,
+                start_s=span[0],
+                end_s=span[1],
+                clip_id=segment_id,
+                **common,
             )
         else:
             result = plan_clip(clip, output, encoder=encoder, start_s=start, end_s=end, **common)
         src = result["source"]
         typer.echo(
-            f"wrote {Path(output) / PLAN_FILE}: {len(result['segments'])} segments, {len(result['keyframes'])} keyframes "
+            f"wrote {Path(output) / PLAN_FILE}: {len(result['segments'])} segments, "
+            f"{len(result['keyframes'])} keyframes "
             f"from {src['path']} {src['start_s']:.2f}-{src['end_s']:.2f} s"
         )
         for seg in result["segments"]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidsearch.indexers.config import ResizeMode, SpfConfig
-from vidsearch.indexers.spf import compute_spf
-from vidsearch.indexers.video import VideoError, decode_all, resize_frame
+from vidsearch.indexers.decode.video import VideoError, decode_all, resize_frame
+from vidsearch.indexers.descriptors.spf import compute_spf
 
 
 @dataclass

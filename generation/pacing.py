@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.generation.errors import PaceError
-from vidsearch.indexers.spf import resample_curve
+from vidsearch.indexers.descriptors.spf import resample_curve
 
 CURVE_POINTS = 64  # the length the index stores SPF curves at; deviations are measured on it
 _MONOTONE_TOL = 1e-6  # float32 round-off in stored curves must not count as going backwards

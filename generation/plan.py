@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from vidsearch.generation.files import rounded, write_json, write_png
 from vidsearch.generation.measure import MeasuredClip, measure_clip, resolve_encoder
 from vidsearch.generation.pacing import CURVE_POINTS, linear_pace, normalize_pace
 from vidsearch.indexers.config import SpfConfig
-from vidsearch.indexers.spf import inverse_progress, resample_curve, segment_curve
+from vidsearch.indexers.descriptors.spf import inverse_progress, resample_curve, segment_curve
 
 PLAN_SCHEMA = "vidsearch.plan/1"
 PLAN_FILE = "plan.json"
@@ -117,7 +117,7 @@ def build_plan(
         )
     plan = {
         "schema": PLAN_SCHEMA,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": {
             "path": source.path,
             "clip_id": source.clip_id,
@@ -196,7 +196,9 @@ def plan_from_query(
     ids = [h.id for h in hits]
     pacing = np.mean([np.asarray(h.record["spf_curve"], dtype=np.float64) for h in hits], axis=0)
     # The best hit is a segment: plan from that moment, not from its whole file.
-    measured = measure_clip(best.path, index.encoder, index.config.spf, analysis_fps, max_side, index.config.resize, *hit_span(best))
+    measured = measure_clip(
+        best.path, index.encoder, index.config.spf, analysis_fps, max_side, index.config.resize, *hit_span(best)
+    )
     source = PlanSource(
         start_s=measured.start_s,
         path=best.path,
@@ -205,4 +207,6 @@ def plan_from_query(
         target_from=f"mean SPF of clips {ids}",
         query={"path": str(query), "by": by, "top": top},
     )
-    return build_plan(measured, out_dir, source, target=pacing, penalty=penalty, n_segments=n_segments, duration=duration)
+    return build_plan(
+        measured, out_dir, source, target=pacing, penalty=penalty, n_segments=n_segments, duration=duration
+    )

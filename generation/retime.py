@@ -19,12 +19,19 @@ import numpy as np
 
 from vidsearch.generation.errors import GenerationError
 from vidsearch.generation.measure import MeasuredClip, measure_clip, resolve_encoder
-from vidsearch.generation.pacing import CURVE_POINTS, PaceDeviation, linear_pace, normalize_pace, pace_at, pace_deviation
+from vidsearch.generation.pacing import (
+    CURVE_POINTS,
+    PaceDeviation,
+    linear_pace,
+    normalize_pace,
+    pace_at,
+    pace_deviation,
+)
 from vidsearch.generation.render import InterpMethod, frames_at
 from vidsearch.indexers.config import ResizeMode, SpfConfig
+from vidsearch.indexers.decode.video import write_video
+from vidsearch.indexers.descriptors.spf import inverse_progress, resample_curve
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
-from vidsearch.indexers.spf import inverse_progress, resample_curve
-from vidsearch.indexers.video import write_video
 
 
 @dataclass
@@ -48,7 +55,9 @@ def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike | No
     for src in inputs:
         if src is None:
             continue
-        same = out.resolve() == Path(src).resolve() or (out.exists() and Path(src).exists() and os.path.samefile(out, src))
+        same = out.resolve() == Path(src).resolve() or (
+            out.exists() and Path(src).exists() and os.path.samefile(out, src)
+        )
         if same:
             raise GenerationError(f"{out}: refusing to overwrite the input clip {src}; choose another output path")
     return out

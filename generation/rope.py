@@ -26,16 +26,16 @@ This module imports torch (it is not on the CLI start-up path).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
 import torch
 
 from vidsearch.generation.pacing import normalize_pace
-from vidsearch.indexers.spf import inverse_progress
+from vidsearch.indexers.descriptors.spf import inverse_progress
 
 StrengthSchedule = Literal["exp", "linear", "constant"]
 WAN_ROPE_THETA = 10000.0  # diffusers' WanRotaryPosEmbed default, used by every released Wan model
@@ -115,7 +115,9 @@ class WanRetimeRope(torch.nn.Module):
         table = base.freqs_cos[:, :t_dim].detach().cpu()
         tolerance = max(1e-5, 4 * torch.finfo(table.dtype).eps)  # a bf16 model keeps bf16 tables
         if not torch.allclose(expected.to(table.dtype), table, atol=tolerance):
-            raise ValueError(f"the model's temporal RoPE tables do not match theta={theta}; pass the model's rope theta")
+            raise ValueError(
+                f"the model's temporal RoPE tables do not match theta={theta}; pass the model's rope theta"
+            )
         self.register_buffer("omega", omega.to(base.freqs_cos.device), persistent=False)
         self.alphas = band_alphas(t_dim // 2, cfg)
 

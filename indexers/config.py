@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from vidsearch.indexers.sampling import SAMPLINGS, Sampling
+from vidsearch.indexers.decode.sampling import SAMPLINGS, Sampling
 
 ResizeMode = Literal["stretch", "center-crop"]
 Aggregation = Literal["concat", "sum"]
@@ -32,12 +32,14 @@ class SegmentConfig:
     schema 1 were). ``window``: fixed windows of ``window`` seconds every ``stride`` seconds.
     ``shots``: shot boundaries from ``detector``, then shots longer than ``max_seconds`` split into
     windows, shots shorter than ``min_seconds`` merged into a neighbour (exact rules in
-    ``indexers/segmenting.py``). The library default stays ``none`` (what schema-1 indexes and
+    ``indexers/decode/segmenting.py``). The library default stays ``none`` (what schema-1 indexes and
     API callers indexing pre-cut clips get); ``vidsearch index`` defaults to ``shots``.
     """
 
     mode: SegmentMode = "none"
-    detector: str = "scenedetect"  # measured default: see the README "Shot detection and segmentation" (bench/shots.py)
+    detector: str = (
+        "scenedetect"  # measured default: see the README "Shot detection and segmentation" (benchmarks/shots.py)
+    )
     min_seconds: float = 1.0
     max_seconds: float = 10.0
     window: float = 5.0
@@ -55,7 +57,11 @@ class SegmentConfig:
         # Settings a mode does not use are stored as their defaults, so that two configs that cut
         # files the same way compare equal (an index is never refused over an unused detector).
         defaults = SegmentConfig.__dataclass_fields__
-        unused = {"none": ("detector", "min_seconds", "max_seconds", "window", "stride"), "window": ("detector", "max_seconds"), "shots": ()}
+        unused = {
+            "none": ("detector", "min_seconds", "max_seconds", "window", "stride"),
+            "window": ("detector", "max_seconds"),
+            "shots": (),
+        }
         for name in unused[self.mode]:
             object.__setattr__(self, name, defaults[name].default)
         if self.min_seconds < 0 or self.max_seconds <= self.min_seconds:
@@ -100,10 +106,10 @@ class ExtractorConfig:
     # test split (bench/RESULTS.md). PUBLISHED below is the paper's configuration.
     delta_alpha: tuple[float, float, float] = (2.0, 4.0, 2.0)
     # Extra per-segment descriptors kept beside the moments (ClipFeatures.aux): "flow" = the
-    # low-level optical-flow histogram of the sampled frames (indexers/flow_descriptor.py).
+    # low-level optical-flow histogram of the sampled frames (indexers/descriptors/flow.py).
     aux_descriptors: tuple[str, ...] = ("flow",)
     # Which frames of a segment: "exact" = the published round(linspace); "keyframes" = each
-    # target moved to a free keyframe within half the target spacing (indexers/sampling.py: much
+    # target moved to a free keyframe within half the target spacing (indexers/decode/sampling.py: much
     # less decoding on long files, other vectors). Only for segment mode "none": the other modes
     # decode every frame anyway, so snapping would save nothing.
     sampling: Sampling = "exact"
@@ -123,16 +129,21 @@ class ExtractorConfig:
             raise ValueError(f"delta_alpha must be three non-negative weights (got {self.delta_alpha})")
         object.__setattr__(self, "delta_alpha", tuple(float(a) for a in self.delta_alpha))
         if any(self.delta_alpha) and (self.aggregation != "concat" or self.num_frames < 3):
-            raise ValueError("moments of temporal differences (delta_alpha) need concat aggregation and num_frames >= 3")
+            raise ValueError(
+                "moments of temporal differences (delta_alpha) need concat aggregation and num_frames >= 3"
+            )
         unknown = sorted(set(self.aux_descriptors) - set(AUX_DESCRIPTORS))
         if unknown:
-            raise ValueError(f"unknown aux descriptor(s) {', '.join(unknown)} (choose from {', '.join(AUX_DESCRIPTORS)})")
+            raise ValueError(
+                f"unknown aux descriptor(s) {', '.join(unknown)} (choose from {', '.join(AUX_DESCRIPTORS)})"
+            )
         object.__setattr__(self, "aux_descriptors", tuple(dict.fromkeys(self.aux_descriptors)))
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {self.sampling!r})")
         if self.sampling != "exact" and self.segment.mode != "none":
             raise ValueError(
-                f"sampling {self.sampling!r} needs segment mode 'none' (mode {self.segment.mode!r} decodes every frame for its cuts: nothing to save)"
+                f"sampling {self.sampling!r} needs segment mode 'none' (mode {self.segment.mode!r} "
+                f"decodes every frame for its cuts: nothing to save)"
             )
 
     @property
@@ -148,7 +159,7 @@ class ExtractorConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExtractorConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ExtractorConfig:
         d = dict(d)
         d["spf"] = SpfConfig(**d.get("spf", {}))
         # Indexes written before segmentation existed hold one segment per file.
@@ -159,7 +170,7 @@ class ExtractorConfig:
         d["aux_descriptors"] = tuple(d.get("aux_descriptors", ()))
         return cls(**d)
 
-    def with_weights(self, weights_id: str) -> "ExtractorConfig":
+    def with_weights(self, weights_id: str) -> ExtractorConfig:
         return replace(self, weights_id=weights_id)
 
     def fingerprint(self) -> str:
@@ -172,7 +183,7 @@ class ExtractorConfig:
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def differences(self, other: "ExtractorConfig") -> list[str]:
+    def differences(self, other: ExtractorConfig) -> list[str]:
         """Human-readable list of fields that differ (for the mismatch error message)."""
         a, b = self.to_dict(), other.to_dict()
         out = []

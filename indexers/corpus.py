@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
-from vidsearch.indexers.video import VIDEO_EXTENSIONS
+from vidsearch.indexers.decode.video import VIDEO_EXTENSIONS
 
 HASH_CHUNK = 1 << 20
 

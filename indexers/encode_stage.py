@@ -19,15 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidsearch.heap import retain_freed_memory
 from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decode.segmenting import DecodedSegment
+from vidsearch.indexers.decode.video import VideoInfo
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
 from vidsearch.indexers.encoders.precision import resolve_device, resolve_precision
 from vidsearch.indexers.encoders.verdicts import load_verdicts, machine_key, store_verdict
 from vidsearch.indexers.features import ClipFeatures, features_from_encoded
+from vidsearch.indexers.heap import retain_freed_memory
 from vidsearch.indexers.runtime import RuntimeConfig
-from vidsearch.indexers.segmenting import DecodedSegment
-from vidsearch.indexers.video import VideoInfo
 
 MIN_MOMENTS_COSINE = 0.999
 # Segments of the first batch re-encoded in fp32 for the check (bounds its cost to ~2 clips).
@@ -57,7 +57,9 @@ def split_encoded(encoded: EncodedFrames, counts: list[int]) -> list[EncodedFram
 class SegmentEncoder:
     """Encodes decoded segments (of any files) into ``ClipFeatures``, on the run's device/precision."""
 
-    def __init__(self, encoder: Encoder, config: ExtractorConfig, runtime: RuntimeConfig, min_cosine: float = MIN_MOMENTS_COSINE) -> None:
+    def __init__(
+        self, encoder: Encoder, config: ExtractorConfig, runtime: RuntimeConfig, min_cosine: float = MIN_MOMENTS_COSINE
+    ) -> None:
         retain_freed_memory()  # this process encodes: its forward's large buffers are reused, not page-faulted afresh
         self.encoder, self.config = encoder, config
         self.requested = runtime.precision
@@ -94,11 +96,15 @@ class SegmentEncoder:
             for part, (seg, info) in zip(split_encoded(encoded, counts), segments)
         ]
 
-    def _check(self, frames: np.ndarray, segments, counts: list[int], reduced: list[ClipFeatures]) -> list[ClipFeatures]:
+    def _check(
+        self, frames: np.ndarray, segments, counts: list[int], reduced: list[ClipFeatures]
+    ) -> list[ClipFeatures]:
         checked = min(GUARD_SEGMENTS, len(segments))
         self.encoder.place(self.device, "fp32")
         sample = frames[: sum(counts[:checked])]
-        exact = self._features(self.encoder.encode(sample, batch_size=len(sample), on_device=True), segments[:checked], counts[:checked])
+        exact = self._features(
+            self.encoder.encode(sample, batch_size=len(sample), on_device=True), segments[:checked], counts[:checked]
+        )
         worst = min(float(np.dot(a.moments, b.moments)) for a, b in zip(exact, reduced))
         store_verdict(GUARD_FILE, self.guard_key(), worst)
         kept = self._decide(worst)

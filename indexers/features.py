@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vidsearch.indexers.activity import ACTIVITY, segment_activity
-from vidsearch.indexers.pixel_descriptors import aux_descriptors
 from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decode.video import VideoInfo, sample_clip
+from vidsearch.indexers.descriptors.activity import ACTIVITY, segment_activity
+from vidsearch.indexers.descriptors.pixels import aux_descriptors
+from vidsearch.indexers.descriptors.spf import SpfSignature, spf_signature
 from vidsearch.indexers.encoders.base import EncodedFrames, Encoder
-from vidsearch.indexers.spf import SpfSignature, spf_signature
-from vidsearch.indexers.video import VideoInfo, sample_clip
 
 
 @dataclass
@@ -40,7 +40,7 @@ def features_from_encoded(
     does not bring them already computed (the decode workers compute them, beside the encoder)."""
     # lazy: moments need torch, and this module is imported by the index (ClipFeatures), which
     # must open and answer queries from stored features without loading torch (~300 MB)
-    from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
+    from vidsearch.indexers.descriptors.moments import direction_aware_moments, semantic_moments
 
     if any(config.delta_alpha):
         vec = direction_aware_moments(encoded.patch_tokens, config.alpha, config.delta_alpha)
@@ -49,20 +49,37 @@ def features_from_encoded(
     sig = spf_signature(encoded.global_embedding.cpu().numpy(), config.spf)
     # Activity (semantic change, token motion) is always kept: curation filters static segments by it.
     activity = segment_activity(encoded.patch_tokens, encoded.global_embedding, config.spf)
-    return ClipFeatures(vec.cpu().numpy().astype(np.float32), sig, info, {ACTIVITY: activity, **(aux if aux is not None else aux_descriptors(config, frames))})
+    return ClipFeatures(
+        vec.cpu().numpy().astype(np.float32),
+        sig,
+        info,
+        {ACTIVITY: activity, **(aux if aux is not None else aux_descriptors(config, frames))},
+    )
 
 
 def load_clip_frames(
-    path, config: ExtractorConfig, encoder: Encoder, decoder: str = "pyav", start_s: float | None = None, end_s: float | None = None
+    path,
+    config: ExtractorConfig,
+    encoder: Encoder,
+    decoder: str = "pyav",
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> tuple[np.ndarray, VideoInfo]:
     """Decode the ``config.num_frames`` frames of a clip (or of its ``[start_s, end_s)`` range)
     at the encoder's input size, sampled as ``config.sampling`` says (a query as its index)."""
-    sample = sample_clip(path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s, sampling=config.sampling)
+    sample = sample_clip(
+        path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s, sampling=config.sampling
+    )
     return sample.frames, sample.info
 
 
 def embed_clip(
-    path, config: ExtractorConfig, encoder: Encoder, decoder: str = "pyav", start_s: float | None = None, end_s: float | None = None
+    path,
+    config: ExtractorConfig,
+    encoder: Encoder,
+    decoder: str = "pyav",
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> ClipFeatures:
     """One clip (or one time range of a file) end to end: query clips, moments of any file."""
     frames, info = load_clip_frames(path, config, encoder, decoder, start_s, end_s)

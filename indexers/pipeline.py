@@ -1,6 +1,6 @@
 """The ingestion pipeline: decode processes feed one encoder; a batch is frames, not a clip.
 
-Files are decoded in a pool of worker processes (``indexers/decode_pool.py``: crash isolation,
+Files are decoded in a pool of worker processes (``indexers/decode/pool.py``: crash isolation,
 per-file timeout, back-pressure) while the encoder runs on the chosen device and precision
 (``indexers/encode_stage.py``). Decoded segments of any files are gathered until
 ``runtime.frames_per_batch(device)`` frames are waiting, then encoded in one forward pass, so short clips do
@@ -13,18 +13,26 @@ not starve a GPU and a long file never waits for a clip boundary. Each file yiel
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decoding import DecodeEvent, DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded, decode_inline
+from vidsearch.indexers.decode.events import (
+    DecodeEvent,
+    DecodeFn,
+    FileDone,
+    FileFailed,
+    FileOpened,
+    SegmentDecoded,
+    decode_inline,
+)
+from vidsearch.indexers.decode.segmenting import DecodedSegment, open_segments
+from vidsearch.indexers.decode.video import VideoInfo
 from vidsearch.indexers.encode_stage import GuardReport, SegmentEncoder
 from vidsearch.indexers.encoders.base import Encoder
-from vidsearch.indexers.features import ClipFeatures
 from vidsearch.indexers.encoders.precision import resolve_device
+from vidsearch.indexers.features import ClipFeatures
 from vidsearch.indexers.runtime import RuntimeConfig, torch_threads
-from vidsearch.indexers.segmenting import DecodedSegment, open_segments
-from vidsearch.indexers.video import VideoInfo
 
 
 @dataclass
@@ -179,7 +187,14 @@ def record_guard(stats: PipelineStats, device: str, guard: GuardReport | None, r
         stats.precision = requested
 
 
-def decode_stream(paths: list[str], config: ExtractorConfig, encoder: Encoder, runtime: RuntimeConfig, decode: DecodeFn, stats: PipelineStats) -> Iterator[DecodeEvent]:
+def decode_stream(
+    paths: list[str],
+    config: ExtractorConfig,
+    encoder: Encoder,
+    runtime: RuntimeConfig,
+    decode: DecodeFn,
+    stats: PipelineStats,
+) -> Iterator[DecodeEvent]:
     """The decode events of every path: from ``stats.decode_workers`` worker processes, or inline
     when that is 0. Long files may be split across processes (``SplitRule``) when the decode is
     the default PyAV one (a custom ``decode`` is always called whole)."""
@@ -187,13 +202,20 @@ def decode_stream(paths: list[str], config: ExtractorConfig, encoder: Encoder, r
     if workers == 0:
         yield from decode_inline(paths, config, encoder.image_size, runtime.decoder, decode)
         return
-    from vidsearch.indexers.decode_pool import DecodePool
-    from vidsearch.indexers.split_decode import SplitRule
+    from vidsearch.indexers.decode.pool import DecodePool
+    from vidsearch.indexers.decode.split import SplitRule
 
     part_workers = runtime.parts(workers)
     split = SplitRule() if decode is open_segments and runtime.decoder == "pyav" and part_workers > 1 else None
     pool = DecodePool(
-        workers, config, encoder.image_size, runtime.decoder, timeout_s=runtime.decode_timeout_s, decode=decode, split=split, part_workers=part_workers
+        workers,
+        config,
+        encoder.image_size,
+        runtime.decoder,
+        timeout_s=runtime.decode_timeout_s,
+        decode=decode,
+        split=split,
+        part_workers=part_workers,
     )
     try:
         yield from pool.events(paths)
@@ -229,10 +251,12 @@ def run_pipeline(
     device = resolve_device(runtime.device)
     stats.decode_workers = min(runtime.workers(device), max(len(paths), 1))
     if stats.decode_workers:
-        from vidsearch.indexers.decode_pool import start_decode_server
+        from vidsearch.indexers.decode.pool import start_decode_server
 
         start_decode_server()  # its imports overlap the encoder's placement below
-    with torch_threads(runtime.threads(device, stats.decode_workers)):  # before the bf16 probe, which is per thread count
+    with torch_threads(
+        runtime.threads(device, stats.decode_workers)
+    ):  # before the bf16 probe, which is per thread count
         stage = SegmentEncoder(encoder, config, runtime)
         tracker = FileTracker(stats, on_result)
         assembler = _Assembler(stage, runtime.frames_per_batch(stage.device), tracker)

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decoding import DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded
+from vidsearch.indexers.decode.events import DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded
 from vidsearch.indexers.encoders.base import Encoder
 from vidsearch.indexers.runtime import RuntimeConfig
 
@@ -36,9 +36,11 @@ class _DecodeFiles:
     segment), decoded in this actor's own decode process (crash isolation, per-file timeout)."""
 
     def __init__(self, config: dict, image_size: int, decoder: str, timeout_s: float, decode: DecodeFn) -> None:
-        from vidsearch.indexers.decode_pool import DecodePool
+        from vidsearch.indexers.decode.pool import DecodePool
 
-        self.pool = DecodePool(1, ExtractorConfig.from_dict(config), image_size, decoder, timeout_s=timeout_s, decode=decode).open()
+        self.pool = DecodePool(
+            1, ExtractorConfig.from_dict(config), image_size, decoder, timeout_s=timeout_s, decode=decode
+        ).open()
 
     def __call__(self, row: dict) -> list[dict]:
         out, info = [], None
@@ -137,7 +139,13 @@ def run_ray(
         warnings.simplefilter("ignore", DeprecationWarning)
         ds = ds.flat_map(
             _DecodeFiles,
-            fn_constructor_args=(config.to_dict(), encoder.image_size, runtime.decoder, runtime.decode_timeout_s, decode),
+            fn_constructor_args=(
+                config.to_dict(),
+                encoder.image_size,
+                runtime.decoder,
+                runtime.decode_timeout_s,
+                decode,
+            ),
             num_cpus=1,
             concurrency=min(decoders, len(paths)),
             max_task_retries=0,  # a file that broke its actor would break the next one too

@@ -8,9 +8,10 @@ so every precision writes vectors of the same config.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 Engine = Literal["local", "ray"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -58,7 +59,7 @@ class RuntimeConfig:
             shared machine.
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
         part_workers: decode processes (the decode workers plus helpers started on demand) among
-            which one long file's sampled frames may be split (``indexers/split_decode.py``;
+            which one long file's sampled frames may be split (``indexers/decode/split.py``;
             1: files are never split). ``None``: the decode workers, no helpers, so a long file
             is split only among workers that would otherwise idle (few files left). Measured on
             the 2-core machine (README, "Indexing throughput"): 2 parts of one 1080p file in 2

@@ -48,7 +48,9 @@ class Calibration:
             s = self.pair_scores
             if len(self._sorted) >= 16:
                 self._sorted.clear()  # weights typed into the UI: keep the cache small
-            self._sorted[key] = np.sort(fused(motion_with_flow(s["motion"], s.get("flow"), weights), s["pacing"], by, weights))
+            self._sorted[key] = np.sort(
+                fused(motion_with_flow(s["motion"], s.get("flow"), weights), s["pacing"], by, weights)
+            )
         return self._sorted[key]
 
     def percentile(self, raw, by: RankBy = "motion", weights: FusionWeights = FusionWeights()) -> np.ndarray:
@@ -73,7 +75,7 @@ class Calibration:
         return path
 
     @classmethod
-    def load(cls, index_dir: str | os.PathLike) -> "Calibration | None":
+    def load(cls, index_dir: str | os.PathLike) -> Calibration | None:
         """The stored calibration, or None when there is none (or it is unreadable: re-estimate)."""
         path = Path(index_dir) / FILENAME
         if not path.exists():

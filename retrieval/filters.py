@@ -29,9 +29,9 @@ import re
 import numpy as np
 import pyarrow as pa
 
-from vidsearch.retrieval.fragment import conform
-from vidsearch.retrieval.reader import SnapshotReader
-from vidsearch.retrieval.schema import AUX_PREFIX
+from vidsearch.retrieval.store.fragment import conform
+from vidsearch.retrieval.store.reader import SnapshotReader
+from vidsearch.retrieval.store.schema import AUX_PREFIX
 
 
 class FilterError(ValueError):
@@ -61,9 +61,13 @@ class MetadataFilter:
         con.register("segment_rows", _segment_rows(reader))
         con.register("deleted_ids", pa.table({"id": pa.array(reader.deleted, pa.int64())}))
         exclude = "WHERE s.id NOT IN (SELECT id FROM deleted_ids)" if len(reader.deleted) else ""
-        con.execute(f"CREATE VIEW segments_only AS SELECT s.*, s.end_s - s.start_s AS segment_duration FROM segment_rows s {exclude}")
         con.execute(
-            "CREATE VIEW segments_base AS SELECT s.* EXCLUDE (segment_duration), f.* EXCLUDE (file_id), s.segment_duration "
+            f"CREATE VIEW segments_only AS SELECT s.*, s.end_s - s.start_s AS segment_duration "
+            f"FROM segment_rows s {exclude}"
+        )
+        con.execute(
+            "CREATE VIEW segments_base AS SELECT s.* EXCLUDE (segment_duration), f.* EXCLUDE "
+            "(file_id), s.segment_duration "
             "FROM segments_only s JOIN live_files f USING (file_id)"
         )
         self._curves_ready = False
@@ -117,7 +121,10 @@ class MetadataFilter:
             if uses_curve:
                 self._ensure_curves()
                 n = self.reader.manifest.curve_len
-                source = f"(SELECT b.*, CAST(c.spf_curve AS FLOAT[{n}]) AS spf_curve FROM segments_base b JOIN curves c USING (id))"
+                source = (
+                    f"(SELECT b.*, CAST(c.spf_curve AS FLOAT[{n}]) AS spf_curve FROM segments_base b "
+                    f"JOIN curves c USING (id))"
+                )
             else:
                 source = "segments_base"
             result = self._con.execute(f"SELECT id FROM {source} WHERE ({where})").fetchnumpy()["id"]
@@ -176,7 +183,11 @@ def _segment_rows(reader: SnapshotReader) -> pa.Table:
     """Every fragment's segment rows (without the aux vectors) as one Arrow table: memory-mapped
     chunks where the fragment has its Arrow table, read from Parquet where not."""
     schema = pa.schema([field for field in reader.schema if not field.name.startswith(AUX_PREFIX)])
-    tables = [conform(f.read_columns([c for c in schema.names if c in f.column_names]), schema) for f in reader.fragments if f.ref.segments]
+    tables = [
+        conform(f.read_columns([c for c in schema.names if c in f.column_names]), schema)
+        for f in reader.fragments
+        if f.ref.segments
+    ]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 

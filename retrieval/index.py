@@ -19,27 +19,26 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.corpus import discover_videos, stat_file
+from vidsearch.indexers.decode.video import VideoInfo
+from vidsearch.indexers.descriptors.spf import SpfSignature
 from vidsearch.indexers.features import ClipFeatures, embed_clip
 from vidsearch.indexers.pipeline import FileResult, PipelineStats, run_pipeline
 from vidsearch.indexers.runtime import RuntimeConfig
-from vidsearch.indexers.spf import SpfSignature
-from vidsearch.indexers.video import VideoInfo
-from vidsearch.retrieval import snapshot as snap
-from vidsearch.retrieval.add_plan import AddReport, BatchWriter, plan_files
 from vidsearch.retrieval.filters import MetadataFilter
-from vidsearch.retrieval.ingest import Transaction, read_errors
-from vidsearch.retrieval.lock import WriterLock
-from vidsearch.retrieval.reader import SnapshotReader
-from vidsearch.retrieval.schema import AUX_PREFIX
-from vidsearch.retrieval.search import SearchRequest, Searcher, validate
-from vidsearch.retrieval.store import (
+from vidsearch.retrieval.ingest import AddReport, BatchWriter, plan_files
+from vidsearch.retrieval.scoring import moment_contributions
+from vidsearch.retrieval.search import Searcher, SearchRequest, validate
+from vidsearch.retrieval.store import snapshot as snap
+from vidsearch.retrieval.store.codecs import check_codec
+from vidsearch.retrieval.store.lock import WriterLock
+from vidsearch.retrieval.store.manifest import (
     MANIFEST,
     ConfigMismatchError,
     IndexLockedError,
@@ -48,9 +47,10 @@ from vidsearch.retrieval.store import (
     Manifest,
     now_utc,
 )
-from vidsearch.retrieval.scoring import moment_contributions
+from vidsearch.retrieval.store.reader import SnapshotReader
+from vidsearch.retrieval.store.schema import AUX_PREFIX
+from vidsearch.retrieval.store.transaction import Transaction, read_errors
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RangeQuery, RankBy, SearchHit
-from vidsearch.retrieval.vectors import check_codec
 
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
 COMMIT_EVERY_S = 30.0
@@ -85,10 +85,15 @@ class Index:
     # ------------------------------------------------------------------ opening
     @classmethod
     def create(
-        cls, directory: str | os.PathLike, config: ExtractorConfig | None = None, *, allow_download: bool = False, moments_codec: str = "float16"
-    ) -> "Index":
+        cls,
+        directory: str | os.PathLike,
+        config: ExtractorConfig | None = None,
+        *,
+        allow_download: bool = False,
+        moments_codec: str = "float16",
+    ) -> Index:
         """A new empty index. Loads the encoder once to learn its weights id and dimension.
-        ``moments_codec="int8"`` stores moments in half the space (``retrieval/vectors.py``)."""
+        ``moments_codec="int8"`` stores moments in half the space (``retrieval/store/codecs.py``)."""
         from vidsearch.indexers.encoders import load_encoder
 
         directory = Path(directory)
@@ -106,7 +111,9 @@ class Index:
         return index
 
     @classmethod
-    def open(cls, directory: str | os.PathLike, config: ExtractorConfig | None = None, *, allow_download: bool = False) -> "Index":
+    def open(
+        cls, directory: str | os.PathLike, config: ExtractorConfig | None = None, *, allow_download: bool = False
+    ) -> Index:
         """Open an existing index; if ``config`` is given it must match the stored one."""
         directory = Path(directory)
         manifest = Manifest.load(directory)
@@ -123,7 +130,7 @@ class Index:
         rebuild: bool = False,
         allow_download: bool = False,
         moments_codec: str | None = None,
-    ) -> "Index":
+    ) -> Index:
         """Open the index at ``directory`` or create it; ``moments_codec`` (None: float16) applies
         to a new index only, and an existing one stored with another codec is refused."""
         directory = Path(directory)
@@ -136,7 +143,8 @@ class Index:
             index = cls.open(directory, config, allow_download=allow_download)
             if moments_codec is not None and index.manifest.moments_codec != moments_codec:
                 raise IndexStoreError(
-                    f"{directory} stores moments as {index.manifest.moments_codec}, not {moments_codec}: pass --rebuild to re-create it"
+                    f"{directory} stores moments as {index.manifest.moments_codec}, not "
+                    f"{moments_codec}: pass --rebuild to re-create it"
                 )
             return index
         return cls.create(directory, config, allow_download=allow_download, moments_codec=moments_codec or "float16")
@@ -178,7 +186,7 @@ class Index:
     def ann(self):
         """The ANN indexes of the current snapshot (None below the size where exact search is used)."""
         if not self._ann_loaded:
-            from vidsearch.retrieval.ann import AnnSet
+            from vidsearch.retrieval.store.ann import AnnSet
 
             self._ann = AnnSet.load(self._reader)
             self._ann_loaded = True
@@ -200,6 +208,7 @@ class Index:
 
     def segments_of(self, path_or_file_id: str | os.PathLike | int) -> list[dict]:
         """The live segments of an indexed file (by path or file id), in file order; [] if not indexed."""
+
         def run(r: SnapshotReader) -> list[dict]:
             if isinstance(path_or_file_id, (int, np.integer)):
                 file_id = int(path_or_file_id)
@@ -220,7 +229,9 @@ class Index:
         """float32 (n, D) moments of the given segment ids, in that order (from float16 on disk)."""
         return self._read(lambda r: r.moments(np.asarray(ids, np.int64)))
 
-    def iter_batches(self, columns: Sequence[str], batch_size: int = 4096) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    def iter_batches(
+        self, columns: Sequence[str], batch_size: int = 4096
+    ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """``(ids, {column: array})`` over all live segments of the current snapshot, batch by batch."""
         yield from self._reader.iter_batches(list(columns), batch_size)
 
@@ -269,9 +280,25 @@ class Index:
         """The stored features of a segment (moments and curve as float32 from float16)."""
         rec = self.get(segment_id)
         curve = np.asarray(rec["spf_curve"], np.float32)
-        sig = SpfSignature(curve=curve, max_dev=rec["linearity_max"], mean_dev=rec["linearity_mean"], breakpoints=list(rec["breakpoints"]), raw=curve)
-        info = VideoInfo(rec["end_s"] - rec["start_s"], rec["fps"], rec["width"], rec["height"], rec["end_frame"] - rec["start_frame"])
-        aux = {k[len(AUX_PREFIX) :]: np.asarray(v, np.float32) for k, v in rec.items() if k.startswith(AUX_PREFIX) and v is not None}
+        sig = SpfSignature(
+            curve=curve,
+            max_dev=rec["linearity_max"],
+            mean_dev=rec["linearity_mean"],
+            breakpoints=list(rec["breakpoints"]),
+            raw=curve,
+        )
+        info = VideoInfo(
+            rec["end_s"] - rec["start_s"],
+            rec["fps"],
+            rec["width"],
+            rec["height"],
+            rec["end_frame"] - rec["start_frame"],
+        )
+        aux = {
+            k[len(AUX_PREFIX) :]: np.asarray(v, np.float32)
+            for k, v in rec.items()
+            if k.startswith(AUX_PREFIX) and v is not None
+        }
         return ClipFeatures(self.moments([segment_id])[0], sig, info, aux)
 
     def embed(self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> ClipFeatures:
@@ -335,7 +362,9 @@ class Index:
         n = len(self)
         if self._calibration is None or self._calibration.is_stale(n):
             stored = Calibration.load(self.dir)
-            self._calibration = stored if stored is not None and not stored.is_stale(n) else self._estimate_calibration()
+            self._calibration = (
+                stored if stored is not None and not stored.is_stale(n) else self._estimate_calibration()
+            )
         return self._calibration
 
     def _estimate_calibration(self):
@@ -421,7 +450,13 @@ class Index:
             tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
             todo, metas = plan_files(tx, files, report)
             if prune:
-                gone = [int(f) for f, p in zip(tx.reader.files.column("file_id").to_pylist(), tx.reader.files.column("path").to_pylist()) if not Path(p).exists()]
+                gone = [
+                    int(f)
+                    for f, p in zip(
+                        tx.reader.files.column("file_id").to_pylist(), tx.reader.files.column("path").to_pylist()
+                    )
+                    if not Path(p).exists()
+                ]
                 tx.delete_files(gone)
                 report.removed += len(gone)
             writer = BatchWriter(self._commit, tx, report, metas, commit_every_s)
@@ -456,7 +491,7 @@ class Index:
 
     def compact(self) -> dict:
         """Merge small fragments, drop tombstoned rows and old snapshots (see ``compaction.py``)."""
-        from vidsearch.retrieval.compaction import compact
+        from vidsearch.retrieval.store.compaction import compact
 
         with WriterLock(self.dir):
             self.refresh()
@@ -476,7 +511,7 @@ class Index:
         return True
 
     def _commit(self, tx: Transaction) -> None:
-        from vidsearch.retrieval.ann import update_ann
+        from vidsearch.retrieval.store.ann import update_ann
 
         reader = tx.commit(lambda s: update_ann(self.dir, self.manifest, s))
         self._load(reader.snapshot)

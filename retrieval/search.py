@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vidsearch.indexers.features import ClipFeatures
-from vidsearch.retrieval.reader import SnapshotReader, fragment_aux, unit_rows
 from vidsearch.retrieval.scoring import fused, motion_scores, motion_with_flow, pacing_scores, top_k
+from vidsearch.retrieval.store.reader import SnapshotReader, fragment_aux, unit_rows
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
 
 if TYPE_CHECKING:
-    from vidsearch.retrieval.ann import AnnSet
+    from vidsearch.retrieval.store.ann import AnnSet
 
 # Up to this many candidate segments are scored exactly instead of going through the ANN indexes
 # (when they exist): converting float16 rows costs ~15 ms per 1,000 on this machine under load.
@@ -81,7 +81,7 @@ def validate(k: int, by: str, group_by: str) -> None:
 
 
 class Searcher:
-    def __init__(self, reader: SnapshotReader, ann: "AnnSet | None", contributions):
+    def __init__(self, reader: SnapshotReader, ann: AnnSet | None, contributions):
         self.reader, self.ann, self._contributions = reader, ann, contributions
 
     def _query_flow(self, req: SearchRequest) -> np.ndarray | None:
@@ -115,9 +115,13 @@ class Searcher:
         if req.by == "both":
             return self._both_candidates(req, shortlist, pool)
         if req.by == "motion":
-            ids = self.ann.motion_search(req.feats.moments, self._query_flow(req), req.weights.flow, shortlist, req.allowed)[0]
+            ids = self.ann.motion_search(
+                req.feats.moments, self._query_flow(req), req.weights.flow, shortlist, req.allowed
+            )[0]
             return self.reader.live_ids(np.unique(ids))
-        ids = self.reader.live_ids(np.unique(self.ann.pacing.search(req.feats.spf.curve, max(shortlist, PACING_DEPTH), req.allowed)[0]))
+        ids = self.reader.live_ids(
+            np.unique(self.ann.pacing.search(req.feats.spf.curve, max(shortlist, PACING_DEPTH), req.allowed)[0])
+        )
         if len(ids) <= shortlist:
             return ids
         return ids[top_k(pacing_scores(req.feats.spf.curve, self.reader.curves(ids)), shortlist)]
@@ -128,7 +132,9 @@ class Searcher:
         segments searched. Pacing-shortlist segments outside the motion shortlist compete with the
         shortlist's lowest motion estimate: about the most their motion can be, so they are kept
         only where their pacing could carry them."""
-        m_ids, m_est = self.ann.motion_search(req.feats.moments, self._query_flow(req), req.weights.flow, max(depth, both_motion_depth(pool)), req.allowed)
+        m_ids, m_est = self.ann.motion_search(
+            req.feats.moments, self._query_flow(req), req.weights.flow, max(depth, both_motion_depth(pool)), req.allowed
+        )
         p_ids = self.ann.pacing.search(req.feats.spf.curve, max(depth, BOTH_PACING_DEPTH), req.allowed)[0]
         p_ids = p_ids[~np.isin(p_ids, m_ids)]
         ids = np.concatenate([m_ids, p_ids])
@@ -175,7 +181,9 @@ class Searcher:
         if not len(ids):
             return []
         q_f = self._query_flow(req)
-        vectors, stored_flow, curves = self.reader.scoring_rows(ids, 0 if q_f is None else self.reader.manifest.aux_dims["flow"])
+        vectors, stored_flow, curves = self.reader.scoring_rows(
+            ids, 0 if q_f is None else self.reader.manifest.aux_dims["flow"]
+        )
         motion = motion_scores(req.feats.moments, vectors)
         flow = None if q_f is None else motion_scores(q_f, stored_flow)
         motion = motion_with_flow(motion, flow, req.weights)
@@ -185,7 +193,9 @@ class Searcher:
         if req.group_by == "file":  # the best segment of each file: file ids first, records for the picks only
             _, first = np.unique(self.reader.file_ids(ids[order]), return_index=True)
             order = order[np.sort(first)[: req.k]]
-        records = self.reader.records(ids[order], curves=curves[order], with_aux=False)  # a hit's record: metadata, no vectors
+        records = self.reader.records(
+            ids[order], curves=curves[order], with_aux=False
+        )  # a hit's record: metadata, no vectors
         contrib = self._contributions(req.feats.moments, vectors[order])
         return [
             SearchHit(

@@ -84,7 +84,7 @@ def write_fixed_gop(path: Path, frames: np.ndarray, fps: float, gop: int) -> Pat
 @pytest.fixture
 def make_clip(tmp_path):
     """Write a generated clip and return its path: ``make_clip("a.mp4", motion="circle")``."""
-    from vidsearch.indexers.video import write_video
+    from vidsearch.indexers.decode.video import write_video
 
     def _make(name: str, fps: float = 16.0, folder: Path | None = None, **kwargs) -> Path:
         path = (folder or tmp_path) / name

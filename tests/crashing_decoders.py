@@ -12,8 +12,8 @@ import os
 import signal
 import time
 
-from vidsearch.indexers.segmenting import open_segments
-from vidsearch.indexers.split_decode import sample_part
+from vidsearch.indexers.decode.segmenting import open_segments
+from vidsearch.indexers.decode.split import sample_part
 
 
 def _misbehave(path) -> None:

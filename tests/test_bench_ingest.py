@@ -6,14 +6,30 @@ from __future__ import annotations
 
 import json
 
-from vidsearch.bench import ingest
+from benchmarks import ingest
 
 
 def test_indexing_table_reports_each_round_and_variant(tmp_path, real_clips, capsys):
     out = tmp_path / "ingest.json"
     ingest.main(
-        ["--backbone", "tiny-random", "--groups", "real", "--existing-only", "--cache", str(tmp_path / "corpus"), "--real-clips", str(real_clips),
-         "--compare", "bf16-autocast,bf16-addmm,keyframes,reference-in-process", "--rounds", "2", "--table-only", "--out", str(out)]  # fmt: skip
+        [
+            "--backbone",
+            "tiny-random",
+            "--groups",
+            "real",
+            "--existing-only",
+            "--cache",
+            str(tmp_path / "corpus"),
+            "--real-clips",
+            str(real_clips),
+            "--compare",
+            "bf16-autocast,bf16-addmm,keyframes,reference-in-process",
+            "--rounds",
+            "2",
+            "--table-only",
+            "--out",
+            str(out),
+        ]  # fmt: skip
     )
     figures = json.loads(out.read_text())
     real = figures["groups"]["real"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vidsearch.bench.layout import BenchSet, Triplet, first_per_category
 from vidsearch.bench.protocols import AVERAGE, bootstrap_table, evaluate, pair_wins, paired_difference, positive_ranks
 

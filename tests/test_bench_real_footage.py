@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vidsearch.bench.layout import read_synthetic, select_split, split_of
 from vidsearch.bench.real_footage import APPEARANCE_CHANGES, REAL_CATEGORIES, change_appearance, generate_real, slots
-from vidsearch.indexers.video import decode_all
+from vidsearch.indexers.decode.video import decode_all
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,7 +61,14 @@ def test_real_set_is_deterministic_and_resumable(real_set, real_clips, tmp_path)
 
 def test_slots_are_disjoint_and_appearance_changes_keep_shape(real_clips):
     s = slots([("a.mp4", 100, 10.0), ("b.mp4", 19, 10.0), ("c.mp4", 20, 10.0)], 1.0)
-    assert [(x.source, x.start) for x in s] == [("a.mp4", 0), ("a.mp4", 20), ("a.mp4", 40), ("a.mp4", 60), ("a.mp4", 80), ("c.mp4", 0)]
+    assert [(x.source, x.start) for x in s] == [
+        ("a.mp4", 0),
+        ("a.mp4", 20),
+        ("a.mp4", 40),
+        ("a.mp4", 60),
+        ("a.mp4", 80),
+        ("c.mp4", 0),
+    ]
     frames = decode_all(real_clips / "carphone_pristine.mp4").frames[:4]
     for kind in APPEARANCE_CHANGES:
         out = change_appearance(frames, kind, np.random.default_rng(0))

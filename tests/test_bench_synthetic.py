@@ -7,8 +7,16 @@ import json
 
 import numpy as np
 import pytest
+
 from vidsearch.bench.layout import LayoutError, read_synthetic
-from vidsearch.bench.motion import TRAJECTORIES, ActorMotion, ClipMotion, Trajectory, different_motion, random_actor_motion
+from vidsearch.bench.motion import (
+    TRAJECTORIES,
+    ActorMotion,
+    ClipMotion,
+    Trajectory,
+    different_motion,
+    random_actor_motion,
+)
 from vidsearch.bench.render import render_clip
 from vidsearch.bench.synthetic import CATEGORIES, PRESETS, GeneratorError, generate, make_triplet
 
@@ -72,7 +80,9 @@ def test_every_motion_starts_at_its_start_pose_and_negatives_change_the_program(
             assert a.action != b.action
         poses = [a.pose(t) for t in np.linspace(0, 1, 17)]
         assert all(0.12 - 1e-9 <= p.x <= 0.88 + 1e-9 and 0.12 - 1e-9 <= p.y <= 0.88 + 1e-9 for p in poses)
-        assert len({(round(p.x, 4), round(p.y, 4), round(p.angle, 4), round(p.scale, 4), p.limbs) for p in poses}) > 1  # it moves
+        assert (
+            len({(round(p.x, 4), round(p.y, 4), round(p.angle, 4), round(p.scale, 4), p.limbs) for p in poses}) > 1
+        )  # it moves
 
 
 def test_fast_trajectories_bounce_off_the_walls():
@@ -83,7 +93,7 @@ def test_fast_trajectories_bounce_off_the_walls():
 
 
 def test_generate_writes_the_official_layout_and_resumes(tmp_path):
-    from vidsearch.indexers.video import decode_all, probe
+    from vidsearch.indexers.decode.video import decode_all, probe
 
     cfg = dataclasses.replace(PRESETS["ci"], triplets_per_category=1, size=64, seconds=1.0)
     out = tmp_path / "set"

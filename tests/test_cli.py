@@ -12,7 +12,9 @@ runner = CliRunner()
 
 
 def _index(tmp_path, corpus, *extra):
-    return runner.invoke(app, ["index", str(corpus), "--index", str(tmp_path / "idx"), "-b", "tiny-random", "-T", "8", *extra])
+    return runner.invoke(
+        app, ["index", str(corpus), "--index", str(tmp_path / "idx"), "-b", "tiny-random", "-T", "8", *extra]
+    )
 
 
 def test_index_query_and_failures_exit_codes(tmp_path, make_clip):
@@ -27,7 +29,9 @@ def test_index_query_and_failures_exit_codes(tmp_path, make_clip):
     assert result.exit_code == 1
     assert "bad.mp4" in result.output and "not a readable video" in result.output and "Traceback" not in result.output
 
-    result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json", "--by", "both"])
+    result = runner.invoke(
+        app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json", "--by", "both"]
+    )
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
     assert [h["rank"] for h in hits] == [1] and hits[0]["path"].endswith("b.mp4")
@@ -80,18 +84,41 @@ def test_index_with_integer_codecs(tmp_path, make_clip):
     make_clip("a.mp4", folder=corpus, motion="linear")
     make_clip("b.mp4", folder=corpus, motion="circle")
     assert _index(tmp_path, corpus, "--moments-codec", "int8").exit_code == 0
-    assert list((tmp_path / "idx" / "fragments").rglob("moments.u8.npy")) and not list((tmp_path / "idx" / "fragments").rglob("moments.npy"))
+    assert list((tmp_path / "idx" / "fragments").rglob("moments.u8.npy")) and not list(
+        (tmp_path / "idx" / "fragments").rglob("moments.npy")
+    )
     result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["path"].endswith("b.mp4")
-    assert runner.invoke(app, ["index", str(corpus), "--index", str(tmp_path / "six"), "-b", "tiny-random", "-T", "8", "--moments-codec", "int6"]).exit_code == 0
-    assert list((tmp_path / "six" / "fragments").rglob("moments.u6.npy")) and list((tmp_path / "six" / "fragments").rglob("aux_flow.u8.npy"))
+    assert (
+        runner.invoke(
+            app,
+            [
+                "index",
+                str(corpus),
+                "--index",
+                str(tmp_path / "six"),
+                "-b",
+                "tiny-random",
+                "-T",
+                "8",
+                "--moments-codec",
+                "int6",
+            ],
+        ).exit_code
+        == 0
+    )
+    assert list((tmp_path / "six" / "fragments").rglob("moments.u6.npy")) and list(
+        (tmp_path / "six" / "fragments").rglob("aux_flow.u8.npy")
+    )
     result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "six"), "--json"])
     assert result.exit_code == 0 and json.loads(result.output)[0]["path"].endswith("b.mp4"), result.output
     result = _index(tmp_path, corpus, "--moments-codec", "float16")
     assert result.exit_code != 0 and "stores moments as int8" in result.output and "Traceback" not in result.output
     result = _index(tmp_path / "other", corpus, "--moments-codec", "int4")
-    assert result.exit_code != 0 and "moments codec must be one of" in result.output and "Traceback" not in result.output
+    assert (
+        result.exit_code != 0 and "moments codec must be one of" in result.output and "Traceback" not in result.output
+    )
 
 
 def test_index_with_keyframe_sampling(tmp_path, real_clips):
@@ -110,7 +137,10 @@ def test_index_with_keyframe_sampling(tmp_path, real_clips):
     assert result.exit_code == 0, result.output
     manifest = json.loads((idx / "manifest.json").read_text())
     assert ExtractorConfig.from_dict(manifest["config"]).sampling == "keyframes"
-    assert manifest["config_fingerprint"] != ExtractorConfig.from_dict({**manifest["config"], "sampling": "exact"}).fingerprint()
+    assert (
+        manifest["config_fingerprint"]
+        != ExtractorConfig.from_dict({**manifest["config"], "sampling": "exact"}).fingerprint()
+    )
     mismatch = runner.invoke(app, [*args, "--segment", "none"])
     assert mismatch.exit_code == 2 and "sampling" in mismatch.output
     from vidsearch.retrieval.index import Index

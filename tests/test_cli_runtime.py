@@ -12,11 +12,15 @@ runner = CliRunner()
 
 
 def _index(tmp_path, corpus, *extra):
-    return runner.invoke(app, ["index", str(corpus), "--index", str(tmp_path / "idx"), "-b", "tiny-random", "-T", "8", *extra])
+    return runner.invoke(
+        app, ["index", str(corpus), "--index", str(tmp_path / "idx"), "-b", "tiny-random", "-T", "8", *extra]
+    )
 
 
 def test_runtime_options_index_and_report_where(tmp_path, real_clips):
-    result = _index(tmp_path, real_clips, "--device", "cpu", "--precision", "fp16", "--decode-workers", "2", "--batch-frames", "16")
+    result = _index(
+        tmp_path, real_clips, "--device", "cpu", "--precision", "fp16", "--decode-workers", "2", "--batch-frames", "16"
+    )
     assert result.exit_code == 0, result.output
     assert "indexed 4 new/changed" in result.output
     assert "cpu fp16, moments cosine vs fp32 >=" in result.output
@@ -29,7 +33,11 @@ def test_runtime_options_index_and_report_where(tmp_path, real_clips):
         (("--decode-workers", "-1"), "decode_workers must be >= 0"),
         (("--engine", "spark"), "engine must be"),
         (("--ray-address", "auto"), "ray_address needs engine='ray'"),
-        pytest.param(("--device", "cuda"), "no CUDA GPU", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")),
+        pytest.param(
+            ("--device", "cuda"),
+            "no CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA"),
+        ),
     ],
 )
 def test_bad_runtime_options_are_one_line_errors(tmp_path, real_clips, args, message):

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
+from vidsearch.indexers.decode.video import sample_frames
 from vidsearch.indexers.encode_stage import MIN_MOMENTS_COSINE, SegmentEncoder
 from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.encoders import precision as precision_module
 from vidsearch.indexers.features import features_from_encoded
 from vidsearch.indexers.runtime import RuntimeConfig
-from vidsearch.indexers.video import sample_frames
 
 
 @pytest.fixture(scope="module")

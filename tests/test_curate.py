@@ -16,9 +16,9 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import render_pattern
 from typer.testing import CliRunner
 
-from conftest import render_pattern
 from vidsearch.app.cli import app
 from vidsearch.curation.cluster import ClusterConfig, cluster_segments
 from vidsearch.curation.dedup import DedupConfig, deduplicate
@@ -28,7 +28,7 @@ from vidsearch.curation.sample import SampleConfig, sample_segments
 from vidsearch.curation.selection import Selection, SelectionError
 from vidsearch.curation.source import IndexSource
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.video import decode_all, write_video
+from vidsearch.indexers.decode.video import decode_all, write_video
 
 BACKBONE = "efficientnet-lite0"
 runner = CliRunner()
@@ -39,7 +39,9 @@ def _downscaled_copy(src, dst, crf: int) -> None:
 
     v = decode_all(src)
     h, w = v.frames.shape[1:3]
-    write_video(dst, np.stack([cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for f in v.frames]), v.fps, crf=crf)
+    write_video(
+        dst, np.stack([cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for f in v.frames]), v.fps, crf=crf
+    )
 
 
 def render_motion(kind: str, rng: np.random.Generator, n: int = 48, size: int = 96) -> np.ndarray:
@@ -100,7 +102,9 @@ def motion_corpus(tmp_path_factory):
         for j in range(4):
             write_video(corpus / f"{kind}_{j}.mp4", render_motion(kind, rng), 16)
     source = _index(corpus, root / "idx", frames=16)
-    kinds = {r["id"]: r["path"].rsplit("/", 1)[-1].split("_")[0] for r in source.table(source.ids(), ["path"]).to_pylist()}
+    kinds = {
+        r["id"]: r["path"].rsplit("/", 1)[-1].split("_")[0] for r in source.table(source.ids(), ["path"]).to_pylist()
+    }
     return source, kinds, root
 
 
@@ -132,8 +136,12 @@ def test_exact_duplicates_alone_and_scaled_search_agree(real_corpus):
     assert exact.groups[0].kind == "exact"
     # The k-means path (several clusters, probe 2) finds the same groups as one exact cluster here.
     full = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE))
-    clustered = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE, clusters=3, probe=3))
-    assert sorted(map(sorted, (g.members for g in clustered.groups))) == sorted(map(sorted, (g.members for g in full.groups)))
+    clustered = deduplicate(
+        source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE, clusters=3, probe=3)
+    )
+    assert sorted(map(sorted, (g.members for g in clustered.groups))) == sorted(
+        map(sorted, (g.members for g in full.groups))
+    )
 
 
 def test_filter_drops_static_segments_and_reports_each_rule(real_corpus):
@@ -180,7 +188,9 @@ def test_export_round_trips_and_cuts_decode_with_the_right_durations(real_corpus
     source, ids, _ = real_corpus
     picked = Selection.everything(source).take(np.isin(source.ids(), [ids["bikes"], ids["carphone_pristine"]]))
     picked = picked.with_columns(cluster=np.array([0, 1], np.int32))
-    result = export_selection(source, picked, tmp_path / "out", tmp_path / "out" / "clips", tmp_path / "out" / "shards", shard_size=1)
+    result = export_selection(
+        source, picked, tmp_path / "out", tmp_path / "out" / "clips", tmp_path / "out" / "shards", shard_size=1
+    )
     table = pq.read_table(result.manifest_parquet).to_pylist()
     lines = [json.loads(line) for line in result.manifest_jsonl.read_text().splitlines()]
     assert [r["id"] for r in table] == [r["id"] for r in lines] == picked.ids.tolist()
@@ -227,7 +237,10 @@ def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
     r = runner.invoke(app, ["curate", "filter", *idx, "--from", str(s1), "-o", str(s2)])
     kept = len(Selection.read(s1)) - 2  # the static and the frozen clip go
     assert r.exit_code == 0 and f"-> {kept} segments" in r.output, r.output
-    r = runner.invoke(app, ["curate", "cluster", *idx, "--from", str(s2), "-o", str(s3), "-k", "2", "--sheets", str(tmp_path / "sheets")])
+    r = runner.invoke(
+        app,
+        ["curate", "cluster", *idx, "--from", str(s2), "-o", str(s3), "-k", "2", "--sheets", str(tmp_path / "sheets")],
+    )
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "sheets").glob("cluster-*.png"))) == 2
     r = runner.invoke(app, ["curate", "sample", *idx, "--from", str(s3), "-n", "3", "--method", "quota", "-o", str(s4)])
@@ -239,9 +252,16 @@ def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
     r = runner.invoke(app, ["curate", "report", *idx, "--from", str(s3), "-o", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
     html = (tmp_path / "rep" / "index.html").read_text()
-    assert "histograms.png" in html and "cluster-000.png" in html and (tmp_path / "rep" / "histograms.png").stat().st_size > 1000
+    assert (
+        "histograms.png" in html
+        and "cluster-000.png" in html
+        and (tmp_path / "rep" / "histograms.png").stat().st_size > 1000
+    )
 
-    for args in (["curate", "dedup", *idx], ["curate", "filter", *idx, "--from", str(tmp_path / "nope.parquet"), "--dry-run"]):
+    for args in (
+        ["curate", "dedup", *idx],
+        ["curate", "filter", *idx, "--from", str(tmp_path / "nope.parquet"), "--dry-run"],
+    ):
         r = runner.invoke(app, args)
         assert r.exit_code == 2 and "error:" in r.output and "Traceback" not in r.output, r.output
 

@@ -7,14 +7,14 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import render_pattern
+
 from vidsearch.curation.dedup import DedupConfig, deduplicate
 from vidsearch.curation.filter import FilterConfig, filter_segments
 from vidsearch.curation.selection import Selection
 from vidsearch.curation.source import IndexSource
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.video import decode_all, write_video
+from vidsearch.indexers.decode.video import decode_all, write_video
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,11 @@ def test_default_backbone_groups_copies_and_drops_static(tmp_path, real_clips):
 
     result = deduplicate(source, moving, DedupConfig.for_backbone("dinov2-s14"))
     groups = sorted(sorted(name[i] for i in g.members) for g in result.groups)
-    assert groups == [["bigbuckbunny", "bigbuckbunny_crop"], ["bikes", "bikes_half", "bikes_recol"], ["carphone_distorted", "carphone_pristine"]]
+    assert groups == [
+        ["bigbuckbunny", "bigbuckbunny_crop"],
+        ["bikes", "bikes_half", "bikes_recol"],
+        ["carphone_distorted", "carphone_pristine"],
+    ]
     kept = {name[g.keep] for g in result.groups}
     # Resolution first (the crop and the half-size copy lose), then bitrate: the recoloured copy,
     # re-encoded at CRF 18, may carry more bits than the original and then wins the tie.

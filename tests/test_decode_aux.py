@@ -6,8 +6,8 @@ import numpy as np
 
 from vidsearch.indexers import features as features_module
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
-from vidsearch.indexers.decoding import SegmentDecoded, decode_events
-from vidsearch.indexers.flow_descriptor import flow_descriptor
+from vidsearch.indexers.decode.events import SegmentDecoded, decode_events
+from vidsearch.indexers.descriptors.flow import flow_descriptor
 
 
 def test_decoded_segments_carry_their_flow_and_the_encoder_side_does_not_recompute_it(real_clips, monkeypatch):
@@ -24,5 +24,7 @@ def test_decoded_segments_carry_their_flow_and_the_encoder_side_does_not_recompu
         raise AssertionError("aux descriptors recomputed on the encoder side")
 
     monkeypatch.setattr(features_module, "aux_descriptors", must_not_run)
-    got = features_module.features_from_encoded(tiny_encoder.encode(segment.frames), config, None, segment.frames, segment.aux)
+    got = features_module.features_from_encoded(
+        tiny_encoder.encode(segment.frames), config, None, segment.frames, segment.aux
+    )
     np.testing.assert_array_equal(got.aux["flow"], segment.aux["flow"])

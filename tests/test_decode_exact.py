@@ -5,17 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidsearch.indexers import video
+from vidsearch.indexers.decode import video
 
 
 @pytest.mark.parametrize("threads", [0, 2])
-@pytest.mark.parametrize("clip, frames", [("bikes.mp4", 4), ("bikes.mp4", 32), ("bigbuckbunny.mp4", 3), ("long-gop.mp4", 4)])
+@pytest.mark.parametrize(
+    "clip, frames", [("bikes.mp4", 4), ("bikes.mp4", 32), ("bigbuckbunny.mp4", 3), ("long-gop.mp4", 4)]
+)
 def test_sampled_frames_equal_a_full_decode(real_clips, make_clip, clip, frames, threads, monkeypatch):
     """Real clips (short GOPs: seeking lands near each target) and a 300-frame clip with one
     keyframe and B-frames (seeking cannot help: frames between targets are walked, skipping),
     single-threaded and with frame threads."""
     monkeypatch.setattr(video, "SAMPLE_DECODE_THREADS", threads)
-    path = make_clip(clip, n_frames=300, motion="circle", texture="checker") if clip == "long-gop.mp4" else real_clips / clip
+    path = (
+        make_clip(clip, n_frames=300, motion="circle", texture="checker")
+        if clip == "long-gop.mp4"
+        else real_clips / clip
+    )
     full = video.decode_all(path).frames
     expected = np.stack([video.resize_frame(full[i], 64) for i in video.uniform_indices(len(full), frames)])
     decoded = []
@@ -38,7 +44,11 @@ def test_a_target_skipped_as_non_reference_is_decoded_again(real_clips, make_cli
     """With no margin, skipping stays on up to each target, so targets that are non-reference
     B-frames are dropped by the decoder: the cursor must notice it overshot and decode again."""
     monkeypatch.setattr(video, "SKIP_NONREF_MARGIN", 0)
-    path = make_clip(clip, n_frames=300, motion="circle", texture="checker") if clip == "long-gop.mp4" else real_clips / clip
+    path = (
+        make_clip(clip, n_frames=300, motion="circle", texture="checker")
+        if clip == "long-gop.mp4"
+        else real_clips / clip
+    )
     full = video.decode_all(path).frames
     expected = np.stack([video.resize_frame(full[i], 64) for i in video.uniform_indices(len(full), 16)])
     redone = []

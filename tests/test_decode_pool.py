@@ -11,12 +11,12 @@ import pytest
 from crashing_decoders import counting_open_segments, misbehaving_open_segments
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decode_pool import DecodePool
-from vidsearch.indexers.decoding import FileDone, FileFailed
+from vidsearch.indexers.decode.events import FileDone, FileFailed
+from vidsearch.indexers.decode.pool import DecodePool
+from vidsearch.indexers.decode.video import decode_all, write_video
 from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.pipeline import run_pipeline
 from vidsearch.indexers.runtime import RuntimeConfig
-from vidsearch.indexers.video import decode_all, write_video
 
 FRAMES = 8
 
@@ -33,7 +33,9 @@ def config(tiny):
 
 def _index(paths, config, encoder, **runtime) -> dict[str, object]:
     results = {}
-    run_pipeline(paths, config, encoder, runtime=RuntimeConfig(**runtime), on_result=lambda r: results.setdefault(r.path, r))
+    run_pipeline(
+        paths, config, encoder, runtime=RuntimeConfig(**runtime), on_result=lambda r: results.setdefault(r.path, r)
+    )
     return results
 
 
@@ -63,7 +65,9 @@ def test_a_crashing_or_hanging_decoder_costs_only_its_file(tmp_path, real_clips,
     inline = _index([str(p) for p in good], config, tiny, decode_workers=0)
     for path in map(str, good):
         assert results[path].error is None
-        np.testing.assert_allclose(results[path].segments[0].features.moments, inline[path].segments[0].features.moments, atol=1e-5)
+        np.testing.assert_allclose(
+            results[path].segments[0].features.moments, inline[path].segments[0].features.moments, atol=1e-5
+        )
 
 
 def test_time_the_consumer_holds_the_stream_does_not_count_as_a_hang(real_clips, config):
@@ -94,12 +98,14 @@ def test_workers_wait_when_nobody_reads(tmp_path, real_clips, config, monkeypatc
     assert 1 <= started <= 4  # 224 px segments are 4.8 MB: the pipe holds none of them whole
 
 
-def test_workers_come_from_the_forkserver_with_the_drivers_environment_of_now(tmp_path, real_clips, config, monkeypatch):
+def test_workers_come_from_the_forkserver_with_the_drivers_environment_of_now(
+    tmp_path, real_clips, config, monkeypatch
+):
     """Workers fork from a server started before (its imports done once per process), yet see
     the environment as the driver has it when they start, as spawned workers would."""
     import multiprocessing as mp
 
-    from vidsearch.indexers.decode_pool import process_context, start_decode_server
+    from vidsearch.indexers.decode.pool import process_context, start_decode_server
 
     assert isinstance(process_context(), mp.context.ForkServerContext)  # on Linux
     start_decode_server()
@@ -149,7 +155,11 @@ def test_fuzzed_files_beside_good_ones(tmp_path, real_clips, tiny, config):
     t0 = time.monotonic()
     results = {}
     stats = run_pipeline(
-        paths, config, tiny, runtime=RuntimeConfig(decode_workers=2, decode_timeout_s=20), on_result=lambda r: results.setdefault(r.path, r)
+        paths,
+        config,
+        tiny,
+        runtime=RuntimeConfig(decode_workers=2, decode_timeout_s=20),
+        on_result=lambda r: results.setdefault(r.path, r),
     )
     assert time.monotonic() - t0 < 120
     assert sorted(results) == sorted(paths)  # each exactly once (setdefault keeps the first)

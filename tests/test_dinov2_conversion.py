@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from vidsearch.indexers.encoders import ConversionError, WeightsNotFoundError, dinov2_onnx, load_encoder
 from vidsearch.indexers.encoders.cache import file_sha256
 
@@ -74,7 +75,7 @@ def test_conversion_record(converted):
 @pytest.mark.slow
 def test_encoder_matches_onnxruntime_on_real_frames(converted, encoder, onnx_graph, real_clips):
     """A fresh comparison through the whole readout (preprocess, patch slice, CLS) vs the original graph."""
-    from vidsearch.indexers.video import sample_frames
+    from vidsearch.indexers.decode.video import sample_frames
 
     assert (encoder.image_size, encoder.dim) == (224, 384)
     assert encoder.weights_id == f"{converted[1]['source_sha256'][:16]}-c{dinov2_onnx.CONVERTER_VERSION}"

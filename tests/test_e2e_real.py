@@ -6,12 +6,12 @@ import json
 import shutil
 
 import pytest
+from conftest import render_pattern
 from typer.testing import CliRunner
 
-from conftest import render_pattern
 from vidsearch.app.cli import app
 from vidsearch.app.demo import recolour
-from vidsearch.indexers.video import decode_all, write_video
+from vidsearch.indexers.decode.video import decode_all, write_video
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -36,7 +36,9 @@ def corpus(tmp_path_factory, real_clips):
     write_video(c / "real" / "bikes_recoloured.mp4", recolour(bikes.frames), bikes.fps)
     looks = {
         "circle_red": dict(motion="circle"),
-        "circle_blue_checker": dict(motion="circle", colour=(40, 60, 220), background=(200, 200, 170), texture="checker"),
+        "circle_blue_checker": dict(
+            motion="circle", colour=(40, 60, 220), background=(200, 200, 170), texture="checker"
+        ),
         "linear_red": dict(motion="linear"),
         "static_red": dict(motion="static"),
     }
@@ -75,7 +77,11 @@ def test_index_reindex_modify_query(corpus):
     assert rank["circle_blue_checker.mp4"] < rank["static_red.mp4"]
 
     stats = json.loads(_cli("stats", "--index", str(idx), "--json"))
-    assert stats["segments"] == stats["files"] == 7 and stats["config"]["backbone"] == "dinov2-s14" and stats["failed_files"] == []
+    assert (
+        stats["segments"] == stats["files"] == 7
+        and stats["config"]["backbone"] == "dinov2-s14"
+        and stats["failed_files"] == []
+    )
     assert stats["moments_dim"] == 6 * 384  # default: published moments + moments of temporal differences
 
     plot = corpus / "bikes_spf.png"

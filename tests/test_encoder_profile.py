@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from vidsearch.bench import encoder_profile
+from benchmarks import encoder_profile
 
 
 def test_profile_prints_one_row_per_batch_and_variant_with_a_full_time_breakdown(capsys):
     encoder_profile.main(["--backbone", "tiny-random", "--batches", "2,3", "--repeats", "1", "--threads", "1"])
-    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    rows = [
+        line.split("|")[1:-1]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    ]
     assert [(r[0].strip(), r[1].strip()) for r in rows] == [
         (b, v) for b in ("2", "3") for v in ("fp32", "bf16-autocast", "bf16-weights")
     ]

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+
 from vidsearch.indexers.encoders import (
     DEFAULT_ENCODER,
     EncoderError,
@@ -123,7 +124,7 @@ def test_raw_pixels_tokens_are_normalised_14px_blocks():
 
 
 def test_efficientnet_lite0_on_real_frames(real_clips):
-    from vidsearch.indexers.video import sample_frames
+    from vidsearch.indexers.decode.video import sample_frames
 
     encoder = load_encoder("efficientnet-lite0")
     assert (encoder.image_size, encoder.dim) == (224, 1280)

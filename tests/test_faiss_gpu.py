@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 import pytest
 
-from vidsearch.retrieval import faiss_gpu
+from vidsearch.retrieval.store import faiss_gpu
 
 
 def _data(n=3000, d=32, seed=0):
@@ -44,7 +44,9 @@ def test_gpu_path_builds_the_same_index(monkeypatch):
     plain.add_with_ids(x, np.arange(len(x)))
     clones = []
     monkeypatch.setattr(faiss_gpu, "gpu_count", lambda: 1)
-    monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", lambda idx: clones.append(faiss.clone_index(idx)) or clones[-1], raising=False)
+    monkeypatch.setattr(
+        faiss, "index_cpu_to_all_gpus", lambda idx: clones.append(faiss.clone_index(idx)) or clones[-1], raising=False
+    )
     built = _ivf()
     assert faiss_gpu.train_and_add(built, x, np.arange(len(x)), use_gpu=True) is True
     assert len(clones) == 3  # training clustering index; adding: clustering index + quantizer

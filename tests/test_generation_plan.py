@@ -86,7 +86,9 @@ def test_plan_from_query_uses_top_hits(make_clip, tmp_path):
 def test_cli_plan_writes_files_and_rejects_ambiguous_input(make_clip, tmp_path):
     src = make_clip("z.mp4", motion="zigzag", n_frames=32)
     runner = CliRunner()
-    ok = runner.invoke(app, ["plan", str(src), "-o", str(tmp_path / "p"), "--segments", "3", "--encoder", "tiny-random"])
+    ok = runner.invoke(
+        app, ["plan", str(src), "-o", str(tmp_path / "p"), "--segments", "3", "--encoder", "tiny-random"]
+    )
     assert ok.exit_code == 0, ok.output
     assert len(json.loads((tmp_path / "p" / "plan.json").read_text())["segments"]) == 3
     neither = runner.invoke(app, ["plan", "-o", str(tmp_path / "q")])
@@ -95,15 +97,34 @@ def test_cli_plan_writes_files_and_rejects_ambiguous_input(make_clip, tmp_path):
 
 def test_cli_plan_from_a_moment_records_file_times(tmp_path):
     from conftest import render_pattern
-    from vidsearch.indexers.video import write_video
+
+    from vidsearch.indexers.decode.video import write_video
 
     src = tmp_path / "two_parts.mp4"
     write_video(src, np.concatenate([render_pattern(40, motion="linear"), render_pattern(40, motion="zigzag")]), 16.0)
     out = tmp_path / "p"
-    ok = CliRunner().invoke(app, ["plan", str(src), "-o", str(out), "--segments", "2", "--encoder", "tiny-random", "--start", "2.5", "--end", "5"])
+    ok = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            str(src),
+            "-o",
+            str(out),
+            "--segments",
+            "2",
+            "--encoder",
+            "tiny-random",
+            "--start",
+            "2.5",
+            "--end",
+            "5",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     plan = json.loads((out / "plan.json").read_text())
     assert plan["source"]["start_s"] == pytest.approx(2.5) and plan["source"]["frame_count"] == 40
     assert plan["source"]["end_s"] == pytest.approx(5.0)
-    assert plan["keyframes"][0]["time_s"] == pytest.approx(2.5) and plan["keyframes"][-1]["time_s"] == pytest.approx(2.5 + 39 / 16)
+    assert plan["keyframes"][0]["time_s"] == pytest.approx(2.5) and plan["keyframes"][-1]["time_s"] == pytest.approx(
+        2.5 + 39 / 16
+    )
     assert plan["segments"][0]["source_start_s"] == pytest.approx(2.5)

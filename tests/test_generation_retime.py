@@ -14,7 +14,7 @@ from vidsearch.generation.measure import MeasuredClip, analysis_indices
 from vidsearch.generation.pacing import normalize_pace, pace_at, parse_pace
 from vidsearch.generation.render import frames_at
 from vidsearch.generation.retime import retime_clip, retime_frames
-from vidsearch.indexers.video import VideoError, decode_all, probe, write_video
+from vidsearch.indexers.decode.video import VideoError, decode_all, probe, write_video
 
 
 def _digest(path) -> str:
@@ -42,7 +42,12 @@ def test_pace_specs_parse_and_bad_ones_are_refused(tmp_path):
     np.testing.assert_allclose(parse_pace("2, 3, 6"), [0, 0.25, 1])
     (tmp_path / "plan.json").write_text('{"target_pacing": [0, 0.9, 1]}')
     np.testing.assert_allclose(parse_pace(str(tmp_path / "plan.json")), [0, 0.9, 1])
-    for bad, message in (("0,0.5,0.3,1", "not monotone"), ("1,1,1", "flat"), ("0,x", "expected 'linear'"), ("0.5", "at least 2")):
+    for bad, message in (
+        ("0,0.5,0.3,1", "not monotone"),
+        ("1,1,1", "flat"),
+        ("0,x", "expected 'linear'"),
+        ("0.5", "at least 2"),
+    ):
         with pytest.raises(PaceError, match=message):
             parse_pace(bad)
     with pytest.raises(PaceError, match="NaN"):
@@ -109,7 +114,9 @@ def test_cli_retime_reports_deviation_and_user_errors(make_clip, tmp_path):
     ok = runner.invoke(app, ["retime", str(src), "-o", str(tmp_path / "r.mp4"), "--encoder", "tiny-random"])
     assert ok.exit_code == 0, ok.output
     assert "before mean" in ok.output and "after  mean" in ok.output and (tmp_path / "r.mp4").exists()
-    bad = runner.invoke(app, ["retime", str(src), "-o", str(tmp_path / "x.mp4"), "--pace", "0,1,0.5", "--encoder", "tiny-random"])
+    bad = runner.invoke(
+        app, ["retime", str(src), "-o", str(tmp_path / "x.mp4"), "--pace", "0,1,0.5", "--encoder", "tiny-random"]
+    )
     assert bad.exit_code == 2 and "not monotone" in bad.output
     both = runner.invoke(app, ["retime", str(src), "-o", str(tmp_path / "x.mp4"), "--pace", "0,1", "--like", str(src)])
     assert both.exit_code == 2 and "choose one target" in both.output
@@ -146,9 +153,23 @@ def test_retime_a_moment_of_a_longer_file(tmp_path):
     report = retime_clip(src, tmp_path / "out.mp4", encoder="tiny-random", remeasure=False, span=(2.5, 5.0))
     assert report.input_frames == 40 and report.output_frames == 40
     result = CliRunner().invoke(
-        app, ["retime", str(src), "-o", str(tmp_path / "cli.mp4"), "--encoder", "tiny-random", "--start", "2.5", "--end", "3.5"]
+        app,
+        [
+            "retime",
+            str(src),
+            "-o",
+            str(tmp_path / "cli.mp4"),
+            "--encoder",
+            "tiny-random",
+            "--start",
+            "2.5",
+            "--end",
+            "3.5",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert probe(tmp_path / "cli.mp4").frame_count == 16
-    bad = CliRunner().invoke(app, ["retime", str(src), "-o", str(tmp_path / "x.mp4"), "--encoder", "tiny-random", "--start", "9"])
+    bad = CliRunner().invoke(
+        app, ["retime", str(src), "-o", str(tmp_path / "x.mp4"), "--encoder", "tiny-random", "--start", "9"]
+    )
     assert bad.exit_code == 2 and "after the end of the video" in bad.output

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidsearch.indexers import video
 from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decode import video
 from vidsearch.indexers.encoders import available_cpus, load_encoder
 from vidsearch.indexers.features import features_from_encoded
 from vidsearch.indexers.runtime import RuntimeConfig
@@ -57,12 +57,30 @@ def test_features_computed_on_the_gpu_match_the_cpu(real_clips, tiny):
 
 def test_gpu_benchmark_runs_and_reports_every_section(tmp_path, real_clips, capsys):
     """The benchmark the README's GPU figures come from, on the CPU with the tiny encoder."""
-    from vidsearch.bench import ingest_gpu
+    from benchmarks import ingest_gpu
 
     out = tmp_path / "gpu.json"
     ingest_gpu.main(
-        ["--device", "cpu", "--backbone", "tiny-random", "--clips", "2", "--hd-clips", "1", "--seconds", "6",
-         "--reference-clips", "1", "--real-clips", str(real_clips), "--cache", str(tmp_path / "corpus"), "--out", str(out)]
+        [
+            "--device",
+            "cpu",
+            "--backbone",
+            "tiny-random",
+            "--clips",
+            "2",
+            "--hd-clips",
+            "1",
+            "--seconds",
+            "6",
+            "--reference-clips",
+            "1",
+            "--real-clips",
+            str(real_clips),
+            "--cache",
+            str(tmp_path / "corpus"),
+            "--out",
+            str(out),
+        ]
     )
     figures = json.loads(out.read_text())
     assert set(figures["groups"]) == {"real", "360p", "1080p"}

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the t
 # freed heap top is trimmed (handed back) and the next round faults many pages in again.
 PROBE = """
 import json, resource, numpy as np
-from vidsearch.heap import retain_freed_memory
+from vidsearch.indexers.heap import retain_freed_memory
 
 def faults(rounds=4):
     start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -37,7 +37,9 @@ def probe(env_value: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "VIDSEARCH_MALLOC_TUNING"}
     if env_value is not None:
         env["VIDSEARCH_MALLOC_TUNING"] = env_value
-    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -52,7 +54,7 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again():
 def test_the_encoder_stage_applies_it_and_importing_does_not():
     script = """
 import json
-from vidsearch import heap
+from vidsearch.indexers import heap
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.encode_stage import SegmentEncoder
 from vidsearch.indexers.encoders import load_encoder

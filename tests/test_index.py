@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import time
-
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from vidsearch.indexers.config import PUBLISHED, ExtractorConfig
-from vidsearch.retrieval import store
 from vidsearch.retrieval.filters import FilterError
 from vidsearch.retrieval.index import Index
-from vidsearch.retrieval.store import ConfigMismatchError, IndexLockedError, IndexNotFoundError
+from vidsearch.retrieval.store import manifest as store
+from vidsearch.retrieval.store.manifest import ConfigMismatchError, IndexLockedError, IndexNotFoundError
 from vidsearch.retrieval.types import FusionWeights
 
 # The published moments (motion = moments cosine), which these store/search tests assert on.
@@ -164,7 +163,9 @@ def test_config_mismatch_and_missing_index(tmp_path, corpus):
         Index.open(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=16))
     with pytest.raises(ConfigMismatchError, match="alpha"):
         Index.open_or_create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8, alpha=(1, 1, 1)))
-    rebuilt = Index.open_or_create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=16), rebuild=True)
+    rebuilt = Index.open_or_create(
+        tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=16), rebuild=True
+    )
     assert len(rebuilt) == 0 and rebuilt.config.num_frames == 16
     with pytest.raises(IndexNotFoundError, match="no vidsearch index"):
         Index.open(tmp_path / "nothing")

@@ -9,8 +9,8 @@ import sys
 import textwrap
 import time
 
-from vidsearch.retrieval import snapshot
 from vidsearch.retrieval.index import Index
+from vidsearch.retrieval.store import snapshot
 
 CHILD = textwrap.dedent(
     """
@@ -39,7 +39,14 @@ def test_kill_during_indexing_then_resume(tmp_path, make_clip):
     corpus.mkdir()
     motions = ["linear", "circle", "zigzag", "static"]
     for i in range(40):
-        make_clip(f"clip_{i:02d}.mp4", folder=corpus, motion=motions[i % 4], colour=(50 + 5 * i, 40, 200 - 4 * i), n_frames=16, size=64)
+        make_clip(
+            f"clip_{i:02d}.mp4",
+            folder=corpus,
+            motion=motions[i % 4],
+            colour=(50 + 5 * i, 40, 200 - 4 * i),
+            n_frames=16,
+            size=64,
+        )
     index_dir = tmp_path / "idx"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(index_dir), str(corpus)], stderr=subprocess.PIPE)
     deadline = time.time() + 120

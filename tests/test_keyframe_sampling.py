@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import render_pattern, write_fixed_gop
 
-from vidsearch.indexers import video
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
-from vidsearch.indexers.sampling import snap_tolerance, snap_to_keyframes, uniform_indices
-from vidsearch.indexers.segmenting import open_segments
+from vidsearch.indexers.decode import video
+from vidsearch.indexers.decode.sampling import snap_to_keyframes, snap_tolerance, uniform_indices
+from vidsearch.indexers.decode.segmenting import open_segments
 
 SIZE = 64
 
@@ -60,12 +60,16 @@ def test_snapped_frames_are_unused_keyframes_within_the_tolerance(real_clips, go
         moved = got != exact
         assert all(int(i) in keys for i in got[moved]), clip
         assert np.all(np.abs(got - exact)[moved] <= tolerance), clip
-        assert len(set(got[moved].tolist())) == moved.sum() and not set(got[moved].tolist()) & set(got[~moved].tolist()), clip
+        assert len(set(got[moved].tolist())) == moved.sum() and not set(got[moved].tolist()) & set(
+            got[~moved].tolist()
+        ), clip
         # a target stays exact only where no free keyframe was within reach
         for i in np.flatnonzero(~moved):
             near = {k for k in keys if abs(k - exact[i]) <= tolerance} - set(got.tolist())
             assert exact[i] in keys or not near, (clip, exact[i], near)
-        np.testing.assert_array_equal(sample.frames, np.stack([video.resize_frame(full[i], SIZE) for i in got]), err_msg=str(clip))
+        np.testing.assert_array_equal(
+            sample.frames, np.stack([video.resize_frame(full[i], SIZE) for i in got]), err_msg=str(clip)
+        )
         snapped_somewhere |= bool(moved.any())
         kept_somewhere |= bool((~moved & ~np.isin(exact, list(keys))).any())
     assert snapped_somewhere and kept_somewhere  # both branches were exercised
@@ -76,7 +80,9 @@ def test_exact_sampling_is_unchanged(real_clips, gop_clips):
         full, _ = _decoded(clip)
         exact = video.sample_clip(clip, 32, SIZE)
         np.testing.assert_array_equal(exact.indices, uniform_indices(len(full), 32))
-        np.testing.assert_array_equal(exact.frames, np.stack([video.resize_frame(full[i], SIZE) for i in exact.indices]))
+        np.testing.assert_array_equal(
+            exact.frames, np.stack([video.resize_frame(full[i], SIZE) for i in exact.indices])
+        )
         np.testing.assert_array_equal(video.sample_frames(clip, 32, SIZE), exact.frames)
 
 
@@ -102,9 +108,17 @@ def test_snapped_targets_cost_one_decoded_frame(gop_clips, monkeypatch):
 def test_snapping_rule():
     # 9 and 11 equally near 10: the earlier; 24 within 5 of 20; none within 5 of 30
     assert snap_to_keyframes(np.array([0, 10, 20, 30]), np.array([0, 9, 11, 24]), 5).tolist() == [0, 9, 24, 30]
-    assert snap_to_keyframes(np.array([0, 10, 20]), np.array([0, 15]), 5).tolist() == [0, 15, 20]  # 10 wins 15, 20 stays
+    assert snap_to_keyframes(np.array([0, 10, 20]), np.array([0, 15]), 5).tolist() == [
+        0,
+        15,
+        20,
+    ]  # 10 wins 15, 20 stays
     assert snap_to_keyframes(np.array([0, 10, 20]), np.array([0, 16]), 5).tolist() == [0, 10, 16]  # only 20 reaches 16
-    assert snap_to_keyframes(np.array([0, 10, 20]), np.array([0, 20]), 5).tolist() == [0, 10, 20]  # a target on a keyframe keeps it
+    assert snap_to_keyframes(np.array([0, 10, 20]), np.array([0, 20]), 5).tolist() == [
+        0,
+        10,
+        20,
+    ]  # a target on a keyframe keeps it
     # a tolerance wider than the spacing can cross targets over: still returned in time order
     assert snap_to_keyframes(np.array([10, 20]), np.array([7, 12]), 13).tolist() == [7, 12]
     short = uniform_indices(5, 8)  # shorter than T: targets under a frame apart, nothing moves
@@ -112,7 +126,7 @@ def test_snapping_rule():
 
 
 def test_segments_and_parts_record_the_snapped_indices(gop_clips):
-    from vidsearch.indexers.split_decode import sample_part
+    from vidsearch.indexers.decode.split import sample_part
 
     clip = gop_clips[100]
     config = ExtractorConfig(num_frames=32, segment=SegmentConfig(mode="none"), sampling="keyframes")
@@ -147,7 +161,9 @@ def test_sampling_is_part_of_the_config():
     old = {k: v for k, v in exact.to_dict().items() if k != "sampling"}
     assert ExtractorConfig.from_dict(old) == exact
     assert exact.fingerprint() == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
-    assert any(d.startswith("sampling:") for d in snapped.differences(ExtractorConfig(segment=SegmentConfig(mode="none"))))
+    assert any(
+        d.startswith("sampling:") for d in snapped.differences(ExtractorConfig(segment=SegmentConfig(mode="none")))
+    )
     with pytest.raises(ValueError, match="segment mode 'none'"):
         ExtractorConfig(segment=SegmentConfig(mode="shots"), sampling="keyframes")
     with pytest.raises(ValueError, match="sampling must be"):

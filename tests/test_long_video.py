@@ -6,12 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
-
 from conftest import render_pattern
-from vidsearch.bench.cutlist import match_cuts
+
+from benchmarks.cutlist import match_cuts
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
-from vidsearch.indexers.segmenting import open_segments
-from vidsearch.indexers.video import write_video
+from vidsearch.indexers.decode.segmenting import open_segments
+from vidsearch.indexers.decode.video import write_video
 
 FPS = 10.0
 # One cycle of shots (seconds): a normal shot, a long one (windows), a short one (joins the next), a normal one.
@@ -74,7 +74,9 @@ def test_long_video_is_decoded_once_with_a_bounded_buffer(long_video):
 def test_long_video_indexes_segment_by_segment(long_video, tmp_path):
     from vidsearch.retrieval.index import Index
 
-    index = Index.open_or_create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SEGMENT))
+    index = Index.open_or_create(
+        tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SEGMENT)
+    )
     report = index.add([long_video])
     assert report.ok and report.added == 1
     if not hasattr(index, "segments_of"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidsearch.indexers.moments import moment_stack, semantic_moments
+from vidsearch.indexers.descriptors.moments import moment_stack, semantic_moments
 from vidsearch.retrieval.scoring import moment_contributions
 
 
@@ -83,7 +83,7 @@ def test_rejects_single_frame():
 def test_temporal_std_is_torch_std():
     """The moments' fast spread equals torch.std over time (within float32 rounding), on tokens
     whose mean is far from zero as well as centred ones."""
-    from vidsearch.indexers.moments import centred_in_time, temporal_std
+    from vidsearch.indexers.descriptors.moments import centred_in_time, temporal_std
 
     gen = torch.Generator().manual_seed(0)
     for offset in (0.0, 50.0):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from vidsearch.bench.real_footage import change_appearance
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.flow_descriptor import FLOW_DIM, flow_descriptor
-from vidsearch.indexers.moments import direction_aware_moments, semantic_moments
-from vidsearch.indexers.video import decode_all, resize_frame
+from vidsearch.indexers.decode.video import decode_all, resize_frame
+from vidsearch.indexers.descriptors.flow import FLOW_DIM, flow_descriptor
+from vidsearch.indexers.descriptors.moments import direction_aware_moments, semantic_moments
 from vidsearch.retrieval.calibration import Calibration, estimate, sample_items
 from vidsearch.retrieval.types import FusionWeights
 
@@ -30,7 +31,9 @@ def _float64_blocks(x: np.ndarray, alpha) -> list[np.ndarray]:
 def _tokens(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(32, 64, 48)).astype(np.float32)
-    return x + (np.linspace(0, 2, 32, dtype=np.float32) ** 2)[:, None, None] * rng.normal(size=(1, 64, 48)).astype(np.float32)
+    return x + (np.linspace(0, 2, 32, dtype=np.float32) ** 2)[:, None, None] * rng.normal(size=(1, 64, 48)).astype(
+        np.float32
+    )
 
 
 def test_direction_aware_moments_match_float64_reference_and_zero_delta_is_published():
@@ -41,7 +44,9 @@ def test_direction_aware_moments_match_float64_reference_and_zero_delta_is_publi
     ours = direction_aware_moments(torch.from_numpy(x), alpha, delta).numpy()
     np.testing.assert_allclose(ours, ref / np.linalg.norm(ref), atol=1e-5)
     published = np.concatenate(_float64_blocks(x64, alpha))
-    np.testing.assert_allclose(direction_aware_moments(x, alpha, (0.0, 0.0, 0.0)).numpy(), published / np.linalg.norm(published), atol=1e-5)
+    np.testing.assert_allclose(
+        direction_aware_moments(x, alpha, (0.0, 0.0, 0.0)).numpy(), published / np.linalg.norm(published), atol=1e-5
+    )
     assert torch.equal(direction_aware_moments(x, alpha, (0, 0, 0)), semantic_moments(x, alpha))
 
 
@@ -140,7 +145,10 @@ def test_calibration_is_stable_across_save_and_reload(tmp_path):
     again = Calibration.load(tmp_path)
     assert again is not None and again.n_items == 1000
     raw = np.random.default_rng(2).uniform(-1, 1, 200)
-    np.testing.assert_array_equal(again.percentile(raw, "both", FusionWeights(0.6, 0.1, 0.3)), cal.percentile(raw, "both", FusionWeights(0.6, 0.1, 0.3)))
+    np.testing.assert_array_equal(
+        again.percentile(raw, "both", FusionWeights(0.6, 0.1, 0.3)),
+        cal.percentile(raw, "both", FusionWeights(0.6, 0.1, 0.3)),
+    )
     assert not again.is_stale(1100) and again.is_stale(1300) and again.is_stale(700)
     np.testing.assert_array_equal(sample_items(5000, 400, seed=3), sample_items(5000, 400, seed=3))
     (tmp_path / "calibration.npz").write_bytes(b"not a zip")
@@ -149,7 +157,7 @@ def test_calibration_is_stable_across_save_and_reload(tmp_path):
 
 def _copies(bikes: np.ndarray, folder) -> dict[str, str]:
     """A real clip, its recoloured copy (same motion) and its time-reversed copy (same look)."""
-    from vidsearch.indexers.video import write_video
+    from vidsearch.indexers.decode.video import write_video
 
     folder.mkdir(parents=True, exist_ok=True)
     clips = {

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers import encode_stage
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decode.segmenting import open_segments
 from vidsearch.indexers.encode_stage import PrecisionError, SegmentEncoder
 from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.encoders import precision as precision_module
 from vidsearch.indexers.encoders.precision import autocast, resolve_device, resolve_precision
 from vidsearch.indexers.pipeline import run_pipeline
 from vidsearch.indexers.runtime import RuntimeConfig
-from vidsearch.indexers.segmenting import open_segments
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,13 @@ def tiny():
 
 
 def test_runtime_settings_are_validated_before_any_work():
-    for bad in ({"device": "tpu"}, {"precision": "int8"}, {"decode_workers": -1}, {"batch_frames": 0}, {"ray_address": "ray://x:10001"}):
+    for bad in (
+        {"device": "tpu"},
+        {"precision": "int8"},
+        {"decode_workers": -1},
+        {"batch_frames": 0},
+        {"ray_address": "ray://x:10001"},
+    ):
         with pytest.raises(ValueError):
             RuntimeConfig(**bad)
 
@@ -40,7 +46,13 @@ def test_unavailable_device_is_refused_with_the_reason():
     with pytest.raises(ValueError, match="no CUDA GPU"):
         resolve_device("cuda")
     with pytest.raises(ValueError, match="no CUDA GPU"):
-        run_pipeline([], ExtractorConfig(backbone="tiny-random"), load_encoder("tiny-random"), runtime=RuntimeConfig(device="cuda"), on_result=print)
+        run_pipeline(
+            [],
+            ExtractorConfig(backbone="tiny-random"),
+            load_encoder("tiny-random"),
+            runtime=RuntimeConfig(device="cuda"),
+            on_result=print,
+        )
 
 
 def test_auto_precision_per_device(monkeypatch, tiny):
@@ -162,7 +174,13 @@ def test_guard_verdict_is_cached_and_decides_later_runs_without_the_fp32_pass(mo
     assert not first.guard.cached and first.guard.min_cosine >= 0.999
     placed = []
     original_place = type(tiny).place
-    monkeypatch.setattr(type(tiny), "place", lambda self, device="cpu", precision="fp32": placed.append(precision) or original_place(self, device, precision))
+    monkeypatch.setattr(
+        type(tiny),
+        "place",
+        lambda self, device="cpu", precision="fp32": (
+            placed.append(precision) or original_place(self, device, precision)
+        ),
+    )
     second = SegmentEncoder(tiny, config, RuntimeConfig(precision="fp16"))
     assert second.guard.cached and second.guard.min_cosine == first.guard.min_cosine
     second.encode(segments)
@@ -177,13 +195,22 @@ def test_guard_verdict_is_cached_and_decides_later_runs_without_the_fp32_pass(mo
 def test_encoder_threads_are_set_for_the_run_and_restored(monkeypatch, real_clips, tiny):
     seen = []
     original = type(tiny).encode
-    monkeypatch.setattr(type(tiny), "encode", lambda self, frames, batch_size=32, on_device=False: seen.append(torch.get_num_threads()) or original(self, frames, batch_size, on_device))
+    monkeypatch.setattr(
+        type(tiny),
+        "encode",
+        lambda self, frames, batch_size=32, on_device=False: (
+            seen.append(torch.get_num_threads()) or original(self, frames, batch_size, on_device)
+        ),
+    )
     config = ExtractorConfig(backbone="tiny-random", num_frames=4).with_weights(tiny.weights_id)
     clip = [real_clips / "bikes.mp4"]
     saved = torch.get_num_threads()
     torch.set_num_threads(2)
     before = 2
-    for runtime, expected in ((RuntimeConfig(precision="fp32", decode_workers=1), before), (RuntimeConfig(precision="fp32", decode_workers=0, encoder_threads=1), 1)):
+    for runtime, expected in (
+        (RuntimeConfig(precision="fp32", decode_workers=1), before),
+        (RuntimeConfig(precision="fp32", decode_workers=0, encoder_threads=1), 1),
+    ):
         seen.clear()
         run_pipeline(clip, config, tiny, runtime=runtime, on_result=lambda r: None)
         assert seen and set(seen) == {expected}

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.cutlist import join_clips, write_recoloured
 from vidsearch.app.cli import app
-from vidsearch.bench.cutlist import join_clips, write_recoloured
 
 runner = CliRunner()
 
@@ -19,12 +19,36 @@ def test_index_segmentation_options_are_stored_and_checked(tmp_path, make_clip):
     make_clip("a.mp4", folder=corpus, n_frames=48)  # 3 s at 16 fps
     idx = tmp_path / "idx"
     args = ["index", str(corpus), "--index", str(idx), "-b", "tiny-random", "-T", "8"]
-    result = runner.invoke(app, [*args, "--segment", "window", "--window", "1", "--stride", "1", "--min-seconds", "0.5"])
+    result = runner.invoke(
+        app, [*args, "--segment", "window", "--window", "1", "--stride", "1", "--min-seconds", "0.5"]
+    )
     assert result.exit_code == 0, result.output
     segment = json.loads((idx / "manifest.json").read_text())["config"]["segment"]
-    assert segment == {"mode": "window", "detector": "scenedetect", "min_seconds": 0.5, "max_seconds": 10.0, "window": 1.0, "stride": 1.0}
+    assert segment == {
+        "mode": "window",
+        "detector": "scenedetect",
+        "min_seconds": 0.5,
+        "max_seconds": 10.0,
+        "window": 1.0,
+        "stride": 1.0,
+    }
     # settings the mode does not use are not part of it: same segmentation, same index
-    same = runner.invoke(app, [*args, "--segment", "window", "--window", "1", "--stride", "1", "--min-seconds", "0.5", "--detector", "transnetv2"])
+    same = runner.invoke(
+        app,
+        [
+            *args,
+            "--segment",
+            "window",
+            "--window",
+            "1",
+            "--stride",
+            "1",
+            "--min-seconds",
+            "0.5",
+            "--detector",
+            "transnetv2",
+        ],
+    )
     assert same.exit_code == 0, same.output
     # another segmentation on the same index is refused, never mixed
     again = runner.invoke(app, [*args, "--segment", "none"])
@@ -72,7 +96,9 @@ def test_a_segment_is_the_same_vector_as_its_time_range_queried_from_the_file(re
     from vidsearch.retrieval.index import Index
 
     path = real_clips / "bikes.mp4"  # six shots: several segments from one real file
-    index = Index.open_or_create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="shots")))
+    index = Index.open_or_create(
+        tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="shots"))
+    )
     assert index.add([path]).ok
     segments = index.segments_of(str(path))
     assert len(segments) >= 4
@@ -81,7 +107,9 @@ def test_a_segment_is_the_same_vector_as_its_time_range_queried_from_the_file(re
     fresh = embed_clip(path, index.config, index.encoder, start_s=seg["start_s"], end_s=seg["end_s"]).moments
     cosine = float(stored @ fresh / np.linalg.norm(stored) / np.linalg.norm(fresh))
     shifted = embed_clip(path, index.config, index.encoder, start_s=seg["start_s"] + 0.2, end_s=seg["end_s"]).moments
-    assert cosine > 0.99999 > float(stored @ shifted / np.linalg.norm(stored) / np.linalg.norm(shifted))  # stored vectors are float16
+    assert (
+        cosine > 0.99999 > float(stored @ shifted / np.linalg.norm(stored) / np.linalg.norm(shifted))
+    )  # stored vectors are float16
     poster = index.poster(seg["id"])
     assert poster is not None and poster[:2] == b"\xff\xd8"
 
@@ -94,14 +122,20 @@ def test_plan_uses_an_indexed_segment_directly(real_clips, tmp_path):
 
     path = real_clips / "bikes.mp4"
     idx = tmp_path / "idx"
-    index = Index.open_or_create(idx, ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="shots")))
+    index = Index.open_or_create(
+        idx, ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="shots"))
+    )
     assert index.add([path]).ok
     seg = index.segments_of(str(path))[2]
     out = tmp_path / "plan"
-    result = runner.invoke(generation_app, ["plan", "--id", str(seg["id"]), "--index", str(idx), "-o", str(out), "--segments", "2"])
+    result = runner.invoke(
+        generation_app, ["plan", "--id", str(seg["id"]), "--index", str(idx), "-o", str(out), "--segments", "2"]
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads((out / "plan.json").read_text())
     assert plan["source"]["clip_id"] == seg["id"] and plan["source"]["start_s"] == pytest.approx(seg["start_s"])
     assert plan["source"]["frame_count"] == seg["end_frame"] - seg["start_frame"]
-    both = runner.invoke(generation_app, ["plan", str(path), "--id", str(seg["id"]), "--index", str(idx), "-o", str(out)])
+    both = runner.invoke(
+        generation_app, ["plan", str(path), "--id", str(seg["id"]), "--index", str(idx), "-o", str(out)]
+    )
     assert both.exit_code == 2 and "one of CLIP" in both.output

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
-from vidsearch.indexers.segmenting import SegmentPlanner, open_segments
+from vidsearch.indexers.decode.segmenting import SegmentPlanner, open_segments
 
 FPS = 10.0
 
@@ -51,7 +51,13 @@ def test_streaming_planner_equals_planning_with_every_cut_known():
     for _ in range(30):
         n = int(rng.integers(5, 400))
         cuts = sorted(set(rng.integers(1, n, int(rng.integers(0, 12))).tolist()))
-        kw = dict(mode="shots", min_seconds=float(rng.choice([0.0, 0.5, 1.0])), max_seconds=6.0, window=float(rng.choice([2.0, 3.0])), stride=float(rng.choice([1.0, 2.0, 3.0])))
+        kw = dict(
+            mode="shots",
+            min_seconds=float(rng.choice([0.0, 0.5, 1.0])),
+            max_seconds=6.0,
+            window=float(rng.choice([2.0, 3.0])),
+            stride=float(rng.choice([1.0, 2.0, 3.0])),
+        )
         whole = plan(cuts, n, None, **kw)
         assert plan(cuts, n, 1, **kw) == whole
         starts = [s for s, _ in whole]
@@ -65,13 +71,20 @@ def test_window_segments_stream_from_either_decoder_and_match_range_sampling(rea
     """Window mode on a real clip: frames sampled in the one pass equal a seek-based range sample."""
     if decoder == "decord":
         pytest.importorskip("decord")
-    from vidsearch.indexers.video import sample_clip
+    from vidsearch.indexers.decode.video import sample_clip
 
     path = real_clips / "bikes.mp4"  # 250 frames at 25 fps
-    config = ExtractorConfig(backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="window", window=3.0, stride=3.0))
+    config = ExtractorConfig(
+        backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="window", window=3.0, stride=3.0)
+    )
     stream = open_segments(path, config, 56, decoder)
     segments = list(stream.segments)
-    assert [(s.start_frame, s.end_frame) for s in segments] == [(0, 75), (75, 150), (150, 225), (225, 250)]  # 1 s tail: not < min
+    assert [(s.start_frame, s.end_frame) for s in segments] == [
+        (0, 75),
+        (75, 150),
+        (150, 225),
+        (225, 250),
+    ]  # 1 s tail: not < min
     assert stream.counters.decoded_frames == 250
     seg = segments[1]
     expected = sample_clip(path, 8, 56, "stretch", decoder, seg.start_s, seg.end_s).frames

@@ -11,17 +11,17 @@ import pytest
 
 from vidsearch.generation.errors import GenerationError
 from vidsearch.generation.pacing import pace_deviation
-from vidsearch.generation.semref import SemrefOptions, build_package
-from vidsearch.generation.semref_compressor import CompressorConfig, load_compressor
-from vidsearch.generation.semref_package import PACKAGE_SCHEMA, load_package
-from vidsearch.generation.semref_retime import retime_sequence
-from vidsearch.generation.semref_sampling import ReferenceSpan, sample_reference, semantic_frame_count
-from vidsearch.generation.semref_tokens import pool_tokens, semantic_tokens, sequence_embeddings
-from vidsearch.generation.semref_training import index_spans, split_segments, train_from_index
+from vidsearch.generation.semref.builder import SemrefOptions, build_package
+from vidsearch.generation.semref.compressor import CompressorConfig, load_compressor
+from vidsearch.generation.semref.package import PACKAGE_SCHEMA, load_package
+from vidsearch.generation.semref.retime import retime_sequence
+from vidsearch.generation.semref.sampling import ReferenceSpan, sample_reference, semantic_frame_count
+from vidsearch.generation.semref.tokens import pool_tokens, semantic_tokens, sequence_embeddings
+from vidsearch.generation.semref.training import index_spans, split_segments, train_from_index
 from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decode.video import probe, sample_clip
+from vidsearch.indexers.descriptors.spf import compute_spf
 from vidsearch.indexers.encoders import load_encoder
-from vidsearch.indexers.spf import compute_spf
-from vidsearch.indexers.video import probe, sample_clip
 
 FPS = 4.0  # denser than SemanticGen's 1.6 so the short real clips give enough tokens to learn from
 GRID = 4
@@ -144,7 +144,9 @@ def test_package_round_trip_shapes_rates_and_keyframes(trained, real_clips, enco
 def test_package_refuses_a_compressor_of_another_encoder(trained, real_clips, tmp_path):
     other = load_encoder("raw-pixels")
     with pytest.raises(GenerationError, match="trained on tokens of tiny-random"):
-        build_package([ReferenceSpan(str(real_clips / "bikes.mp4"))], tmp_path / "p", other, trained.compressor, SemrefOptions())
+        build_package(
+            [ReferenceSpan(str(real_clips / "bikes.mp4"))], tmp_path / "p", other, trained.compressor, SemrefOptions()
+        )
     assert not (tmp_path / "p").exists()  # refused before any work
 
 
@@ -178,7 +180,11 @@ def test_default_backbone_package_from_a_compressor_trained_on_real_dinov2_token
     held = result.metrics["heldout"]
     assert held["recon_mse"] < held["mean_baseline_mse"]
     manifest = build_package(
-        [ReferenceSpan(str(real_clips / "bikes.mp4"), 0.0, 5.0)], tmp_path / "pkg", idx.encoder, result.compressor, SemrefOptions(grid=GRID)
+        [ReferenceSpan(str(real_clips / "bikes.mp4"), 0.0, 5.0)],
+        tmp_path / "pkg",
+        idx.encoder,
+        result.compressor,
+        SemrefOptions(grid=GRID),
     )
     assert manifest["encoder"]["name"] == "dinov2-s14" and manifest["encoder"]["token_dim"] == 384
     assert manifest["references"][0]["semantic_frames"] == 8

@@ -27,7 +27,22 @@ def _run(*args: str):
 
 
 def test_train_then_build_from_id_query_and_clip(index_dir, real_clips, tmp_path):
-    res = _run("semref", "train-compressor", "--index", index_dir, "--epochs", 3, "--hidden", 16, "--grid", 4, "--dim", 4, "--device", "cpu")
+    res = _run(
+        "semref",
+        "train-compressor",
+        "--index",
+        index_dir,
+        "--epochs",
+        3,
+        "--hidden",
+        16,
+        "--grid",
+        4,
+        "--dim",
+        4,
+        "--device",
+        "cpu",
+    )
     assert res.exit_code == 0, res.output
     assert "heldout" in res.output and "recall@1" in res.output
     saved = json.loads((index_dir / "semref-compressor" / "compressor.json").read_text())
@@ -40,7 +55,21 @@ def test_train_then_build_from_id_query_and_clip(index_dir, real_clips, tmp_path
     assert manifest["grid"]["side"] == 4  # taken from the compressor
 
     query = real_clips / "bikes.mp4"
-    res = _run("semref", "--from-query", query, "--top", 2, "--index", index_dir, "-o", tmp_path / "q", "--pace", "0,0.1,1", "--steps", 10)
+    res = _run(
+        "semref",
+        "--from-query",
+        query,
+        "--top",
+        2,
+        "--index",
+        index_dir,
+        "-o",
+        tmp_path / "q",
+        "--pace",
+        "0,0.1,1",
+        "--steps",
+        10,
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "q" / "manifest.json").read_text())
     assert len(manifest["references"]) == 2 and manifest["query"]["top"] == 2
@@ -54,7 +83,17 @@ def test_train_then_build_from_id_query_and_clip(index_dir, real_clips, tmp_path
 
 
 def test_uncompressed_package_needs_no_compressor(real_clips, tmp_path):
-    res = _run("semref", real_clips / "carphone_pristine.mp4", "--no-compress", "--encoder", "tiny-random", "--index", tmp_path / "none", "-o", tmp_path / "p")
+    res = _run(
+        "semref",
+        real_clips / "carphone_pristine.mp4",
+        "--no-compress",
+        "--encoder",
+        "tiny-random",
+        "--index",
+        tmp_path / "none",
+        "-o",
+        tmp_path / "p",
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
     assert manifest["compressor"] is None and set(manifest["tensors"]) == {"r0.tokens", "r0.times_s"}
@@ -71,7 +110,9 @@ def test_user_errors_are_one_line(index_dir, real_clips, tmp_path):
     assert res.exit_code == 2 and "train-compressor" in res.output
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
-    res = _run("semref", bad, "--no-compress", "--encoder", "tiny-random", "--index", tmp_path / "none", "-o", tmp_path / "x")
+    res = _run(
+        "semref", bad, "--no-compress", "--encoder", "tiny-random", "--index", tmp_path / "none", "-o", tmp_path / "x"
+    )
     assert res.exit_code == 2 and "notes.mp4" in res.output and "Traceback" not in res.output
     res = _run("semref", "--id", 1, "--index", index_dir, "-o", tmp_path / "x", "--pace", "0,1,0.5")
     assert res.exit_code == 2 and "not monotone" in res.output

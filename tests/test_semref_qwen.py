@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidsearch.generation.semref_tokens import semantic_tokens
+from vidsearch.generation.semref.tokens import semantic_tokens
 from vidsearch.indexers.encoders import load_encoder
 
 
@@ -16,13 +16,27 @@ def qwen_folder(tmp_path_factory):
     transformers = pytest.importorskip("transformers")
     config = transformers.Qwen2_5_VLConfig(
         text_config={
-            "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "num_key_value_heads": 1, "vocab_size": 128, "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]},
-            "bos_token_id": 0, "eos_token_id": 1,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "vocab_size": 128,
+            "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]},
+            "bos_token_id": 0,
+            "eos_token_id": 1,
         },
         vision_config={
-            "depth": 2, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2, "out_hidden_size": 24,
-            "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 112, "fullatt_block_indexes": [1],
+            "depth": 2,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_heads": 2,
+            "out_hidden_size": 24,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "fullatt_block_indexes": [1],
         },
     )
     torch.manual_seed(0)

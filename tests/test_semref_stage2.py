@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from vidsearch.generation.errors import GenerationError
-from vidsearch.generation.semref_package import load_package, write_package
-from vidsearch.generation.semref_stage2 import (
+from vidsearch.generation.semref.package import load_package, write_package
+from vidsearch.generation.semref.stage2 import (
     SemanticInContextTransformer,
     add_semantic_noise,
     package_sequence,
@@ -121,7 +121,19 @@ def test_rae_style_noise_is_seeded_and_has_the_requested_scale(transformer, pack
     model = SemanticInContextTransformer(transformer, SEM_D)
     with torch.no_grad():
         clean = model(**_latent_inputs(), semantics=sem, semantic_ids=ids)
-        n1 = model(**_latent_inputs(), semantics=sem, semantic_ids=ids, noise_std=0.5, generator=torch.Generator().manual_seed(3))
-        n2 = model(**_latent_inputs(), semantics=sem, semantic_ids=ids, noise_std=0.5, generator=torch.Generator().manual_seed(3))
+        n1 = model(
+            **_latent_inputs(),
+            semantics=sem,
+            semantic_ids=ids,
+            noise_std=0.5,
+            generator=torch.Generator().manual_seed(3),
+        )
+        n2 = model(
+            **_latent_inputs(),
+            semantics=sem,
+            semantic_ids=ids,
+            noise_std=0.5,
+            generator=torch.Generator().manual_seed(3),
+        )
     torch.testing.assert_close(n1, n2)
     assert not torch.allclose(clean, n1, atol=1e-4)

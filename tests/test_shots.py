@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidsearch.bench.cutlist import BIKES_CUTS, join_clips, match_cuts
+from benchmarks.cutlist import BIKES_CUTS, join_clips, match_cuts
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
-from vidsearch.indexers.segmenting import SegmentPlanner, open_segments
+from vidsearch.indexers.decode.segmenting import SegmentPlanner, open_segments
+from vidsearch.indexers.decode.video import probe
 from vidsearch.indexers.shots import detect_cuts
-from vidsearch.indexers.video import probe
 
 TOLERANCE = 2  # frames
 
@@ -30,10 +30,12 @@ def test_transnetv2_stream_equals_the_packages_predict_frames(real_clips):
     import cv2
     import torch
 
+    from vidsearch.indexers.decode.video import iter_frames
     from vidsearch.indexers.shots.transnet import TransNetV2Detector, load_transnetv2
-    from vidsearch.indexers.video import iter_frames
 
-    frames = [cv2.resize(f, (48, 27), interpolation=cv2.INTER_AREA) for f in iter_frames(real_clips / "bikes.mp4").frames][:123]
+    frames = [
+        cv2.resize(f, (48, 27), interpolation=cv2.INTER_AREA) for f in iter_frames(real_clips / "bikes.mp4").frames
+    ][:123]
     expected, _ = load_transnetv2().predict_frames(torch.from_numpy(np.stack(frames)), quiet=True)
     det = TransNetV2Detector(25.0, 640, 272)
     det.record = True
@@ -51,7 +53,10 @@ def test_transnetv2_segmentation_splits_joined_real_clips_at_every_known_cut(joi
     """TransNetV2 inside the one decode pass: every true cut is a segment
     boundary within +-2 frames (min_seconds 0.2 s keeps bikes' 8-frame last shot a segment)."""
     video, truth = joined
-    config = ExtractorConfig(backbone="tiny-random", segment=SegmentConfig(mode="shots", detector="transnetv2", min_seconds=0.2, max_seconds=30.0))
+    config = ExtractorConfig(
+        backbone="tiny-random",
+        segment=SegmentConfig(mode="shots", detector="transnetv2", min_seconds=0.2, max_seconds=30.0),
+    )
     stream = open_segments(video.path, config, 56)
     segments = list(stream.segments)
     boundaries = [s.start_frame for s in segments[1:]]
@@ -100,4 +105,6 @@ def test_a_pre_cut_clip_is_one_segment(real_clips):
     config = ExtractorConfig(backbone="tiny-random", segment=SegmentConfig(mode="shots"))
     stream = open_segments(real_clips / "carphone_pristine.mp4", config, 56)
     segments = list(stream.segments)
-    assert [(s.start_frame, s.end_frame) for s in segments] == [(0, probe(real_clips / "carphone_pristine.mp4").frame_count)]
+    assert [(s.start_frame, s.end_frame) for s in segments] == [
+        (0, probe(real_clips / "carphone_pristine.mp4").frame_count)
+    ]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vidsearch.indexers.config import SpfConfig
-from vidsearch.indexers.spf import (
+from vidsearch.indexers.descriptors.spf import (
     SpfError,
     compute_spf,
     inverse_progress,
@@ -53,7 +53,9 @@ def slow_then_fast(t_count: int) -> np.ndarray:
     return np.where(t < 0.7, t * 0.3 / 0.7, 0.3 + (t - 0.7) / 0.3 * 0.7)
 
 
-@pytest.mark.parametrize(("t_count", "k", "sigma", "lam"), [(57, 30, 20.0, 1e-5), (20, 30, 20.0, 1e-5), (40, 5, 3.0, 1e-3)])
+@pytest.mark.parametrize(
+    ("t_count", "k", "sigma", "lam"), [(57, 30, 20.0, 1e-5), (20, 30, 20.0, 1e-5), (40, 5, 3.0, 1e-3)]
+)
 def test_banded_solve_equals_dense_reference(t_count, k, sigma, lam):
     z = RNG.standard_normal((t_count, 16))
     sparse = solve_progress(z, SpfConfig(k=k, sigma=sigma, lam=lam))

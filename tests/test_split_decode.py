@@ -10,15 +10,16 @@ import pytest
 from conftest import render_pattern
 from crashing_decoders import misbehaving_part
 
-from vidsearch.indexers import split_decode, video
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
-from vidsearch.indexers.decode_pool import DecodePool
-from vidsearch.indexers.decoding import FileDone, FileFailed, FileOpened, SegmentDecoded
+from vidsearch.indexers.decode import split as split_decode
+from vidsearch.indexers.decode import video
+from vidsearch.indexers.decode.events import FileDone, FileFailed, FileOpened, SegmentDecoded
+from vidsearch.indexers.decode.pool import DecodePool
+from vidsearch.indexers.decode.split import SplitRule
+from vidsearch.indexers.decode.video import VideoInfo
 from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.pipeline import run_pipeline
 from vidsearch.indexers.runtime import RuntimeConfig
-from vidsearch.indexers.split_decode import SplitRule
-from vidsearch.indexers.video import VideoInfo
 
 SIZE = 64
 
@@ -101,7 +102,13 @@ def test_a_split_file_gives_the_unsplit_events(real_clips, multi_gop):
         assert split[path][0].info == plain[path][0].info
         a, b = split[path][1].segment, plain[path][1].segment
         np.testing.assert_array_equal(a.frames, b.frames)
-        assert (a.index, a.start_frame, a.end_frame, a.start_s, a.end_s) == (b.index, b.start_frame, b.end_frame, b.start_s, b.end_s)
+        assert (a.index, a.start_frame, a.end_frame, a.start_s, a.end_s) == (
+            b.index,
+            b.start_frame,
+            b.end_frame,
+            b.start_s,
+            b.end_s,
+        )
         assert a.aux.keys() == b.aux.keys() == {"flow"}
         np.testing.assert_array_equal(a.aux["flow"], b.aux["flow"])
 
@@ -127,7 +134,9 @@ def test_a_crashing_or_hanging_part_fails_its_file_once(tmp_path, real_clips, mu
     for path in good:
         assert isinstance(events[path][-1], FileDone)
         expected = video.sample_frames(path, 8, SIZE)
-        np.testing.assert_array_equal(next(e for e in events[path] if isinstance(e, SegmentDecoded)).segment.frames, expected)
+        np.testing.assert_array_equal(
+            next(e for e in events[path] if isinstance(e, SegmentDecoded)).segment.frames, expected
+        )
 
 
 def test_the_pipeline_splits_a_long_file_and_gets_the_same_vectors(real_clips, multi_gop, monkeypatch):
@@ -140,7 +149,13 @@ def test_the_pipeline_splits_a_long_file_and_gets_the_same_vectors(real_clips, m
 
     def index(**runtime):
         results = {}
-        stats = run_pipeline(paths, config, tiny, runtime=RuntimeConfig(precision="fp32", **runtime), on_result=lambda r: results.setdefault(r.path, r))
+        stats = run_pipeline(
+            paths,
+            config,
+            tiny,
+            runtime=RuntimeConfig(precision="fp32", **runtime),
+            on_result=lambda r: results.setdefault(r.path, r),
+        )
         return results, stats
 
     split, stats = index(decode_workers=1, part_workers=2)
@@ -154,4 +169,6 @@ def test_the_pipeline_splits_a_long_file_and_gets_the_same_vectors(real_clips, m
     assert idle_stats.split_files == 1
     for path in paths:
         for other in (inline, whole, idle):
-            np.testing.assert_allclose(split[path].segments[0].features.moments, other[path].segments[0].features.moments, atol=1e-6)
+            np.testing.assert_allclose(
+                split[path].segments[0].features.moments, other[path].segments[0].features.moments, atol=1e-6
+            )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-
 from dataclasses import replace
 
 import numpy as np
@@ -13,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from vidsearch.indexers.config import PUBLISHED
+from vidsearch.indexers.decode.video import probe
 from vidsearch.indexers.features import embed_clip
 from vidsearch.indexers.pipeline import FileResult, SegmentResult
-from vidsearch.indexers.video import probe
-from vidsearch.retrieval import snapshot
 from vidsearch.retrieval.filters import FilterError
 from vidsearch.retrieval.index import Index
-from vidsearch.retrieval.store import LegacySchemaError
+from vidsearch.retrieval.store import snapshot
+from vidsearch.retrieval.store.manifest import LegacySchemaError
 from vidsearch.retrieval.types import RangeQuery
 
 # The published moments (motion = moments cosine), which these store/search tests assert on.
@@ -41,7 +40,11 @@ def _windowed_pipeline(monkeypatch, window_s: float = WINDOW_S):
                 end = min(start + window_s, info.duration)
                 feats = embed_clip(path, config, encoder, start_s=float(start), end_s=float(end))
                 poster = f"jpeg-{os.path.basename(path)}-{i}".encode()
-                segments.append(SegmentResult(i, int(start * info.fps), int(end * info.fps), float(start), float(end), feats, poster))
+                segments.append(
+                    SegmentResult(
+                        i, int(start * info.fps), int(end * info.fps), float(start), float(end), feats, poster
+                    )
+                )
             stats.clips += 1
             on_result(FileResult(path, info, segments))
         return stats
@@ -65,10 +68,16 @@ def test_segments_stored_searched_and_grouped(tmp_path, corpus, monkeypatch):
     report = idx.add([corpus])
     assert report.added == 3 and report.segments == 3 + 3 + 2 and len(idx) == 8
     segs = idx.segments_of(corpus / "lin.mp4")
-    assert [(s["segment_index"], s["start_s"], s["end_s"]) for s in segs] == [(0, 0.0, 1.0), (1, 1.0, 2.0), (2, 2.0, 3.0)]
+    assert [(s["segment_index"], s["start_s"], s["end_s"]) for s in segs] == [
+        (0, 0.0, 1.0),
+        (1, 1.0, 2.0),
+        (2, 2.0, 3.0),
+    ]
     assert idx.segments_of(segs[0]["file_id"]) == segs
     rec = idx.get(segs[1]["id"])
-    assert rec["path"] == str(corpus / "lin.mp4") and rec["duration"] == pytest.approx(3.0) and len(rec["spf_curve"]) == 64
+    assert (
+        rec["path"] == str(corpus / "lin.mp4") and rec["duration"] == pytest.approx(3.0) and len(rec["spf_curve"]) == 64
+    )
     assert idx.poster(segs[1]["id"]) == b"jpeg-lin.mp4-1"
 
     # an indexed segment id as query: itself excluded, others ranked by exact cosine
@@ -104,7 +113,9 @@ def test_segments_stored_searched_and_grouped(tmp_path, corpus, monkeypatch):
     # batches cover every live segment once, with file columns joined
     seen = {}
     for batch_ids, cols in idx.iter_batches(["moments", "spf_curve", "path", "start_s"], batch_size=3):
-        assert cols["moments"].shape == (len(batch_ids), idx.manifest.moments_dim) and len(cols["path"]) == len(batch_ids)
+        assert cols["moments"].shape == (len(batch_ids), idx.manifest.moments_dim) and len(cols["path"]) == len(
+            batch_ids
+        )
         seen.update(zip(batch_ids.tolist(), cols["path"].tolist()))
     assert sorted(seen) == sorted(ids.tolist()) and seen[segs[0]["id"]] == str(corpus / "lin.mp4")
 
@@ -157,7 +168,12 @@ def test_filters_over_fragments_and_clean_errors(tmp_path, corpus, monkeypatch):
     with pytest.raises(FilterError) as err:
         idx.filter_ids("no_such_column > 1")
     message = str(err.value)
-    assert "no_such_column" in message and "Columns: id, file_id" in message and "LINE" not in message and "/" not in message.split("Columns")[0]
+    assert (
+        "no_such_column" in message
+        and "Columns: id, file_id" in message
+        and "LINE" not in message
+        and "/" not in message.split("Columns")[0]
+    )
     with pytest.raises(FilterError, match="Columns"):
         idx.filter_ids("nonexistent_fn(start_s) > 1")
     with pytest.raises(FilterError):  # only the index's own fragments are readable
@@ -169,7 +185,7 @@ def test_file_and_segment_level_filters_match_the_general_query(tmp_path, corpus
     only skip the join with the files; with two fragments (one read from Parquet, written before
     the Arrow tables) and a deleted segment they admit exactly the ids of the general query."""
     from vidsearch.retrieval import filters
-    from vidsearch.retrieval.fragment import SEGMENT_TABLE
+    from vidsearch.retrieval.store.fragment import SEGMENT_TABLE
 
     _windowed_pipeline(monkeypatch)
     idx = Index.create(tmp_path / "idx", TINY)
@@ -178,7 +194,13 @@ def test_file_and_segment_level_filters_match_the_general_query(tmp_path, corpus
     idx.add([corpus])
     idx.remove([idx.segments_of(corpus / "circle.mp4")[0]["id"]])
     idx = Index.open(tmp_path / "idx")
-    by_file = ["duration > 2.5", "path LIKE '%zig%' OR width < 0", "fps = 16 AND duration < 2.5", "1 = 1", "duration > 1e9"]
+    by_file = [
+        "duration > 2.5",
+        "path LIKE '%zig%' OR width < 0",
+        "fps = 16 AND duration < 2.5",
+        "1 = 1",
+        "duration > 1e9",
+    ]
     by_segment = ["segment_duration < 1.5", "start_s >= 1 AND segment_index < 2", "end_s > 1e9", "linearity_max >= 0"]
     roads: list[str] = []
     real = {name: getattr(filters.MetadataFilter, name) for name in ("_file_level", "_segment_level")}
@@ -196,12 +218,16 @@ def test_file_and_segment_level_filters_match_the_general_query(tmp_path, corpus
     fast = [idx.filter_ids(w).tolist() for w in by_file + by_segment]
     assert [r for r in roads if r] == ["_file_level"] * len(by_file) + ["_segment_level"] * len(by_segment)
     roads.clear()
-    assert idx.filter_ids("start_s >= 1 AND path LIKE '%zig%'").tolist() and not any(roads)  # both kinds: the general query
+    assert idx.filter_ids("start_s >= 1 AND path LIKE '%zig%'").tolist() and not any(
+        roads
+    )  # both kinds: the general query
     for name in real:
         monkeypatch.setattr(filters.MetadataFilter, name, lambda self, w: None)
     general = filters.MetadataFilter(idx._reader)
     assert fast == [general.ids(w).tolist() for w in by_file + by_segment]
-    assert fast[0] and fast[4] == [] and len(fast[3]) == len(idx) == 7 and fast[5] and fast[7] == [] and len(fast[8]) == 7
+    assert (
+        fast[0] and fast[4] == [] and len(fast[3]) == len(idx) == 7 and fast[5] and fast[7] == [] and len(fast[8]) == 7
+    )
 
 
 SCHEMA_1 = pa.schema(
@@ -255,10 +281,19 @@ def test_schema_1_index_is_refused_clearly_then_migrated(tmp_path, corpus):
     result = runner.invoke(app, ["migrate", "--index", str(tmp_path / "old")])
     assert result.exit_code == 0, result.output
     idx = Index.open(tmp_path / "old")
-    assert len(idx) == 3 and not (tmp_path / "old" / "clips.parquet").exists() and not list((tmp_path / "old").glob("*.faiss"))
+    assert (
+        len(idx) == 3
+        and not (tmp_path / "old" / "clips.parquet").exists()
+        and not list((tmp_path / "old").glob("*.faiss"))
+    )
     for row in rows:  # ids kept, one whole-file segment each, vectors as stored (float16 precision)
         rec = idx.get(row["id"])
-        assert (rec["path"], rec["file_id"], rec["start_s"], rec["end_s"]) == (row["path"], row["id"], 0.0, row["duration"])
+        assert (rec["path"], rec["file_id"], rec["start_s"], rec["end_s"]) == (
+            row["path"],
+            row["id"],
+            0.0,
+            row["duration"],
+        )
         np.testing.assert_allclose(idx.moments([row["id"]])[0], row["moments"], atol=2e-3)
         np.testing.assert_allclose(rec["spf_curve"], row["spf_curve"], atol=1e-3)
     assert idx.config.segment.mode == "none"
@@ -285,7 +320,10 @@ def test_aux_descriptors_stored_as_columns(tmp_path, corpus, monkeypatch):
     monkeypatch.setattr(index_module, "run_pipeline", with_aux)
     idx = Index.create(tmp_path / "idx", TINY)
     idx.add([corpus])
-    assert Index.open(tmp_path / "idx").manifest.aux_dims == {"activity": 2, "flow": 5}  # activity is always kept (curation)
+    assert Index.open(tmp_path / "idx").manifest.aux_dims == {
+        "activity": 2,
+        "flow": 5,
+    }  # activity is always kept (curation)
     sid = idx.records()[0]["id"]
     np.testing.assert_allclose(idx.get(sid)["aux_flow"], idx.moments([sid])[0][:5] * 2, atol=2e-3)
     np.testing.assert_allclose(idx.features_of(sid).aux["flow"], idx.get(sid)["aux_flow"])
@@ -302,12 +340,16 @@ def test_cli_segments_range_query_info_compact(tmp_path, corpus, monkeypatch):
     runner = CliRunner()
     index = ["--index", str(tmp_path / "idx")]
     assert runner.invoke(app, ["index", str(corpus), *index, "-b", "tiny-random", "-T", "8"]).exit_code == 0
-    result = runner.invoke(app, ["query", str(corpus / "lin.mp4"), "--start", "1", "--end", "2", *index, "--json", "-k", "3"])
+    result = runner.invoke(
+        app, ["query", str(corpus / "lin.mp4"), "--start", "1", "--end", "2", *index, "--json", "-k", "3"]
+    )
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
     assert len(hits) == 3 and all({"start_s", "end_s", "file_id", "segment_index"} <= set(h) for h in hits)
     assert not any(h["path"].endswith("lin.mp4") and h["start_s"] == 1.0 for h in hits)  # the stored range itself
-    grouped = json.loads(runner.invoke(app, ["query", str(corpus / "zig.mp4"), *index, "--json", "--group-by", "file"]).output)
+    grouped = json.loads(
+        runner.invoke(app, ["query", str(corpus / "zig.mp4"), *index, "--json", "--group-by", "file"]).output
+    )
     assert sorted(os.path.basename(h["path"]) for h in grouped) == ["circle.mp4", "lin.mp4"]
     info = runner.invoke(app, ["info", str(corpus / "lin.mp4"), *index])
     assert info.exit_code == 0 and "segments: 3" in info.output and "1.00-2.00 s" in info.output
@@ -324,7 +366,7 @@ def test_cli_segments_range_query_info_compact(tmp_path, corpus, monkeypatch):
 def test_fragments_without_the_arrow_table_read_the_same_from_parquet(tmp_path, corpus, monkeypatch):
     """Records, pages, filters and searches of fragments written before the memory-mapped Arrow
     table (``segments.arrow``) come from their Parquet rows, identical to the table's."""
-    from vidsearch.retrieval.fragment import SEGMENT_TABLE
+    from vidsearch.retrieval.store.fragment import SEGMENT_TABLE
 
     _windowed_pipeline(monkeypatch, window_s=0.5)
     idx = Index.create(tmp_path / "idx", TINY)
@@ -335,8 +377,17 @@ def test_fragments_without_the_arrow_table_read_the_same_from_parquet(tmp_path, 
     def observe(index: Index) -> tuple:
         records = index.records()
         query = index.features_of(records[2]["id"])
-        hits = [(h.id, h.start_s, h.record["breakpoints"], h.record["indexed_at"]) for h in index.search(query, k=5, by="both")]
-        return records, index.page(1, 3), index.filter_ids("start_s >= 0.5").tolist(), hits, index.segments_of(records[0]["path"])
+        hits = [
+            (h.id, h.start_s, h.record["breakpoints"], h.record["indexed_at"])
+            for h in index.search(query, k=5, by="both")
+        ]
+        return (
+            records,
+            index.page(1, 3),
+            index.filter_ids("start_s >= 0.5").tolist(),
+            hits,
+            index.segments_of(records[0]["path"]),
+        )
 
     with_table = observe(Index.open(tmp_path / "idx"))
     for path in tables:

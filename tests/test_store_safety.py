@@ -15,9 +15,9 @@ import time
 import pytest
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.retrieval import snapshot
 from vidsearch.retrieval.index import Index
-from vidsearch.retrieval.store import IndexStoreError
+from vidsearch.retrieval.store import snapshot
+from vidsearch.retrieval.store.manifest import IndexStoreError
 
 TINY = ExtractorConfig(backbone="tiny-random", num_frames=8)
 
@@ -27,7 +27,7 @@ WRITER = textwrap.dedent(
     """
     import shutil, sys, time
     from pathlib import Path
-    from vidsearch.retrieval import fragment, compaction
+    from vidsearch.retrieval.store import compaction, fragment
     from vidsearch.retrieval.index import Index
 
     index_dir, corpus, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -39,12 +39,12 @@ WRITER = textwrap.dedent(
             time.sleep(0.5)
             return out
         if mode == "commit":
-            import vidsearch.retrieval.ingest as ingest
+            import vidsearch.retrieval.store.transaction as ingest
             ingest.write_files = slow
         else:
             compaction.write_fragment = slow
     if mode == "loop":  # ANN indexes from a handful of segments on, so readers use them too
-        from vidsearch.retrieval import ann
+        from vidsearch.retrieval.store import ann
         ann.ANN_THRESHOLD = 4
     idx = Index.open(index_dir)
     if mode == "compact":
@@ -76,7 +76,12 @@ def seeded(tmp_path, make_clip):
 
 
 def _writer(index_dir, corpus, mode):
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(index_dir), str(corpus), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(index_dir), str(corpus), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_reader_searches_while_writer_commits_and_compacts(seeded, monkeypatch):
@@ -153,7 +158,7 @@ def test_disk_full_during_commit_is_one_clear_error(seeded, monkeypatch, make_cl
     from typer.testing import CliRunner
 
     from vidsearch.app.cli import app
-    from vidsearch.retrieval import fragment
+    from vidsearch.retrieval.store import fragment
 
     index_dir, corpus = seeded
     version = snapshot.latest_version(index_dir)
@@ -169,9 +174,13 @@ def test_disk_full_during_commit_is_one_clear_error(seeded, monkeypatch, make_cl
     with pytest.raises(IndexStoreError, match="could not commit \\(the disk is full\\)") as err:
         Index.open(index_dir).add([corpus])
     assert str(index_dir) in str(err.value) and f"snapshot {version} is intact" in str(err.value)
-    result = CliRunner().invoke(app, ["index", str(corpus), "--index", str(index_dir), "-b", "tiny-random", "-T", "8", "--segment", "none"])
+    result = CliRunner().invoke(
+        app, ["index", str(corpus), "--index", str(index_dir), "-b", "tiny-random", "-T", "8", "--segment", "none"]
+    )
     assert result.exit_code == 2 and "disk is full" in result.output and "Traceback" not in result.output
-    assert [line for line in result.output.splitlines() if "disk is full" in line or "Error" in line] == [result.output.splitlines()[0]]
+    assert [line for line in result.output.splitlines() if "disk is full" in line or "Error" in line] == [
+        result.output.splitlines()[0]
+    ]
     assert snapshot.latest_version(index_dir) == version and len(Index.open(index_dir)) == n
     assert not snapshot.garbage(index_dir, [snapshot.latest(index_dir)]) and not list(index_dir.rglob(".*.tmp"))
     monkeypatch.setattr(fragment.np, "save", real)

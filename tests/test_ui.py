@@ -23,9 +23,9 @@ from ui_corpus import (  # noqa: F401 - fixtures
     windowed_server,
 )
 
-from vidsearch.app.ui_cards import status_markdown
-from vidsearch.app.ui_service import ClipFilter, SearchRequest, SearchService, UiError
-from vidsearch.indexers.video import write_video
+from vidsearch.app.ui.cards import status_markdown
+from vidsearch.app.ui.service import ClipFilter, SearchRequest, SearchService, UiError
+from vidsearch.indexers.decode.video import write_video
 from vidsearch.retrieval.index import Index
 
 N_INDEXED = len(CLIPS) + 1
@@ -103,7 +103,7 @@ def test_indexed_segment_query_excludes_itself_and_fuses_with_weights(service, c
 
 
 def test_optional_numbers_from_the_form():
-    from vidsearch.app.ui_service import optional_number
+    from vidsearch.app.ui.service import optional_number
 
     assert optional_number("", "Max duration") is None and optional_number(None, "x") is None
     assert optional_number(" 2.5 ", "Max duration") == 2.5 and optional_number(3, "Segment id", integer=True) == 3
@@ -161,7 +161,9 @@ def test_a_moment_of_an_upload_is_the_query_and_is_cached_per_range(windowed, mo
 
 
 def test_metadata_filters_restrict_results(service, corpus):
-    payload = service.search(SearchRequest(segment_id=corpus["ids"]["static_grey"], top_k=10, filter=ClipFilter(path_contains="RED")))
+    payload = service.search(
+        SearchRequest(segment_id=corpus["ids"]["static_grey"], top_k=10, filter=ClipFilter(path_contains="RED"))
+    )
     assert sorted(Path(h["file_path"]).stem for h in payload["results"]) == ["circle_red", "lin_red"]
     sql = ClipFilter(sql="width = 64", min_duration=0.5, path_contains="it's")  # a quote stays in its literal
     assert service.search(SearchRequest(segment_id=corpus["ids"]["static_grey"], filter=sql))["results"] == []
@@ -174,7 +176,10 @@ def test_metadata_filters_restrict_results(service, corpus):
     [
         ("fps >= 24 ANDD width > 1", 'Bad filter: syntax error at or near "ANDD". Columns: id, '),
         ("fsp > 2", 'Bad filter: Referenced column "fsp" not found in FROM clause! Columns: id'),
-        ("st_area(path) > 1", "Bad filter: unknown function 'st_area' (DuckDB extensions are not available in filters)."),
+        (
+            "st_area(path) > 1",
+            "Bad filter: unknown function 'st_area' (DuckDB extensions are not available in filters).",
+        ),
     ],
 )
 def test_a_filter_typo_shows_a_short_reason_not_duckdb_internals(service, corpus, sql, reason):
@@ -259,7 +264,7 @@ def test_a_poster_stored_at_index_time_is_served_as_stored(corpus, monkeypatch):
 
 
 def test_spf_figure_overlays_query_and_results(service, corpus):
-    from vidsearch.app.ui_plot import spf_figure
+    from vidsearch.app.ui.plot import spf_figure
 
     payload = service.search(SearchRequest(segment_id=corpus["ids"]["lin_red"], top_k=3))
     ax = spf_figure(payload).axes[0]
@@ -269,7 +274,7 @@ def test_spf_figure_overlays_query_and_results(service, corpus):
 
 
 def test_host_policy_accepts_the_bound_address_and_opted_in_names_only():
-    from vidsearch.app.ui_http import HostPolicy
+    from vidsearch.app.ui.routes import HostPolicy
 
     local = HostPolicy("127.0.0.1")
     assert all(local.allows(h) for h in ("127.0.0.1:7860", "localhost:7860", "LOCALHOST", "[::1]:7860"))
@@ -282,7 +287,7 @@ def test_host_policy_accepts_the_bound_address_and_opted_in_names_only():
 
 # ----------------------------------------------------------------- a launched server
 def test_launch_refuses_a_missing_index(tmp_path):
-    from vidsearch.app.ui import launch
+    from vidsearch.app.ui.blocks import launch
     from vidsearch.retrieval.index import IndexNotFoundError
 
     with pytest.raises(IndexNotFoundError, match=str(tmp_path / "nope")):
@@ -290,7 +295,7 @@ def test_launch_refuses_a_missing_index(tmp_path):
 
 
 def test_launch_refuses_a_mismatched_index(tmp_path):
-    from vidsearch.app.ui import launch
+    from vidsearch.app.ui.blocks import launch
     from vidsearch.retrieval.index import ConfigMismatchError
 
     index_dir = Index.create(tmp_path / "idx", CONFIG).dir
@@ -306,7 +311,9 @@ def test_cli_ui_command_reports_a_missing_index_without_traceback(tmp_path):
 
     from vidsearch.app.cli import app
 
-    result = CliRunner().invoke(app, ["ui", "--index", str(tmp_path / "nope"), "--port", str(free_port()), "--allow-host", "box.lan"])
+    result = CliRunner().invoke(
+        app, ["ui", "--index", str(tmp_path / "nope"), "--port", str(free_port()), "--allow-host", "box.lan"]
+    )
     assert result.exit_code == 2 and "no vidsearch index at" in result.output
     assert "Traceback" not in result.output
 
@@ -334,7 +341,10 @@ def test_media_route_serves_indexed_videos_with_byte_ranges(server, corpus):
     clip = corpus["root"] / "lin_red.mp4"
     sid = corpus["ids"]["lin_red"]
     assert _get(server, f"/vidsearch/media/{sid}") == (200, clip.read_bytes())
-    assert _get(server, f"/vidsearch/media/{sid}", headers={"Range": "bytes=100-199"}) == (206, clip.read_bytes()[100:200])
+    assert _get(server, f"/vidsearch/media/{sid}", headers={"Range": "bytes=100-199"}) == (
+        206,
+        clip.read_bytes()[100:200],
+    )
     status, body = _get(server, f"/vidsearch/poster/{sid}")
     assert status == 200 and body.startswith(b"\xff\xd8\xff")
 
@@ -383,7 +393,7 @@ def test_requests_for_a_foreign_host_are_refused(server, corpus):
 
 
 def test_allow_host_opts_a_name_in(windowed):
-    from vidsearch.app.ui import launch
+    from vidsearch.app.ui.blocks import launch
 
     demo = launch(windowed["index"].dir, port=free_port(), allow_hosts=["Media-Box.lan"], prevent_thread_lock=True)
     try:
@@ -423,7 +433,15 @@ def test_the_documented_gradio_client_example_works(server, corpus):
         api_name="/search",
     )
     lines = [
-        (hit["rank"], round(hit["score"], 3), hit["motion"], hit["pacing"], hit["file_path"], hit["start_s"], hit["end_s"])
+        (
+            hit["rank"],
+            round(hit["score"], 3),
+            hit["motion"],
+            hit["pacing"],
+            hit["file_path"],
+            hit["start_s"],
+            hit["end_s"],
+        )
         for hit in result["results"]
     ]
     assert [rank for rank, *_ in lines] == [1, 2, 3] and lines[0][4] == str(corpus["root"] / "circle_red.mp4")
@@ -435,7 +453,9 @@ def test_gradio_client_by_id_and_errors(server, corpus):
     from gradio_client.exceptions import AppError
 
     client = Client(server, verbose=False)
-    kwargs = dict(top_k=3, by="motion", motion_weight=0.7, min_duration=None, max_duration=None, path_contains="", sql="")
+    kwargs = dict(
+        top_k=3, by="motion", motion_weight=0.7, min_duration=None, max_duration=None, path_contains="", sql=""
+    )
     sid = corpus["ids"]["lin_blue_checker"]
     by_id = client.predict(video=None, segment_id=sid, api_name="/search", **kwargs)
     assert sid not in [h["id"] for h in by_id["results"]] and len(by_id["results"]) == 3

@@ -4,8 +4,6 @@ a segment indexed after the page was opened, and clean error toasts."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from conftest import render_pattern
 from ui_corpus import (  # noqa: F401 - fixtures
@@ -19,7 +17,7 @@ from ui_corpus import (  # noqa: F401 - fixtures
     windowed_server,
 )
 
-from vidsearch.indexers.video import write_video
+from vidsearch.indexers.decode.video import write_video
 from vidsearch.retrieval.index import Index
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -133,11 +131,15 @@ def test_a_result_plays_its_segment_from_start_to_end(browser, windowed, windowe
         assert 0.95 <= run["from"] <= 1.3 and run["paused"] and run["at"] == pytest.approx(2.0, abs=0.1)
         again = middle.evaluate(PLAY_AND_WATCH)  # a replay starts over at the segment's start
         assert 0.95 <= again["from"] <= 1.3 and again["at"] == pytest.approx(2.0, abs=0.1)
-        middle.evaluate("v => { v.currentTime = 0.2; return new Promise(r => v.addEventListener('seeked', r, {once: true})); }")
+        middle.evaluate(
+            "v => { v.currentTime = 0.2; return new Promise(r => v.addEventListener('seeked', r, {once: true})); }"
+        )
         after_seek = middle.evaluate(PLAY_AND_WATCH)  # played from before the segment: back to its start
         assert after_seek["from"] >= 0.95 and after_seek["at"] == pytest.approx(2.0, abs=0.1)
         posters = page.locator(".result video.segment-player").evaluate_all("vs => vs.map(v => v.poster)")
-        assert page.evaluate("urls => Promise.all(urls.map(u => fetch(u).then(r => r.headers.get('content-type'))))", posters) == ["image/jpeg"] * len(posters)
+        assert page.evaluate(
+            "urls => Promise.all(urls.map(u => fetch(u).then(r => r.headers.get('content-type'))))", posters
+        ) == ["image/jpeg"] * len(posters)
         page.screenshot(path=str(ARTIFACTS / "ui_segments.png"), full_page=True)
     finally:
         page.close()
@@ -160,7 +162,9 @@ def test_a_segment_indexed_after_the_page_opened_can_be_found_picked_and_searche
     from playwright.sync_api import expect
 
     late = tmp_path / "late-root"
-    write_video(late / "late_arrival.mp4", render_pattern(n_frames=24, size=64, motion="zigzag", colour=(40, 200, 40)), 12)
+    write_video(
+        late / "late_arrival.mp4", render_pattern(n_frames=24, size=64, motion="zigzag", colour=(40, 200, 40)), 12
+    )
     Index.open(corpus["index"].dir).add([late])  # `vidsearch index` in another process, UI still open
     page.locator("#picker-find textarea, #picker-find input").first.fill("late_arr")
     rows = page.locator("#picker-table [role=row].virtual-row")

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import write_fixed_gop
 
-from vidsearch.indexers import video as V
-from vidsearch.indexers.video import VideoError, probe, sample_frames, uniform_indices, write_video
+from vidsearch.indexers.decode import video as V
+from vidsearch.indexers.decode.sampling import uniform_indices
+from vidsearch.indexers.decode.video import VideoError, probe, sample_frames, write_video
 
 
 def _numbered_frames(n: int, size: int = 80) -> np.ndarray:

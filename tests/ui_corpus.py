@@ -18,7 +18,7 @@ import pytest
 from conftest import render_pattern
 
 from vidsearch.indexers.config import PUBLISHED, SegmentConfig
-from vidsearch.indexers.video import write_video
+from vidsearch.indexers.decode.video import write_video
 from vidsearch.retrieval.index import Index
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -69,7 +69,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(corpus):
-    from vidsearch.app.ui import launch
+    from vidsearch.app.ui.blocks import launch
 
     demo = launch(corpus["index"].dir, port=free_port(), max_file_size="1mb", prevent_thread_lock=True)
     yield demo.local_url.rstrip("/")
@@ -95,7 +95,7 @@ def windowed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def windowed_server(windowed):
-    from vidsearch.app.ui import launch
+    from vidsearch.app.ui.blocks import launch
 
     demo = launch(windowed["index"].dir, port=free_port(), prevent_thread_lock=True)
     yield demo.local_url.rstrip("/")

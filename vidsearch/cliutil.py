@@ -7,8 +7,9 @@ other for them. Errors that are the user's to fix print one clear line on stderr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -27,13 +28,23 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
+    from vidsearch.indexers.decode.video import VideoError
+    from vidsearch.indexers.descriptors.spf import SpfError
     from vidsearch.indexers.encoders.errors import EncoderError
-    from vidsearch.indexers.spf import SpfError
-    from vidsearch.indexers.video import VideoError
     from vidsearch.retrieval.filters import FilterError
-    from vidsearch.retrieval.store import IndexStoreError
+    from vidsearch.retrieval.store.manifest import IndexStoreError
 
-    return (VideoError, IndexStoreError, FilterError, EncoderError, SpfError, UserError, FileNotFoundError, KeyError, ValueError)
+    return (
+        VideoError,
+        IndexStoreError,
+        FilterError,
+        EncoderError,
+        SpfError,
+        UserError,
+        FileNotFoundError,
+        KeyError,
+        ValueError,
+    )
 
 
 def run_or_exit(fn: Callable[[], T], extra: tuple[type[BaseException], ...] = ()) -> T:

@@ -56,7 +56,7 @@ class Encoder:
     cpu_bf16_copy: bool = False
     _bf16_model = None  # the copy, made on first use
 
-    def place(self, device: str = "cpu", precision: str = "fp32") -> "Encoder":
+    def place(self, device: str = "cpu", precision: str = "fp32") -> Encoder:
         """Move the weights to ``device`` (resolved: ``cpu`` | ``cuda[:i]`` | ``mps``) and run
         forward passes at ``precision`` (``fp32`` | ``bf16`` | ``fp16``) from now on: under
         autocast, or for bf16 on the CPU with the bf16 copy where ``cpu_bf16_copy`` allows it.
@@ -74,7 +74,9 @@ class Encoder:
         return self
 
     def _runs_copy(self, device: str, precision: str) -> bool:
-        return self.cpu_bf16_copy and device == "cpu" and precision == "bf16" and getattr(self, "model", None) is not None
+        return (
+            self.cpu_bf16_copy and device == "cpu" and precision == "bf16" and getattr(self, "model", None) is not None
+        )
 
     def compute(self, device: str | None = None, precision: str | None = None) -> str:
         """How forward passes run at ``device`` and ``precision`` (default: as placed now), e.g.

@@ -4,7 +4,7 @@ its linear layers run by oneDNN with the bias added inside the matrix product.
 WHY: under ``torch.autocast`` on the CPU the weights stay fp32 and every op casts its inputs, so
 in the ViT-S/14 forward at batch 8-32 only ~30 % of the time went to the matrix products, ~21 %
 to dtype conversions and ~25 % to layer norm/GELU/adds in fp32 (README "Indexing throughput",
-``bench/encoder_profile.py``). A copy of the model held in bf16 runs weights and activations in
+``benchmarks/encoder_profile.py``). A copy of the model held in bf16 runs weights and activations in
 bf16 end to end. Its layer norms keep fp32 weight and bias: PyTorch's CPU layer norm takes a bf16
 input with fp32 parameters and computes in fp32 (mixed-type kernel), as fast as an all-bf16 one and
 without rounding the affine parameters (upcasting the input instead cost ~10x per layer norm).
@@ -53,7 +53,9 @@ def onednn_linear_agrees() -> bool:
     if not torch.backends.mkldnn.is_available():
         return False
     generator = torch.Generator().manual_seed(0)
-    x, weight, bias = (torch.randn(*shape, generator=generator).to(torch.bfloat16) for shape in ((2, 33, 64), (48, 64), (48,)))
+    x, weight, bias = (
+        torch.randn(*shape, generator=generator).to(torch.bfloat16) for shape in ((2, 33, 64), (48, 64), (48,))
+    )
     try:
         with torch.inference_mode():
             fused = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")

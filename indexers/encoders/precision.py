@@ -11,8 +11,8 @@ separate question, answered on real frames by the guard in ``indexers/encode_sta
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Iterator
 
 import numpy as np
 
@@ -102,11 +102,16 @@ def bf16_faster_on_cpu(encoder) -> bool:
     warm-up), once per CPU model, torch version, encoder weights and thread count (cached)."""
     import torch
 
-    key = f"{machine_key('cpu')}|{encoder.name}|{encoder.weights_id}|{torch.get_num_threads()} threads|{encoder.compute('cpu', 'bf16')}"
+    key = (
+        f"{machine_key('cpu')}|{encoder.name}|{encoder.weights_id}|{torch.get_num_threads()} "
+        f"threads|{encoder.compute('cpu', 'bf16')}"
+    )
     if key not in _probe_cache:
         stored = load_verdicts(PROBE_FILE)
         if key not in stored:
-            frames = np.random.default_rng(0).integers(0, 256, (PROBE_FRAMES, encoder.image_size, encoder.image_size, 3), dtype=np.uint8)
+            frames = np.random.default_rng(0).integers(
+                0, 256, (PROBE_FRAMES, encoder.image_size, encoder.image_size, 3), dtype=np.uint8
+            )
             timings = {p: _best_time(encoder, frames, p) for p in ("fp32", "bf16")}
             stored[key] = timings["fp32"] > PROBE_MIN_SPEEDUP * timings["bf16"]
             store_verdict(PROBE_FILE, key, stored[key])

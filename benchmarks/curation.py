@@ -1,0 +1,215 @@
+"""Dedup and clustering at scale: time and peak memory on up to a million synthetic segments.
+
+Vectors are drawn from the statistics of real ones: the moments of an index (``--index``, e.g.
+the shared real clips, their copies and generated clips) give a mean and the principal directions
+of their covariance (an SVD of the centred vectors, rank <= number of clips), plus isotropic
+noise with the real vectors' mean per-dimension variance (see ``fit_statistics``). Each draw is cut into its mean / std /
+skew blocks, each block renormalised and weighted as the index's alpha does, so blocks and
+cosines look like real ones. A share of segments (``--dup-share``) are planted near-duplicates
+of another segment (the same vector plus small noise), so dedup has something to find and its
+recall is measured along with the false pairs it joins.
+
+Every (size, step) runs in its own process, so peak resident memory (VmHWM) is that of the
+process running the step alone; vectors live in a float16 memory-mapped file (file pages count in the RSS).
+
+    python -m benchmarks.curation --index IDX --sizes 10000,100000,1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+
+def real_vectors(index_dir: Path | None, vectors: Path | None) -> np.ndarray:
+    """The moments of an index's segments, or a saved (n, 3D) .npy of moments vectors."""
+    if vectors is not None:
+        return np.load(vectors).astype(np.float64)
+    from vidsearch.curation.source import IndexSource
+
+    source = IndexSource.open(index_dir)
+    if source.moment_block is None:
+        raise SystemExit(f"{index_dir}: the index must use concat aggregation (three moment blocks)")
+    return source.moments(source.ids()).astype(np.float64)
+
+
+def fit_statistics(x: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, principal directions and scales, noise level and block weights of real moments."""
+    if len(x) < 3 or x.shape[1] % 3:
+        raise SystemExit(f"need >= 3 real vectors of 3 moment blocks to fit statistics (got shape {x.shape})")
+    d = x.shape[1] // 3
+    weights = np.array([np.linalg.norm(x[:, i * d : (i + 1) * d], axis=1).mean() for i in range(3)])
+    mean = x.mean(axis=0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    keep = s > 1e-6 * s[0]
+    scales = s[keep] / np.sqrt(len(x) - 1)
+    # A few dozen clips span only a few dozen directions; a million segments of real footage span
+    # all of them. Isotropic noise with the real data's mean per-dimension variance fills the rest
+    # (without it every draw has draws next to it and thresholds chain everything into one group).
+    noise = np.sqrt(np.sum(scales**2) / x.shape[1])
+    return {
+        "mean": mean,
+        "basis": vt[keep],
+        "scales": scales,
+        "noise": np.array(noise),
+        "weights": weights,
+        "block": np.array(d),
+        "n_real": np.array(len(x)),
+    }
+
+
+def draw(stats: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """n float32 moments vectors with the fitted statistics, blocks renormalised and weighted."""
+    z = rng.standard_normal((n, len(stats["scales"]))).astype(np.float32) * stats["scales"].astype(np.float32)
+    x = stats["mean"].astype(np.float32) + z @ stats["basis"].astype(np.float32)
+    x += rng.standard_normal(x.shape).astype(np.float32) * np.float32(stats["noise"])
+    d = int(stats["block"])
+    for i, w in enumerate(stats["weights"]):
+        blk = x[:, i * d : (i + 1) * d]
+        blk *= np.float32(w) / np.linalg.norm(blk, axis=1, keepdims=True)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def make_vectors(
+    stats: dict[str, np.ndarray], n: int, path: Path, dup_share: float, dup_noise: float, seed: int
+) -> np.ndarray:
+    """Write n vectors (float16 memmap at ``path``), the first ``dup_share`` of them planted
+    duplicates of later ones; returns (planted, source) index pairs."""
+    rng = np.random.default_rng(seed)
+    dim = len(stats["mean"])
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(n, dim))
+    chunk = 50_000
+    for start in range(0, n, chunk):
+        out[start : start + chunk] = draw(stats, min(chunk, n - start), rng)
+    n_dup = int(n * dup_share)
+    sources = rng.choice(np.arange(n_dup, n), n_dup, replace=False)
+    for start in range(0, n_dup, chunk):
+        idx = np.arange(start, min(start + chunk, n_dup))
+        base = out[sources[idx]].astype(np.float32)
+        noisy = base + rng.standard_normal(base.shape).astype(np.float32) * np.float32(dup_noise / np.sqrt(dim))
+        out[idx] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+    out.flush()
+    return np.stack([np.arange(n_dup), sources], axis=1)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image (VmHWM; ``ru_maxrss`` would carry over the
+    parent's peak through fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
+    """One step on the memmapped vectors, in this process; returns its figures."""
+    from vidsearch.curation.arrays import ArraySource
+    from vidsearch.curation.cluster import ClusterConfig, cluster_segments
+    from vidsearch.curation.dedup import DedupConfig, deduplicate
+    from vidsearch.curation.selection import Selection
+
+    x = np.load(vectors, mmap_mode="r")
+    n = len(x)
+    source = ArraySource(x, block=x.shape[1] // 3)
+    rss0 = peak_rss_mb()
+    t0 = time.perf_counter()
+    out: dict = {"step": step, "n": n, "dim": x.shape[1]}
+    if step == "dedup":
+        config = DedupConfig.for_backbone(args.backbone)
+        result = deduplicate(source, Selection.everything(source), config)
+        pairs = np.load(planted)
+        label = np.arange(n)
+        for g in result.groups:
+            label[g.members] = g.keep
+        found = int(np.sum(label[pairs[:, 0]] == label[pairs[:, 1]]))
+        joined = sum(len(g.members) - 1 for g in result.groups)
+        out.update(groups=len(result.groups), removed=n - len(result.selection), planted=len(pairs), planted_found=found,
+                   extra_removed=joined - found, thresholds=[config.appearance_threshold, config.motion_threshold])  # fmt: skip
+    else:
+        result = cluster_segments(source, Selection.everything(source), ClusterConfig(k=args.k))
+        sizes = [c.size for c in result.clusters]
+        out.update(k=result.k, largest=max(sizes), smallest=min(sizes))
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["rss_before_mb"] = rss0
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--index", type=Path, help="Index whose moments give the statistics.")
+    p.add_argument("--vectors", type=Path, help="Or: a saved .npy (n, 3D) of real moments vectors.")
+    p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--steps", default="dedup,cluster")
+    p.add_argument("--backbone", default="dinov2-s14", help="Whose calibrated dedup thresholds to use.")
+    p.add_argument("--k", type=int, default=100, help="Clusters for the clustering step.")
+    p.add_argument("--dup-share", type=float, default=0.02)
+    p.add_argument("--dup-noise", type=float, default=0.05, help="Norm of the noise added to a planted duplicate.")
+    p.add_argument("--work", type=Path, default=Path("bench-curation"), help="Scratch folder for the vectors.")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worker", nargs=3, metavar=("STEP", "VECTORS", "PLANTED"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_step(args.worker[0], Path(args.worker[1]), Path(args.worker[2]), args)))
+        return
+    if (args.index is None) == (args.vectors is None):
+        p.error("give exactly one of --index (an index whose vectors give the statistics) or --vectors FILE.npy")
+    args.work.mkdir(parents=True, exist_ok=True)
+    stats = fit_statistics(real_vectors(args.index, args.vectors))
+    print(
+        f"statistics from {int(stats['n_real'])} real segments of {args.index or args.vectors}: dim {len(stats['mean'])}, rank {len(stats['scales'])}",
+        flush=True,
+    )
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        vec, planted = args.work / f"vectors-{n}.npy", args.work / f"planted-{n}.npy"
+        t0 = time.perf_counter()
+        np.save(planted, make_vectors(stats, n, vec, args.dup_share, args.dup_noise, args.seed))
+        print(f"n={n}: vectors drawn in {time.perf_counter() - t0:.1f} s", flush=True)
+        for step in args.steps.split(","):
+            cmd = [
+                sys.executable,
+                "-m",
+                "benchmarks.curation",
+                "--worker",
+                step,
+                str(vec),
+                str(planted),
+                "--backbone",
+                args.backbone,
+                "--k",
+                str(args.k),
+            ]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise SystemExit(f"{step} at n={n} failed:\n{res.stderr[-2000:]}")
+            row = json.loads(res.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        vec.unlink()
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+        f"{platform.processor() or 'cpu'}, command: {' '.join(sys.argv)}"
+    )
+    print("| step | segments | seconds | peak RSS MB | result |\n|---|---|---|---|---|")
+    for r in rows:
+        what = (
+            f"{r['groups']} groups, planted dups found {r['planted_found']}/{r['planted']}, "
+            f"other segments joined {r['extra_removed']}"
+            if r["step"] == "dedup"
+            else f"k={r['k']}, sizes {r['smallest']}..{r['largest']}"
+        )
+        print(f"| {r['step']} | {r['n']:,} | {r['seconds']} | {r['peak_rss_mb']} | {what} |")
+
+
+if __name__ == "__main__":
+    main()

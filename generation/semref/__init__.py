@@ -1,0 +1,1 @@
+"""SemanticGen references: sample, encode, retime, compress and package retrieved clips."""

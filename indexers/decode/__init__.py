@@ -1,0 +1,1 @@
+"""Decoding: PyAV reading and sampling, segments, the decode-event stream and the worker pool."""

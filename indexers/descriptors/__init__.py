@@ -1,0 +1,1 @@
+"""What is stored per segment, computed from the encoder's output: moments, SPF, flow, activity."""

@@ -1,0 +1,139 @@
+"""The index directory: its layout, its manifest, and the errors every reader and writer raises.
+
+Layout of a schema-2 index (every file is written once, temp file + ``os.replace``; nothing is
+ever rewritten in place, so a reader or a ``kill -9`` never sees a half-written file)::
+
+    manifest.json                 schema version, extractor config, moments size, aux descriptors, roots
+    snapshots/<version>.json      one committed state: fragments, deletions, errors, ANN files
+    fragments/<name>/             one commit's segment rows and vectors (see ``fragment.py``)
+    files/<name>.parquet          file rows added or refreshed by one commit
+    errors/<name>.parquet         files that could not be indexed, with the reason
+    ann/<name>/                   trained ANN models and per-fragment codes (see ``ann.py``)
+    write.lock                    held by the one writer
+
+The snapshot with the highest version is the index (``snapshot.py``). Schema 1 (one
+``clips.parquet`` rewritten at each commit) is read only by ``legacy.py`` to migrate it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vidsearch.atomic import atomic_path
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.retrieval.store.codecs import check_codec
+
+SCHEMA_VERSION = 2
+MANIFEST = "manifest.json"
+LOCK = "write.lock"
+
+
+class IndexStoreError(Exception):
+    """Base class of every error about an index directory; the message is for the user."""
+
+
+class IndexNotFoundError(IndexStoreError):
+    pass
+
+
+class ConfigMismatchError(IndexStoreError):
+    pass
+
+
+class IndexLockedError(IndexStoreError):
+    pass
+
+
+class LegacySchemaError(IndexStoreError):
+    """A schema-1 index: it must be migrated (``vidsearch migrate``) before it is used."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Manifest:
+    """``manifest.json``: what the vectors mean (config, sizes, aux descriptors) and where the
+    clips came from (roots). Changes only when roots are added or the first aux descriptor lands."""
+
+    def __init__(
+        self,
+        config: ExtractorConfig,
+        roots: list[str],
+        created_at: str,
+        moments_dim: int,
+        aux_dims: dict[str, int] | None = None,
+        moments_codec: str = "float16",
+    ):
+        check_codec(moments_codec)
+        self.config, self.roots, self.created_at, self.moments_dim = config, roots, created_at, moments_dim
+        self.aux_dims: dict[str, int] = dict(aux_dims or {})
+        self.moments_codec = (
+            moments_codec  # how new fragments store moments (vectors.py); fragments say how they were written
+        )
+
+    @property
+    def curve_len(self) -> int:
+        return self.config.spf.resample
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "created_at": self.created_at,
+            "config": self.config.to_dict(),
+            "config_fingerprint": self.config.fingerprint(),
+            "moments_dim": self.moments_dim,
+            "aux_dims": self.aux_dims,
+            "moments_codec": self.moments_codec,
+            "roots": self.roots,
+        }
+
+    @classmethod
+    def load(cls, directory: Path) -> Manifest:
+        data = read_manifest_json(directory)
+        version = data.get("schema_version")
+        if version == 1:
+            raise LegacySchemaError(
+                f"{directory}: this index was written by an older vidsearch (schema 1, one clips.parquet); "
+                f"run `vidsearch migrate --index {directory}` once to convert it (each clip "
+                f"becomes one segment, ids are kept)"
+            )
+        if version != SCHEMA_VERSION:
+            raise IndexStoreError(
+                f"{directory / MANIFEST}: schema version {version} is not supported (expected "
+                f"{SCHEMA_VERSION}); rebuild the index"
+            )
+        return cls(
+            ExtractorConfig.from_dict(data["config"]),
+            list(data.get("roots", [])),
+            data["created_at"],
+            int(data["moments_dim"]),
+            {str(k): int(v) for k, v in (data.get("aux_dims") or {}).items()},
+            data.get("moments_codec", "float16"),
+        )
+
+    def save(self, directory: Path) -> None:
+        with atomic_path(directory / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(self.to_json(), indent=2))
+
+
+def read_manifest_json(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.exists():
+        raise IndexNotFoundError(
+            f"no vidsearch index at {directory} (missing {MANIFEST}); run `vidsearch index DIR "
+            f"--index {directory}` first"
+        )
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, OSError) as exc:
+        raise IndexStoreError(f"{path}: unreadable manifest ({exc})") from exc
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Temp files of a writer that was killed mid-write (call only while holding the lock)."""
+    for tmp in directory.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
