@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from vidsearch.indexers.decode import video
+from vidsearch.indexers.decode.sampling import uniform_indices
 
 
 @pytest.mark.parametrize("threads", [0, 2])
@@ -23,7 +24,7 @@ def test_sampled_frames_equal_a_full_decode(real_clips, make_clip, clip, frames,
         else real_clips / clip
     )
     full = video.decode_all(path).frames
-    expected = np.stack([video.resize_frame(full[i], 64) for i in video.uniform_indices(len(full), frames)])
+    expected = np.stack([video.resize_frame(full[i], 64) for i in uniform_indices(len(full), frames)])
     decoded = []
     real_next = video._FrameCursor._next
 
@@ -50,7 +51,7 @@ def test_a_target_skipped_as_non_reference_is_decoded_again(real_clips, make_cli
         else real_clips / clip
     )
     full = video.decode_all(path).frames
-    expected = np.stack([video.resize_frame(full[i], 64) for i in video.uniform_indices(len(full), 16)])
+    expected = np.stack([video.resize_frame(full[i], 64) for i in uniform_indices(len(full), 16)])
     redone = []
     real_walk = video._FrameCursor._walk
 
