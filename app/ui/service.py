@@ -109,7 +109,7 @@ def short_filter_reason(exc: Exception) -> str:
     on this machine; the user needs the first sentence and the column names.
     """
     cause = exc.__cause__ if exc.__cause__ is not None else exc
-    text = str(cause).strip()
+    text = (getattr(exc, "reason", None) or str(cause)).strip()
     first = _DUCKDB_PREFIX.sub("", text.splitlines()[0] if text else "invalid filter")
     if "extension" in first.lower():
         name = re.search(r'name "?([\w.]+)"?', first)
