@@ -51,7 +51,8 @@ def migrate(directory: str | Path) -> dict:
             clips = clips.sort_by("id")
             n = clips.num_rows
             ids = clips.column("id")
-            files = clips.select([c for c in FILES_SCHEMA.names if c != "file_id"]).add_column(0, "file_id", ids)
+            names = [c for c in FILES_SCHEMA.names if c != "file_id" and c in clips.column_names]
+            files = clips.select(names).add_column(0, "file_id", ids)
             frames = clips.column("frame_count").to_numpy()
             segments = pa.table(
                 {

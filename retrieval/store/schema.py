@@ -17,6 +17,8 @@ FILES_SCHEMA = pa.schema(
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("frame_count", pa.int64()),
+        ("inode", pa.int64()),  # null in indexes written before: the UI then checks the content hash
+        ("device", pa.int64()),
     ]
 )
 

@@ -91,7 +91,7 @@ class Transaction:
     def refresh_file(self, file_id: int, st: FileStat) -> None:
         """Same content, new size/mtime (touched): a newer row for the same file id."""
         row = dict(self.reader.file_by_id(file_id))
-        row.update(size=st.size, mtime=st.mtime)
+        row.update(size=st.size, mtime=st.mtime, inode=st.inode, device=st.device)
         self.file_rows.append(row)
 
     def delete_files(self, file_ids: list[int]) -> None:
@@ -154,6 +154,8 @@ class Transaction:
                 "width": info.width,
                 "height": info.height,
                 "frame_count": info.frame_count,
+                "inode": st.inode,
+                "device": st.device,
             }
         )
         return file_id
