@@ -36,7 +36,7 @@ def migrate(directory: str | Path) -> dict:
     if data.get("schema_version") != 1:
         raise IndexStoreError(f"{directory}: nothing to migrate (schema version {data.get('schema_version')})")
     with WriterLock(directory):
-        for sub in (snap.SNAPSHOTS, snap.FRAGMENTS, snap.FILES, snap.DELETIONS, snap.ERRORS, snap.ANN):
+        for sub in (snap.SNAPSHOTS, snap.FRAGMENTS, snap.FILES, snap.DELETIONS, snap.ERRORS, snap.EXCLUSIONS, snap.ANN):
             shutil.rmtree(directory / sub, ignore_errors=True)  # leftovers of an interrupted migration
         manifest = Manifest(
             ExtractorConfig.from_dict(data["config"]),
