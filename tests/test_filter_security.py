@@ -115,3 +115,13 @@ def test_valid_filters_over_the_allowed_grammar_still_work(real_index):
         assert index.filter_ids(where).tolist() == expected, where
     with pytest.raises(FilterError, match='unknown column "inode"'):  # file identity is not a filter column
         index.filter_ids("inode > 0")
+
+
+def test_the_documented_filter_examples_run(real_index):
+    import re
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
+    examples = re.findall(r'--where "([^"]+)"', page)
+    assert len(examples) >= 4
+    for where in examples:
+        real_index["index"].filter_ids(where)  # accepted by the grammar and run by DuckDB
