@@ -154,3 +154,19 @@ def test_byte_ranges():
     assert byte_range("bytes=10-19", 100) == (10, 19) and byte_range("bytes=90-", 100) == (90, 99)
     assert byte_range("bytes=-10", 100) == (90, 99) and byte_range("bytes=95-500", 100) == (95, 99)
     assert byte_range("bytes=100-", 100) == "unsatisfiable" and byte_range("bytes=5-2", 100) == "unsatisfiable"
+
+
+def test_files_parts_written_before_file_identity_read_it_as_null(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vidsearch.retrieval.store.fragment import read_files
+    from vidsearch.retrieval.store.schema import FILES_SCHEMA
+
+    old_schema = pa.schema([f for f in FILES_SCHEMA if f.name not in ("inode", "device")])
+    row = {"file_id": 1, "path": "/v/a.mp4", "size": 10, "mtime": 1.0, "hash": "ab", "duration": 1.0, "fps": 25.0}
+    (tmp_path / "files").mkdir()
+    pq.write_table(pa.Table.from_pylist([row], schema=old_schema), tmp_path / "files" / "old.parquet")
+    files = read_files(tmp_path, "old.parquet")
+    assert files.schema == FILES_SCHEMA and files.to_pylist()[0]["inode"] is None
+    assert files.to_pylist()[0]["path"] == "/v/a.mp4"
