@@ -56,6 +56,13 @@ class OpenedVideo:
     def media_type(self) -> str:
         return mimetypes.guess_type(self.path.name)[0] or "application/octet-stream"
 
+    @property
+    def readable_path(self) -> Path:
+        """A path that reads this very open file (Linux's ``/proc/self/fd``), for decoders that
+        take a path: a file swapped in at ``path`` since the check is not what they read."""
+        proc = Path(f"/proc/self/fd/{self.fd}")
+        return proc if proc.exists() else self.path
+
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)

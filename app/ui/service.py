@@ -309,7 +309,7 @@ class SearchService:
             image = None
             if isinstance(opened, OpenedVideo):
                 try:
-                    image = (poster_from_video(opened.path, *segment_span(record)), "image/jpeg")
+                    image = (poster_from_video(opened.readable_path, *segment_span(record)), "image/jpeg")
                 except (VideoError, ValueError):
                     image = None
                 finally:
