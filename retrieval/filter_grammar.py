@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-PREFIX = "SELECT 1 WHERE "
+PREFIX = "SELECT 1 WHERE ("  # parenthesised as the filter runs (``WHERE (<condition>)``): what is checked is what runs
 NO_LOCATION = 2**64 - 1
 
 OPERATORS = frozenset(
@@ -107,7 +107,7 @@ def check_condition(con: Any, where: str, columns: list[str]) -> set[str]:
             raise _refuse(where, f"comments are not allowed ({token[:2]!r})", columns)
         if kind == duckdb.token_type.operator and ";" in token:
             raise _refuse(where, "';' is not allowed: a filter is a single condition", columns)
-    parsed = json.loads(con.execute("SELECT json_serialize_sql(?)", [PREFIX + text]).fetchall()[0][0])
+    parsed = json.loads(con.execute("SELECT json_serialize_sql(?)", [PREFIX + text + ")"]).fetchall()[0][0])
     if parsed.get("error"):
         raise _refuse(where, parsed.get("error_message", "syntax error"), columns)
     statements = parsed.get("statements", [])
@@ -128,7 +128,7 @@ def check_condition(con: Any, where: str, columns: list[str]) -> set[str]:
 
 
 def _bare_select(node: dict) -> bool:
-    """``SELECT 1 WHERE <expr>`` and nothing more: no FROM, CTE, modifiers or grouping."""
+    """``SELECT 1 WHERE (<expr>)`` and nothing more: no FROM, CTE, modifiers or grouping."""
     return (
         node.get("type") == "SELECT_NODE"
         and node.get("where_clause") is not None

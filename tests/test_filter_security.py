@@ -41,9 +41,11 @@ def real_index(tmp_path_factory, real_clips):
 PAYLOADS = {
     "1=1)) UNION SELECT 999 --": "comments are not allowed",
     "1=1)) UNION SELECT 999": 'syntax error at or near ")"',
-    "1=1 UNION SELECT 999": "'UNION' is not allowed",
-    "1=1 ORDER BY 1": "'ORDER' is not allowed",
-    "1=1 LIMIT 1": "'LIMIT' is not allowed",
+    "1=1) UNION SELECT (999": "'UNION' is not allowed",  # balanced only inside the query's own parentheses
+    "1=1) OR (SELECT 1) = (1": "subqueries are not allowed",
+    "1=1 UNION SELECT 999": 'syntax error at or near "UNION"',
+    "1=1 ORDER BY 1": 'syntax error at or near "ORDER"',
+    "1=1 LIMIT 1": 'syntax error at or near "LIMIT"',
     "CAST(version() AS INTEGER)=1": 'function "version" is not allowed',
     "current_setting('temp_directory') IS NOT NULL": 'function "current_setting" is not allowed',
     "EXISTS (SELECT * FROM duckdb_settings())": "subqueries are not allowed",
