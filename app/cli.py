@@ -119,6 +119,16 @@ def index(
     window: float = typer.Option(5.0, "--window", help="Window length in seconds (--segment window, and long shots)."),
     stride: float = typer.Option(5.0, "--stride", help="Seconds between window starts."),
     prune: bool = typer.Option(False, "--prune", help="Remove entries whose file no longer exists."),
+    retry_failed: bool = typer.Option(
+        False,
+        "--retry-failed",
+        help="Decode again the files that failed before (by default skipped until they change).",
+    ),
+    include_removed: bool = typer.Option(
+        False,
+        "--include-removed",
+        help="Add back the files removed with `vidsearch remove` (by default left out until they change).",
+    ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Delete the index and re-embed with these settings."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Let hub checkpoints (hf:...) download."),
     moments_codec: Optional[str] = typer.Option(
@@ -165,11 +175,20 @@ def index(
         )
     )
     with IndexProgress(console) as bar:
-        report = run_or_exit(lambda: idx.add(paths, prune=prune, runtime=runtime, progress=bar.update))
+        report = run_or_exit(
+            lambda: idx.add(
+                paths,
+                prune=prune,
+                runtime=runtime,
+                progress=bar.update,
+                retry_failed=retry_failed,
+                include_removed=include_removed,
+            )
+        )
     s = report.stats
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
-        f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} segments in {idx.dir}"
+        f"removed {report.removed}, failed {len(report.failed)}{_left_out(report)}; {len(idx)} segments in {idx.dir}"
         + (
             f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})"
             if s and s.clips
@@ -178,6 +197,18 @@ def index(
         soft_wrap=True,
     )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _left_out(report) -> str:
+    """The files this run did not decode on purpose, with the flag that would include them."""
+    parts = []
+    if report.failed_earlier:
+        parts.append(f", failed earlier {len(report.failed_earlier)} (unchanged; --retry-failed decodes them again)")
+    if report.excluded:
+        parts.append(
+            f", excluded {len(report.excluded)} (removed with `vidsearch remove`; --include-removed adds them)"
+        )
+    return "".join(parts)
 
 
 def _where(stats) -> str:
@@ -320,6 +351,7 @@ def stats(index_dir: Path = IndexOption, as_json: bool = typer.Option(False, "--
     s = idx.stats()
     s["config"] = idx.config.to_dict()
     s["failed_files"] = [{"path": e["path"], "reason": e["reason"]} for e in idx.errors()]
+    s["excluded"] = [{"path": e["path"], "removed_at": str(e["removed_at"])} for e in idx.exclusions()]
     if as_json:
         out.print_json(json.dumps(s, default=str))
         return
@@ -328,12 +360,19 @@ def stats(index_dir: Path = IndexOption, as_json: bool = typer.Option(False, "--
 
 
 @app.command()
-def remove(ids: list[int] = typer.Argument(..., help="Segment ids to remove."), index_dir: Path = IndexOption) -> None:
-    """Remove segments from the index by id (a file left without segments goes too)."""
+def remove(
+    ids: list[int] = typer.Argument(..., help="Segment ids to remove."),
+    index_dir: Path = IndexOption,
+    allow_readd: bool = typer.Option(
+        False, "--allow-readd", help="Let the next `vidsearch index` add the removed files back."
+    ),
+) -> None:
+    """Remove segments from the index by id (a file left without segments goes too, and the next
+    `vidsearch index` leaves it out until it changes; see `vidsearch stats`)."""
     from vidsearch.retrieval.index import Index
 
     idx = run_or_exit(lambda: Index.open(index_dir))
-    n = run_or_exit(lambda: idx.remove(ids))
+    n = run_or_exit(lambda: idx.remove(ids, allow_readd=allow_readd))
     console.print(f"removed {n} segment(s); {len(idx)} left")
 
 

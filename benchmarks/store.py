@@ -556,7 +556,7 @@ def synthetic_index(
     from vidsearch.retrieval.store.ann import update_ann
     from vidsearch.retrieval.store.fragment import FragmentData, write_files, write_fragment
     from vidsearch.retrieval.store.manifest import Manifest, now_utc
-    from vidsearch.retrieval.store.schema import FILES_SCHEMA, segments_schema
+    from vidsearch.retrieval.store.schema import segments_schema
 
     rng = np.random.default_rng(n)
     if vectors is None:
@@ -619,7 +619,7 @@ def synthetic_index(
                 "height": np.full(len(new_files), 360, np.int32),
                 "frame_count": np.full(len(new_files), 1250),
             }
-        ).cast(FILES_SCHEMA)
+        )
         parts.append(write_files(directory, files))
     s = snap.Snapshot(
         fragments=tuple(fragments), file_parts=tuple(parts), next_segment_id=n + 1, next_file_id=n // per_file + 2

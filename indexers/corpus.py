@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from vidsearch.indexers.decode.video import VIDEO_EXTENSIONS
 
@@ -18,12 +19,14 @@ class FileStat:
     path: str  # absolute, symlinks resolved
     size: int
     mtime: float
+    inode: int | None = None  # with ``device``: which file the path named (the UI serves only that one)
+    device: int | None = None
 
 
 def stat_file(path: str | os.PathLike) -> FileStat:
     p = Path(path).resolve()
     st = p.stat()
-    return FileStat(str(p), st.st_size, st.st_mtime)
+    return FileStat(str(p), st.st_size, st.st_mtime, st.st_ino, st.st_dev)
 
 
 def discover_videos(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -58,8 +61,13 @@ def discover_videos(paths: Iterable[str | os.PathLike]) -> list[str]:
 
 def content_hash(path: str | os.PathLike) -> str:
     """BLAKE2b of the file's bytes: the same clip at another path or time is recognised."""
-    h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            h.update(chunk)
+        return stream_hash(fh)
+
+
+def stream_hash(fh: BinaryIO) -> str:
+    """:func:`content_hash` of an open file, read from its current position to the end."""
+    h = hashlib.blake2b(digest_size=16)
+    while chunk := fh.read(HASH_CHUNK):
+        h.update(chunk)
     return h.hexdigest()

@@ -8,10 +8,12 @@ over the fragments' Parquet files (``read_parquet``, the road before) 130 ms. ``
 in float16 arrays) is joined only when the condition mentions it, cast to ``FLOAT[N]`` so array
 functions such as ``array_cosine_similarity`` work on it.
 
-Safety: DuckDB reads no file at all (external access, extension autoloading and configuration
-changes are switched off), so a filter typed into the UI cannot read or write files. A bad
-condition raises :class:`FilterError` with DuckDB's first line (no internals) and the list of
-columns.
+Safety: a condition is parsed and checked against an allow-list before it runs
+(``filter_grammar.py``: one boolean expression over the known columns, no subqueries, table
+functions or settings), and DuckDB reads no file at all (external access, extension autoloading
+and configuration changes are switched off), so a filter typed into the UI cannot read or write
+files nor query DuckDB itself. A bad condition raises :class:`FilterError` with one line naming
+the offending token (or DuckDB's first line, no internals) and the list of columns.
 
 Three roads, tried in order, all giving the same ids (tested): conditions over file columns only
 (``duration > 50``, ``path LIKE ...``) run over the live files table alone (one row per file,
@@ -29,15 +31,12 @@ import re
 import numpy as np
 import pyarrow as pa
 
+from vidsearch.retrieval.filter_grammar import FilterError, check_condition
 from vidsearch.retrieval.store.fragment import conform
 from vidsearch.retrieval.store.reader import SnapshotReader
 from vidsearch.retrieval.store.schema import AUX_PREFIX
 
-
-class FilterError(ValueError):
-    pass
-
-
+HIDDEN_COLUMNS = ("inode", "device")  # file identity for the UI's media guard, not for filtering
 FILTER_CACHE_SIZE = 32  # conditions whose id arrays a reader keeps (a 50 % filter at 1M: 4 MB)
 
 
@@ -57,7 +56,9 @@ class MetadataFilter:
         con.execute("SET autoload_known_extensions = false")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
-        con.register("live_files", reader.files)
+        con.register(
+            "live_files", reader.files.drop_columns([c for c in HIDDEN_COLUMNS if c in reader.files.column_names])
+        )
         con.register("segment_rows", _segment_rows(reader))
         con.register("deleted_ids", pa.table({"id": pa.array(reader.deleted, pa.int64())}))
         exclude = "WHERE s.id NOT IN (SELECT id FROM deleted_ids)" if len(reader.deleted) else ""
@@ -106,11 +107,9 @@ class MetadataFilter:
         return found
 
     def _query(self, where: str) -> np.ndarray:
-        if ";" in where:
-            raise FilterError(f"filter must be a single SQL condition, got {where!r}")
         import duckdb
 
-        uses_curve = re.search(r"\bspf_curve\b", where, re.IGNORECASE) is not None
+        uses_curve = "spf_curve" in check_condition(self._con, where, self.columns)
         try:
             if not uses_curve:
                 found = self._file_level(where)
@@ -129,7 +128,8 @@ class MetadataFilter:
                 source = "segments_base"
             result = self._con.execute(f"SELECT id FROM {source} WHERE ({where})").fetchnumpy()["id"]
         except duckdb.Error as exc:
-            raise FilterError(f"bad filter {where!r}: {_first_line(exc)}. Columns: {', '.join(self.columns)}") from exc
+            reason = _first_line(exc)
+            raise FilterError(f"bad filter {where!r}: {reason}. Columns: {', '.join(self.columns)}", reason) from exc
         return _sorted(result)
 
     def _segment_level(self, where: str) -> np.ndarray | None:

@@ -249,6 +249,15 @@ class Index:
     def errors(self) -> list[dict]:
         return read_errors(self.dir, self._reader.snapshot.errors).to_pylist()
 
+    def exclusions(self) -> list[dict]:
+        """Files removed with ``remove`` that ``add`` leaves out until they change."""
+        from vidsearch.retrieval.store.schema import EXCLUSIONS_SCHEMA
+        from vidsearch.retrieval.store.transaction import read_side_table
+
+        return read_side_table(
+            self.dir, snap.EXCLUSIONS, self._reader.snapshot.exclusions, EXCLUSIONS_SCHEMA
+        ).to_pylist()
+
     def stats(self) -> dict:
         r = self._reader
         files = r.files
@@ -263,6 +272,7 @@ class Index:
             "fragments": len(s.fragments),
             "deleted_segments": s.n_deleted,
             "errors": len(self.errors()),
+            "excluded_files": len(self.exclusions()),
             "total_duration_s": float(np.sum(files.column("duration").to_numpy())) if files.num_rows else 0.0,
             "total_size_bytes": int(np.sum(files.column("size").to_numpy())) if files.num_rows else 0,
             "disk_bytes": _dir_bytes(self.dir),
@@ -435,10 +445,14 @@ class Index:
         runtime: RuntimeConfig = RuntimeConfig(),
         progress: ProgressCallback | None = None,
         commit_every_s: float = COMMIT_EVERY_S,
+        retry_failed: bool = False,
+        include_removed: bool = False,
     ) -> AddReport:
         """Index new and changed files under ``paths`` (all their segments); unchanged ones are
-        skipped. Work is committed every ``commit_every_s`` seconds, so an interrupted run keeps
-        what it did and a rerun resumes from there."""
+        skipped, and so are files that failed before and have not changed (unless
+        ``retry_failed``) and files removed with ``remove`` (unless changed or ``include_removed``).
+        Work is committed every ``commit_every_s`` seconds, so an interrupted run keeps what it
+        did and a rerun resumes from there."""
         paths = [Path(p) for p in paths]
         with WriterLock(self.dir):
             self.refresh()  # another writer may have committed since we opened
@@ -448,7 +462,7 @@ class Index:
             self.manifest.save(self.dir)
             self._collect_garbage()
             tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
-            todo, metas = plan_files(tx, files, report)
+            todo, metas = plan_files(tx, files, report, retry_failed=retry_failed, include_removed=include_removed)
             if prune:
                 gone = [
                     int(f)
@@ -479,12 +493,17 @@ class Index:
                 self._refresh_calibration()
             return report
 
-    def remove(self, ids: Sequence[int]) -> int:
-        """Remove segments by id (a file left without segments is removed too); returns how many."""
+    def remove(self, ids: Sequence[int], *, allow_readd: bool = False) -> int:
+        """Remove segments by id (a file left without segments is removed too); returns how many.
+
+        A removed file is recorded as an exclusion in the same commit, so the next ``add`` of its
+        folder leaves it out until it changes; ``allow_readd`` removes it without that."""
         with WriterLock(self.dir):
             self.refresh()
             tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
             n = tx.delete_segments(np.asarray(list(ids), np.int64))
+            if n and not allow_readd:
+                tx.exclude_files(tx.deleted_files)
             if n:
                 self._commit(tx)
             return n

@@ -1,6 +1,11 @@
 """What ``Index.add`` does with each file before and after the pipeline: the plan (skip an
 unchanged file, refresh a touched one, reuse the features of a copy, embed the rest) and the
 writer that stages results and commits them every so often, so an interrupted run keeps its work.
+
+Two kinds of file are not decoded again unless asked: one that failed before and has not changed
+since (same size and mtime as the errors table recorded; ``retry_failed`` decodes it again), and
+one the user removed (``Index.remove`` records it as an exclusion; it comes back when its content
+changes or with ``include_removed``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ class AddReport:
     skipped: int = 0  # unchanged since the last run
     removed: int = 0  # files pruned (gone) or replaced (changed)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    failed_earlier: list[tuple[str, str]] = field(default_factory=list)  # unchanged since they failed: not retried
+    excluded: list[str] = field(default_factory=list)  # removed by the user and unchanged: not added back
     segments: int = 0  # segments stored by this run (embedded or copied)
     stats: PipelineStats | None = None
 
@@ -70,13 +77,16 @@ class BatchWriter:
 
 
 def plan_files(
-    tx: Transaction, files: list[str], report: AddReport
+    tx: Transaction, files: list[str], report: AddReport, *, retry_failed: bool = False, include_removed: bool = False
 ) -> tuple[list[str], dict[str, tuple[FileStat, str]]]:
-    """Decide per file: skip (unchanged), refresh (touched), reuse (same content elsewhere) or embed."""
+    """Decide per file: skip (unchanged, failed earlier, removed by the user), refresh (touched),
+    reuse (same content elsewhere) or embed."""
     table = tx.reader.files
     rows = table.select(["file_id", "path", "size", "mtime", "hash"]).to_pylist()
     known = {r["path"]: r for r in rows}
     by_hash = {r["hash"]: r["file_id"] for r in rows}
+    failed = {r["path"]: r for r in tx.errors.to_pylist()}
+    excluded = {r["path"]: r for r in tx.exclusions.to_pylist()}
     todo, metas, stale = [], {}, []
     for path in files:
         try:
@@ -85,12 +95,25 @@ def plan_files(
             if row and row["size"] == st.size and row["mtime"] == st.mtime:
                 report.skipped += 1
                 continue
+            error = failed.get(st.path)
+            if error and not retry_failed and _same_stat(error, st):
+                report.failed_earlier.append((st.path, error["reason"]))
+                continue
+            removed = excluded.get(st.path)
+            if removed and not include_removed and _same_stat(removed, st):
+                report.excluded.append(st.path)
+                continue
             digest = content_hash(st.path)
         except OSError as exc:
             reason = f"cannot read ({exc.strerror or exc})"
             tx.record_error(path, None, reason)
             report.failed.append((path, reason))
             continue
+        if removed and not include_removed and removed["hash"] == digest:
+            report.excluded.append(st.path)  # touched, same content: still removed
+            continue
+        if removed:
+            tx.include_file(st.path)  # changed since it was removed, or asked for again
         if row and row["hash"] == digest:
             tx.refresh_file(row["file_id"], st)  # touched but identical: new size/mtime only
             report.skipped += 1
@@ -107,3 +130,7 @@ def plan_files(
     tx.delete_files(stale)
     report.removed += len(stale)
     return todo, metas
+
+
+def _same_stat(recorded: dict, st: FileStat) -> bool:
+    return recorded["size"] == st.size and recorded["mtime"] == st.mtime

@@ -148,10 +148,11 @@ def test_changed_file_replaces_its_segments_and_deleted_rows_never_return(tmp_pa
     fresh = Index.open(tmp_path / "idx")
     assert [(h.id, round(h.score, 5)) for h in fresh.search(new[0]["id"], k=10)] == before
     assert fresh.poster(new[1]["id"]) == b"jpeg-lin.mp4-1"
-    # removing a file's last segment removes the file: the next run indexes it again
+    # removing a file's last segment removes the file: the next run leaves it out until asked
     zig = [s["id"] for s in fresh.segments_of(corpus / "zig.mp4")]
     fresh.remove(zig)
-    assert fresh.segments_of(corpus / "zig.mp4") == [] and fresh.add([corpus]).added == 1
+    assert fresh.segments_of(corpus / "zig.mp4") == [] and fresh.add([corpus]).added == 0
+    assert fresh.add([corpus], include_removed=True).added == 1
 
 
 def test_filters_over_fragments_and_clean_errors(tmp_path, corpus, monkeypatch):

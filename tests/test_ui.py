@@ -175,11 +175,8 @@ def test_metadata_filters_restrict_results(service, corpus):
     "sql, reason",
     [
         ("fps >= 24 ANDD width > 1", 'Bad filter: syntax error at or near "ANDD". Columns: id, '),
-        ("fsp > 2", 'Bad filter: Referenced column "fsp" not found in FROM clause! Columns: id'),
-        (
-            "st_area(path) > 1",
-            "Bad filter: unknown function 'st_area' (DuckDB extensions are not available in filters).",
-        ),
+        ("fsp > 2", 'Bad filter: unknown column "fsp". Columns: id'),
+        ("st_area(path) > 1", 'Bad filter: function "st_area" is not allowed in filters. Columns: id'),
     ],
 )
 def test_a_filter_typo_shows_a_short_reason_not_duckdb_internals(service, corpus, sql, reason):
@@ -229,7 +226,7 @@ def test_picker_pages_through_segments_without_listing_them_all(service, corpus)
     assert {r["file"] for r in service.picker_page(0, 10, "circle")[0]} == {"circle_red.mp4", "circle_grey.mp4"}
 
 
-def test_media_file_serves_only_indexed_videos_in_the_roots(service, corpus):
+def test_media_file_serves_only_indexed_videos_as_indexed(service, corpus):
     root, ids = corpus["root"], corpus["ids"]
     assert service.media_file(ids["lin_red"]) == (root / "lin_red.mp4").resolve()
     assert service.media_file(ids[SWAPPED]) is None  # now a symlink out of the corpus
@@ -379,7 +376,7 @@ def test_no_file_outside_the_indexed_videos_is_served(server, corpus):
     ]
     for path in forbidden:
         status, body = _get(server, path)
-        assert status in (400, 403, 404, 405, 422), (path, status)
+        assert status in (400, 403, 404, 405, 410, 422), (path, status)
         assert not any(s in body for s in secrets), path
 
 

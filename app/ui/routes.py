@@ -3,8 +3,9 @@
 Why not Gradio's ``allowed_paths``: it serves *every* file under a folder, so a ``.env`` or
 ``notes.txt`` next to the clips was downloadable. Here a result is played from
 ``/vidsearch/media/<segment id>``, which can only ever return the indexed video file of that
-segment, and its thumbnail from ``/vidsearch/poster/<segment id>``; Gradio's own file route is left
-serving nothing but its upload cache.
+segment while it is still the file that was indexed (``media.py``: 410 otherwise), and its
+thumbnail from ``/vidsearch/poster/<segment id>``; Gradio's own file route is left serving nothing
+but its upload cache. The video is sent from the descriptor that was verified, with byte ranges.
 
 Why a Host guard: a page on an attacker's domain can re-resolve that domain to 127.0.0.1 (DNS
 rebinding) and then read a localhost server as same-origin. Such requests carry the attacker's
@@ -15,6 +16,7 @@ allowed with ``--allow-host``) is refused with 400.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from vidsearch.app.ui.service import SearchService
 
 MEDIA_PREFIX = "/vidsearch/media"
+CHUNK = 1 << 16
+MEDIA_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff", "Accept-Ranges": "bytes"}
 POSTER_PREFIX = "/vidsearch/poster"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
@@ -129,15 +133,18 @@ def host_guard_middleware(policy: HostPolicy) -> Any:
 def media_routes(service: SearchService) -> list[Any]:
     """``GET`` routes for a segment's video file (byte ranges, so the player can seek) and poster."""
     from fastapi.routing import APIRoute
-    from starlette.responses import FileResponse, Response
+    from starlette.requests import Request
+    from starlette.responses import Response
 
-    def media(segment_id: int) -> Response:
-        path = service.media_file(segment_id)
-        if path is None:
-            return Response("no such indexed video\n", status_code=404, media_type="text/plain")
-        return FileResponse(
-            path, headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
-        )
+    from vidsearch.app.ui.media import Refusal
+
+    def media(segment_id: int, request: Request) -> Response:
+        opened = service.open_media(segment_id)
+        if isinstance(opened, Refusal):
+            return Response(f"{opened.reason}\n", status_code=opened.status, media_type="text/plain")
+        return ranged_response(opened, request.headers.get("range"))
+
+    media.__annotations__.update(request=Request)  # resolved here: the module's annotations are strings
 
     def poster(segment_id: int) -> Response:
         image = service.poster(segment_id)
@@ -150,6 +157,53 @@ def media_routes(service: SearchService) -> list[Any]:
         APIRoute(f"{MEDIA_PREFIX}/{{segment_id}}", media, methods=["GET"], include_in_schema=False),
         APIRoute(f"{POSTER_PREFIX}/{{segment_id}}", poster, methods=["GET"], include_in_schema=False),
     ]
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+    """``(start, end)`` inclusive for a single ``Range: bytes=...``; None to send everything (no
+    header, or one this server does not split: several ranges); ``"unsatisfiable"`` past the end."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[len("bytes=") :].strip().partition("-")
+    try:
+        if not first:
+            n = int(last)
+            return (max(0, size - n), size - 1) if n > 0 and size else "unsatisfiable"
+        start, end = int(first), int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, min(end, size - 1)
+
+
+def ranged_response(opened, range_header: str | None) -> Any:
+    """Stream the verified open file (or one byte range of it); the descriptor is closed after."""
+    from starlette.responses import Response, StreamingResponse
+
+    size = opened.size
+    span = byte_range(range_header, size)
+    if span == "unsatisfiable":
+        opened.close()
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    start, end = span if span else (0, size - 1)
+    headers = {**MEDIA_HEADERS, "Content-Length": str(max(0, end - start + 1))}
+    if span:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+
+    def chunks():
+        try:
+            pos = start
+            while pos <= end:
+                data = os.pread(opened.fd, min(CHUNK, end - pos + 1), pos)
+                if not data:
+                    return
+                pos += len(data)
+                yield data
+        finally:
+            opened.close()
+
+    return StreamingResponse(chunks(), status_code=206 if span else 200, headers=headers, media_type=opened.media_type)
 
 
 def gradio_app_kwargs(service: SearchService, policy: HostPolicy) -> dict[str, Any]:

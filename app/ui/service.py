@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vidsearch.app.ui.media import PLACEHOLDER_SVG, image_type, poster_from_video, servable_video
+from vidsearch.app.ui.media import (
+    PLACEHOLDER_SVG,
+    OpenedVideo,
+    Refusal,
+    image_type,
+    open_indexed_video,
+    poster_from_video,
+)
 from vidsearch.app.ui.query_cache import Lru, QueryFeatureCache
 from vidsearch.app.ui.routes import media_url, poster_url
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
@@ -109,7 +116,7 @@ def short_filter_reason(exc: Exception) -> str:
     on this machine; the user needs the first sentence and the column names.
     """
     cause = exc.__cause__ if exc.__cause__ is not None else exc
-    text = str(cause).strip()
+    text = (getattr(exc, "reason", None) or str(cause)).strip()
     first = _DUCKDB_PREFIX.sub("", text.splitlines()[0] if text else "invalid filter")
     if "extension" in first.lower():
         name = re.search(r'name "?([\w.]+)"?', first)
@@ -218,6 +225,7 @@ class SearchService:
         self._embed_lock = threading.Lock()
         self.query_cache: QueryFeatureCache = QueryFeatureCache(cache_clips)
         self._posters: Lru[tuple[bytes, str]] = Lru(512)
+        self._hashes: Lru[bool] = Lru(256)  # content-hash verdicts of files whose identity moved
         self._embed_seconds = 2.0 + index.config.num_frames / 10.0  # until a real one is measured
 
     # ------------------------------------------------------------------ index state
@@ -237,11 +245,17 @@ class SearchService:
         return f"**{n:,}** indexed segments · backbone `{self.index.config.backbone}` · corpus roots {roots}"
 
     def record(self, segment_id: int) -> dict[str, Any] | None:
-        with self._lock:
-            try:
-                return self.index.get(int(segment_id))
-            except KeyError:
-                return None
+        """A segment's record; an unknown id first refreshes the index (cheap: one folder listing),
+        so media of segments committed since the last search is found."""
+        for attempt in range(2):
+            with self._lock:
+                try:
+                    return self.index.get(int(segment_id))
+                except KeyError:
+                    pass
+            if attempt == 0:
+                self.refresh()
+        return None
 
     def picker_page(self, offset: int, limit: int, contains: str = "") -> tuple[list[dict[str, Any]], bool]:
         """One page of segments for the picker (``[{id, file, start_s, end_s}]``) and whether more
@@ -256,10 +270,21 @@ class SearchService:
         return items, len(rows) > limit
 
     # ------------------------------------------------------------------ media
-    def media_file(self, segment_id: int) -> Path | None:
-        """The indexed video file of a segment, or None: unknown id, file gone, or not servable."""
+    def open_media(self, segment_id: int) -> OpenedVideo | Refusal:
+        """The segment's indexed video, open and verified to be the file that was indexed (the
+        caller closes it), or why not: 404 unknown id or file gone, 410 the file changed."""
         record = self.record(segment_id)
-        return None if record is None else servable_video(record["path"], self.roots, self._blocked)
+        if record is None:
+            return Refusal(404, "no such indexed segment")
+        return open_indexed_video(record, self._blocked, self._hashes)
+
+    def media_file(self, segment_id: int) -> Path | None:
+        """The path :meth:`open_media` would serve, or None."""
+        opened = self.open_media(segment_id)
+        if isinstance(opened, Refusal):
+            return None
+        opened.close()
+        return opened.path
 
     def poster(self, segment_id: int) -> tuple[bytes, str] | None:
         """``(image bytes, MIME type)`` of a segment's thumbnail: the one stored at index time, else
@@ -280,11 +305,15 @@ class SearchService:
         if stored:
             image = (stored, image_type(stored))
         else:
-            path = servable_video(record["path"], self.roots, self._blocked)
-            try:
-                image = (poster_from_video(path, *segment_span(record)), "image/jpeg") if path else None
-            except (VideoError, ValueError):
-                image = None
+            opened = open_indexed_video(record, self._blocked, self._hashes)
+            image = None
+            if isinstance(opened, OpenedVideo):
+                try:
+                    image = (poster_from_video(opened.readable_path, *segment_span(record)), "image/jpeg")
+                except (VideoError, ValueError):
+                    image = None
+                finally:
+                    opened.close()
             image = image or (PLACEHOLDER_SVG, "image/svg+xml")
         self._posters.put(int(segment_id), image)
         return image

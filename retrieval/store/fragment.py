@@ -137,12 +137,12 @@ def write_files(directory: Path, files: pa.Table) -> str:
     """A part of the files table (the file rows one commit added or refreshed) as files/<name>."""
     name = f"{new_name()}.parquet"
     with atomic_path(directory / FILES / name) as tmp:
-        pq.write_table(files.cast(FILES_SCHEMA), tmp, compression="zstd")
+        pq.write_table(conform(files, FILES_SCHEMA), tmp, compression="zstd")
     return name
 
 
 def read_files(directory: Path, name: str) -> pa.Table:
-    return pq.read_table(directory / FILES / name).cast(FILES_SCHEMA)
+    return conform(pq.read_table(directory / FILES / name), FILES_SCHEMA)
 
 
 class FragmentReader:

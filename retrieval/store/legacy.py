@@ -36,7 +36,7 @@ def migrate(directory: str | Path) -> dict:
     if data.get("schema_version") != 1:
         raise IndexStoreError(f"{directory}: nothing to migrate (schema version {data.get('schema_version')})")
     with WriterLock(directory):
-        for sub in (snap.SNAPSHOTS, snap.FRAGMENTS, snap.FILES, snap.DELETIONS, snap.ERRORS, snap.ANN):
+        for sub in (snap.SNAPSHOTS, snap.FRAGMENTS, snap.FILES, snap.DELETIONS, snap.ERRORS, snap.EXCLUSIONS, snap.ANN):
             shutil.rmtree(directory / sub, ignore_errors=True)  # leftovers of an interrupted migration
         manifest = Manifest(
             ExtractorConfig.from_dict(data["config"]),
@@ -51,7 +51,8 @@ def migrate(directory: str | Path) -> dict:
             clips = clips.sort_by("id")
             n = clips.num_rows
             ids = clips.column("id")
-            files = clips.select([c for c in FILES_SCHEMA.names if c != "file_id"]).add_column(0, "file_id", ids)
+            names = [c for c in FILES_SCHEMA.names if c != "file_id" and c in clips.column_names]
+            files = clips.select(names).add_column(0, "file_id", ids)
             frames = clips.column("frame_count").to_numpy()
             segments = pa.table(
                 {

@@ -1,5 +1,6 @@
 """Arrow schemas of the index tables: files (one row per file), segments (one row per segment),
-errors. Vectors are not here: moments and SPF curves live in per-fragment float16 arrays."""
+errors, exclusions (files the user removed). Vectors are not here: moments and SPF curves live in
+per-fragment float16 arrays."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ FILES_SCHEMA = pa.schema(
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("frame_count", pa.int64()),
+        ("inode", pa.int64()),  # null in indexes written before: the UI then checks the content hash
+        ("device", pa.int64()),
     ]
 )
 
@@ -27,6 +30,16 @@ ERRORS_SCHEMA = pa.schema(
         ("mtime", pa.float64()),
         ("reason", pa.string()),
         ("at", pa.timestamp("s", tz="UTC")),
+    ]
+)
+
+EXCLUSIONS_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("size", pa.int64()),
+        ("mtime", pa.float64()),
+        ("hash", pa.string()),
+        ("removed_at", pa.timestamp("s", tz="UTC")),
     ]
 )
 

@@ -29,6 +29,7 @@ FRAGMENTS = "fragments"
 FILES = "files"
 DELETIONS = "deletions"
 ERRORS = "errors"
+EXCLUSIONS = "exclusions"
 ANN = "ann"
 _SNAPSHOT_RE = re.compile(r"^(\d{10})\.json$")
 
@@ -56,6 +57,7 @@ class Snapshot:
     next_segment_id: int = 1
     next_file_id: int = 1
     errors: str | None = None  # errors/<name>.parquet
+    exclusions: str | None = None  # exclusions/<name>.parquet: files removed by the user, not re-added
     ann: dict[str, Any] = field(default_factory=dict)  # see ann.AnnState; {} when exact search only
     calibration: dict[str, Any] = field(default_factory=dict)  # room for retrieval/calibration.py
     created_at: str = ""
@@ -85,6 +87,8 @@ class Snapshot:
                 out.add(f"{DELETIONS}/{name}")
         if self.errors:
             out.add(f"{ERRORS}/{self.errors}")
+        if self.exclusions:
+            out.add(f"{EXCLUSIONS}/{self.exclusions}")
         out |= {f"{ANN}/{p}" for p in self.ann.get("files", [])}
         return out
 
@@ -158,7 +162,7 @@ def garbage(directory: Path, keep: list[Snapshot]) -> list[Path]:
     """Files and fragment folders no snapshot in ``keep`` references (call under the lock)."""
     needed = set().union(*(s.referenced() for s in keep)) if keep else set()
     out = []
-    for sub in (FRAGMENTS, FILES, DELETIONS, ERRORS, ANN):
+    for sub in (FRAGMENTS, FILES, DELETIONS, ERRORS, EXCLUSIONS, ANN):
         folder = directory / sub
         if folder.is_dir():
             out += [p for p in folder.iterdir() if f"{sub}/{p.name}" not in needed]

@@ -1,7 +1,8 @@
 """Writing: changes staged against one snapshot, committed as the next snapshot.
 
 A :class:`Transaction` collects new files and their segments, copies (same content at another
-path), refreshed file stats, tombstones and error rows; ``commit`` writes them as new immutable
+path), refreshed file stats, tombstones, error rows and exclusions (files the user removed, which
+the next ``index`` must not add back); ``commit`` writes them as new immutable
 files (a segment fragment, a files part, deletion and error files, ANN codes) and then the
 snapshot that lists them, the one rename that makes the commit visible. If any write fails
 (disk full, ...) the new files are removed, the previous snapshot stays the index, and one
@@ -27,7 +28,13 @@ from vidsearch.retrieval.store import snapshot as snap
 from vidsearch.retrieval.store.fragment import FragmentData, write_files, write_fragment
 from vidsearch.retrieval.store.manifest import IndexStoreError, Manifest, now_utc
 from vidsearch.retrieval.store.reader import SnapshotReader
-from vidsearch.retrieval.store.schema import AUX_PREFIX, ERRORS_SCHEMA, FILES_SCHEMA, segments_schema
+from vidsearch.retrieval.store.schema import (
+    AUX_PREFIX,
+    ERRORS_SCHEMA,
+    EXCLUSIONS_SCHEMA,
+    FILES_SCHEMA,
+    segments_schema,
+)
 
 
 class Transaction:
@@ -36,6 +43,7 @@ class Transaction:
         self.dir: Path = reader.dir
         self.manifest: Manifest = reader.manifest
         self.errors = errors
+        self.exclusions = read_side_table(self.dir, snap.EXCLUSIONS, reader.snapshot.exclusions, EXCLUSIONS_SCHEMA)
         self._reset()
 
     def _reset(self) -> None:
@@ -49,10 +57,12 @@ class Transaction:
         self.deleted_segments: list[np.ndarray] = []
         self.deleted_files: list[int] = []
         self.errors_changed = False
+        self.exclusions_changed = False
 
     @property
     def dirty(self) -> bool:
-        return bool(self.file_rows or self.deleted_segments or self.deleted_files or self.errors_changed)
+        changed = self.errors_changed or self.exclusions_changed
+        return bool(self.file_rows or self.deleted_segments or self.deleted_files or changed)
 
     @property
     def pending_segments(self) -> int:
@@ -91,7 +101,7 @@ class Transaction:
     def refresh_file(self, file_id: int, st: FileStat) -> None:
         """Same content, new size/mtime (touched): a newer row for the same file id."""
         row = dict(self.reader.file_by_id(file_id))
-        row.update(size=st.size, mtime=st.mtime)
+        row.update(size=st.size, mtime=st.mtime, inode=st.inode, device=st.device)
         self.file_rows.append(row)
 
     def delete_files(self, file_ids: list[int]) -> None:
@@ -124,6 +134,22 @@ class Transaction:
         self.errors = pa.concat_tables([self.errors.filter(keep), pa.Table.from_pylist([row], schema=ERRORS_SCHEMA)])
         self.errors_changed = True
 
+    def exclude_files(self, file_ids: list[int]) -> None:
+        """Remember removed files (path, size, mtime, hash) so ``index`` does not add them back."""
+        rows = [self.reader.file_by_id(int(i)) for i in file_ids]
+        rows = [{**{k: r[k] for k in ("path", "size", "mtime", "hash")}, "removed_at": now_utc()} for r in rows if r]
+        if rows:
+            paths = pa.array([r["path"] for r in rows])
+            kept = self.exclusions.filter(pc.invert(pc.is_in(self.exclusions.column("path"), paths)))
+            self.exclusions = pa.concat_tables([kept, pa.Table.from_pylist(rows, schema=EXCLUSIONS_SCHEMA)])
+            self.exclusions_changed = True
+
+    def include_file(self, path: str) -> None:
+        """Forget the exclusion of ``path`` (it changed, or the user asked to add it again)."""
+        if self.exclusions.num_rows and path in set(self.exclusions.column("path").to_pylist()):
+            self.exclusions = self.exclusions.filter(pc.not_equal(self.exclusions.column("path"), path))
+            self.exclusions_changed = True
+
     def clear_error(self, path: str) -> None:
         if self.errors.num_rows and path in set(self.errors.column("path").to_pylist()):
             self.errors = self.errors.filter(pc.not_equal(self.errors.column("path"), path))
@@ -154,6 +180,8 @@ class Transaction:
                 "width": info.width,
                 "height": info.height,
                 "frame_count": info.frame_count,
+                "inode": st.inode,
+                "device": st.device,
             }
         )
         return file_id
@@ -237,6 +265,10 @@ class Transaction:
                 name = write_errors(self.dir, self.errors)
                 written.append(self.dir / snap.ERRORS / name)
                 s = replace(s, errors=name)
+            if self.exclusions_changed:
+                name = write_side_table(self.dir, snap.EXCLUSIONS, self.exclusions, EXCLUSIONS_SCHEMA)
+                written.append(self.dir / snap.EXCLUSIONS / name)
+                s = replace(s, exclusions=name)
             if update_ann is not None:
                 s, ann_files = update_ann(s)
                 written += ann_files
@@ -251,23 +283,32 @@ class Transaction:
 
 
 def write_errors(directory: Path, errors: pa.Table) -> str:
+    return write_side_table(directory, snap.ERRORS, errors, ERRORS_SCHEMA)
+
+
+def read_errors(directory: Path, name: str | None) -> pa.Table:
+    return read_side_table(directory, snap.ERRORS, name, ERRORS_SCHEMA)
+
+
+def write_side_table(directory: Path, folder: str, table: pa.Table, schema: pa.Schema) -> str:
+    """A small table a snapshot names (errors, exclusions) as a new ``<folder>/<name>.parquet``."""
     import pyarrow.parquet as pq
 
     from vidsearch.atomic import atomic_path
     from vidsearch.retrieval.store.fragment import new_name
 
     name = f"{new_name()}.parquet"
-    with atomic_path(directory / snap.ERRORS / name) as tmp:
-        pq.write_table(errors.cast(ERRORS_SCHEMA), tmp)
+    with atomic_path(directory / folder / name) as tmp:
+        pq.write_table(table.cast(schema), tmp)
     return name
 
 
-def read_errors(directory: Path, name: str | None) -> pa.Table:
+def read_side_table(directory: Path, folder: str, name: str | None, schema: pa.Schema) -> pa.Table:
     import pyarrow.parquet as pq
 
     if not name:
-        return ERRORS_SCHEMA.empty_table()
-    return pq.read_table(directory / snap.ERRORS / name).cast(ERRORS_SCHEMA)
+        return schema.empty_table()
+    return pq.read_table(directory / folder / name).cast(schema)
 
 
 def commit_error(directory: Path, version: int, exc: OSError) -> IndexStoreError:
