@@ -136,6 +136,8 @@ def test_python_blocks_run_as_written(page, tmp_path):
     if not runnable:
         pytest.skip(f"{page.name} has no runnable python block")
     work = _workspace(tmp_path)
+    if any("Index.open(" in body for body in runnable):  # the snippet reads the index the page's commands wrote
+        _check(_run([VIDSEARCH, "index", "./corpus"], work), "vidsearch index ./corpus")
     for i, body in enumerate(runnable):
         (work / f"snippet{i}.py").write_text(body, encoding="utf-8")
         _check(_run([sys.executable, f"snippet{i}.py"], work, timeout=1800), f"{page.name} python block {i}")
