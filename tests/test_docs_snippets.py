@@ -140,7 +140,10 @@ def test_python_blocks_run_as_written(page, tmp_path):
         _check(_run([VIDSEARCH, "index", "./corpus"], work), "vidsearch index ./corpus")
     for i, body in enumerate(runnable):
         (work / f"snippet{i}.py").write_text(body, encoding="utf-8")
-        _check(_run([sys.executable, f"snippet{i}.py"], work, timeout=1800), f"{page.name} python block {i}")
+        result = _run([sys.executable, f"snippet{i}.py"], work, timeout=1800)
+        _check(result, f"{page.name} python block {i}")
+        if body == _readme_api_snippet():  # it must have indexed the real clips, not only run
+            assert re.fullmatch(r"[1-9]\d* segments, 0 failed", result.stdout.splitlines()[0]), result.stdout
 
 
 @pytest.mark.slow
