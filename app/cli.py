@@ -190,7 +190,8 @@ def index(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
         f"removed {report.removed}, failed {len(report.failed)}{_left_out(report)}; {len(idx)} segments in {idx.dir}"
         + (
-            f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})"
+            f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, "
+            f"{_where(s)})"
             if s and s.clips
             else ""
         ),

@@ -33,7 +33,8 @@ class ExtractorOptions:
 
         if not self.backbone.startswith("hf:") and self.backbone not in available_encoders():
             raise ValueError(
-                f"unknown backbone {self.backbone!r}; choose one of {', '.join(available_encoders())} or hf:<id or folder>"
+                f"unknown backbone {self.backbone!r}; choose one of {', '.join(available_encoders())} "
+                "or hf:<id or folder>"
             )
         return ExtractorConfig(
             backbone=self.backbone,

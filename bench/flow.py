@@ -52,5 +52,6 @@ if __name__ == "__main__":
     cost = measure_cost(sys.argv[1:])
     print(
         f"{len(sys.argv) - 1} clips, T=32: flow descriptor {1000 * cost['flow_s_per_clip']:.1f} ms/clip, "
-        f"dinov2-s14 encode {1000 * cost['encode_s_per_clip']:.0f} ms/clip, flow = {100 * cost['flow_share']:.1f} % of the encoder"
+        f"dinov2-s14 encode {1000 * cost['encode_s_per_clip']:.0f} ms/clip, flow = "
+        f"{100 * cost['flow_share']:.1f} % of the encoder"
     )

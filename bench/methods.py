@@ -52,7 +52,10 @@ FUSION_WEIGHTS = (1.0, 0.0, 0.5)
 def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[Method]:
     """Baselines, moment-weight / pooling / aggregation ablations, the direction-aware moments,
     pacing, the flow descriptor and their fusions at one T."""
-    sm = lambda name, **kw: Method(name, "moments", backbone, num_frames, **kw)
+
+    def sm(name: str, **kw) -> Method:
+        return Method(name, "moments", backbone, num_frames, **kw)
+
     return [
         Method(f"{backbone_label(backbone)} mean-pool (CLS token)", "cls-mean", backbone, num_frames),
         sm("SemanticMoments (1,0,0) = patch mean-pool", alpha=(1.0, 0.0, 0.0)),

@@ -3,8 +3,8 @@
 Vectors are drawn from the statistics of real ones: the moments of an index (``--index``, e.g.
 the shared real clips, their copies and generated clips) give a mean and the principal directions
 of their covariance (an SVD of the centred vectors, rank <= number of clips), plus isotropic
-noise with the real vectors' mean per-dimension variance (see ``fit_statistics``). Each draw is cut into its mean / std /
-skew blocks, each block renormalised and weighted as the index's alpha does, so blocks and
+noise with the real vectors' mean per-dimension variance (see ``fit_statistics``). Each draw is
+cut into its mean / std / skew blocks, each block renormalised and weighted as the index's alpha does, so blocks and
 cosines look like real ones. A share of segments (``--dup-share``) are planted near-duplicates
 of another segment (the same vector plus small noise), so dedup has something to find and its
 recall is measured along with the false pairs it joins.
@@ -132,8 +132,14 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
             label[g.members] = g.keep
         found = int(np.sum(label[pairs[:, 0]] == label[pairs[:, 1]]))
         joined = sum(len(g.members) - 1 for g in result.groups)
-        out.update(groups=len(result.groups), removed=n - len(result.selection), planted=len(pairs), planted_found=found,
-                   extra_removed=joined - found, thresholds=[config.appearance_threshold, config.motion_threshold])  # fmt: skip
+        out.update(
+            groups=len(result.groups),
+            removed=n - len(result.selection),
+            planted=len(pairs),
+            planted_found=found,
+            extra_removed=joined - found,
+            thresholds=[config.appearance_threshold, config.motion_threshold],
+        )
     else:
         result = cluster_segments(source, Selection.everything(source), ClusterConfig(k=args.k))
         sizes = [c.size for c in result.clusters]
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     stats = fit_statistics(real_vectors(args.index, args.vectors))
     print(
-        f"statistics from {int(stats['n_real'])} real segments of {args.index or args.vectors}: dim {len(stats['mean'])}, rank {len(stats['scales'])}",
+        f"statistics from {int(stats['n_real'])} real segments of {args.index or args.vectors}: dim "
+        f"{len(stats['mean'])}, rank {len(stats['scales'])}",
         flush=True,
     )
     rows = []

@@ -1,6 +1,6 @@
 """The sampled-frame decode of long files: decoder options and splitting a file across processes.
 
-    flock /work/wt/bench.lock python -m benchmarks.decode_split [--groups 60s,1080p] [--skip-pipeline]
+    python -m benchmarks.decode_split [--groups 60s,1080p] [--skip-pipeline]
 
 1. Decoder options for the seeking sampler (``indexers/decode/video.py``), side by side on the same
    clips, in this process: seconds per clip and whether the 32 sampled frames are IDENTICAL to
@@ -125,7 +125,8 @@ def split_tables(groups: dict[str, list[Path]], backbone: str, pipeline: bool) -
         split, n = pool_seconds(paths, config, 224, 1)
         assert n == len(paths)
         print(
-            f"| {GROUPS[group]} ({len(paths)}) | {whole / len(paths):.2f} | {split / len(paths):.2f} | {whole / split:.2f}x |",
+            f"| {GROUPS[group]} ({len(paths)}) | {whole / len(paths):.2f} | {split / len(paths):.2f} | "
+            f"{whole / split:.2f}x |",
             flush=True,
         )
     if not pipeline:
@@ -153,7 +154,8 @@ def split_tables(groups: dict[str, list[Path]], backbone: str, pipeline: bool) -
         default, _, stats = run_ours(paths, config, encoder)
         n = len(paths)
         print(
-            f"| {GROUPS[group]} ({n}) | {whole / n:.2f} | {split / n:.2f} ({whole / split:.2f}x) | {default / n:.2f} | {stats.split_files} of {n} |",
+            f"| {GROUPS[group]} ({n}) | {whole / n:.2f} | {split / n:.2f} ({whole / split:.2f}x) | "
+            f"{default / n:.2f} | {stats.split_files} of {n} |",
             flush=True,
         )
 

@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
             shares = breakdown(v, pixels)
             split = " / ".join(f"{shares.get(c, 0.0):.0%}" for c in [*CATEGORIES, "other"])
             print(
-                f"| {batch} | {v.label} | {batch / seconds:.1f} | {gflops:.0f} | {gflops / peaks[PRECISION_OF[v.label]]:.0%} | {cos:.5f} | {split} |",
+                f"| {batch} | {v.label} | {batch / seconds:.1f} | {gflops:.0f} | "
+                f"{gflops / peaks[PRECISION_OF[v.label]]:.0%} | {cos:.5f} | {split} |",
                 flush=True,
             )
     for v in variants:

@@ -440,7 +440,8 @@ def main(argv: list[str] | None = None) -> None:
     auto = resolve_precision("auto", "cpu", encoder)
     print(f"precision auto resolves to: {auto} (probe: bf16 timed against fp32 on this encoder)")
     print(
-        f"vidsearch config: the defaults ({config.moment_blocks} moment blocks, aux {', '.join(config.aux_descriptors) or 'none'}), --segment none"
+        f"vidsearch config: the defaults ({config.moment_blocks} moment blocks, aux "
+        f"{', '.join(config.aux_descriptors) or 'none'}), --segment none"
     )
     figures["auto_precision"] = auto
 
@@ -539,7 +540,8 @@ def main(argv: list[str] | None = None) -> None:
                     "frames_per_s": fps,
                 }
                 print(
-                    f"{label}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s"
+                    f"{label}, {threads} threads: {fps:.1f} frames/s, {gflops:.1f} GFLOP/s = "
+                    f"{gflops / peak:.0%} of the {dtype} GEMM peak {peak:.1f} GFLOP/s"
                 )
     encoder.place("cpu", "fp32")
     print(

@@ -5,7 +5,7 @@ clip, looped, and encoded with x264 defaults (GOP 250, B-frames) as real footage
 that seeking and sequential decoding are compared on a realistic stream. They are written once,
 streaming (a 5-minute 1080p clip never sits in memory), into a cache folder outside the repo.
 
-    python -m benchmarks.ingest_corpus [--cache /work/wt/data/ingest]
+    python -m benchmarks.ingest_corpus [--cache DIR]   # default: vidsearch's user cache folder
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from platformdirs import user_cache_dir
 
 from vidsearch.atomic import atomic_path
 
-DEFAULT_CACHE = Path("/work/wt/data/ingest")
+DEFAULT_CACHE = Path(user_cache_dir("vidsearch")) / "bench" / "ingest-corpus"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import json
 import platform
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from benchmarks.ingest import ReferenceProcess, decode_rate, precision_cosines, 
 from benchmarks.ingest_corpus import LongClip, ensure_corpus
 from benchmarks.throughput import encoder_gflops, gemm_peak_gflops
 
-DEFAULT_CACHE = Path("/tmp/vidsearch-gpu-corpus")
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "vidsearch-gpu-corpus"
 PRECISIONS = ("fp32", "bf16", "fp16")
 GEMM_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 

@@ -11,8 +11,8 @@ should approach or beat), KL per token, and whether motion retrieval survives: S
 each clip's reconstructed tokens against every original (recall@1, mean cosine). On a SimMotion
 layout (``vidsearch bench make-synthetic``) also the benchmark's Recall@1 (the positive must be
 the ref's nearest clip) with SemanticMoments of the original tokens, of the reconstructed ones
-and of the latent means themselves. Then the semantic-space retime: mean |SPF - target| before and after warping each clip's sequence to the
-steady pace and to a late rush, and the time each stage took.
+and of the latent means themselves. Then the semantic-space retime: mean |SPF - target| before
+and after warping each clip's sequence to the steady pace and to a late rush, and the time each stage took.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if triplets is not None and not skipped:  # segments are then in the order of paths
         print(
-            f"SimMotion Recall@1 over {len(triplets)} triplets, SemanticMoments of the original tokens: {simmotion_recall([s.tokens for s in segments], triplets):.3f}\n"
+            f"SimMotion Recall@1 over {len(triplets)} triplets, SemanticMoments of the original tokens: "
+            f"{simmotion_recall([s.tokens for s in segments], triplets):.3f}\n"
         )
     else:
         triplets = None
@@ -158,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
             )
     originals = [s.tokens for s in segments]
     print(
-        f"\nuncompressed tokens: motion recall@1 {motion_survival(originals, originals)['motion_recall_at_1']:.3f} (by construction 1.0 unless duplicates)"
+        "\nuncompressed tokens: motion recall@1 "
+        f"{motion_survival(originals, originals)['motion_recall_at_1']:.3f} (by construction 1.0 unless duplicates)"
     )
     u = np.linspace(0, 1, 64)
     targets = {"steady": u, "late rush": np.where(u < 0.6, u / 6, 0.1 + (u - 0.6) / 0.4 * 0.9)}
@@ -167,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, target in targets.items():
         runs = [retime_sequence(t, target, num_steps=max(len(t), 16)) for t in originals if len(t) >= 3]
         print(
-            f"| {name} | {np.mean([r.before.mean for r in runs]):.3f} | {np.mean([r.after.mean for r in runs]):.3f} | {len(runs)} |"
+            f"| {name} | {np.mean([r.before.mean for r in runs]):.3f} | "
+            f"{np.mean([r.after.mean for r in runs]):.3f} | {len(runs)} |"
         )
 
 

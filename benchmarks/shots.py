@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         frames = sum(v[2] for v in videos)
         hours = sum(v[2] / v[3] for v in videos) / 3600
         print(
-            f"ground truth: {len(videos)} joined videos, {frames} frames, {sum(len(v[1]) for v in videos)} cuts, tolerance +-{args.tolerance} frames"
+            f"ground truth: {len(videos)} joined videos, {frames} frames, {sum(len(v[1]) for v in videos)} "
+            f"cuts, tolerance +-{args.tolerance} frames"
         )
         print("| detector | cuts found | TP | FP | FN | precision | recall | F1 | detector s per hour of video |")
         print("|---|---|---|---|---|---|---|---|---|")

@@ -219,8 +219,9 @@ def measure(directory: Path, queries_path: Path, n_timed: int, sweep: bool = Fal
     data = np.load(queries_path)
     flows = data["flow"] if "flow" in data else [None] * len(data["moments"])
     queries = [
-        ClipFeatures(m, SpfSignature(c, 0.0, 0.0, [], c), aux={} if f is None else {"flow": f}) for m, c, f in zip(data["moments"], data["curves"], flows)
-    ]  # fmt: skip
+        ClipFeatures(m, SpfSignature(c, 0.0, 0.0, [], c), aux={} if f is None else {"flow": f})
+        for m, c, f in zip(data["moments"], data["curves"], flows)
+    ]
     t0 = time.perf_counter()
     index = Index.open(directory)
     open_s = time.perf_counter() - t0
@@ -386,8 +387,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=float, default=2.0, help="Seconds per real window.")
     parser.add_argument("--queries", type=int, default=200, help="Timed queries per mode.")
     parser.add_argument("--sweep", action="store_true", help="Also measure recall and p50 over nprobe x re-rank depth.")
-    parser.add_argument("--representations", type=int, default=0, metavar="ROWS",
-                        help="Also measure the int8 / int6 codecs against float16 over the first ROWS stored " "rows.")  # fmt: skip
+    parser.add_argument(
+        "--representations",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="Also measure the int8 / int6 codecs against float16 over the first ROWS stored rows.",
+    )
     parser.add_argument(
         "--moments-codec", default="float16", choices=MOMENTS_CODECS, help="How the built indexes store moments."
     )
@@ -435,9 +441,14 @@ def main(argv: list[str] | None = None) -> None:
         {k: v[~is_query] for k, v in windows.items()},
         {"moments": unit, "curves": monotone_curves, "flow": non_negative_unit},
     )
-    print(f"real windows: {len(is_query)} from {len(footage())} videos ({args.backbone}, " f"default ExtractorConfig, T={args.frames}, {args.window:g} s): "
-          f"{int(is_query.sum())} queries, {int((~is_query).sum())} stored; moments " f"{windows['moments'].shape[1]}-d, flow {windows['flow'].shape[1]}-d; "
-          f"fit: mean + the {len(synth.fits['moments'].basis)} principal directions of the " f"stored windows + 5 % isotropic shrinkage")  # fmt: skip
+    print(
+        f"real windows: {len(is_query)} from {len(footage())} videos ({args.backbone}, "
+        f"default ExtractorConfig, T={args.frames}, {args.window:g} s): "
+        f"{int(is_query.sum())} queries, {int((~is_query).sum())} stored; moments "
+        f"{windows['moments'].shape[1]}-d, flow {windows['flow'].shape[1]}-d; "
+        f"fit: mean + the {len(synth.fits['moments'].basis)} principal directions of the "
+        f"stored windows + 5 % isotropic shrinkage"
+    )
     for kind in ("moments", "flow"):
         sample = synth.post[kind](synth.fits[kind].draw(rng, 4000))
         print(
@@ -456,12 +467,25 @@ def main(argv: list[str] | None = None) -> None:
         if ann.MOTION_PCA_DIM
         else f"PQ {ann.MOTION_PQ_M} B"
     )
-    print(f"\nANN: nlist ~sqrt(N) (power of 2), {motion_codes} motion ([moments, flow]) + {ann.PACING_PQ_M} B pacing codes, nprobe max({ann.NPROBE}, nlist / {1 / ann.NPROBE_SHARE:g}) / max({ann.PACING_NPROBE}, nlist / {1 / ann.PACING_NPROBE_SHARE:g}), "
-          f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH} of motion " f"{search.BOTH_MOTION_DEPTH} x sqrt(N / {search.BOTH_DEPTH_ROWS:,}) at least + " f"pacing {search.BOTH_PACING_DEPTH}) from {args.moments_codec} moments; default " f"weights (flow share 0.5, motion/pacing 0.7/0.3); "
-          f"where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %); 'where new' = a " f"different condition every query (no cache), "
-          f"'where segment new' = 'start_s >= {WHERE_SEGMENT_START:g} + e' (~50 %, a segment " f"column, new every query)")  # fmt: skip
-    print("| stored segments | build s | open s | first query s | motion p50/p95 ms | " "pacing p50/p95 | both p50/p95 | where p50/p95 "
-          "| where new p50/p95 | where 3 % p50/p95 | where segment new p50/p95 | recall@10 " "motion / pacing / both | RSS at query MB (anon) | disk B/segment |")  # fmt: skip
+    print(
+        f"\nANN: nlist ~sqrt(N) (power of 2), {motion_codes} motion ([moments, flow]) + {ann.PACING_PQ_M} B "
+        f"pacing codes, nprobe max({ann.NPROBE}, nlist / {1 / ann.NPROBE_SHARE:g}) / max({ann.PACING_NPROBE}, "
+        f"nlist / {1 / ann.PACING_NPROBE_SHARE:g}), "
+        f"re-rank depth {search.RERANK_DEPTH} (both {search.BOTH_RERANK_DEPTH} of motion "
+        f"{search.BOTH_MOTION_DEPTH} x sqrt(N / {search.BOTH_DEPTH_ROWS:,}) at least + "
+        f"pacing {search.BOTH_PACING_DEPTH}) from {args.moments_codec} moments; default "
+        f"weights (flow share 0.5, motion/pacing 0.7/0.3); "
+        f"where = '{WHERE}' (~50 %) and '{WHERE_SELECTIVE}' (~3 %); 'where new' = a "
+        f"different condition every query (no cache), "
+        f"'where segment new' = 'start_s >= {WHERE_SEGMENT_START:g} + e' (~50 %, a segment "
+        f"column, new every query)"
+    )
+    print(
+        "| stored segments | build s | open s | first query s | motion p50/p95 ms | "
+        "pacing p50/p95 | both p50/p95 | where p50/p95 "
+        "| where new p50/p95 | where 3 % p50/p95 | where segment new p50/p95 | recall@10 "
+        "motion / pacing / both | RSS at query MB (anon) | disk B/segment |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         directory = work / f"store-{n}"
@@ -470,8 +494,17 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(directory, ignore_errors=True)
             synth._first = set(synth.real)
             dims = {k: v.shape[1] for k, v in windows.items()}
-            synthetic_index(directory, n, dim=dims["moments"], curve_len=dims["curves"], vectors=synth.drawer("moments"), curves=synth.drawer("curves"),
-                            flow=synth.drawer("flow"), flow_dim=dims["flow"], moments_codec=args.moments_codec)  # fmt: skip
+            synthetic_index(
+                directory,
+                n,
+                dim=dims["moments"],
+                curve_len=dims["curves"],
+                vectors=synth.drawer("moments"),
+                curves=synth.drawer("curves"),
+                flow=synth.drawer("flow"),
+                flow_dim=dims["flow"],
+                moments_codec=args.moments_codec,
+            )
         build_s = time.perf_counter() - t0
         command = [
             sys.executable,
@@ -494,11 +527,14 @@ def main(argv: list[str] | None = None) -> None:
         r = json.loads(child.stdout.strip().splitlines()[-1])
         disk = disk_breakdown(directory)
         print(
-            f"| {n:,} | {build_s:.0f} | {r['open_s']:.3f} | {r['first_query_s']:.2f} | {_pp(r, 'motion')} | {_pp(r, 'pacing')} | {_pp(r, 'both')} "
-            f"| {_pp(r, 'where')} | {_pp(r, 'where_uncached')} | {_pp(r, 'where_selective')} | " f"{_pp(r, 'where_segment')} | {r['recall_motion']:.3f} / {r['recall_pacing']:.3f} " f"/ {r['recall_both']:.3f} "
+            f"| {n:,} | {build_s:.0f} | {r['open_s']:.3f} | {r['first_query_s']:.2f} | {_pp(r, 'motion')} | "
+            f"{_pp(r, 'pacing')} | {_pp(r, 'both')} "
+            f"| {_pp(r, 'where')} | {_pp(r, 'where_uncached')} | {_pp(r, 'where_selective')} | "
+            f"{_pp(r, 'where_segment')} | {r['recall_motion']:.3f} / {r['recall_pacing']:.3f} "
+            f"/ {r['recall_both']:.3f} "
             f"| {r['rss_query_mb']:.0f} ({r['rss_anon_mb']:.0f}) | {sum(disk.values()) / n:,.0f} |",
             flush=True,
-        )  # fmt: skip
+        )
         warmed = (
             f"index files read into the page cache before timing: {r['warm_gb']:.1f} GB in {r['warm_s']:.0f} s"
             if "warm_gb" in r
@@ -507,12 +543,21 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  vector search: {r['vector_search']}; {warmed}; load {os.getloadavg()[0]:.1f}")
         print("  disk B/segment: " + ", ".join(f"{kind} {size / n:,.1f}" for kind, size in disk.items()), flush=True)
         for row in r.get("sweep", []):
-            print(f"nprobe {row['nprobe']:>3} depth {row['depth']:>4}: motion recall " f"{row['recall_motion']:.3f} p50 {row['motion_p50_ms']:.1f} ms; "
-                  f"both recall {row['recall_both']:.3f} p50 {row['both_p50_ms']:.1f} ms", flush=True)  # fmt: skip
+            print(
+                f"nprobe {row['nprobe']:>3} depth {row['depth']:>4}: motion recall "
+                f"{row['recall_motion']:.3f} p50 {row['motion_p50_ms']:.1f} ms; "
+                f"both recall {row['recall_both']:.3f} p50 {row['both_p50_ms']:.1f} ms",
+                flush=True,
+            )
         for row in r.get("representations", []):
-            print(f"  vectors as {row['representation']} (moments {row['bytes']:,} B vs float16 {2 * windows['moments'].shape[1]:,} B): exact-search recall@10 "
-                  f"against float16, first {args.representations:,} rows: motion " f"{row['recall_motion']:.3f}, pacing {row['recall_pacing']:.3f}, "
-                  f"both {row['recall_both']:.3f}", flush=True)  # fmt: skip
+            print(
+                f"  vectors as {row['representation']} (moments {row['bytes']:,} B vs float16 "
+                f"{2 * windows['moments'].shape[1]:,} B): exact-search recall@10 "
+                f"against float16, first {args.representations:,} rows: motion "
+                f"{row['recall_motion']:.3f}, pacing {row['recall_pacing']:.3f}, "
+                f"both {row['recall_both']:.3f}",
+                flush=True,
+            )
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
     if not args.keep and args.work is None:

@@ -7,9 +7,10 @@ pairwise similarity inside each cluster), made motion-aware:
 2. **Near**: the remaining segments are clustered by FAISS k-means on their *appearance* vectors
    (the mean block of the moments); each segment joins its ``probe`` nearest clusters, so a pair
    straddling a cluster border is still compared. Inside each cluster an exact k-NN (one BLAS
-   product per block) finds each segment's ``neighbours`` nearest (a k-NN search, so memory stays bounded even where many
-   segments look alike) whose appearance cosine reaches ``appearance_threshold``; a pair is a duplicate only
-   if its *motion* cosine (std + skew blocks) also reaches ``motion_threshold``.
+   product per block) finds each segment's ``neighbours`` nearest (a k-NN search, so memory stays
+   bounded even where many segments look alike) whose appearance cosine reaches
+   ``appearance_threshold``; a pair is a duplicate only if its *motion* cosine (std + skew
+   blocks) also reaches ``motion_threshold``.
 
 Why both: a re-encode, crop or recolour of a clip keeps both its content and its motion, so both
 cosines stay high; two different shots that move alike (the product's whole point) share motion
@@ -31,7 +32,7 @@ from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import vectors_of
 
 # (appearance, motion) cosine thresholds per backbone, measured on the real clips and their
-# re-encoded / cropped / recoloured copies (README "Curation at scale"): with these, every copy joins
+# re-encoded / cropped / recoloured copies (docs/curation.md): with these, every copy joins
 # its source's group and no two different clips are joined. Other backbones need explicit values.
 CALIBRATED_THRESHOLDS = {"dinov2-s14": (0.93, 0.90), "efficientnet-lite0": (0.66, 0.80)}
 # Below this many segments every pair is compared directly (one cluster).
@@ -66,7 +67,8 @@ class DedupConfig:
         if appearance is None or motion is None:
             if backbone not in CALIBRATED_THRESHOLDS:
                 raise ValueError(
-                    f"no calibrated dedup thresholds for backbone {backbone!r} (only {', '.join(CALIBRATED_THRESHOLDS)}); "
+                    f"no calibrated dedup thresholds for backbone {backbone!r} (only "
+                    f"{', '.join(CALIBRATED_THRESHOLDS)}); "
                     "give --appearance-threshold and --motion-threshold"
                 )
             default = CALIBRATED_THRESHOLDS[backbone]

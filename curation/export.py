@@ -173,7 +173,8 @@ def _manifest_schema(rows: list[dict]) -> pa.Schema:
             ("duration_s", pa.float64()), ("linearity_max", pa.float32()), ("linearity_mean", pa.float32()),
             ("semantic_change", pa.float32()), ("token_motion", pa.float32()), ("pacing_class", pa.string()),
             ("cluster", pa.int32()), ("dup_count", pa.int32()), ("spf_curve", pa.list_(pa.float32(), curve_len)),
-            ("pacing_segments", pa.list_(pa.int32())), ("file", pa.string()), ("cut", pa.string()), ("error", pa.string()),
+            ("pacing_segments", pa.list_(pa.int32())), ("file", pa.string()), ("cut", pa.string()),
+            ("error", pa.string()),
         ]
     )  # fmt: skip
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from vidsearch.curation.selection import Selection, StepReport
 
-# Measured on the default encoder (README "Curation at scale"): static and frozen clips fall far below,
+# Measured on the default encoder (docs/performance.md, "Curation"): static and frozen clips fall far below,
 # real handheld footage and generated moving shapes far above.
 MIN_SEMANTIC_CHANGE = 0.05
 MIN_TOKEN_MOTION = 0.02

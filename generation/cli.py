@@ -1,4 +1,5 @@
-"""``vidsearch retime``, ``vidsearch plan`` and ``vidsearch semref`` (mounted into the main CLI by ``vidsearch.app.cli``).
+"""``vidsearch retime``, ``vidsearch plan`` and ``vidsearch semref`` (mounted into the main CLI by
+``vidsearch.app.cli``).
 
 Only typer is imported here; the work (numpy, cv2, torch through the encoder) is imported inside
 the commands so ``vidsearch --help`` stays fast. User errors go through the main CLI's handler:

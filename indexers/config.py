@@ -37,9 +37,7 @@ class SegmentConfig:
     """
 
     mode: SegmentMode = "none"
-    detector: str = (
-        "scenedetect"  # measured default: see the README "Shot detection and segmentation" (benchmarks/shots.py)
-    )
+    detector: str = "scenedetect"  # the measured default: docs/performance.md (benchmarks/shots.py)
     min_seconds: float = 1.0
     max_seconds: float = 10.0
     window: float = 5.0

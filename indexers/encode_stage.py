@@ -77,7 +77,10 @@ class SegmentEncoder:
     def guard_key(self) -> str:
         """What the guard's cosine depends on: machine, torch, weights, config, precision and how
         it is computed (autocast or a bf16 copy of the model)."""
-        return f"{machine_key(self.device)}|{self.encoder.name}|{self.encoder.weights_id}|{self.config.fingerprint()}|{self.encoder.compute(self.device, self.precision)}"
+        return (
+            f"{machine_key(self.device)}|{self.encoder.name}|{self.encoder.weights_id}|"
+            f"{self.config.fingerprint()}|{self.encoder.compute(self.device, self.precision)}"
+        )
 
     def encode(self, segments: list[tuple[DecodedSegment, VideoInfo | None]]) -> list[ClipFeatures]:
         """Features of each ``(segment, info of its file)``, in order, from one batched pass."""

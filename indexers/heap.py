@@ -3,11 +3,8 @@
 Why: an encoder forward pass allocates and frees the same large buffers again and again (one
 32-frame ViT-S/14 MLP activation in bf16 is 25 MB). With glibc's defaults such blocks are
 mmapped, or trimmed off the heap top when freed, so each new one is page-faulted and zeroed
-afresh: 22,000 to 53,000 minor faults and 0.04-0.08 s of kernel time per 32-frame bf16 forward
-of ~0.45 s on the 2-core CPU. With the mmap and trim thresholds raised those blocks stay in the
-heap: 130 to 1,300 faults, 0.001 s (2026-12-06). The 8-clip indexing run went from 7.50 to 7.04 s
-(medians of 6, separate processes in turn), the reference approach's fp32 loop on the 4 real
-clips from 8.1 to 7.2 s (README "Indexing throughput").
+afresh on every forward pass. With the mmap and trim thresholds raised those blocks stay in the
+heap and are reused (page faults and the run time it saves: docs/performance.md).
 
 The cost: the process keeps its peak heap instead of shrinking after it, so this is applied by
 the processes that index (the encoder's and the decode workers'), not on import. It changes

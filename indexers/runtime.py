@@ -2,7 +2,7 @@
 
 None of this is stored with the index: it changes how fast vectors are computed, not what they
 mean. A reduced precision is checked against fp32 on the run's own first batch of real frames and
-used only if the moments stay within ``MIN_MOMENTS_COSINE`` of fp32 (see ``indexers/precision.py``),
+used only if the moments stay within ``MIN_MOMENTS_COSINE`` of fp32 (see ``indexers/encoders/precision.py``),
 so every precision writes vectors of the same config.
 """
 
@@ -52,19 +52,16 @@ class RuntimeConfig:
             ``DEFAULT_BATCH_FRAMES``).
         decode_timeout_s: a file whose decoder makes no progress for this long is failed.
         encoder_threads: torch threads of the encoder during the run (``None``: torch's own, all
-            the cores). Measured on the 2-core machine (bench notes): idle, 1 decode worker + 2
-            threads beat 1 + 1 (1.99x vs 1.37x the reference); under heavy load from other jobs
-            1 + 1 won (2.34x vs 0.86-1.30x): two compute-bound thread pools on the same cores
-            stall each other's barriers. Set it to the cores the decode workers leave on a
-            shared machine.
+            the cores). On a machine shared with other jobs, the cores the decode workers leave
+            can win: two compute-bound thread pools on the same cores stall each other's barriers.
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
         part_workers: decode processes (the decode workers plus helpers started on demand) among
             which one long file's sampled frames may be split (``indexers/decode/split.py``;
             1: files are never split). ``None``: the decode workers, no helpers, so a long file
-            is split only among workers that would otherwise idle (few files left). Measured on
-            the 2-core machine (README, "Indexing throughput"): 2 parts of one 1080p file in 2
-            processes decoded it no faster (1.01x; PyAV's default FFmpeg threads already run
-            beside each other), so a helper is not worth starting there.
+            is split only among workers that would otherwise idle (few files left): where
+            FFmpeg's own threads already use the cores, a helper gains nothing.
+
+    Figures behind these defaults: docs/performance.md.
     """
 
     decoder: str = "pyav"
@@ -110,8 +107,8 @@ class RuntimeConfig:
     def threads(self, device: str = "cpu", decode_workers: int | None = None) -> int | None:
         """Encoder torch threads for the run (``None``: leave torch's setting). On a GPU the
         encoder process does little CPU work (the reductions run on the device too), so by default
-        it keeps only the cores the decode processes leave: measured on a 16-core H200 machine,
-        a torch pool over all cores beside 15 decode processes starved them."""
+        it keeps only the cores the decode processes leave: a torch pool over all cores starves
+        them (docs/performance.md, "Indexing on a GPU")."""
         if self.encoder_threads is not None or device.split(":")[0] == "cpu":
             return self.encoder_threads
         from vidsearch.indexers.encoders import available_cpus

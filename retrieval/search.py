@@ -28,12 +28,12 @@ if TYPE_CHECKING:
     from vidsearch.retrieval.store.ann import AnnSet
 
 # Up to this many candidate segments are scored exactly instead of going through the ANN indexes
-# (when they exist): converting float16 rows costs ~15 ms per 1,000 on this machine under load.
+# (when they exist): below this, scoring every candidate costs less than a shortlist.
 EXACT_SCORING_LIMIT = 4_096
 # Segments re-ranked exactly from the vectors on disk (at least this many, or 8 k). The motion
-# index's estimate (SQ8 over PCA-128) orders its shortlist almost exactly (at 1M the exact top-10
-# sat within its first 13 places; what it misses are lists not probed), so a shallow re-rank
-# suffices; the float16 reads cost ~10 us a row. See the README's sweep for the figures.
+# index's estimate (refined codes over the PCA projection) orders its shortlist almost exactly
+# (what it misses are lists not probed), so a shallow re-rank suffices (the sweep:
+# docs/performance.md, "Store at scale").
 RERANK_DEPTH = 128
 # Ceiling of the depth the motion projection's self-check may ask for (``AnnSet.motion_depth``).
 MAX_RERANK_DEPTH = 4_096
@@ -41,10 +41,8 @@ MAX_RERANK_DEPTH = 4_096
 # growing with the square root of their number: ``both_motion_depth``) is fused with exact pacing
 # (the curves: 128 B a row) using the index's motion estimates, and the best BOTH_RERANK_DEPTH of
 # that fusion, with the pacing shortlist's segments that could still reach them, are re-ranked
-# exactly. Why it grows: the fused top 10 sit further down the motion order as segments multiply.
-# Measured on the store benchmark's 10M look-alikes (2026-12-05, 59 real queries, int6): recall@10
-# 0.893 / 0.988 / 0.997 / 0.997 with a motion shortlist of 1,024 / 2,048 / 3,238 (this rule) /
-# 4,096 (p50 46 / 48 / 51 / 53 ms); a deeper pacing shortlist (1,024) lowered it (0.876).
+# exactly. Why it grows: the fused top 10 sit further down the motion order as segments multiply
+# (recall at 10M with and without the rule: docs/performance.md, "Store at scale").
 BOTH_MOTION_DEPTH = 1_024
 BOTH_DEPTH_ROWS = 1_000_000
 BOTH_PACING_DEPTH = 256

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create ./.venv and install vidsearch (editable) with FAISS for CPU and the test extras. Idempotent.
+# Create ./.venv and install vidsearch (editable) with FAISS for CPU, the test and the docs extras. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -8,4 +8,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch is pinned to 2.13.0 (CPU build) in pyproject.toml: an unpinned torch would pull CUDA wheels.
-.venv/bin/python -m pip install --quiet -e ".[cpu,test]"
+.venv/bin/python -m pip install --quiet -e ".[cpu,test,docs]"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (venv, pip, Debian's chromium for the browser tests), then run the whole test suite.
+# Set up (venv, pip, Debian's chromium for the browser tests), then lint, build the docs strictly and run
+# the whole test suite; the first failure stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +11,9 @@ if [ ! -x /usr/bin/chromium ]; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
   fi
 fi
-exec .venv/bin/python -m pytest -q --durations=15 "$@"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+site="$(mktemp -d)"
+trap 'rm -rf "$site"' EXIT
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -d "$site"
+.venv/bin/python -m pytest -q --durations=15 "$@"

@@ -1,5 +1,5 @@
 """The settings that make a GPU run decode-bound rather than starved by its own CPU work (measured on
-an H200 machine, README "GPU"), checked where they can be on a CPU: decoder threads per pool
+an H200 machine, docs/performance.md, "Indexing on a GPU"), checked where they can be on a CPU: decoder threads per pool
 process, the encoder process's torch threads, tokens kept on the device, and the GPU benchmark."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_features_computed_on_the_gpu_match_the_cpu(real_clips, tiny):
 
 
 def test_gpu_benchmark_runs_and_reports_every_section(tmp_path, real_clips, capsys):
-    """The benchmark the README's GPU figures come from, on the CPU with the tiny encoder."""
+    """The benchmark the GPU figures of docs/performance.md come from, on the CPU with the tiny encoder."""
     from benchmarks import ingest_gpu
 
     out = tmp_path / "gpu.json"

@@ -61,7 +61,8 @@ from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.runtime import RuntimeConfig
 encoder = load_encoder("tiny-random", num_threads=1)
 before = heap._applied
-SegmentEncoder(encoder, ExtractorConfig(backbone="tiny-random").with_weights(encoder.weights_id), RuntimeConfig(device="cpu", precision="fp32"))
+config = ExtractorConfig(backbone="tiny-random").with_weights(encoder.weights_id)
+SegmentEncoder(encoder, config, RuntimeConfig(device="cpu", precision="fp32"))
 print(json.dumps([before, heap._applied]))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)

@@ -54,9 +54,15 @@ def test_direction_aware_moments_tell_a_reversed_clip_apart_where_published_ones
     x = _tokens(1)
     rev = x[::-1].copy()
     assert float(semantic_moments(x) @ semantic_moments(rev)) > 0.9999  # order-free by design
-    da = lambda t: direction_aware_moments(t, (1, 8, 4), (2, 4, 2))
+
+    def da(t):
+        return direction_aware_moments(t, (1, 8, 4), (2, 4, 2))
+
     assert float(da(x) @ da(rev)) < 0.9
-    shifted = lambda t: direction_aware_moments(t, (0, 8, 4), (2, 4, 2))
+
+    def shifted(t):
+        return direction_aware_moments(t, (0, 8, 4), (2, 4, 2))
+
     assert float(shifted(x) @ shifted(x + 3.0)) > 0.9999  # a constant offset leaves spread and differences alone
 
 
@@ -85,7 +91,10 @@ def bikes(real_clips) -> np.ndarray:
 
 def test_flow_descriptor_on_real_footage_keeps_appearance_and_tells_direction(bikes):
     rng = np.random.default_rng(0)
-    sample = lambda f: f[np.round(np.linspace(0, len(f) - 1, 16)).astype(int)]
+
+    def sample(f):
+        return f[np.round(np.linspace(0, len(f) - 1, 16)).astype(int)]
+
     ref = flow_descriptor(sample(bikes))
     assert ref.shape == (FLOW_DIM,) and np.linalg.norm(ref) == pytest.approx(1.0, abs=1e-5)
     recoloured = flow_descriptor(sample(change_appearance(bikes, "recolour", rng)))

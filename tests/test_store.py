@@ -253,15 +253,35 @@ def _write_schema_1(directory, clips, encoder):
         f = embed_clip(clip, config, encoder)
         st = stat_file(clip)
         rows.append(
-            dict(id=i, path=st.path, size=st.size, mtime=st.mtime, hash=content_hash(clip), duration=f.info.duration, fps=f.info.fps,
-                 width=f.info.width, height=f.info.height, frame_count=f.info.frame_count, spf_curve=f.spf.curve.tolist(),
-                 linearity_max=f.spf.max_dev, linearity_mean=f.spf.mean_dev, segments=list(f.spf.breakpoints),
-                 moments=f.moments.tolist(), indexed_at=None)
-        )  # fmt: skip
+            dict(
+                id=i,
+                path=st.path,
+                size=st.size,
+                mtime=st.mtime,
+                hash=content_hash(clip),
+                duration=f.info.duration,
+                fps=f.info.fps,
+                width=f.info.width,
+                height=f.info.height,
+                frame_count=f.info.frame_count,
+                spf_curve=f.spf.curve.tolist(),
+                linearity_max=f.spf.max_dev,
+                linearity_mean=f.spf.mean_dev,
+                segments=list(f.spf.breakpoints),
+                moments=f.moments.tolist(),
+                indexed_at=None,
+            )
+        )
     pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA_1), directory / "clips.parquet")
     (directory / "moments-abc.faiss").write_bytes(b"old faiss")
-    manifest = {"schema_version": 1, "created_at": "2026-11-24T00:00:00+00:00", "config": config.to_dict(),
-                "config_fingerprint": config.fingerprint(), "moments_dim": 96, "roots": [str(clips[0].parent)]}  # fmt: skip
+    manifest = {
+        "schema_version": 1,
+        "created_at": "2026-11-24T00:00:00+00:00",
+        "config": config.to_dict(),
+        "config_fingerprint": config.fingerprint(),
+        "moments_dim": 96,
+        "roots": [str(clips[0].parent)],
+    }
     (directory / "manifest.json").write_text(json.dumps(manifest))
     return rows
 

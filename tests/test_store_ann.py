@@ -93,13 +93,21 @@ def test_motion_index_over_moments_and_flow_ranks_by_the_blended_score(tmp_path,
         return ClipFeatures(q.moments, q.spf, aux={"flow": flow})
 
     queries = [query(i) for i in (3, 1500, 2999)]
-    cases = [("motion", FusionWeights(), None), ("motion", FusionWeights(flow=0.0), None), ("motion", FusionWeights(flow=1.0), None),
-             ("both", FusionWeights(), None), ("motion", FusionWeights(), "duration > 50")]  # fmt: skip
-    run = lambda: [
-        [(h.id, round(h.score, 5)) for h in idx.search(q, k=10, by=by, weights=w, where=wh)]
-        for q in queries
-        for by, w, wh in cases
-    ]  # noqa: E731
+    cases = [
+        ("motion", FusionWeights(), None),
+        ("motion", FusionWeights(flow=0.0), None),
+        ("motion", FusionWeights(flow=1.0), None),
+        ("both", FusionWeights(), None),
+        ("motion", FusionWeights(), "duration > 50"),
+    ]
+
+    def run():
+        return [
+            [(h.id, round(h.score, 5)) for h in idx.search(q, k=10, by=by, weights=w, where=wh)]
+            for q in queries
+            for by, w, wh in cases
+        ]
+
     fast = run()
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 10**9)
     assert fast == run()
@@ -126,7 +134,7 @@ def test_motion_index_of_an_earlier_layout_still_loads_and_grows(tmp_path, monke
     from vidsearch.retrieval.store.snapshot import commit
 
     monkeypatch.setattr(ann, *(("MOTION_PCA_DIM", 0) if layout == "ivf-pq" else ("MOTION_CODES", "sq8")))
-    idx = synthetic_index(tmp_path / "old", 3000, dim=48, chunk=1200)
+    synthetic_index(tmp_path / "old", 3000, dim=48, chunk=1200)
     monkeypatch.undo()
     monkeypatch.setattr(ann, "ANN_THRESHOLD", 500)
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 500)
@@ -241,7 +249,8 @@ from vidsearch.indexers.descriptors.spf import SpfSignature
 idx = Index.open({str(tmp_path / "syn")!r})
 assert idx.ann is not None
 c = np.linspace(0, 1, 64, dtype=np.float32)
-q = ClipFeatures(idx.moments([5])[0], SpfSignature(c, 0.0, 0.0, [], c), aux={{"flow": np.ones(8, np.float32) / 8 ** 0.5}})
+flow = np.ones(8, np.float32) / 8 ** 0.5
+q = ClipFeatures(idx.moments([5])[0], SpfSignature(c, 0.0, 0.0, [], c), aux={{"flow": flow}})
 for by in ("motion", "pacing", "both"):
     assert len(idx.search(q, k=5, by=by, where="duration > 20")) == 5
 assert len(idx.search(5, k=5)) == 5
@@ -344,9 +353,14 @@ def test_integer_codecs_search_like_float16_and_survive_compaction(
     queries = [
         ClipFeatures(original[i], _query(idx, i + 1).spf, aux={"flow": flows(rng, 1)[0]}) for i in (4, 1800, 2950)
     ]
-    run = lambda index: [
-        [h.id for h in index.search(q, k=10, by=by, exclude_self=False)] for q in queries for by in ("motion", "both")
-    ]  # noqa: E731
+
+    def run(index):
+        return [
+            [h.id for h in index.search(q, k=10, by=by, exclude_self=False)]
+            for q in queries
+            for by in ("motion", "both")
+        ]
+
     fast = run(idx)
     overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(fast, run(twins["float16"]))])
     assert overlap >= 0.9

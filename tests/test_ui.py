@@ -410,7 +410,7 @@ def test_upload_size_is_limited(server):
 
 
 def test_the_documented_gradio_client_example_works(server, corpus):
-    """The example in the README ("Web UI"), as written (files are downloaded by default)."""
+    """The example of docs/ui.md ("The /search API"), as written (files are downloaded by default)."""
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False)

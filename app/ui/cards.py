@@ -120,7 +120,8 @@ def query_preview_html(segment: dict[str, Any] | None, label: str) -> str:
     """The picked indexed segment as the query: its player and label (empty when none is picked)."""
     if segment is None:
         return f'<div class="hit-card">{html.escape(label)}</div>' if label else ""
-    return f'<div class="hit-card" data-id="{segment["id"]}">{segment_player_html(segment, label)}<div>{html.escape(label)}</div></div>'
+    player = segment_player_html(segment, label)
+    return f'<div class="hit-card" data-id="{segment["id"]}">{player}<div>{html.escape(label)}</div></div>'
 
 
 def status_markdown(payload: dict[str, Any] | None) -> str:

@@ -42,10 +42,9 @@ from vidsearch.indexers.decode.split import (
 )
 
 JOIN_TIMEOUT_S = 5.0
-# What the forkserver imports once, so that a worker forked from it starts in ~0.015 s instead of
-# a fresh interpreter importing them (0.15 s to spawn, more for its first job's imports: the
-# per-run decode start-up fell from 0.27-0.38 s to 0.08 s on the 2-core machine, 2026-12-06). The
-# main module is among them as spawn imports it too: a ``decode`` defined there must unpickle.
+# What the forkserver imports once, so that a worker forked from it starts without importing them
+# again (start-up figures: docs/performance.md). The main module is among them as spawn imports it
+# too: a ``decode`` defined there must unpickle.
 SERVER_PRELOAD = ("__main__", "vidsearch.indexers.decode.pool", "vidsearch.indexers.decode.segmenting", "av", "cv2")
 
 

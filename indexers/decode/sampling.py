@@ -4,10 +4,10 @@
 
 ``keyframes`` exists for speed on long files. An exact target costs a seek to the keyframe before
 it and the decode of every *referenced* frame up to it: on a 5-minute 1080p x264 clip (GOP 250,
-B-pyramid) about 1,800 decoded frames for 32 targets, which caps indexing at ~6.8x the reference
-approach even with a free encoder (README "Indexing throughput"). A keyframe decodes alone after
-one seek. So each target that has a keyframe within half the spacing between targets, not already
-taken by another target, uses that keyframe instead; the others stay exact. Other frames mean
+B-pyramid) about 1,800 decoded frames for 32 targets, so decoding bounds indexing however fast the
+encoder is (docs/performance.md). A keyframe decodes alone after one seek. So each target that
+has a keyframe within half the spacing between targets, not already taken by another target,
+uses that keyframe instead; the others stay exact. Other frames mean
 other vectors than the published method's, hence a distinct extractor setting
 (``ExtractorConfig.sampling``), recorded in the index's config and fingerprint, never the default.
 """

@@ -14,8 +14,8 @@ FileDone`` events, so encoders and engines do not know a file was split.
 When to split (:class:`SplitRule`): only files of mode ``none`` whose decode is expensive: the
 frames x pixels of the file divided by a part's minimum (``MIN_PART_PIXEL_FRAMES``) gives the
 most useful parts, capped by the decode processes that would otherwise be idle (``capacity``,
-from the pool). Measured on 2 cores it gains nothing (FFmpeg's threads already use both: see
-the README's "Re-measured 2026-12-04" throughput section), so by default only idle decode workers take parts.
+from the pool). Where FFmpeg's own threads already use the cores it gains nothing
+(docs/performance.md), so by default only idle decode workers take parts.
 """
 
 from __future__ import annotations
@@ -42,9 +42,8 @@ from vidsearch.indexers.decode.video import Part, Sample, VideoInfo, probe, samp
 from vidsearch.indexers.descriptors.pixels import aux_descriptors
 
 # Frames x pixels a part must have for a split to pay for reopening the file and one more seek
-# per part. benchmarks/decode_split.py on 2 cores: the real clips (<= 10 s) lose (0.97x), the 60 s
-# 640x360 clips (4.1e8) gain at most 1.10x decode-only and 1.01x through the pipeline: none of
-# them is split; a 5-minute 1080p clip (1.9e10) may be, into up to 9 parts.
+# per part (benchmarks/decode_split.py): short clips and 60 s 640x360 clips (4.1e8) are never
+# split; a 5-minute 1080p clip (1.9e10) may be, into up to 9 parts.
 MIN_PART_PIXEL_FRAMES = 2.0e9
 
 

@@ -31,7 +31,7 @@ SEEK_GAP_FRAMES = 48
 # (most B-frames) are not decoded at all: they are never output, so what is output is unchanged.
 # The margin covers the usual B-frame reordering (x264: 2); a deeper one that drops the target
 # itself is caught (the cursor overshoots) and that approach is decoded again without skipping.
-# benchmarks/decode_split.py: 4 decodes the 5-minute 1080p clip's samples 1.10x faster than 32 (same frames).
+# 4 was the fastest margin with identical frames (benchmarks/decode_split.py; docs/performance.md).
 SKIP_NONREF_MARGIN = 4
 # Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads; 2 frame threads
 # and "AUTO" were slower on 2 cores: benchmarks/decode_split.py). Chosen by benchmarks/ingest.py's decode table.
@@ -39,8 +39,8 @@ SAMPLE_DECODE_THREADS = 0
 # FFmpeg threads of one decoding process, seeking sampler and straight-through decoder alike:
 # 0 = FFmpeg's choice (one per core). A decode pool sets it to its share of the cores, so that N
 # processes do not each start a thread per core (same frames either way: slice and frame threading
-# are bit-exact). On the 16-core H200 machine the straight-through decode of 15 processes ran 3.7x
-# faster with the share (README "Indexing on a GPU").
+# are bit-exact). Many decode processes each starting a thread per core slow each other down
+# (docs/performance.md, "Indexing on a GPU").
 DECODE_THREADS = 0
 
 Decoder = Literal["pyav", "decord"]

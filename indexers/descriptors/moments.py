@@ -49,10 +49,8 @@ def centred_in_time(x: torch.Tensor) -> torch.Tensor:
 def temporal_std(centred: torch.Tensor) -> torch.Tensor:
     """Unbiased standard deviation over time of values centred by :func:`centred_in_time`:
     ``torch.std``'s value within float32 rounding (vectors' cosine 1.0000000 on such tokens), as a sum
-    of squares because ``torch.std(dim=0)`` was the slow part of a segment's reductions: the
-    moments, moments of differences and activity of one 32-frame ViT-S/14 segment took 57 ms (min;
-    median 122) with it and 12 ms (28) this way, interleaved on the 2-core machine (2026-12-05
-    20:25 UTC, load 2.1-2.3)."""
+    of squares because ``torch.std(dim=0)`` was the slow part of a segment's reductions (several
+    times slower than this)."""
     return torch.sqrt(centred.square().sum(dim=0) / (centred.shape[0] - 1))
 
 

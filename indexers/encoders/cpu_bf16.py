@@ -2,21 +2,19 @@
 its linear layers run by oneDNN with the bias added inside the matrix product.
 
 WHY: under ``torch.autocast`` on the CPU the weights stay fp32 and every op casts its inputs, so
-in the ViT-S/14 forward at batch 8-32 only ~30 % of the time went to the matrix products, ~21 %
-to dtype conversions and ~25 % to layer norm/GELU/adds in fp32 (README "Indexing throughput",
-``benchmarks/encoder_profile.py``). A copy of the model held in bf16 runs weights and activations in
-bf16 end to end. Its layer norms keep fp32 weight and bias: PyTorch's CPU layer norm takes a bf16
+much of the forward goes to dtype conversions and fp32 layer norm/GELU/adds rather than matrix
+products (``benchmarks/encoder_profile.py``). A copy of the model held in bf16 runs weights and
+activations in bf16 end to end. Its layer norms keep fp32 weight and bias: PyTorch's CPU layer norm takes a bf16
 input with fp32 parameters and computes in fp32 (mixed-type kernel), as fast as an all-bf16 one and
-without rounding the affine parameters (upcasting the input instead cost ~10x per layer norm).
+without rounding the affine parameters (upcasting the input instead is much slower).
 The fp32 model is not touched, so switching back to fp32 (the precision guard's reference pass)
 is exact, and the guard compares this copy's moments with fp32's before a run keeps it.
 
 ``nn.Linear`` on the CPU calls ``addmm``, which first copies the bias into every row of the output
-and then accumulates the product onto it: in the 32-frame ViT-S/14 forward those copies took 13 %
-of the time (74 of 581 ms, 2026-12-06). oneDNN's linear (the kernel torch.compile's CPU backend
-uses) adds the bias inside the product; its outputs are bit-identical here, and the forward ran
-at 73.8 vs 66.2 frames/s on 2 threads (README "Indexing throughput", 2026-12-06). Where this torch has no such kernel, or it
-disagrees with ``nn.Linear`` on a probe, the copy keeps ``nn.Linear``.
+and then accumulates the product onto it, a visible share of the forward. oneDNN's linear (the
+kernel torch.compile's CPU backend uses) adds the bias inside the product with bit-identical
+outputs (speed-up: docs/performance.md). Where this torch has no such kernel, or it disagrees with
+``nn.Linear`` on a probe, the copy keeps ``nn.Linear``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Shot detectors behind one factory: ``make_detector(name, info, backbone, image_size)``.
 
-``transnetv2`` (default): the reference learned detector. ``embedding``: cuts in our own encoder's
-per-frame embeddings at a few frames per second. ``scenedetect``: PySceneDetect's ContentDetector.
+``transnetv2``: the reference learned detector. ``embedding``: cuts in our own encoder's per-frame
+embeddings at a few frames per second. ``scenedetect``: PySceneDetect's ContentDetector. The
+default is ``SegmentConfig.detector`` in ``indexers/config.py``.
 Each module imports its heavy dependency only when a detector is built.
 """
 

@@ -5,7 +5,7 @@ over the SPF curves (L2 on the codes as the proxy; the exact re-rank uses the re
 one minus the mean absolute difference). Motion searches a PCA projection of the vectors
 (``projection.py``, ``MOTION_PCA_DIM`` values: it orders a shortlist well enough that a shallow
 exact re-rank suffices) in two steps: an ``IndexIVFPQFastScan`` with one 4-bit sub-quantizer per
-projected value (64 B a segment, scanned with SIMD table lookups: at 1M segments 3x faster than
+projected value (64 B a segment, scanned with SIMD table lookups: several times faster than
 8-bit scalar codes over the same lists; stored as the equivalent 4-bit ``IndexIVFPQ`` lists and
 converted after the merge, because FAISS 1.15's merge into fast-scan lists overruns its buffer
 when a list already holds a multiple of 2,048 entries) finds ``2 k`` (at least ``FASTSCAN_DEPTH``) candidates,
@@ -23,8 +23,9 @@ fragments. A reader loads the model, merges the fragments' inverted lists into i
 Where the index stores the ``flow`` descriptor, the motion index holds the concatenation
 ``[unit moments, unit flow]`` (zero-padded to a multiple of the PQ size) and a query is
 ``[(1 - f) q_moments, f q_flow]`` for its flow share ``f``: the inner product is then the
-blended motion score (up to the projection's loss and a constant per query) ``(1 - f) cos(moments) + f cos(flow)`` (``scoring.motion_with_flow``) for any
-share chosen at query time, so the shortlist is ranked by the score the re-rank uses.
+blended motion score (up to the projection's loss and a constant per query)
+``(1 - f) cos(moments) + f cos(flow)`` (``scoring.motion_with_flow``) for any share chosen at
+query time, so the shortlist is ranked by the score the re-rank uses.
 
 Below ``ANN_THRESHOLD`` live segments there is no ANN index: the exact scan is fast enough.
 Retraining: when the live segments exceed ``RETRAIN_FACTOR`` times the count the model was
@@ -53,8 +54,11 @@ from vidsearch.retrieval.store.snapshot import ANN, Snapshot
 ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist
 RETRAIN_FACTOR = 4
 TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
-MOTION_PQ_M = 128  # the motion vector is zero-padded to a multiple of this (the layout older IVF-PQ motion indexes use)
-MOTION_PCA_DIM = 128  # the leading principal directions of [moments, flow] the motion index searches; 0: IVF-PQ over the full vector (an earlier layout)
+# The motion vector is zero-padded to a multiple of this (the layout older IVF-PQ motion indexes use).
+MOTION_PQ_M = 128
+# The leading principal directions of [moments, flow] the motion index searches; 0: IVF-PQ over the
+# full vector (an earlier layout).
+MOTION_PCA_DIM = 128
 # How the projection is coded: "fastscan" (4-bit fast-scan codes + 8-bit refine codes) or "sq8"
 # (the layout before: IVF-SQ8, one pass; kept so that tests can write such an index).
 MOTION_CODES = "fastscan"
@@ -69,10 +73,9 @@ PACING_PQ_M = 16  # bytes per pacing code (64-point curves: 4 points per sub-qua
 # Lists a search probes: at least NPROBE (motion) / PACING_NPROBE, or that share of the lists, so
 # that the share of the data scanned (what recall depends on, for look-alikes without cluster
 # structure) stays the same as the lists multiply with the segments (sqrt(N)). The motion estimate
-# orders each list almost exactly, so what a search misses is the lists it skips (1M, 1,024
-# lists: 0.90 / 0.97 / 0.99 / 0.99 motion recall at 64 / 128 / 192 / 256). The curves cluster
-# far better: their top-10 were as complete at 64 of 1,024 lists as at 256 (PQ16: 0.990 within a
-# 256-deep shortlist, 0.997 within 1,024) in 0.73 instead of 2.6 ms (2026-12-05 experiment).
+# orders each list almost exactly, so what a search misses is the lists it skips. The curves
+# cluster far better: their top-10 are as complete at a sixteenth of the lists as at a quarter
+# (the sweep: docs/performance.md, "Store at scale").
 NPROBE = 256
 NPROBE_SHARE = 1 / 4
 PACING_NPROBE = 64
@@ -93,7 +96,7 @@ def _faiss():
 @contextmanager
 def _one_thread():
     """Train/encode with one OpenMP thread: FAISS's many short parallel regions spin-wait, and on
-    a small shared machine two threads measured 20x slower than one (4k vectors: 42 s vs 2.2 s)."""
+    a small shared machine two threads ran many times slower than one."""
     faiss = _faiss()
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
@@ -315,7 +318,7 @@ def _train(
     take = min(total, TRAIN_SAMPLE)
     picks = np.sort(rng.choice(total, take, replace=False))
     parts, offset = [], 0
-    for i, (f, rows) in enumerate(live):
+    for f, rows in live:
         mine = picks[(picks >= offset) & (picks < offset + len(rows))] - offset
         offset += len(rows)
         if len(mine):

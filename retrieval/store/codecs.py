@@ -9,11 +9,10 @@
 
 The index's ``moments_codec`` names the representation of its vectors (``STORED_AS``): the
 moments get that codec; under ``int6`` the flow descriptor gets 8 bits too (its 514 float16 bytes
-would not fit a 2.5 KB segment), the curves stay float16 everywhere. Why not more: measured at 1M
-(exact search over 200k look-alike rows against float16, 2026-12-05), recall@10 motion / pacing /
-both: moments int8 1.000 / 1.000 / 0.998, moments int6 0.993 / 1.000 / 0.990, flow in 8 bits 0.976
-/ 1.000 / 0.975, curves in 8 bits 1.000 / 0.969 / 0.993 (and ranges clipped to quantiles lost more
-at 8 bits than min-max: flow 0.956, moments 0.993). Each fragment fits its own ranges, so no global training step is needed and a fragment is still
+would not fit a 2.5 KB segment), the curves stay float16 everywhere: 8-bit curves cost pacing
+recall, and quantile-clipped ranges lost more than min-max at 8 bits (recall of each codec against
+float16: docs/performance.md). Each fragment fits its own ranges, so no global training step is
+needed and a fragment is still
 written once and never changed; a reader learns a fragment's codec from its file names, so one
 index may hold fragments written under different codecs. A read decodes the rows it touches to
 float32; the re-rank renormalises moments (``unit_rows``). Rows that are all NaN (a flow

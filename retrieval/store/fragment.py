@@ -5,7 +5,8 @@
     fragments/<name>/moments.npy        SemanticMoments, float16 (n, D), memory-mapped by readers
                      (or moments.u8.npy / moments.u6.npy + moments.range.npy: integer codes, ``vectors.py``)
     fragments/<name>/curves.npy         SPF curves, float16 (n, L)
-    fragments/<name>/aux_flow.npy       the flow descriptor, float16 (n, F) (NaN rows: none stored; int6 indexes: u8 + range)
+    fragments/<name>/aux_flow.npy       the flow descriptor, float16 (n, F) (NaN rows: none stored;
+                                        int6 indexes: u8 + range)
     fragments/<name>/posters.parquet    (id, jpeg) for segments with a poster, if any
 
 Vectors are float16 on disk (2 bytes a value: 2.3 KB for a 1152-d moments vector) and read
@@ -13,8 +14,9 @@ through ``np.load(mmap_mode="r")``, so opening an index reads no vectors and a q
 only the rows it scores. Aux descriptors that every query scores (``ARRAY_AUX``: flow) live in
 such arrays too, not in the Parquet file: a re-rank of 512 candidates would otherwise decode up to
 512 row groups of 257-float lists. ``FragmentReader`` still presents them as the ``aux_<name>``
-columns of its rows (records, compaction), and reads older fragments that kept them in Parquet. Each file is written through ``atomic_path``; the fragment becomes
-visible only when a snapshot that lists it is committed.
+columns of its rows (records, compaction), and reads older fragments that kept them in Parquet.
+Each file is written through ``atomic_path``; the fragment becomes visible only when a snapshot
+that lists it is committed.
 """
 
 from __future__ import annotations
@@ -34,17 +36,15 @@ from vidsearch.retrieval.store.codecs import STORED_AS, CodedRows, load_array, m
 from vidsearch.retrieval.store.schema import AUX_PREFIX, FILES_SCHEMA
 from vidsearch.retrieval.store.snapshot import FILES, FRAGMENTS, FragmentRef
 
-SEGMENT_ROW_GROUP = (
-    512  # rows per Parquet row group: a record lookup decodes one group (measured: 4096 cost ~15 ms a hit)
-)
-# Each search hit decodes one row group of every column: LZ4 measured 0.15 ms a group against
-# zstd's 0.52 ms (512 rows, 2026-12-04, the 1M benchmark's rows) for 10.6 vs 7.8 B a segment.
+SEGMENT_ROW_GROUP = 512  # rows per Parquet row group: a record lookup decodes one group, so keep it small
+# Each search hit decodes one row group of every column: LZ4 decodes several times faster than
+# zstd for a few bytes more a segment.
 SEGMENT_COMPRESSION = "lz4"
 POSTER_ROW_GROUP = 64
 # The same segment rows as uncompressed Arrow IPC, memory-mapped by readers: a search hit's record
-# is a zero-copy slice (0.03 ms) instead of a Parquet row-group decode (0.20 ms, 0.35 ms with the
-# conversion; one fragment of the 1M benchmark, 2026-12-05) for ~72 B a segment on disk. DuckDB's
-# filters scan it too (``filters.py``); fragments written before it are read from their Parquet.
+# is a zero-copy slice instead of a Parquet row-group decode, for ~72 B a segment on disk
+# (docs/performance.md). DuckDB's filters scan it too (``filters.py``); fragments written before it
+# are read from their Parquet.
 SEGMENT_TABLE = "segments.arrow"
 ARRAY_AUX = ("flow",)  # aux descriptors stored as float16 arrays (scored per candidate), not Parquet columns
 

@@ -97,8 +97,6 @@ def depth_for(excess: float, checked_rows: int, rows: int, k: int) -> int:
     measured over ``checked_rows``: ``k + excess * sqrt(rows / checked_rows)``.
 
     Why the square root: more rows make the true neighbours closer too, so the rows that can
-    overtake them grow far slower than the rows. Measured on the store benchmark's look-alikes
-    (2026-12-05, 59 real queries, PCA-128): the 0.99-quantile excess was 4.0 / 5.4 / 5.4 / 7.0 /
-    32.7 over 4k / 16k / 65k / 262k / 1M rows (max 53 at 1M); from 16k the rule gives 42 at 1M,
-    where growing it with the rows (the rule before) gave 331."""
+    overtake them grow far slower than the rows (the excess measured from 4k to 1M rows:
+    docs/performance.md, "Store at scale")."""
     return int(np.ceil(k + excess * np.sqrt(max(rows, 1) / max(checked_rows, 1))))

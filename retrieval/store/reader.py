@@ -223,7 +223,8 @@ class SnapshotReader:
         unknown = set(columns) - set(seg_cols) - set(file_cols) - {"id", "moments", "spf_curve", "file_id"}
         if unknown:
             raise ValueError(
-                f"unknown column(s) {sorted(unknown)}; choose from moments, spf_curve, {', '.join(self.schema.names + FILES_SCHEMA.names[1:])}"
+                f"unknown column(s) {sorted(unknown)}; choose from moments, spf_curve, "
+                f"{', '.join(self.schema.names + FILES_SCHEMA.names[1:])}"
             )
         need_file = bool(file_cols) or "file_id" in columns
         for f, rows in self.iter_live():
