@@ -32,11 +32,11 @@ class SegmentConfig:
     schema 1 were). ``window``: fixed windows of ``window`` seconds every ``stride`` seconds.
     ``shots``: shot boundaries from ``detector``, then shots longer than ``max_seconds`` split into
     windows, shots shorter than ``min_seconds`` merged into a neighbour (exact rules in
-    ``indexers/decode/segmenting.py``). The library default stays ``none`` (what schema-1 indexes and
-    API callers indexing pre-cut clips get); ``vidsearch index`` defaults to ``shots``.
+    ``indexers/decode/segmenting.py``). The default, ``shots``, is also ``vidsearch index``'s (the
+    CLI takes its defaults from these dataclasses); pass ``mode="none"`` for pre-cut clips.
     """
 
-    mode: SegmentMode = "none"
+    mode: SegmentMode = "shots"
     detector: str = (
         "scenedetect"  # measured default: see the README "Shot detection and segmentation" (benchmarks/shots.py)
     )
@@ -193,5 +193,6 @@ class ExtractorConfig:
         return out
 
 
-# The published SemanticMoments configuration (no temporal differences, no flow descriptor).
-PUBLISHED = ExtractorConfig(delta_alpha=(0.0, 0.0, 0.0), aux_descriptors=())
+# The published SemanticMoments configuration: one vector per clip (whole-file segments), no
+# temporal differences, no flow descriptor.
+PUBLISHED = ExtractorConfig(delta_alpha=(0.0, 0.0, 0.0), aux_descriptors=(), segment=SegmentConfig(mode="none"))

@@ -152,7 +152,7 @@ def test_a_time_range_snaps_inside_the_range(gop_clips):
 
 
 def test_sampling_is_part_of_the_config():
-    exact = ExtractorConfig()
+    exact = ExtractorConfig(segment=SegmentConfig(mode="none"))
     snapped = ExtractorConfig(segment=SegmentConfig(mode="none"), sampling="keyframes")
     assert snapped.fingerprint() != ExtractorConfig(segment=SegmentConfig(mode="none")).fingerprint()
     assert ExtractorConfig.from_dict(snapped.to_dict()) == snapped
