@@ -77,13 +77,6 @@ def index(
         "--decode-workers",
         help="Decode processes (default: from the core count; 0 = in-process, no crash isolation).",
     ),
-    part_workers: Optional[int] = typer.Option(
-        RUNTIME.part_workers,
-        "--part-workers",
-        help="Decode processes one long file's sampled frames may be split across (--segment "
-        "none; default: the decode workers, when few files are left; more starts helpers; "
-        "1 = never split).",
-    ),
     batch_frames: Optional[int] = typer.Option(
         RUNTIME.batch_frames,
         "--batch-frames",

@@ -68,6 +68,5 @@ def index_configs(v: Mapping[str, Any]) -> tuple[ExtractorConfig, RuntimeConfig]
         decode_timeout_s=v["decode_timeout"],
         encoder_threads=v["encoder_threads"],
         ray_address=v["ray_address"],
-        part_workers=v["part_workers"],
     )
     return extractor, runtime

@@ -48,7 +48,6 @@ class PipelineStats:
     guard_cached: bool = False  # the guard's verdict came from an earlier run on this machine
     decode_workers: int = 0
     workers_replaced: int = 0  # decode processes that crashed or hung and were replaced
-    split_files: int = 0  # files whose sampled frames were decoded in parts by several processes
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -196,31 +195,20 @@ def decode_stream(
     stats: PipelineStats,
 ) -> Iterator[DecodeEvent]:
     """The decode events of every path: from ``stats.decode_workers`` worker processes, or inline
-    when that is 0. Long files may be split across processes (``SplitRule``) when the decode is
-    the default PyAV one (a custom ``decode`` is always called whole)."""
+    when that is 0."""
     workers = stats.decode_workers
     if workers == 0:
         yield from decode_inline(paths, config, encoder.image_size, runtime.decoder, decode)
         return
     from vidsearch.indexers.decode.pool import DecodePool
-    from vidsearch.indexers.decode.split import SplitRule
 
-    part_workers = runtime.parts(workers)
-    split = SplitRule() if decode is open_segments and runtime.decoder == "pyav" and part_workers > 1 else None
     pool = DecodePool(
-        workers,
-        config,
-        encoder.image_size,
-        runtime.decoder,
-        timeout_s=runtime.decode_timeout_s,
-        decode=decode,
-        split=split,
-        part_workers=part_workers,
+        workers, config, encoder.image_size, runtime.decoder, timeout_s=runtime.decode_timeout_s, decode=decode
     )
     try:
         yield from pool.events(paths)
     finally:
-        stats.workers_replaced, stats.split_files = pool.replaced, pool.split_files
+        stats.workers_replaced = pool.replaced
 
 
 def run_pipeline(

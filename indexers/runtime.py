@@ -58,13 +58,6 @@ class RuntimeConfig:
             stall each other's barriers. Set it to the cores the decode workers leave on a
             shared machine.
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
-        part_workers: decode processes (the decode workers plus helpers started on demand) among
-            which one long file's sampled frames may be split (``indexers/decode/split.py``;
-            1: files are never split). ``None``: the decode workers, no helpers, so a long file
-            is split only among workers that would otherwise idle (few files left). Measured on
-            the 2-core machine (README, "Indexing throughput"): 2 parts of one 1080p file in 2
-            processes decoded it no faster (1.01x; PyAV's default FFmpeg threads already run
-            beside each other), so a helper is not worth starting there.
     """
 
     decoder: str = "pyav"
@@ -76,7 +69,6 @@ class RuntimeConfig:
     decode_timeout_s: float = DEFAULT_DECODE_TIMEOUT_S
     encoder_threads: int | None = None
     ray_address: str | None = None
-    part_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.decoder not in ("pyav", "decord"):
@@ -95,17 +87,11 @@ class RuntimeConfig:
             raise ValueError(f"decode_timeout_s must be > 0 (got {self.decode_timeout_s})")
         if self.encoder_threads is not None and self.encoder_threads < 1:
             raise ValueError(f"encoder_threads must be >= 1 (got {self.encoder_threads})")
-        if self.part_workers is not None and self.part_workers < 1:
-            raise ValueError(f"part_workers must be >= 1 (got {self.part_workers})")
         if self.ray_address is not None and self.engine != "ray":
             raise ValueError("ray_address needs engine='ray'")
 
     def workers(self, device: str) -> int:
         return default_decode_workers(device) if self.decode_workers is None else self.decode_workers
-
-    def parts(self, workers: int) -> int:
-        """Decode processes a split file's parts may use, for a pool of ``workers``."""
-        return workers if self.part_workers is None else self.part_workers
 
     def threads(self, device: str = "cpu", decode_workers: int | None = None) -> int | None:
         """Encoder torch threads for the run (``None``: leave torch's setting). On a GPU the

@@ -3,8 +3,7 @@
 Each worker is a process of its own, never forked from a process whose torch threads are running:
 on Linux it is forked from this process's multiprocessing *forkserver* (a small single-threaded
 server with the decode modules imported, started once per process), elsewhere spawned. It decodes
-one job at a time (a file, or one part of a long file's sampled frames:
-``indexers/decode/split.py``) and sends its events (``indexers/decode/events.py``) over its own pipe.
+one file at a time and sends its events (``indexers/decode/events.py``) over its own pipe.
 A pipe holds a few segments at most and ``send`` blocks when it is full, so when the encoder is
 slower than decoding the workers simply wait: memory stays bounded by workers x one segment.
 A worker that dies (FFmpeg segfaulting on a malformed file, ``os.abort``, the OOM killer) or makes
@@ -26,20 +25,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decode.events import DecodeEvent, DecodeFn, FileDone, FileFailed
+from vidsearch.indexers.decode.events import DecodeEvent, DecodeFn, FileDone, FileFailed, decode_events
 from vidsearch.indexers.decode.segmenting import open_segments
-from vidsearch.indexers.decode.split import (
-    DecodeJob,
-    FileJob,
-    FileSplit,
-    JobRunner,
-    PartAssembler,
-    PartDecodeFn,
-    PartDone,
-    PartJob,
-    SplitRule,
-    sample_part,
-)
 
 JOIN_TIMEOUT_S = 5.0
 # What the forkserver imports once, so that a worker forked from it starts in ~0.015 s instead of
@@ -69,8 +56,21 @@ def start_decode_server() -> None:
         forkserver.ensure_running()
 
 
-def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dict[str, str]) -> None:
-    """Run the jobs the driver sends, one at a time, until it sends ``None``, with ``threads``
+@dataclass(frozen=True)
+class FileDecoder:
+    """What a decode worker does with a path (picklable: it travels to the worker processes)."""
+
+    config: ExtractorConfig
+    image_size: int
+    decoder: str
+    decode: DecodeFn
+
+    def events(self, path: str) -> Iterator[DecodeEvent]:
+        return decode_events(path, self.config, self.image_size, self.decoder, self.decode)
+
+
+def _worker_main(conn: Connection, runner: FileDecoder, threads: int, environ: dict[str, str]) -> None:
+    """Decode the paths the driver sends, one at a time, until it sends ``None``, with ``threads``
     FFmpeg threads (the pool's share of the cores) for the seeking sampler and the
     straight-through decoder alike, and the driver's environment as it was when the worker
     started (a forkserver's children would otherwise see the server's, from its start)."""
@@ -89,12 +89,12 @@ def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dic
         pass
     while True:
         try:
-            job = conn.recv()
+            path = conn.recv()
         except (EOFError, OSError):
             return
-        if job is None:
+        if path is None:
             return
-        for event in runner.events(job):
+        for event in runner.events(path):
             conn.send(event)
 
 
@@ -102,17 +102,8 @@ def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dic
 class _Worker:
     process: mp.Process
     conn: Connection
-    job: DecodeJob | None = None  # what it is decoding
-    split: bool = False  # its file job became parts: its failure is a part's
+    path: str | None = None  # the file it is decoding
     last_progress: float = field(default_factory=time.monotonic)
-
-    @property
-    def path(self) -> str | None:
-        return None if self.job is None else self.job.path
-
-    @property
-    def on_part(self) -> bool:
-        return self.split or isinstance(self.job, PartJob)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -131,11 +122,7 @@ class DecodePool:
     """``workers`` decode processes; ``events(paths)`` yields every file's decode events.
 
     Events of one file arrive in order; files interleave. Every path ends with exactly one
-    ``FileDone`` or ``FileFailed``. With a ``split`` rule, a long file's sampled frames may be
-    decoded in parts by several processes (``indexers/decode/split.py``): by idle file workers and
-    by up to ``part_workers - workers`` helper processes that take parts only, started the first
-    time a file is split. Parts go before new files; their events are reassembled here, so a
-    split file yields the same events as an unsplit one, and a part that fails fails its file once.
+    ``FileDone`` or ``FileFailed``.
     """
 
     def __init__(
@@ -147,16 +134,11 @@ class DecodePool:
         *,
         timeout_s: float = 300.0,
         decode: DecodeFn = open_segments,
-        split: SplitRule | None = None,
-        part_workers: int | None = None,
-        decode_part: PartDecodeFn = sample_part,
     ) -> None:
         if workers < 1:
             raise ValueError(f"a decode pool needs >= 1 worker (got {workers})")
         self.size = workers
-        self.slots = max(workers, part_workers or 0) if split is not None else workers
-        self.runner = JobRunner(config, image_size, decoder, decode, decode_part, split)
-        self.config = config
+        self.runner = FileDecoder(config, image_size, decoder, decode)
         from vidsearch.indexers.encoders import available_cpus
 
         self.threads = max(1, available_cpus() // workers)
@@ -164,9 +146,6 @@ class DecodePool:
         self.context = process_context()
         self.workers: list[_Worker] = []
         self.replaced = 0  # workers that died or hung and were replaced
-        self.split_files = 0  # files decoded in parts
-        self.parts: deque[PartJob] = deque()
-        self.assembler = PartAssembler(config)
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe(duplex=True)
@@ -227,66 +206,19 @@ class DecodePool:
             if owned:
                 self.close()
 
-    def _capacity(self, pending: int) -> int:
-        """Parts a file may be split into: this worker, the helpers, and the file workers that
-        ``pending`` files will not keep busy."""
-        if self.runner.rule is None:
-            return 1
-        return 1 + (self.slots - self.size) + max(0, self.size - 1 - pending)
-
     def _assign(self, slot: int, todo: deque[str]) -> None:
-        """Give the worker in ``slot`` its next job: a queued part first, then (file workers
-        only) the next file; none when there is nothing it may take."""
+        """Give the worker in ``slot`` the next file, if any is left."""
         worker = self.workers[slot]
-        worker.split = False
-        if self.parts:
-            worker.job = self.parts.popleft()
-        elif slot < self.size and todo:
-            path = todo.popleft()
-            worker.job = FileJob(path, self._capacity(len(todo)))
-        else:
-            worker.job = None
-            return
-        worker.conn.send(worker.job)
-        worker.last_progress = time.monotonic()
-
-    def _queue_parts(self, event: FileSplit, todo: deque[str]) -> None:
-        """Queue parts 1.. of a split file and hand them to idle workers, starting helpers."""
-        self.split_files += 1
-        self.parts.extend(PartJob(event.path, (k, event.parts)) for k in range(1, event.parts))
-        for slot, worker in enumerate(self.workers):
-            if worker.job is None and self.parts:
-                self._assign(slot, todo)
-        while self.parts and len(self.workers) < self.slots:
-            self.workers.append(self._start())
-            self._assign(len(self.workers) - 1, todo)
-
-    def _route(self, slot: int, worker: _Worker, event, todo: deque[str]) -> list[DecodeEvent]:
-        """The pool's events for one worker event (``worker``: the one that sent it, perhaps
-        replaced since), giving the slot its next job when this one ended."""
-        if isinstance(event, FileSplit):
-            worker.split = True
-            out = self.assembler.split(event)
-            self._queue_parts(event, todo)
-            return out
-        if isinstance(event, PartDone):
-            out = self.assembler.part(event)
-        elif isinstance(event, FileFailed) and worker.on_part:
-            self.parts = deque(j for j in self.parts if j.path != event.path)
-            out = self.assembler.fail(event)
-        else:
-            out = [event]
-        if isinstance(event, (FileDone, FileFailed, PartDone)):
-            self._assign(slot, todo)
-        return out
+        worker.path = todo.popleft() if todo else None
+        if worker.path is not None:
+            worker.conn.send(worker.path)
+            worker.last_progress = time.monotonic()
 
     def _run(self, todo: deque[str]) -> Iterator[DecodeEvent]:
-        self.parts.clear()
-        self.assembler = PartAssembler(self.config)
         for slot in range(len(self.workers)):
             self._assign(slot, todo)
         while True:
-            busy = [slot for slot, w in enumerate(self.workers) if w.job is not None]
+            busy = [slot for slot, w in enumerate(self.workers) if w.path is not None]
             if not busy:
                 return
             resumed = time.monotonic()  # time spent while the consumer held us does not count
@@ -303,7 +235,9 @@ class DecodePool:
                     event = self._replace(slot, f"decode timed out (no progress for {self.timeout_s:g} s)")
                 else:
                     continue
-                yield from self._route(slot, worker, event, todo)
+                if isinstance(event, (FileDone, FileFailed)):
+                    self._assign(slot, todo)
+                yield event
 
     def _receive(self, slot: int) -> DecodeEvent:
         """The next event from the worker in ``slot``, or its file's failure if the process died."""
