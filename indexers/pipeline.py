@@ -76,6 +76,7 @@ class FileResult:
     info: VideoInfo | None = None
     segments: list[SegmentResult] = field(default_factory=list)
     error: str | None = None  # "<reason>" when the file failed
+    systemic: bool = False  # it failed through no fault of its own (a decode worker could not start)
 
 
 @dataclass
@@ -115,14 +116,14 @@ class FileTracker:
         self._file(path).expected = segments
         self._emit_if_complete(path)
 
-    def failed(self, path: str, reason: str, seconds: float = 0.0) -> None:
+    def failed(self, path: str, reason: str, seconds: float = 0.0, systemic: bool = False) -> None:
         self.stats.decode_s += seconds
         if path in self.finished:
             return
         self.files.pop(path, None)
         self.finished.add(path)
         self.stats.failed += 1
-        self.on_result(FileResult(path, error=reason))
+        self.on_result(FileResult(path, error=reason, systemic=systemic))
 
     def _emit_if_complete(self, path: str) -> None:
         f = self.files.get(path)
@@ -163,7 +164,7 @@ class _Assembler:
         elif isinstance(event, FileFailed):
             self.waiting = [(p, s) for p, s in self.waiting if p != event.path]
             self.waiting_frames = sum(len(s.frames) for _, s in self.waiting)
-            self.tracker.failed(event.path, event.reason, event.seconds)
+            self.tracker.failed(event.path, event.reason, event.seconds, event.systemic)
 
     def flush(self) -> None:
         if not self.waiting:

@@ -19,8 +19,10 @@ import os
 import signal
 import sys
 import time
+import types
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
@@ -31,9 +33,12 @@ from vidsearch.indexers.decode.segmenting import open_segments
 JOIN_TIMEOUT_S = 5.0
 # What the forkserver imports once, so that a worker forked from it starts in ~0.015 s instead of
 # a fresh interpreter importing them (0.15 s to spawn, more for its first job's imports: the
-# per-run decode start-up fell from 0.27-0.38 s to 0.08 s on the 2-core machine, 2026-12-06). The
-# main module is among them as spawn imports it too: a ``decode`` defined there must unpickle.
-SERVER_PRELOAD = ("__main__", "vidsearch.indexers.decode.pool", "vidsearch.indexers.decode.segmenting", "av", "cv2")
+# per-run decode start-up fell from 0.27-0.38 s to 0.08 s on the 2-core machine, 2026-12-06). Not
+# ``__main__``: the user's script must never run again in a worker (see ``_user_main_hidden``).
+SERVER_PRELOAD = ("vidsearch.indexers.decode.pool", "vidsearch.indexers.decode.segmenting", "av", "cv2")
+# What a worker sends once it is set up: a worker that dies before it could not start (not the
+# fault of the file it was given).
+READY = "ready"
 
 
 def process_context() -> mp.context.BaseContext:
@@ -69,6 +74,28 @@ class FileDecoder:
         return decode_events(path, self.config, self.image_size, self.decoder, self.decode)
 
 
+@contextmanager
+def _user_main_hidden() -> Iterator[None]:
+    """Start processes without naming the user's ``__main__`` to them.
+
+    multiprocessing tells a forkserver or spawned child the main script's path (or module), and
+    the child imports it before running its target: a script without an
+    ``if __name__ == "__main__":`` guard would run again in every decode worker (open the index,
+    wait for the write lock, ...). The workers' entry point is this module's ``_worker_main``, so
+    they need nothing from ``__main__``; while they start, ``__main__`` is an empty module, which
+    multiprocessing's preparation data then leaves out. A ``decode`` function must therefore be
+    importable from a module (as ``run_pipeline`` already asks)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is None:
+            del sys.modules["__main__"]
+        else:
+            sys.modules["__main__"] = main
+
+
 def _worker_main(conn: Connection, runner: FileDecoder, threads: int, environ: dict[str, str]) -> None:
     """Decode the paths the driver sends, one at a time, until it sends ``None``, with ``threads``
     FFmpeg threads (the pool's share of the cores) for the seeking sampler and the
@@ -87,6 +114,7 @@ def _worker_main(conn: Connection, runner: FileDecoder, threads: int, environ: d
         cv2.setNumThreads(1)  # one file per process: threads inside would only fight the others
     except ImportError:  # pragma: no cover - cv2 is a dependency
         pass
+    conn.send(READY)
     while True:
         try:
             path = conn.recv()
@@ -103,6 +131,7 @@ class _Worker:
     process: mp.Process
     conn: Connection
     path: str | None = None  # the file it is decoding
+    ready: bool = False  # it sent READY: it started
     last_progress: float = field(default_factory=time.monotonic)
 
 
@@ -155,7 +184,8 @@ class DecodePool:
             name="vidsearch-decode",
             daemon=True,
         )
-        process.start()
+        with _user_main_hidden():
+            process.start()
         child.close()
         return _Worker(process, parent)
 
@@ -173,13 +203,13 @@ class DecodePool:
             worker.process.join()
         worker.conn.close()
 
-    def _replace(self, slot: int, reason: str) -> FileFailed:
+    def _replace(self, slot: int, reason: str, systemic: bool = False) -> FileFailed:
         """Kill the worker in ``slot``, start a fresh one there, fail the file it was on."""
         worker = self.workers[slot]
         self._stop(worker, kill=True)
         self.workers[slot] = self._start()
         self.replaced += 1
-        return FileFailed(worker.path, reason)
+        return FileFailed(worker.path, reason, systemic=systemic)
 
     def open(self) -> DecodePool:
         """Start the workers now and keep them across ``events`` calls (a long-lived caller, such
@@ -211,7 +241,10 @@ class DecodePool:
         worker = self.workers[slot]
         worker.path = todo.popleft() if todo else None
         if worker.path is not None:
-            worker.conn.send(worker.path)
+            try:
+                worker.conn.send(worker.path)
+            except (BrokenPipeError, OSError):  # it died: its sentinel reports that, with this file
+                pass
             worker.last_progress = time.monotonic()
 
     def _run(self, todo: deque[str]) -> Iterator[DecodeEvent]:
@@ -231,6 +264,8 @@ class DecodePool:
                 worker = self.workers[slot]
                 if worker.conn in ready or worker.process.sentinel in ready:
                     event = self._receive(slot)
+                    if event is None:  # the worker's READY
+                        continue
                 elif time.monotonic() - worker.last_progress >= self.timeout_s:
                     event = self._replace(slot, f"decode timed out (no progress for {self.timeout_s:g} s)")
                 else:
@@ -239,15 +274,22 @@ class DecodePool:
                     self._assign(slot, todo)
                 yield event
 
-    def _receive(self, slot: int) -> DecodeEvent:
-        """The next event from the worker in ``slot``, or its file's failure if the process died."""
+    def _receive(self, slot: int) -> DecodeEvent | None:
+        """The next event from the worker in ``slot`` (None: it reported ready), or its file's
+        failure if the process died."""
         worker = self.workers[slot]
         try:
             if worker.conn.poll():
                 event = worker.conn.recv()
                 worker.last_progress = time.monotonic()
+                if isinstance(event, str) and event == READY:
+                    worker.ready = True
+                    return None
                 return event
         except (EOFError, OSError):
             pass
         worker.process.join(JOIN_TIMEOUT_S)
+        if not worker.ready:
+            reason = f"the decode worker could not start ({describe_exit(worker.process.exitcode)})"
+            return self._replace(slot, reason, systemic=True)
         return self._replace(slot, describe_exit(worker.process.exitcode))
