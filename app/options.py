@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vidsearch.cliutil import IndexOption, parse_floats
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
 from vidsearch.indexers.runtime import RuntimeConfig
 
@@ -29,7 +30,7 @@ def check_backbone(backbone: str) -> None:
     from vidsearch.indexers.encoders import available_encoders
 
     if not backbone.startswith("hf:") and backbone not in available_encoders():
-        raise ValueError(
+        raise ConfigError(
             f"unknown backbone {backbone!r}; choose one of {', '.join(available_encoders())} or hf:<id or folder>"
         )
 

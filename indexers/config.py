@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.decode.sampling import SAMPLINGS, Sampling
 
 ResizeMode = Literal["stretch", "center-crop"]
@@ -47,13 +48,13 @@ class SegmentConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in ("shots", "window", "none"):
-            raise ValueError(f"segment mode must be 'shots', 'window' or 'none' (got {self.mode!r})")
+            raise ConfigError(f"segment mode must be 'shots', 'window' or 'none' (got {self.mode!r})")
         if self.window <= 0 or self.stride <= 0:
-            raise ValueError(f"window and stride must be > 0 seconds (got {self.window}, {self.stride})")
+            raise ConfigError(f"window and stride must be > 0 seconds (got {self.window}, {self.stride})")
         from vidsearch.indexers.shots import DETECTORS
 
         if self.detector not in DETECTORS:
-            raise ValueError(f"unknown shot detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+            raise ConfigError(f"unknown shot detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
         # Settings a mode does not use are stored as their defaults, so that two configs that cut
         # files the same way compare equal (an index is never refused over an unused detector).
         defaults = SegmentConfig.__dataclass_fields__
@@ -65,7 +66,7 @@ class SegmentConfig:
         for name in unused[self.mode]:
             object.__setattr__(self, name, defaults[name].default)
         if self.min_seconds < 0 or self.max_seconds <= self.min_seconds:
-            raise ValueError(f"need 0 <= min_seconds < max_seconds (got {self.min_seconds}, {self.max_seconds})")
+            raise ConfigError(f"need 0 <= min_seconds < max_seconds (got {self.min_seconds}, {self.max_seconds})")
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class SpfConfig:
 
     def __post_init__(self) -> None:
         if self.variant not in ("vidsearch", "reference"):
-            raise ValueError(f"SPF variant must be 'vidsearch' or 'reference' (got {self.variant!r})")
+            raise ConfigError(f"SPF variant must be 'vidsearch' or 'reference' (got {self.variant!r})")
 
 
 @dataclass(frozen=True)
@@ -117,31 +118,31 @@ class ExtractorConfig:
 
     def __post_init__(self) -> None:
         if self.num_frames < 2:
-            raise ValueError(f"num_frames must be >= 2 (got {self.num_frames})")
+            raise ConfigError(f"num_frames must be >= 2 (got {self.num_frames})")
         if self.resize not in ("stretch", "center-crop"):
-            raise ValueError(f"resize must be 'stretch' or 'center-crop' (got {self.resize!r})")
+            raise ConfigError(f"resize must be 'stretch' or 'center-crop' (got {self.resize!r})")
         if self.aggregation not in ("concat", "sum"):
-            raise ValueError(f"aggregation must be 'concat' or 'sum' (got {self.aggregation!r})")
+            raise ConfigError(f"aggregation must be 'concat' or 'sum' (got {self.aggregation!r})")
         if len(self.alpha) != 3 or any(a < 0 for a in self.alpha) or not any(self.alpha):
-            raise ValueError(f"alpha must be three non-negative weights, not all zero (got {self.alpha})")
+            raise ConfigError(f"alpha must be three non-negative weights, not all zero (got {self.alpha})")
         object.__setattr__(self, "alpha", tuple(float(a) for a in self.alpha))
         if len(self.delta_alpha) != 3 or any(a < 0 for a in self.delta_alpha):
-            raise ValueError(f"delta_alpha must be three non-negative weights (got {self.delta_alpha})")
+            raise ConfigError(f"delta_alpha must be three non-negative weights (got {self.delta_alpha})")
         object.__setattr__(self, "delta_alpha", tuple(float(a) for a in self.delta_alpha))
         if any(self.delta_alpha) and (self.aggregation != "concat" or self.num_frames < 3):
-            raise ValueError(
+            raise ConfigError(
                 "moments of temporal differences (delta_alpha) need concat aggregation and num_frames >= 3"
             )
         unknown = sorted(set(self.aux_descriptors) - set(AUX_DESCRIPTORS))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown aux descriptor(s) {', '.join(unknown)} (choose from {', '.join(AUX_DESCRIPTORS)})"
             )
         object.__setattr__(self, "aux_descriptors", tuple(dict.fromkeys(self.aux_descriptors)))
         if self.sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {self.sampling!r})")
+            raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {self.sampling!r})")
         if self.sampling != "exact" and self.segment.mode != "none":
-            raise ValueError(
+            raise ConfigError(
                 f"sampling {self.sampling!r} needs segment mode 'none' (mode {self.segment.mode!r} "
                 f"decodes every frame for its cuts: nothing to save)"
             )

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
+from vidsearch.errors import ConfigError
+
 Engine = Literal["local", "ray"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -72,23 +74,23 @@ class RuntimeConfig:
 
     def __post_init__(self) -> None:
         if self.decoder not in ("pyav", "decord"):
-            raise ValueError(f"decoder must be 'pyav' or 'decord' (got {self.decoder!r})")
+            raise ConfigError(f"decoder must be 'pyav' or 'decord' (got {self.decoder!r})")
         if self.engine not in ("local", "ray"):
-            raise ValueError(f"engine must be 'local' or 'ray' (got {self.engine!r})")
+            raise ConfigError(f"engine must be 'local' or 'ray' (got {self.engine!r})")
         if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)} (got {self.device!r})")
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)} (got {self.device!r})")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         if self.decode_workers is not None and self.decode_workers < 0:
-            raise ValueError(f"decode_workers must be >= 0 (got {self.decode_workers})")
+            raise ConfigError(f"decode_workers must be >= 0 (got {self.decode_workers})")
         if self.batch_frames is not None and self.batch_frames < 1:
-            raise ValueError(f"batch_frames must be >= 1 (got {self.batch_frames})")
+            raise ConfigError(f"batch_frames must be >= 1 (got {self.batch_frames})")
         if self.decode_timeout_s <= 0:
-            raise ValueError(f"decode_timeout_s must be > 0 (got {self.decode_timeout_s})")
+            raise ConfigError(f"decode_timeout_s must be > 0 (got {self.decode_timeout_s})")
         if self.encoder_threads is not None and self.encoder_threads < 1:
-            raise ValueError(f"encoder_threads must be >= 1 (got {self.encoder_threads})")
+            raise ConfigError(f"encoder_threads must be >= 1 (got {self.encoder_threads})")
         if self.ray_address is not None and self.engine != "ray":
-            raise ValueError("ray_address needs engine='ray'")
+            raise ConfigError("ray_address needs engine='ray'")
 
     def workers(self, device: str) -> int:
         return default_decode_workers(device) if self.decode_workers is None else self.decode_workers

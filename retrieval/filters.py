@@ -29,12 +29,13 @@ import re
 import numpy as np
 import pyarrow as pa
 
+from vidsearch.errors import VidsearchError
 from vidsearch.retrieval.store.fragment import conform
 from vidsearch.retrieval.store.reader import SnapshotReader
 from vidsearch.retrieval.store.schema import AUX_PREFIX
 
 
-class FilterError(ValueError):
+class FilterError(VidsearchError, ValueError):
     pass
 
 

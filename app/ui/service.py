@@ -21,12 +21,13 @@ from typing import Any, TypeVar
 from vidsearch.app.ui.media import PLACEHOLDER_SVG, image_type, poster_from_video, servable_video
 from vidsearch.app.ui.query_cache import Lru, QueryFeatureCache
 from vidsearch.app.ui.routes import media_url, poster_url
+from vidsearch.errors import VidsearchError
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
 
 ProgressFn = Callable[[float, str], None]
 
 
-class UiError(Exception):
+class UiError(VidsearchError):
     """A user mistake or an unusable input; the message is shown to the user as it is."""
 
 

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from vidsearch.atomic import atomic_path
+from vidsearch.errors import ConfigError, VidsearchError
 from vidsearch.indexers.decode.sampling import Sampling, sampled_indices
 
 VIDEO_EXTENSIONS = frozenset(
@@ -46,7 +47,7 @@ Decoder = Literal["pyav", "decord"]
 ResizeMode = Literal["stretch", "center-crop"]
 
 
-class VideoError(Exception):
+class VideoError(VidsearchError):
     """A clip that cannot be used; ``str()`` is ``"<path>: <reason>"``."""
 
     def __init__(self, path: str | os.PathLike, reason: str):
@@ -391,7 +392,7 @@ def sample_clip(
     elif decoder == "decord":
         raw = _sample_decord(path, num_frames, (start_s, end_s), sampling)
     else:
-        raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
+        raise ConfigError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
     return Sample(np.stack([resize_frame(f, size, resize) for f in raw.frames]), raw.info, raw.indices)
 
 
@@ -432,7 +433,7 @@ def iter_frames(
         return _iter_pyav(path, (start_s, end_s))
     if decoder == "decord":
         return _iter_decord(path, (start_s, end_s))
-    raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
+    raise ConfigError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
 
 
 def _iter_pyav(path, span: Span) -> FrameStream:
