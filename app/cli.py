@@ -22,7 +22,7 @@ from vidsearch.app.options import EXTRACTOR, RUNTIME, IndexOption, floats_text, 
 from vidsearch.app.ui.cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
-from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
+from vidsearch.retrieval.types import FusionWeights
 
 app = typer.Typer(
     name="vidsearch",
@@ -32,6 +32,9 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
+# help panels of `vidsearch index` after its everyday options
+SEGMENTS, ENGINE, ADVANCED = "Segments", "Engine", "Advanced"
+FUSION = FusionWeights()
 
 
 @app.command()
@@ -39,91 +42,24 @@ def index(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Video files or folders (walked recursively)."),
     index_dir: Path = IndexOption,
+    config_file: Optional[Path] = typer.Option(
+        None,
+        "--config",
+        help="TOML file of these options (keys: the option names without the dashes); the command line wins.",
+    ),
     backbone: str = typer.Option(EXTRACTOR.backbone, "--backbone", "-b", help="Encoder name (see `vidsearch models`)."),
-    frames: int = typer.Option(EXTRACTOR.num_frames, "--frames", "-T", help="Frames sampled per clip."),
-    alpha: str = typer.Option(floats_text(EXTRACTOR.alpha), help="Moment weights mean,std,skew."),
-    aggregation: str = typer.Option(EXTRACTOR.aggregation, help="concat | sum"),
-    resize: str = typer.Option(EXTRACTOR.resize, help="stretch (as the reference) | center-crop"),
-    spf_variant: str = typer.Option(
-        EXTRACTOR.spf.variant, help="SPF post-processing: vidsearch | reference (published code)"
-    ),
-    delta_alpha: str = typer.Option(
-        floats_text(EXTRACTOR.delta_alpha),
-        "--delta-alpha",
-        help="Weights mean,std,skew of the tokens' temporal differences (direction-aware "
-        "motion); 0,0,0 = published SemanticMoments.",
-    ),
+    frames: int = typer.Option(EXTRACTOR.num_frames, "--frames", "-T", help="Frames sampled per segment."),
     flow: bool = typer.Option(
         "flow" in EXTRACTOR.aux_descriptors,
         "--flow/--no-flow",
         help="Also store the optical-flow histogram of each segment (low-level motion).",
     ),
-    sampling: str = typer.Option(
-        EXTRACTOR.sampling,
-        "--sampling",
-        help="Which frames: exact (the published round(linspace)) | keyframes (each moved to a "
-        "free keyframe within half the spacing: "
-        "far less decoding on long files, other vectors; --segment none only).",
-    ),
-    decoder: str = typer.Option(RUNTIME.decoder, help="pyav | decord"),
     device: str = typer.Option(RUNTIME.device, help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
-    precision: str = typer.Option(
-        RUNTIME.precision,
-        help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 "
-        "(cosine >= 0.999) on the first batch",
-    ),
     decode_workers: Optional[int] = typer.Option(
         RUNTIME.decode_workers,
         "--decode-workers",
         help="Decode processes (default: from the core count; 0 = in-process, no crash isolation).",
     ),
-    batch_frames: Optional[int] = typer.Option(
-        RUNTIME.batch_frames,
-        "--batch-frames",
-        help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA).",
-    ),
-    encoder_threads: Optional[int] = typer.Option(
-        RUNTIME.encoder_threads,
-        "--encoder-threads",
-        help="Torch threads of the encoder (default: all cores; on a shared CPU machine the "
-        "cores the decode workers leave can be faster).",
-    ),
-    decode_timeout: float = typer.Option(
-        RUNTIME.decode_timeout_s,
-        "--decode-timeout",
-        help="Fail a file whose decoder makes no progress for this many seconds.",
-    ),
-    engine: str = typer.Option(
-        RUNTIME.engine, help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"
-    ),
-    ray_address: Optional[str] = typer.Option(
-        RUNTIME.ray_address,
-        "--ray-address",
-        help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto.",
-    ),
-    segment: str = typer.Option(
-        EXTRACTOR.segment.mode,
-        "--segment",
-        help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file).",
-    ),
-    detector: str = typer.Option(
-        EXTRACTOR.segment.detector,
-        "--detector",
-        help="Shot detector for --segment shots: scenedetect (fast) | transnetv2 (learned, "
-        "~400x the cost) | embedding.",
-    ),
-    min_seconds: float = typer.Option(
-        EXTRACTOR.segment.min_seconds,
-        "--min-seconds",
-        help="Shorter shots are merged into the next one (a short last shot into the one before).",
-    ),
-    max_seconds: float = typer.Option(
-        EXTRACTOR.segment.max_seconds, "--max-seconds", help="Longer shots are split into windows."
-    ),
-    window: float = typer.Option(
-        EXTRACTOR.segment.window, "--window", help="Window length in seconds (--segment window, and long shots)."
-    ),
-    stride: float = typer.Option(EXTRACTOR.segment.stride, "--stride", help="Seconds between window starts."),
     prune: bool = typer.Option(False, "--prune", help="Remove entries whose file no longer exists."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Delete the index and re-embed with these settings."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Let hub checkpoints (hf:...) download."),
@@ -133,6 +69,104 @@ def index(
         help="New index only: float16 (default) | int8 (8-bit moments: 58 % of the disk) | "
         "int6 (6-bit moments, 8-bit flow: 45 %).",
     ),
+    segment: str = typer.Option(
+        EXTRACTOR.segment.mode,
+        "--segment",
+        help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file).",
+        rich_help_panel=SEGMENTS,
+    ),
+    detector: str = typer.Option(
+        EXTRACTOR.segment.detector,
+        "--detector",
+        help="Shot detector for --segment shots: scenedetect (fast) | transnetv2 (learned, "
+        "~400x the cost) | embedding.",
+        rich_help_panel=SEGMENTS,
+    ),
+    min_seconds: float = typer.Option(
+        EXTRACTOR.segment.min_seconds,
+        "--min-seconds",
+        help="Shorter shots are merged into the next one (a short last shot into the one before).",
+        rich_help_panel=SEGMENTS,
+    ),
+    max_seconds: float = typer.Option(
+        EXTRACTOR.segment.max_seconds,
+        "--max-seconds",
+        help="Longer shots are split into windows.",
+        rich_help_panel=SEGMENTS,
+    ),
+    window: float = typer.Option(
+        EXTRACTOR.segment.window,
+        "--window",
+        help="Window length in seconds (--segment window, and long shots).",
+        rich_help_panel=SEGMENTS,
+    ),
+    stride: float = typer.Option(
+        EXTRACTOR.segment.stride, "--stride", help="Seconds between window starts.", rich_help_panel=SEGMENTS
+    ),
+    engine: str = typer.Option(
+        RUNTIME.engine,
+        help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)",
+        rich_help_panel=ENGINE,
+    ),
+    ray_address: Optional[str] = typer.Option(
+        RUNTIME.ray_address,
+        "--ray-address",
+        help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto.",
+        rich_help_panel=ENGINE,
+    ),
+    alpha: str = typer.Option(
+        floats_text(EXTRACTOR.alpha), help="Moment weights mean,std,skew.", rich_help_panel=ADVANCED
+    ),
+    delta_alpha: str = typer.Option(
+        floats_text(EXTRACTOR.delta_alpha),
+        "--delta-alpha",
+        help="Weights mean,std,skew of the tokens' temporal differences (direction-aware "
+        "motion); 0,0,0 = published SemanticMoments.",
+        rich_help_panel=ADVANCED,
+    ),
+    aggregation: str = typer.Option(EXTRACTOR.aggregation, help="concat | sum", rich_help_panel=ADVANCED),
+    resize: str = typer.Option(
+        EXTRACTOR.resize, help="stretch (as the reference) | center-crop", rich_help_panel=ADVANCED
+    ),
+    spf_variant: str = typer.Option(
+        EXTRACTOR.spf.variant,
+        help="SPF post-processing: vidsearch | reference (published code)",
+        rich_help_panel=ADVANCED,
+    ),
+    sampling: str = typer.Option(
+        EXTRACTOR.sampling,
+        "--sampling",
+        help="Which frames: exact (the published round(linspace)) | keyframes (each moved to a "
+        "free keyframe within half the spacing: "
+        "far less decoding on long files, other vectors; --segment none only).",
+        rich_help_panel=ADVANCED,
+    ),
+    decoder: str = typer.Option(RUNTIME.decoder, help="pyav | decord", rich_help_panel=ADVANCED),
+    precision: str = typer.Option(
+        RUNTIME.precision,
+        help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 "
+        "(cosine >= 0.999) on the first batch",
+        rich_help_panel=ADVANCED,
+    ),
+    batch_frames: Optional[int] = typer.Option(
+        RUNTIME.batch_frames,
+        "--batch-frames",
+        help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA).",
+        rich_help_panel=ADVANCED,
+    ),
+    encoder_threads: Optional[int] = typer.Option(
+        RUNTIME.encoder_threads,
+        "--encoder-threads",
+        help="Torch threads of the encoder (default: all cores; on a shared CPU machine the "
+        "cores the decode workers leave can be faster).",
+        rich_help_panel=ADVANCED,
+    ),
+    decode_timeout: float = typer.Option(
+        RUNTIME.decode_timeout_s,
+        "--decode-timeout",
+        help="Fail a file whose decoder makes no progress for this many seconds.",
+        rich_help_panel=ADVANCED,
+    ),
 ) -> None:
     """Index (or update) a corpus: new and changed clips are embedded, unchanged ones skipped."""
     from vidsearch.app.progress import IndexProgress
@@ -141,18 +175,27 @@ def index(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    config, runtime = run_or_exit(lambda: index_configs(ctx.params))
+    values = dict(ctx.params)
+    if config_file is not None:
+        from vidsearch.app.config_file import read_options
+
+        values.update(run_or_exit(lambda: read_options(config_file, ctx)))
+    config, runtime = run_or_exit(lambda: index_configs(values))
     if runtime.engine == "local":  # a device this machine lacks is refused before the index is touched
         from vidsearch.indexers.encoders.precision import resolve_device
 
         run_or_exit(lambda: resolve_device(runtime.device))
     idx = run_or_exit(
         lambda: Index.open_or_create(
-            index_dir, config, rebuild=rebuild, allow_download=allow_download, moments_codec=moments_codec
+            values["index_dir"],
+            config,
+            rebuild=values["rebuild"],
+            allow_download=values["allow_download"],
+            moments_codec=values["moments_codec"],
         )
     )
     with IndexProgress(console) as bar:
-        report = run_or_exit(lambda: idx.add(paths, prune=prune, runtime=runtime, progress=bar.update))
+        report = run_or_exit(lambda: idx.add(paths, prune=values["prune"], runtime=runtime, progress=bar.update))
     s = report.stats
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
@@ -183,9 +226,11 @@ def query(
     index_dir: Path = IndexOption,
     top_k: int = typer.Option(10, "--top-k", "-k"),
     by: str = typer.Option("motion", help="motion | pacing | both"),
-    weights: str = typer.Option("0.7,0.3", help="Fusion weights motion,pacing (for --by both)."),
+    weights: str = typer.Option(
+        floats_text((FUSION.motion, FUSION.pacing)), help="Fusion weights motion,pacing (for --by both)."
+    ),
     flow_share: float = typer.Option(
-        DEFAULT_FLOW_SHARE,
+        FUSION.flow,
         "--flow-share",
         help="Share of the optical-flow cosine in the motion score (indexes built with --flow).",
     ),
