@@ -168,7 +168,7 @@ def run_ray(
         elif isinstance(item, FileDone):
             tracker.done(item.path, item.segments, item.seconds)
         elif isinstance(item, FileFailed):
-            tracker.failed(item.path, item.reason, item.seconds)
+            tracker.failed(item.path, item.reason, item.seconds, item.systemic)
         else:
             path, result, frames, guard, device = item
             record_guard(stats, device, guard, runtime.precision)

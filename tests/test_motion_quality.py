@@ -18,6 +18,15 @@ from vidsearch.indexers.descriptors.moments import direction_aware_moments, sema
 from vidsearch.retrieval.calibration import Calibration, estimate, sample_items
 from vidsearch.retrieval.types import FusionWeights
 
+# The tiny random encoder with the direction-aware moments and the flow descriptor, whole files.
+TINY_FLOW = ExtractorConfig(
+    segment=SegmentConfig(mode="none"),
+    backbone="tiny-random",
+    num_frames=8,
+    delta_alpha=(2, 4, 2),
+    aux_descriptors=("flow",),
+)
+
 
 def _float64_blocks(x: np.ndarray, alpha) -> list[np.ndarray]:
     """methods.md's moments in float64: unbiased std, skew eps 1e-6, patch mean, L2, alpha."""
@@ -102,13 +111,7 @@ def test_features_carry_flow_aux_and_need_the_frames(bikes):
     from vidsearch.indexers.features import features_from_encoded
 
     tiny_encoder = load_encoder("tiny-random")
-    cfg = ExtractorConfig(
-        segment=SegmentConfig(mode="none"),
-        backbone="tiny-random",
-        num_frames=8,
-        delta_alpha=(2, 4, 2),
-        aux_descriptors=("flow",),
-    )
+    cfg = TINY_FLOW
     frames = np.stack([resize_frame(f, tiny_encoder.image_size) for f in bikes[:8]])
     feats = features_from_encoded(tiny_encoder.encode(frames), cfg, None, frames)
     assert feats.aux["flow"].shape == (FLOW_DIM,) and feats.moments.shape == (6 * tiny_encoder.dim,)
@@ -178,13 +181,7 @@ def test_index_stores_flow_ranks_with_it_and_calibrated_scores_survive_reopening
     from vidsearch.retrieval.index import Index
 
     paths = _copies(bikes, tmp_path / "corpus")
-    cfg = ExtractorConfig(
-        segment=SegmentConfig(mode="none"),
-        backbone="tiny-random",
-        num_frames=8,
-        delta_alpha=(2, 4, 2),
-        aux_descriptors=("flow",),
-    )
+    cfg = TINY_FLOW
     index = Index.open_or_create(tmp_path / "idx", cfg)
     report = index.add([tmp_path / "corpus", real_clips / "carphone_pristine.mp4", real_clips / "bigbuckbunny.mp4"])
     assert report.ok and len(index) == 5 and (tmp_path / "idx" / "calibration.npz").exists()
