@@ -18,11 +18,11 @@ from rich.console import Console
 
 from vidsearch.app.curate_cli import app as curate_app
 from vidsearch.app.errors import console, fail, run_or_exit
-from vidsearch.app.options import DEFAULT_DELTA_ALPHA, DEFAULT_FLOW, ExtractorOptions, IndexOption, parse_floats
+from vidsearch.app.options import EXTRACTOR, RUNTIME, IndexOption, floats_text, index_configs, parse_floats
 from vidsearch.app.ui.cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
-from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
+from vidsearch.retrieval.types import FusionWeights
 
 app = typer.Typer(
     name="vidsearch",
@@ -32,92 +32,34 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
+# help panels of `vidsearch index` after its everyday options
+SEGMENTS, ENGINE, ADVANCED = "Segments", "Engine", "Advanced"
+FUSION = FusionWeights()
 
 
 @app.command()
 def index(
+    ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Video files or folders (walked recursively)."),
     index_dir: Path = IndexOption,
-    backbone: str = typer.Option("dinov2-s14", "--backbone", "-b", help="Encoder name (see `vidsearch models`)."),
-    frames: int = typer.Option(32, "--frames", "-T", help="Frames sampled per clip."),
-    alpha: str = typer.Option("1,8,4", help="Moment weights mean,std,skew."),
-    aggregation: str = typer.Option("concat", help="concat | sum"),
-    resize: str = typer.Option("stretch", help="stretch (as the reference) | center-crop"),
-    spf_variant: str = typer.Option("vidsearch", help="SPF post-processing: vidsearch | reference (published code)"),
-    delta_alpha: str = typer.Option(
-        DEFAULT_DELTA_ALPHA,
-        "--delta-alpha",
-        help="Weights mean,std,skew of the tokens' temporal differences (direction-aware "
-        "motion); 0,0,0 = published SemanticMoments.",
+    config_file: Optional[Path] = typer.Option(
+        None,
+        "--config",
+        help="TOML file of these options (keys: the option names without the dashes); the command line wins.",
     ),
+    backbone: str = typer.Option(EXTRACTOR.backbone, "--backbone", "-b", help="Encoder name (see `vidsearch models`)."),
+    frames: int = typer.Option(EXTRACTOR.num_frames, "--frames", "-T", help="Frames sampled per segment."),
     flow: bool = typer.Option(
-        DEFAULT_FLOW,
+        "flow" in EXTRACTOR.aux_descriptors,
         "--flow/--no-flow",
         help="Also store the optical-flow histogram of each segment (low-level motion).",
     ),
-    sampling: str = typer.Option(
-        "exact",
-        "--sampling",
-        help="Which frames: exact (the published round(linspace)) | keyframes (each moved to a "
-        "free keyframe within half the spacing: "
-        "far less decoding on long files, other vectors; --segment none only).",
-    ),
-    decoder: str = typer.Option("pyav", help="pyav | decord"),
-    device: str = typer.Option("auto", help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
-    precision: str = typer.Option(
-        "auto",
-        help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 "
-        "(cosine >= 0.999) on the first batch",
-    ),
+    device: str = typer.Option(RUNTIME.device, help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
     decode_workers: Optional[int] = typer.Option(
-        None,
+        RUNTIME.decode_workers,
         "--decode-workers",
         help="Decode processes (default: from the core count; 0 = in-process, no crash isolation).",
     ),
-    part_workers: Optional[int] = typer.Option(
-        None,
-        "--part-workers",
-        help="Decode processes one long file's sampled frames may be split across (--segment "
-        "none; default: the decode workers, when few files are left; more starts helpers; "
-        "1 = never split).",
-    ),
-    batch_frames: Optional[int] = typer.Option(
-        None,
-        "--batch-frames",
-        help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA).",
-    ),
-    encoder_threads: Optional[int] = typer.Option(
-        None,
-        "--encoder-threads",
-        help="Torch threads of the encoder (default: all cores; on a shared CPU machine the "
-        "cores the decode workers leave can be faster).",
-    ),
-    decode_timeout: float = typer.Option(
-        300.0, "--decode-timeout", help="Fail a file whose decoder makes no progress for this many seconds."
-    ),
-    engine: str = typer.Option(
-        "local", help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)"
-    ),
-    ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto."
-    ),
-    segment: str = typer.Option(
-        "shots",
-        "--segment",
-        help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file).",
-    ),
-    detector: str = typer.Option(
-        "scenedetect",
-        "--detector",
-        help="Shot detector for --segment shots: scenedetect (fast) | transnetv2 (learned, "
-        "~400x the cost) | embedding.",
-    ),
-    min_seconds: float = typer.Option(
-        1.0, "--min-seconds", help="Shorter shots are merged into the next one (a short last shot into the one before)."
-    ),
-    max_seconds: float = typer.Option(10.0, "--max-seconds", help="Longer shots are split into windows."),
-    window: float = typer.Option(5.0, "--window", help="Window length in seconds (--segment window, and long shots)."),
-    stride: float = typer.Option(5.0, "--stride", help="Seconds between window starts."),
     prune: bool = typer.Option(False, "--prune", help="Remove entries whose file no longer exists."),
     retry_failed: bool = typer.Option(
         False,
@@ -137,52 +79,140 @@ def index(
         help="New index only: float16 (default) | int8 (8-bit moments: 58 % of the disk) | "
         "int6 (6-bit moments, 8-bit flow: 45 %).",
     ),
+    segment: str = typer.Option(
+        EXTRACTOR.segment.mode,
+        "--segment",
+        help="Unit of search: shots (cut at shot boundaries) | window (fixed windows) | none (one per file).",
+        rich_help_panel=SEGMENTS,
+    ),
+    detector: str = typer.Option(
+        EXTRACTOR.segment.detector,
+        "--detector",
+        help="Shot detector for --segment shots: scenedetect (fast) | transnetv2 (learned, "
+        "~400x the cost) | embedding.",
+        rich_help_panel=SEGMENTS,
+    ),
+    min_seconds: float = typer.Option(
+        EXTRACTOR.segment.min_seconds,
+        "--min-seconds",
+        help="Shorter shots are merged into the next one (a short last shot into the one before).",
+        rich_help_panel=SEGMENTS,
+    ),
+    max_seconds: float = typer.Option(
+        EXTRACTOR.segment.max_seconds,
+        "--max-seconds",
+        help="Longer shots are split into windows.",
+        rich_help_panel=SEGMENTS,
+    ),
+    window: float = typer.Option(
+        EXTRACTOR.segment.window,
+        "--window",
+        help="Window length in seconds (--segment window, and long shots).",
+        rich_help_panel=SEGMENTS,
+    ),
+    stride: float = typer.Option(
+        EXTRACTOR.segment.stride, "--stride", help="Seconds between window starts.", rich_help_panel=SEGMENTS
+    ),
+    engine: str = typer.Option(
+        RUNTIME.engine,
+        help="local | ray (Ray Data: decode tasks + encoder actors, on a cluster or locally)",
+        rich_help_panel=ENGINE,
+    ),
+    ray_address: Optional[str] = typer.Option(
+        RUNTIME.ray_address,
+        "--ray-address",
+        help="Ray cluster to join (with --engine ray), e.g. ray://head:10001 or auto.",
+        rich_help_panel=ENGINE,
+    ),
+    alpha: str = typer.Option(
+        floats_text(EXTRACTOR.alpha), help="Moment weights mean,std,skew.", rich_help_panel=ADVANCED
+    ),
+    delta_alpha: str = typer.Option(
+        floats_text(EXTRACTOR.delta_alpha),
+        "--delta-alpha",
+        help="Weights mean,std,skew of the tokens' temporal differences (direction-aware "
+        "motion); 0,0,0 = published SemanticMoments.",
+        rich_help_panel=ADVANCED,
+    ),
+    aggregation: str = typer.Option(EXTRACTOR.aggregation, help="concat | sum", rich_help_panel=ADVANCED),
+    resize: str = typer.Option(
+        EXTRACTOR.resize, help="stretch (as the reference) | center-crop", rich_help_panel=ADVANCED
+    ),
+    spf_variant: str = typer.Option(
+        EXTRACTOR.spf.variant,
+        help="SPF post-processing: vidsearch | reference (published code)",
+        rich_help_panel=ADVANCED,
+    ),
+    sampling: str = typer.Option(
+        EXTRACTOR.sampling,
+        "--sampling",
+        help="Which frames: exact (the published round(linspace)) | keyframes (each moved to a "
+        "free keyframe within half the spacing: "
+        "far less decoding on long files, other vectors; --segment none only).",
+        rich_help_panel=ADVANCED,
+    ),
+    decoder: str = typer.Option(RUNTIME.decoder, help="pyav | decord", rich_help_panel=ADVANCED),
+    precision: str = typer.Option(
+        RUNTIME.precision,
+        help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 "
+        "(cosine >= 0.999) on the first batch",
+        rich_help_panel=ADVANCED,
+    ),
+    batch_frames: Optional[int] = typer.Option(
+        RUNTIME.batch_frames,
+        "--batch-frames",
+        help="Frames per encoder forward pass, gathered across clips (default: 32 on CPU, 256 on CUDA).",
+        rich_help_panel=ADVANCED,
+    ),
+    encoder_threads: Optional[int] = typer.Option(
+        RUNTIME.encoder_threads,
+        "--encoder-threads",
+        help="Torch threads of the encoder (default: all cores; on a shared CPU machine the "
+        "cores the decode workers leave can be faster).",
+        rich_help_panel=ADVANCED,
+    ),
+    decode_timeout: float = typer.Option(
+        RUNTIME.decode_timeout_s,
+        "--decode-timeout",
+        help="Fail a file whose decoder makes no progress for this many seconds.",
+        rich_help_panel=ADVANCED,
+    ),
 ) -> None:
     """Index (or update) a corpus: new and changed clips are embedded, unchanged ones skipped."""
     from vidsearch.app.progress import IndexProgress
-    from vidsearch.indexers.runtime import RuntimeConfig
     from vidsearch.retrieval.index import Index
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    from vidsearch.indexers.config import SegmentConfig
+    values = dict(ctx.params)
+    if config_file is not None:
+        from vidsearch.app.config_file import read_options
 
-    seg = run_or_exit(lambda: SegmentConfig(segment, detector, min_seconds, max_seconds, window, stride))
-    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg, delta_alpha, flow, sampling)
-    config = run_or_exit(opts.to_config)
-    runtime = run_or_exit(
-        lambda: RuntimeConfig(
-            decoder=decoder,
-            engine=engine,
-            device=device,
-            precision=precision,
-            decode_workers=decode_workers,
-            part_workers=part_workers,
-            batch_frames=batch_frames,
-            decode_timeout_s=decode_timeout,
-            encoder_threads=encoder_threads,
-            ray_address=ray_address,
-        )
-    )
-    if engine == "local":  # a device this machine lacks is refused before the index is touched
+        values.update(run_or_exit(lambda: read_options(config_file, ctx)))
+    config, runtime = run_or_exit(lambda: index_configs(values))
+    if runtime.engine == "local":  # a device this machine lacks is refused before the index is touched
         from vidsearch.indexers.encoders.precision import resolve_device
 
-        run_or_exit(lambda: resolve_device(device))
+        run_or_exit(lambda: resolve_device(runtime.device))
     idx = run_or_exit(
         lambda: Index.open_or_create(
-            index_dir, config, rebuild=rebuild, allow_download=allow_download, moments_codec=moments_codec
+            values["index_dir"],
+            config,
+            rebuild=values["rebuild"],
+            allow_download=values["allow_download"],
+            moments_codec=values["moments_codec"],
         )
     )
     with IndexProgress(console) as bar:
         report = run_or_exit(
             lambda: idx.add(
                 paths,
-                prune=prune,
+                prune=values["prune"],
                 runtime=runtime,
                 progress=bar.update,
-                retry_failed=retry_failed,
-                include_removed=include_removed,
+                retry_failed=values["retry_failed"],
+                include_removed=values["include_removed"],
             )
         )
     s = report.stats
@@ -228,9 +258,11 @@ def query(
     index_dir: Path = IndexOption,
     top_k: int = typer.Option(10, "--top-k", "-k"),
     by: str = typer.Option("motion", help="motion | pacing | both"),
-    weights: str = typer.Option("0.7,0.3", help="Fusion weights motion,pacing (for --by both)."),
+    weights: str = typer.Option(
+        floats_text((FUSION.motion, FUSION.pacing)), help="Fusion weights motion,pacing (for --by both)."
+    ),
     flow_share: float = typer.Option(
-        DEFAULT_FLOW_SHARE,
+        FUSION.flow,
         "--flow-share",
         help="Share of the optical-flow cosine in the motion score (indexes built with --flow).",
     ),

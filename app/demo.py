@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from vidsearch.errors import InputNotFoundError
+
 REAL_CLIPS_ENV = "VIDSEARCH_REAL_CLIPS"
 
 
@@ -43,7 +45,7 @@ def build_demo_corpus(corpus: Path) -> list[tuple[Path, Path]]:
 
     source = real_clips_dir()
     if source is None:
-        raise FileNotFoundError(f"no real clips found: set {REAL_CLIPS_ENV} to a folder of .mp4 files")
+        raise InputNotFoundError(f"no real clips found: set {REAL_CLIPS_ENV} to a folder of .mp4 files")
     corpus.mkdir(parents=True, exist_ok=True)
     pairs = []
     for clip in sorted(source.glob("*.mp4")):

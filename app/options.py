@@ -1,50 +1,73 @@
-"""Shared CLI options and their parsing into configs (validated before any heavy work)."""
+"""Shared CLI options and the configs ``vidsearch index`` builds from them.
+
+The option defaults come from the dataclasses (``ExtractorConfig()``, ``RuntimeConfig()``), never
+repeated as literals, so ``vidsearch index`` with no options builds exactly ``ExtractorConfig()``
+and ``RuntimeConfig()``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
 from vidsearch.cliutil import IndexOption, parse_floats
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
+from vidsearch.indexers.runtime import RuntimeConfig
 
-__all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
+__all__ = ["EXTRACTOR", "RUNTIME", "IndexOption", "floats_text", "index_configs", "parse_floats"]
+
+EXTRACTOR = ExtractorConfig()
+RUNTIME = RuntimeConfig()
 
 
-_DEFAULTS = ExtractorConfig()
-DEFAULT_DELTA_ALPHA = ",".join(f"{a:g}" for a in _DEFAULTS.delta_alpha)
-DEFAULT_FLOW = "flow" in _DEFAULTS.aux_descriptors
+def floats_text(values: tuple[float, ...]) -> str:
+    """A tuple of weights as the comma-separated text the options take."""
+    return ",".join(f"{v:g}" for v in values)
 
 
-@dataclass
-class ExtractorOptions:
-    backbone: str
-    frames: int
-    alpha: str
-    aggregation: str
-    resize: str
-    spf_variant: str = "vidsearch"
-    segment: SegmentConfig = SegmentConfig()
-    delta_alpha: str = DEFAULT_DELTA_ALPHA
-    flow: bool = DEFAULT_FLOW
-    sampling: str = "exact"
+def check_backbone(backbone: str) -> None:
+    from vidsearch.indexers.encoders import available_encoders
 
-    def to_config(self) -> ExtractorConfig:
-        from vidsearch.indexers.encoders import available_encoders
-
-        if not self.backbone.startswith("hf:") and self.backbone not in available_encoders():
-            raise ValueError(
-                f"unknown backbone {self.backbone!r}; choose one of {', '.join(available_encoders())} "
-                "or hf:<id or folder>"
-            )
-        return ExtractorConfig(
-            backbone=self.backbone,
-            num_frames=self.frames,
-            resize=self.resize,
-            alpha=parse_floats(self.alpha, 3, "alpha"),
-            aggregation=self.aggregation,
-            spf=SpfConfig(variant=self.spf_variant),
-            segment=self.segment,
-            delta_alpha=parse_floats(self.delta_alpha, 3, "delta-alpha"),
-            aux_descriptors=("flow",) if self.flow else (),
-            sampling=self.sampling,
+    if not backbone.startswith("hf:") and backbone not in available_encoders():
+        raise ConfigError(
+            f"unknown backbone {backbone!r}; choose one of {', '.join(available_encoders())} or hf:<id or folder>"
         )
+
+
+def index_configs(v: Mapping[str, Any]) -> tuple[ExtractorConfig, RuntimeConfig]:
+    """The extractor and runtime configs of ``vidsearch index``'s option values ``v`` (by parameter
+    name), validated before any heavy work."""
+    check_backbone(v["backbone"])
+    segment = SegmentConfig(
+        mode=v["segment"],
+        detector=v["detector"],
+        min_seconds=v["min_seconds"],
+        max_seconds=v["max_seconds"],
+        window=v["window"],
+        stride=v["stride"],
+    )
+    extractor = ExtractorConfig(
+        backbone=v["backbone"],
+        num_frames=v["frames"],
+        resize=v["resize"],
+        alpha=parse_floats(v["alpha"], 3, "alpha"),
+        aggregation=v["aggregation"],
+        spf=SpfConfig(variant=v["spf_variant"]),
+        segment=segment,
+        delta_alpha=parse_floats(v["delta_alpha"], 3, "delta-alpha"),
+        aux_descriptors=("flow",) if v["flow"] else (),
+        sampling=v["sampling"],
+    )
+    runtime = RuntimeConfig(
+        decoder=v["decoder"],
+        engine=v["engine"],
+        device=v["device"],
+        precision=v["precision"],
+        decode_workers=v["decode_workers"],
+        batch_frames=v["batch_frames"],
+        decode_timeout_s=v["decode_timeout"],
+        encoder_threads=v["encoder_threads"],
+        ray_address=v["ray_address"],
+    )
+    return extractor, runtime

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from vidsearch.errors import ConfigError, InputNotFoundError
+
 app = typer.Typer(
     name="bench",
     help="SimMotion benchmark: official protocols, a procedural SimMotion-like set, baselines and variants.",
@@ -22,12 +24,10 @@ app = typer.Typer(
 
 
 def _guarded(fn):
-    """The CLI-wide error reporting, plus the benchmark's own error types."""
-    from vidsearch.bench.layout import LayoutError
-    from vidsearch.bench.synthetic import GeneratorError
+    """The CLI-wide error reporting (the benchmark's own errors are typed user errors too)."""
     from vidsearch.cliutil import run_or_exit
 
-    return run_or_exit(fn, extra=(LayoutError, GeneratorError))
+    return run_or_exit(fn)
 
 
 def _command_line() -> str:
@@ -58,13 +58,13 @@ def _generate(
     from vidsearch.indexers.corpus import discover_videos
 
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+        raise ConfigError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     cfg = PRESETS[preset]
     changes = {"triplets_per_category": triplets, "seed": seed, "size": size, "seconds": seconds}
     cfg = replace(cfg, **{k: v for k, v in changes.items() if v is not None})
     if backgrounds is not None:
         if not backgrounds.is_dir():
-            raise FileNotFoundError(f"{backgrounds}: background folder not found")
+            raise InputNotFoundError(f"{backgrounds}: background folder not found")
         cfg = replace(cfg, footage=tuple(discover_videos([backgrounds])))
     total = 5 * cfg.triplets_per_category
     typer.echo(
@@ -135,7 +135,7 @@ def _run_suite(root: Path, real: bool, distractors: Path | None, opts: SuiteOpti
 
     methods = suite(opts.suite, opts.backbone, opts.frames)
     if distractors is not None and not real:
-        raise ValueError("--distractors is for the Real protocol (add --real)")
+        raise ConfigError("--distractors is for the Real protocol (add --real)")
     bench = select_split(read_real(root, distractors) if real else read_synthetic(root), opts.split)
     if opts.per_category is not None:
         bench = first_per_category(bench, opts.per_category)

@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidsearch.errors import ConfigError, VidsearchError
+
 ROLES = ("ref", "positive", "negative")
 REAL_CATEGORY = "real"
 
 
-class LayoutError(Exception):
+class LayoutError(VidsearchError):
     """The folder is not a SimMotion layout; the message names the folder and what is wrong."""
 
 
@@ -114,7 +116,7 @@ def select_split(bench: BenchSet, split: str) -> BenchSet:
     """Only the ``split``'s triplets and their clips (plus any distractors): weights and
     thresholds are chosen on ``dev``; ``test`` is only reported."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
+        raise ConfigError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
     if split == "all":
         return bench
     return _subset(bench, [t for t in bench.triplets if split_of(t.name) == split])
@@ -124,7 +126,7 @@ def first_per_category(bench: BenchSet, n: int) -> BenchSet:
     """The first ``n`` triplets of each category (natural order) and only their clips, plus any
     distractors: a smaller but still exactly reproducible candidate pool."""
     if n <= 0:
-        raise ValueError(f"per-category limit must be positive (got {n})")
+        raise ConfigError(f"per-category limit must be positive (got {n})")
     counts: dict[str, int] = {}
     keep: list[Triplet] = []
     for t in bench.triplets:

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from vidsearch.bench.tokens import ClipTokens
+from vidsearch.errors import ConfigError
 
 MethodKind = Literal["moments", "cls-mean", "pacing", "fused", "flow"]
 NO_DELTA = (0.0, 0.0, 0.0)
@@ -137,7 +138,7 @@ def suite(name: str, backbone: str = DEFAULT_BACKBONE, num_frames: int = 32) -> 
         ]
     if name == "cheap":
         return [m for m in main_suite(num_frames, backbone) if m.backbone != backbone]
-    raise ValueError(f"unknown suite {name!r} (choose from {', '.join(SUITES)})")
+    raise ConfigError(f"unknown suite {name!r} (choose from {', '.join(SUITES)})")
 
 
 SUITES = ("main", "frames", "all", "cheap")

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
+
 REAL_CATEGORIES = ("real_window", "real_speed", "real_reverse")
 APPEARANCE_CHANGES = ("recolour", "blur", "zoom-crop", "contrast", "grey", "noise")
 MAX_SIDE = 256  # frames are downscaled to this longest side (the procedural set's size)
@@ -79,7 +81,7 @@ def change_appearance(frames: np.ndarray, kind: str, rng: np.random.Generator) -
     elif kind == "noise":
         f = f + rng.normal(0, float(rng.uniform(8, 16)), f.shape[1:]).astype(np.float32)  # fixed pattern
     else:
-        raise ValueError(f"unknown appearance change {kind!r} (choose from {', '.join(APPEARANCE_CHANGES)})")
+        raise ConfigError(f"unknown appearance change {kind!r} (choose from {', '.join(APPEARANCE_CHANGES)})")
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
@@ -91,7 +93,7 @@ def motion_negative(category: str, slot_frames: np.ndarray, length: int) -> np.n
         return slot_frames[: 2 * length : 2]
     if category == "real_reverse":
         return slot_frames[:length][::-1]
-    raise ValueError(f"unknown real category {category!r} (choose from {', '.join(REAL_CATEGORIES)})")
+    raise ConfigError(f"unknown real category {category!r} (choose from {', '.join(REAL_CATEGORIES)})")
 
 
 def _downscale(frames: np.ndarray) -> np.ndarray:

@@ -32,13 +32,14 @@ from vidsearch.bench.scene import (
     random_view,
     recolor,
 )
+from vidsearch.errors import ConfigError, VidsearchError
 
 CATEGORIES = ("static_object", "dynamic_object", "dynamic_appearance", "style", "view")
 ROLES = ("ref", "positive", "negative")
 MANIFEST = "simmotion_synthetic.json"
 
 
-class GeneratorError(Exception):
+class GeneratorError(VidsearchError):
     """The output folder holds a different generated set (or is not writable)."""
 
 
@@ -53,11 +54,11 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         if self.triplets_per_category < 1:
-            raise ValueError(f"triplets per category must be >= 1 (got {self.triplets_per_category})")
+            raise ConfigError(f"triplets per category must be >= 1 (got {self.triplets_per_category})")
         if self.size < 32:
-            raise ValueError(f"frame size must be >= 32 px (got {self.size})")
+            raise ConfigError(f"frame size must be >= 32 px (got {self.size})")
         if self.fps <= 0 or self.seconds <= 0:
-            raise ValueError(f"fps and seconds must be positive (got {self.fps} fps, {self.seconds} s)")
+            raise ConfigError(f"fps and seconds must be positive (got {self.fps} fps, {self.seconds} s)")
 
     @property
     def num_frames(self) -> int:
@@ -109,7 +110,7 @@ def _positive_scene(category: str, scene: Scene, rng: np.random.Generator) -> Sc
         return replace(scene, style=random_style(rng, exclude_render=scene.style.render))
     if category == "view":
         return replace(scene, view=random_view(rng))
-    raise ValueError(f"unknown category {category!r} (choose from {', '.join(CATEGORIES)})")
+    raise ConfigError(f"unknown category {category!r} (choose from {', '.join(CATEGORIES)})")
 
 
 def make_triplet(category: str, index: int, seed: int, footage: tuple[str, ...] = ()) -> TripletSpec:

@@ -1,7 +1,7 @@
 """Indexing throughput, side by side in ONE run with the reference pipeline's approach.
 
     python -m benchmarks.ingest [--backbone dinov2-s14] [--groups real,60s,1080p] [--out ingest.json]
-        [--compare bf16-autocast,bf16-addmm,keyframes,reference-in-process] [--rounds 3] [--table-only]
+        [--compare keyframes,reference-in-process] [--rounds 3] [--table-only]
 
 Reference approach (the published SemanticMoments script): OpenCV decodes every frame up to the
 last sampled one, one clip at a time, then the fp32 forward pass, in a process of its own as the
@@ -24,8 +24,6 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -153,8 +151,6 @@ def run_ours(paths: list[Path], config, encoder, **runtime) -> tuple[float, dict
 
 # vidsearch run beside the default in the same run (``--compare``): what each changes
 VARIANTS = {
-    "bf16-autocast": "CPU bf16 under autocast (before the bf16 copy of the model)",
-    "bf16-addmm": "the CPU bf16 copy with nn.Linear's addmm (before oneDNN's fused linear)",
     "keyframes": "--sampling keyframes (other frames: other vectors)",
     "reference-in-process": "the reference approach run in this process, after vidsearch tuned its malloc "
     "(indexers/heap.py)",
@@ -162,24 +158,11 @@ VARIANTS = {
 REFERENCE_IN_PROCESS = "reference-in-process"
 
 
-@contextmanager
-def variant(name: str, config, encoder) -> Iterator:
-    """The extractor config of vidsearch variant ``name`` (``default`` or a ``VARIANTS`` key),
-    with the encoder set up for it while the block runs."""
+def variant(name: str, config):
+    """The extractor config of vidsearch variant ``name`` (``default`` or a ``VARIANTS`` key)."""
     if name not in ("default", *VARIANTS):
         raise ValueError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)})")
-    copy_before = encoder._bf16_model
-    if name == "bf16-autocast":
-        encoder.cpu_bf16_copy = False
-    elif name == "bf16-addmm":
-        from vidsearch.indexers.encoders.cpu_bf16 import bf16_copy
-
-        encoder._bf16_model = bf16_copy(encoder.model, fuse_linears=False)  # what placing at bf16 then runs
-    try:
-        yield dataclasses.replace(config, sampling="keyframes") if name == "keyframes" else config
-    finally:
-        encoder.__dict__.pop("cpu_bf16_copy", None)
-        encoder._bf16_model = copy_before
+    return dataclasses.replace(config, sampling="keyframes") if name == "keyframes" else config
 
 
 DECODE_MODES = (
@@ -336,8 +319,7 @@ def indexing_table(
                 if name == REFERENCE_IN_PROCESS:
                     s, moments[name] = run_reference(paths, config, encoder)
                 else:
-                    with variant(name, config, encoder) as cfg:
-                        s, moments[name], stats[name] = run_ours(paths, cfg, encoder)
+                    s, moments[name], stats[name] = run_ours(paths, variant(name, config), encoder)
                 seconds[name].append(s)
         median = {run: float(np.median(seconds[run])) for run in runs}
         rows[group] = {"n": len(paths), "seconds": seconds}
@@ -369,8 +351,8 @@ def indexing_table(
             print(
                 f"| | | {run} | {median[run]:.1f} | {each} | {len(paths) / median[run]:.3f} | "
                 f"{median['reference'] / median[run]:.2f}x "
-                f"| {st.precision} ({st.decode_workers} decode workers, {st.split_files} files "
-                f"split{', guard cached' if st.guard_cached else ''}) "
+                f"| {st.precision} ({st.decode_workers} decode workers"
+                f"{', guard cached' if st.guard_cached else ''}) "
                 f"| {cos:.5f} | {min(vs_default):.5f} / {np.mean(vs_default):.5f} |"
             )
         n += len(paths)
@@ -449,8 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in (
         n for n in names if n != REFERENCE_IN_PROCESS
     ):  # untimed: the bf16 probe and each variant's guard verdict are cached first
-        with variant(name, config, encoder) as cfg:
-            run_ours(corpus[:1], cfg, encoder)
+        run_ours(corpus[:1], variant(name, config), encoder)
     reference = ReferenceProcess(args.backbone, encoder.weights_id)
     try:
         reference.run(corpus[:1], config)  # untimed warm-up, as vidsearch's above
@@ -522,18 +503,12 @@ def main(argv: list[str] | None = None) -> None:
     counts = sorted({torch.get_num_threads(), max(1, torch.get_num_threads() - RuntimeConfig().workers("cpu"))})
     for threads in counts:  # all cores (the default), and the cores the decode workers leave
         with torch_threads(threads):
-            runs = [
-                ("fp32", "default"),
-                ("bf16", "default"),
-                *(("bf16", n) for n in ("bf16-autocast", "bf16-addmm") if n in names),
-            ]
-            for p, name in runs:
+            for p in ("fp32", "bf16"):
                 dtype = "float32" if p == "fp32" else "bfloat16"
                 peak = gemm_peak_gflops(dtype=dtype)
-                with variant(name, config, encoder):
-                    encoder.place("cpu", p)
-                    gflops, fps = encoder_gflops(encoder)
-                    label = encoder.compute() if name == "default" else f"{encoder.compute()} [{name}]"
+                encoder.place("cpu", p)
+                gflops, fps = encoder_gflops(encoder)
+                label = encoder.compute()
                 figures["encoder"][f"{label}-{threads}t"] = {
                     "gemm_peak_gflops": peak,
                     "encoder_gflops": gflops,

@@ -62,13 +62,15 @@ def real_windows(backbone: str, frames: int, window_s: float, cache: Path) -> di
     for ``backbone`` at ``frames`` frames; cached in ``cache`` (an .npz)."""
     if cache.exists():
         return dict(np.load(cache))
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.indexers.decode.video import probe
     from vidsearch.indexers.encoders import load_encoder
     from vidsearch.indexers.features import embed_clip
 
     encoder = load_encoder(backbone)
-    config = ExtractorConfig(backbone=backbone, num_frames=frames).with_weights(encoder.weights_id)
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone=backbone, num_frames=frames).with_weights(
+        encoder.weights_id
+    )
     moments, curves, source, aux = [], [], [], {}
     for k, path in enumerate(footage()):
         duration = probe(path).duration
@@ -595,7 +597,7 @@ def synthetic_index(
     """
     import pyarrow as pa
 
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.retrieval.index import Index
     from vidsearch.retrieval.store import snapshot as snap
     from vidsearch.retrieval.store.ann import update_ann
@@ -616,7 +618,12 @@ def synthetic_index(
 
     aux_dims = {"flow": flow_dim} if flow is not None else {}
     manifest = Manifest(
-        ExtractorConfig(weights_id="synthetic"), [], now_utc().isoformat(), dim, aux_dims, moments_codec
+        ExtractorConfig(segment=SegmentConfig(mode="none"), weights_id="synthetic"),
+        [],
+        now_utc().isoformat(),
+        dim,
+        aux_dims,
+        moments_codec,
     )
     directory.mkdir(parents=True, exist_ok=True)
     manifest.save(directory)

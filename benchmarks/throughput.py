@@ -80,13 +80,13 @@ def make_corpus(folder: Path, clips: int, seconds: float = 5.0, fps: int = 16, s
 
 
 def bench_indexing(backbone: str, clips: int) -> dict:
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.retrieval.index import Index
 
     work = Path(tempfile.mkdtemp(prefix="vidsearch-bench-"))
     try:
         make_corpus(work / "corpus", clips)
-        index = Index.create(work / "idx", ExtractorConfig(backbone=backbone))
+        index = Index.create(work / "idx", ExtractorConfig(segment=SegmentConfig(mode="none"), backbone=backbone))
         encoder = index.encoder
         t0 = time.perf_counter()
         report = index.add([work / "corpus"])

@@ -46,10 +46,10 @@ def picker_figures(directory: Path, n: int) -> list[tuple[str, float]]:
 
 def cache_figures(directory: Path, clips: Path, backbone: str) -> list[tuple[str, float]]:
     from vidsearch.app.ui.service import ClipFilter, SearchRequest, SearchService
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.retrieval.index import Index
 
-    index = Index.create(directory / "index", ExtractorConfig(backbone=backbone))
+    index = Index.create(directory / "index", ExtractorConfig(segment=SegmentConfig(mode="none"), backbone=backbone))
     index.add([clips])
     upload = directory / "upload.mp4"  # a file outside the index, as an upload is
     shutil.copy(sorted(clips.glob("*.mp4"))[0], upload)

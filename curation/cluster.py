@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from vidsearch.curation.selection import Selection, StepReport
+from vidsearch.curation.selection import Selection, SelectionError, StepReport
 from vidsearch.curation.vectors import Space, vectors_of
+from vidsearch.errors import ConfigError
 
 SILHOUETTE_SAMPLE = 4000
 SEED_SAMPLE = 20_000  # rows k-means++ seeding looks at
@@ -35,9 +36,9 @@ class ClusterConfig:
 
     def __post_init__(self) -> None:
         if self.k is not None and self.k < 1:
-            raise ValueError(f"k must be >= 1 (got {self.k})")
+            raise ConfigError(f"k must be >= 1 (got {self.k})")
         if self.k_max < 2:
-            raise ValueError(f"k_max must be >= 2 (got {self.k_max})")
+            raise ConfigError(f"k_max must be >= 2 (got {self.k_max})")
 
 
 @dataclass
@@ -126,7 +127,7 @@ def cluster_segments(source, selection: Selection, config: ClusterConfig = Clust
     """Label every segment of ``selection`` with a cluster; describe each cluster."""
     n = len(selection)
     if n == 0:
-        raise ValueError("nothing to cluster: the selection is empty")
+        raise SelectionError("nothing to cluster: the selection is empty")
     x = cluster_vectors(source, selection.ids, config)
     silhouette = None
     if config.k is not None:

@@ -30,6 +30,7 @@ import numpy as np
 from vidsearch.curation.cluster import kmeans
 from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import vectors_of
+from vidsearch.errors import ConfigError
 
 # (appearance, motion) cosine thresholds per backbone, measured on the real clips and their
 # re-encoded / cropped / recoloured copies (docs/curation.md): with these, every copy joins
@@ -53,11 +54,11 @@ class DedupConfig:
     def __post_init__(self) -> None:
         for name in ("appearance_threshold", "motion_threshold"):
             if not -1.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name.replace('_', ' ')} must be a cosine in [-1, 1] (got {getattr(self, name)})")
+                raise ConfigError(f"{name.replace('_', ' ')} must be a cosine in [-1, 1] (got {getattr(self, name)})")
         if self.clusters is not None and self.clusters < 1:
-            raise ValueError(f"clusters must be >= 1 (got {self.clusters})")
+            raise ConfigError(f"clusters must be >= 1 (got {self.clusters})")
         if self.probe < 1 or self.neighbours < 1:
-            raise ValueError(f"probe and neighbours must be >= 1 (got {self.probe}, {self.neighbours})")
+            raise ConfigError(f"probe and neighbours must be >= 1 (got {self.probe}, {self.neighbours})")
 
     @classmethod
     def for_backbone(
@@ -66,7 +67,7 @@ class DedupConfig:
         """Thresholds given, or else the ones calibrated for ``backbone`` (ValueError if none)."""
         if appearance is None or motion is None:
             if backbone not in CALIBRATED_THRESHOLDS:
-                raise ValueError(
+                raise ConfigError(
                     f"no calibrated dedup thresholds for backbone {backbone!r} (only "
                     f"{', '.join(CALIBRATED_THRESHOLDS)}); "
                     "give --appearance-threshold and --motion-threshold"

@@ -32,6 +32,7 @@ from vidsearch.atomic import atomic_path
 from vidsearch.curation.cutting import cut_segment
 from vidsearch.curation.pacing import pacing_classes
 from vidsearch.curation.selection import Selection
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.decode.video import VideoError
 
 ANNOTATIONS = ("semantic_change", "token_motion", "pacing_class", "cluster", "dup_count")
@@ -103,7 +104,7 @@ def export_selection(
 ) -> ExportResult:
     """Write ``out_dir/manifest.parquet`` and ``manifest.jsonl``, optionally cut files and shards."""
     if shard_size < 1:
-        raise ValueError(f"shard size must be >= 1 (got {shard_size})")
+        raise ConfigError(f"shard size must be >= 1 (got {shard_size})")
     out_dir = Path(out_dir)
     rows = manifest_rows(source, selection)
     result = ExportResult(out_dir / "manifest.parquet", out_dir / "manifest.jsonl", len(rows))

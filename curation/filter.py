@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vidsearch.curation.selection import Selection, StepReport
+from vidsearch.errors import ConfigError
 
 # Measured on the default encoder (docs/performance.md, "Curation"): static and frozen clips fall far below,
 # real handheld footage and generated moving shapes far above.
@@ -40,9 +41,9 @@ class FilterConfig:
         for lo, hi in (("min_linearity", "max_linearity"), ("min_pacing_segments", "max_pacing_segments")):
             a, b = getattr(self, lo), getattr(self, hi)
             if a is not None and b is not None and a > b:
-                raise ValueError(f"{lo.replace('_', ' ')} ({a}) is above {hi.replace('_', ' ')} ({b})")
+                raise ConfigError(f"{lo.replace('_', ' ')} ({a}) is above {hi.replace('_', ' ')} ({b})")
         if self.where is not None and not self.where.strip():
-            raise ValueError("--where is empty")
+            raise ConfigError("--where is empty")
 
     @property
     def needs_activity(self) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 from vidsearch.atomic import atomic_path
 from vidsearch.curation.cluster import ClusterConfig, cluster_vectors, describe
 from vidsearch.curation.pacing import PACING_CLASSES, pacing_classes
-from vidsearch.curation.selection import Selection
+from vidsearch.curation.selection import Selection, SelectionError
 from vidsearch.curation.thumbs import contact_sheet
 
 SHEET_MEMBERS = 8  # thumbnails per contact sheet, medoid included
@@ -41,7 +41,7 @@ def cluster_sheets(source, clusters, out_dir: Path, members: int = SHEET_MEMBERS
 def write_report(source, selection: Selection, out_dir: Path, progress=None) -> Path:
     """Write the report folder; returns the path of ``index.html``."""
     if len(selection) == 0:
-        raise ValueError("nothing to report: the selection is empty")
+        raise SelectionError("nothing to report: the selection is empty")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cols = selection.columns

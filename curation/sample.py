@@ -23,6 +23,7 @@ from vidsearch.curation.cluster import ClusterConfig, cluster_segments, cluster_
 from vidsearch.curation.pacing import pacing_classes
 from vidsearch.curation.selection import Selection, StepReport
 from vidsearch.curation.vectors import Space
+from vidsearch.errors import ConfigError
 
 Method = Literal["fps", "quota"]
 
@@ -37,9 +38,9 @@ class SampleConfig:
 
     def __post_init__(self) -> None:
         if self.n < 1:
-            raise ValueError(f"the sample size must be >= 1 (got {self.n})")
+            raise ConfigError(f"the sample size must be >= 1 (got {self.n})")
         if self.method not in ("fps", "quota"):
-            raise ValueError(f"method must be 'fps' or 'quota' (got {self.method!r})")
+            raise ConfigError(f"method must be 'fps' or 'quota' (got {self.method!r})")
 
 
 def farthest_points(x: np.ndarray, n: int) -> np.ndarray:

@@ -21,12 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidsearch.atomic import atomic_path
+from vidsearch.errors import VidsearchError
 
 META_KEY = b"vidsearch.selection"
 FORMAT = "vidsearch.selection/1"
 
 
-class SelectionError(ValueError):
+class SelectionError(VidsearchError, ValueError):
     """A selection file that cannot be used with this index (message names the file)."""
 
 

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
+from vidsearch.errors import UnknownIdError
 from vidsearch.indexers.descriptors.activity import ACTIVITY
 
 ACTIVITY_COLUMN = "aux_" + ACTIVITY
@@ -107,7 +108,7 @@ class IndexSource:
             else np.ones(len(ids), bool)
         )
         if bad.any():
-            raise KeyError(f"segment id {int(ids[bad][0])} is not in the index {self.directory}")
+            raise UnknownIdError(f"segment id {int(ids[bad][0])} is not in the index {self.directory}")
         return pos
 
     def has_column(self, name: str) -> bool:

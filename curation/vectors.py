@@ -15,6 +15,8 @@ from typing import Literal
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
+
 Space = Literal["moments", "motion", "appearance"]
 SPACES = ("moments", "motion", "appearance")
 
@@ -22,11 +24,11 @@ SPACES = ("moments", "motion", "appearance")
 def project(moments: np.ndarray, space: Space, block: int | None) -> np.ndarray:
     """float32 (n, d) unit rows of ``moments`` in ``space``."""
     if space not in SPACES:
-        raise ValueError(f"space must be one of {', '.join(SPACES)} (got {space!r})")
+        raise ConfigError(f"space must be one of {', '.join(SPACES)} (got {space!r})")
     if space == "moments":
         part = moments
     elif block is None:
-        raise ValueError(
+        raise ConfigError(
             f"the {space!r} space needs an index built with --aggregation concat (its blocks cannot be separated)"
         )
     else:

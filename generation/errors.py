@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from vidsearch.errors import VidsearchError
 
-class GenerationError(ValueError):
-    """A request generation cannot carry out; the message names the file or value and why.
 
-    A ``ValueError`` so the main CLI's user-error handling prints it as one line, no traceback.
-    """
+class GenerationError(VidsearchError, ValueError):
+    """A request generation cannot carry out; the message names the file or value and why."""
 
 
 class PaceError(GenerationError):

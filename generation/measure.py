@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidsearch.generation.errors import GenerationError
 from vidsearch.indexers.config import ResizeMode, SpfConfig
 from vidsearch.indexers.decode.video import VideoError, decode_all, resize_frame
 from vidsearch.indexers.descriptors.spf import compute_spf
@@ -39,7 +40,7 @@ def analysis_indices(n_frames: int, fps: float, analysis_fps: float | None) -> n
     if analysis_fps is None or fps <= 0 or analysis_fps >= fps:
         return np.arange(n_frames)
     if analysis_fps <= 0:
-        raise ValueError(f"analysis rate must be > 0 frames per second, got {analysis_fps}")
+        raise GenerationError(f"analysis rate must be > 0 frames per second, got {analysis_fps}")
     count = max(2, int(round(n_frames * analysis_fps / fps)))
     return np.unique(np.round(np.linspace(0, n_frames - 1, count)).astype(np.int64))
 
@@ -54,7 +55,7 @@ def frames_progress(
 ) -> np.ndarray:
     """SPF (N,) of in-memory frames: embed the analysis frames, solve, interpolate to every frame."""
     if len(frames) < 2:
-        raise ValueError(f"the SPF needs at least 2 frames, got {len(frames)}")
+        raise GenerationError(f"the SPF needs at least 2 frames, got {len(frames)}")
     idx = analysis_indices(len(frames), fps, analysis_fps)
     batch = np.stack([resize_frame(frames[i], encoder.image_size, resize) for i in idx])
     progress = compute_spf(encoder.encode(batch).global_embedding.numpy(), spf)

@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from vidsearch.generation.errors import GenerationError
+
 InterpMethod = Literal["blend", "flow"]
 # Use flow only if warping along it removes at least this share of the pair's difference.
 FLOW_MIN_GAIN = 0.2
@@ -58,9 +60,9 @@ class _FlowPair:
 def frames_at(frames: np.ndarray, times, method: InterpMethod = "blend") -> np.ndarray:
     """uint8 (M, H, W, 3): the clip at fractional frame ``times`` (clipped to the clip's span)."""
     if method not in ("blend", "flow"):
-        raise ValueError(f"interpolation must be 'blend' or 'flow', got {method!r}")
+        raise GenerationError(f"interpolation must be 'blend' or 'flow', got {method!r}")
     if len(frames) < 2:
-        raise ValueError(f"interpolation needs at least 2 frames, got {len(frames)}")
+        raise GenerationError(f"interpolation needs at least 2 frames, got {len(frames)}")
     base, frac = split_times(times, len(frames))
     out = np.empty((len(base), *frames.shape[1:]), dtype=np.uint8)
     pairs: dict[int, _FlowPair] = {}

@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from vidsearch.generation.errors import GenerationError
 from vidsearch.generation.pacing import normalize_pace
 from vidsearch.indexers.descriptors.spf import inverse_progress
 
@@ -50,11 +51,11 @@ class RetimeRopeConfig:
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.alpha_min <= 1.0 and 0.0 <= self.alpha_max <= 1.0):
-            raise ValueError(f"alphas must lie in [0, 1], got {self.alpha_min}, {self.alpha_max}")
+            raise GenerationError(f"alphas must lie in [0, 1], got {self.alpha_min}, {self.alpha_max}")
         if self.decay < 0:
-            raise ValueError(f"decay must be >= 0, got {self.decay}")
+            raise GenerationError(f"decay must be >= 0, got {self.decay}")
         if self.schedule not in ("exp", "linear", "constant"):
-            raise ValueError(f"schedule must be 'exp', 'linear' or 'constant', got {self.schedule!r}")
+            raise GenerationError(f"schedule must be 'exp', 'linear' or 'constant', got {self.schedule!r}")
 
 
 def band_alphas(num_bands: int, cfg: RetimeRopeConfig = RetimeRopeConfig()) -> np.ndarray:
@@ -72,13 +73,13 @@ def timestep_strength(t_norm: float, schedule: StrengthSchedule = "exp") -> floa
         return t
     if schedule == "constant":
         return 1.0
-    raise ValueError(f"unknown schedule {schedule!r}")
+    raise GenerationError(f"unknown schedule {schedule!r}")
 
 
 def progress_times(curve, num_positions: int) -> np.ndarray:
     """tau (L,) on the grid 0..L-1: where the pacing curve reaches progress k / (L - 1)."""
     if num_positions < 1:
-        raise ValueError(f"need at least 1 temporal position, got {num_positions}")
+        raise GenerationError(f"need at least 1 temporal position, got {num_positions}")
     c = normalize_pace(curve, "SPF curve")
     if num_positions == 1:
         return np.zeros(1)
@@ -115,7 +116,7 @@ class WanRetimeRope(torch.nn.Module):
         table = base.freqs_cos[:, :t_dim].detach().cpu()
         tolerance = max(1e-5, 4 * torch.finfo(table.dtype).eps)  # a bf16 model keeps bf16 tables
         if not torch.allclose(expected.to(table.dtype), table, atol=tolerance):
-            raise ValueError(
+            raise GenerationError(
                 f"the model's temporal RoPE tables do not match theta={theta}; pass the model's rope theta"
             )
         self.register_buffer("omega", omega.to(base.freqs_cos.device), persistent=False)

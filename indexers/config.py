@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.decode.sampling import SAMPLINGS, Sampling
 
 ResizeMode = Literal["stretch", "center-crop"]
@@ -32,11 +33,11 @@ class SegmentConfig:
     schema 1 were). ``window``: fixed windows of ``window`` seconds every ``stride`` seconds.
     ``shots``: shot boundaries from ``detector``, then shots longer than ``max_seconds`` split into
     windows, shots shorter than ``min_seconds`` merged into a neighbour (exact rules in
-    ``indexers/decode/segmenting.py``). The library default stays ``none`` (what schema-1 indexes and
-    API callers indexing pre-cut clips get); ``vidsearch index`` defaults to ``shots``.
+    ``indexers/decode/segmenting.py``). The default, ``shots``, is also ``vidsearch index``'s (the
+    CLI takes its defaults from these dataclasses); pass ``mode="none"`` for pre-cut clips.
     """
 
-    mode: SegmentMode = "none"
+    mode: SegmentMode = "shots"
     detector: str = "scenedetect"  # the measured default: docs/performance.md (benchmarks/shots.py)
     min_seconds: float = 1.0
     max_seconds: float = 10.0
@@ -45,13 +46,13 @@ class SegmentConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in ("shots", "window", "none"):
-            raise ValueError(f"segment mode must be 'shots', 'window' or 'none' (got {self.mode!r})")
+            raise ConfigError(f"segment mode must be 'shots', 'window' or 'none' (got {self.mode!r})")
         if self.window <= 0 or self.stride <= 0:
-            raise ValueError(f"window and stride must be > 0 seconds (got {self.window}, {self.stride})")
+            raise ConfigError(f"window and stride must be > 0 seconds (got {self.window}, {self.stride})")
         from vidsearch.indexers.shots import DETECTORS
 
         if self.detector not in DETECTORS:
-            raise ValueError(f"unknown shot detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+            raise ConfigError(f"unknown shot detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
         # Settings a mode does not use are stored as their defaults, so that two configs that cut
         # files the same way compare equal (an index is never refused over an unused detector).
         defaults = SegmentConfig.__dataclass_fields__
@@ -63,7 +64,7 @@ class SegmentConfig:
         for name in unused[self.mode]:
             object.__setattr__(self, name, defaults[name].default)
         if self.min_seconds < 0 or self.max_seconds <= self.min_seconds:
-            raise ValueError(f"need 0 <= min_seconds < max_seconds (got {self.min_seconds}, {self.max_seconds})")
+            raise ConfigError(f"need 0 <= min_seconds < max_seconds (got {self.min_seconds}, {self.max_seconds})")
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class SpfConfig:
 
     def __post_init__(self) -> None:
         if self.variant not in ("vidsearch", "reference"):
-            raise ValueError(f"SPF variant must be 'vidsearch' or 'reference' (got {self.variant!r})")
+            raise ConfigError(f"SPF variant must be 'vidsearch' or 'reference' (got {self.variant!r})")
 
 
 @dataclass(frozen=True)
@@ -115,31 +116,31 @@ class ExtractorConfig:
 
     def __post_init__(self) -> None:
         if self.num_frames < 2:
-            raise ValueError(f"num_frames must be >= 2 (got {self.num_frames})")
+            raise ConfigError(f"num_frames must be >= 2 (got {self.num_frames})")
         if self.resize not in ("stretch", "center-crop"):
-            raise ValueError(f"resize must be 'stretch' or 'center-crop' (got {self.resize!r})")
+            raise ConfigError(f"resize must be 'stretch' or 'center-crop' (got {self.resize!r})")
         if self.aggregation not in ("concat", "sum"):
-            raise ValueError(f"aggregation must be 'concat' or 'sum' (got {self.aggregation!r})")
+            raise ConfigError(f"aggregation must be 'concat' or 'sum' (got {self.aggregation!r})")
         if len(self.alpha) != 3 or any(a < 0 for a in self.alpha) or not any(self.alpha):
-            raise ValueError(f"alpha must be three non-negative weights, not all zero (got {self.alpha})")
+            raise ConfigError(f"alpha must be three non-negative weights, not all zero (got {self.alpha})")
         object.__setattr__(self, "alpha", tuple(float(a) for a in self.alpha))
         if len(self.delta_alpha) != 3 or any(a < 0 for a in self.delta_alpha):
-            raise ValueError(f"delta_alpha must be three non-negative weights (got {self.delta_alpha})")
+            raise ConfigError(f"delta_alpha must be three non-negative weights (got {self.delta_alpha})")
         object.__setattr__(self, "delta_alpha", tuple(float(a) for a in self.delta_alpha))
         if any(self.delta_alpha) and (self.aggregation != "concat" or self.num_frames < 3):
-            raise ValueError(
+            raise ConfigError(
                 "moments of temporal differences (delta_alpha) need concat aggregation and num_frames >= 3"
             )
         unknown = sorted(set(self.aux_descriptors) - set(AUX_DESCRIPTORS))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown aux descriptor(s) {', '.join(unknown)} (choose from {', '.join(AUX_DESCRIPTORS)})"
             )
         object.__setattr__(self, "aux_descriptors", tuple(dict.fromkeys(self.aux_descriptors)))
         if self.sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {self.sampling!r})")
+            raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {self.sampling!r})")
         if self.sampling != "exact" and self.segment.mode != "none":
-            raise ValueError(
+            raise ConfigError(
                 f"sampling {self.sampling!r} needs segment mode 'none' (mode {self.segment.mode!r} "
                 f"decodes every frame for its cuts: nothing to save)"
             )
@@ -191,5 +192,6 @@ class ExtractorConfig:
         return out
 
 
-# The published SemanticMoments configuration (no temporal differences, no flow descriptor).
-PUBLISHED = ExtractorConfig(delta_alpha=(0.0, 0.0, 0.0), aux_descriptors=())
+# The published SemanticMoments configuration: one vector per clip (whole-file segments), no
+# temporal differences, no flow descriptor.
+PUBLISHED = ExtractorConfig(delta_alpha=(0.0, 0.0, 0.0), aux_descriptors=(), segment=SegmentConfig(mode="none"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from vidsearch.errors import InputNotFoundError
 from vidsearch.indexers.decode.video import VIDEO_EXTENSIONS
 
 HASH_CHUNK = 1 << 20
@@ -43,7 +44,7 @@ def discover_videos(paths: Iterable[str | os.PathLike]) -> list[str]:
             found.add(str(root.resolve()))
             continue
         if not root.is_dir():
-            raise FileNotFoundError(f"{root}: no such file or folder")
+            raise InputNotFoundError(f"{root}: no such file or folder")
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             st = os.stat(dirpath)
             if (st.st_dev, st.st_ino) in seen_dirs:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidsearch.errors import VidsearchError
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.decode.segmenting import DecodedSegment
 from vidsearch.indexers.decode.video import VideoInfo
@@ -35,7 +36,7 @@ GUARD_SEGMENTS = 4
 GUARD_FILE = "precision-guard.json"
 
 
-class PrecisionError(ValueError):
+class PrecisionError(VidsearchError, ValueError):
     """A reduced precision changes the vectors beyond the tolerance on this run's real frames."""
 
 

@@ -48,7 +48,6 @@ class PipelineStats:
     guard_cached: bool = False  # the guard's verdict came from an earlier run on this machine
     decode_workers: int = 0
     workers_replaced: int = 0  # decode processes that crashed or hung and were replaced
-    split_files: int = 0  # files whose sampled frames were decoded in parts by several processes
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -77,6 +76,7 @@ class FileResult:
     info: VideoInfo | None = None
     segments: list[SegmentResult] = field(default_factory=list)
     error: str | None = None  # "<reason>" when the file failed
+    systemic: bool = False  # it failed through no fault of its own (a decode worker could not start)
 
 
 @dataclass
@@ -116,14 +116,14 @@ class FileTracker:
         self._file(path).expected = segments
         self._emit_if_complete(path)
 
-    def failed(self, path: str, reason: str, seconds: float = 0.0) -> None:
+    def failed(self, path: str, reason: str, seconds: float = 0.0, systemic: bool = False) -> None:
         self.stats.decode_s += seconds
         if path in self.finished:
             return
         self.files.pop(path, None)
         self.finished.add(path)
         self.stats.failed += 1
-        self.on_result(FileResult(path, error=reason))
+        self.on_result(FileResult(path, error=reason, systemic=systemic))
 
     def _emit_if_complete(self, path: str) -> None:
         f = self.files.get(path)
@@ -164,7 +164,7 @@ class _Assembler:
         elif isinstance(event, FileFailed):
             self.waiting = [(p, s) for p, s in self.waiting if p != event.path]
             self.waiting_frames = sum(len(s.frames) for _, s in self.waiting)
-            self.tracker.failed(event.path, event.reason, event.seconds)
+            self.tracker.failed(event.path, event.reason, event.seconds, event.systemic)
 
     def flush(self) -> None:
         if not self.waiting:
@@ -196,31 +196,20 @@ def decode_stream(
     stats: PipelineStats,
 ) -> Iterator[DecodeEvent]:
     """The decode events of every path: from ``stats.decode_workers`` worker processes, or inline
-    when that is 0. Long files may be split across processes (``SplitRule``) when the decode is
-    the default PyAV one (a custom ``decode`` is always called whole)."""
+    when that is 0."""
     workers = stats.decode_workers
     if workers == 0:
         yield from decode_inline(paths, config, encoder.image_size, runtime.decoder, decode)
         return
     from vidsearch.indexers.decode.pool import DecodePool
-    from vidsearch.indexers.decode.split import SplitRule
 
-    part_workers = runtime.parts(workers)
-    split = SplitRule() if decode is open_segments and runtime.decoder == "pyav" and part_workers > 1 else None
     pool = DecodePool(
-        workers,
-        config,
-        encoder.image_size,
-        runtime.decoder,
-        timeout_s=runtime.decode_timeout_s,
-        decode=decode,
-        split=split,
-        part_workers=part_workers,
+        workers, config, encoder.image_size, runtime.decoder, timeout_s=runtime.decode_timeout_s, decode=decode
     )
     try:
         yield from pool.events(paths)
     finally:
-        stats.workers_replaced, stats.split_files = pool.replaced, pool.split_files
+        stats.workers_replaced = pool.replaced
 
 
 def run_pipeline(

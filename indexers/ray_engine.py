@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.decode.events import DecodeFn, FileDone, FileFailed, FileOpened, SegmentDecoded
 from vidsearch.indexers.encoders.base import Encoder
@@ -91,7 +92,7 @@ def connect(address: str | None) -> None:
     try:
         import ray
     except ImportError as exc:
-        raise ValueError("engine 'ray' needs Ray: pip install 'vidsearch[ray]'") from exc
+        raise ConfigError("engine 'ray' needs Ray: pip install 'vidsearch[ray]'") from exc
 
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
@@ -107,7 +108,7 @@ def _placement(runtime: RuntimeConfig) -> tuple[dict, int, int, int]:
     if gpus and runtime.device in ("auto", "cuda"):
         return {"num_gpus": 1, "num_cpus": 1}, gpus, 1, max(1, cpus - gpus)
     if runtime.device == "cuda":
-        raise ValueError("device 'cuda' requested but the Ray cluster has no GPUs")
+        raise ConfigError("device 'cuda' requested but the Ray cluster has no GPUs")
     threads = max(1, min(8, cpus // 2))  # half of the cluster's cores encode, half decode
     actors = max(1, cpus // (2 * threads))
     return {"num_cpus": threads}, actors, threads, max(1, cpus - actors * threads)
@@ -167,7 +168,7 @@ def run_ray(
         elif isinstance(item, FileDone):
             tracker.done(item.path, item.segments, item.seconds)
         elif isinstance(item, FileFailed):
-            tracker.failed(item.path, item.reason, item.seconds)
+            tracker.failed(item.path, item.reason, item.seconds, item.systemic)
         else:
             path, result, frames, guard, device = item
             record_guard(stats, device, guard, runtime.precision)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
+from vidsearch.errors import ConfigError
+
 Engine = Literal["local", "ray"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -55,12 +57,6 @@ class RuntimeConfig:
             the cores). On a machine shared with other jobs, the cores the decode workers leave
             can win: two compute-bound thread pools on the same cores stall each other's barriers.
         ray_address: the Ray cluster to join (``None``: the running one, else a local instance).
-        part_workers: decode processes (the decode workers plus helpers started on demand) among
-            which one long file's sampled frames may be split (``indexers/decode/split.py``;
-            1: files are never split). ``None``: the decode workers, no helpers, so a long file
-            is split only among workers that would otherwise idle (few files left): where
-            FFmpeg's own threads already use the cores, a helper gains nothing.
-
     Figures behind these defaults: docs/performance.md.
     """
 
@@ -73,36 +69,29 @@ class RuntimeConfig:
     decode_timeout_s: float = DEFAULT_DECODE_TIMEOUT_S
     encoder_threads: int | None = None
     ray_address: str | None = None
-    part_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.decoder not in ("pyav", "decord"):
-            raise ValueError(f"decoder must be 'pyav' or 'decord' (got {self.decoder!r})")
+            raise ConfigError(f"decoder must be 'pyav' or 'decord' (got {self.decoder!r})")
         if self.engine not in ("local", "ray"):
-            raise ValueError(f"engine must be 'local' or 'ray' (got {self.engine!r})")
+            raise ConfigError(f"engine must be 'local' or 'ray' (got {self.engine!r})")
         if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)} (got {self.device!r})")
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)} (got {self.device!r})")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         if self.decode_workers is not None and self.decode_workers < 0:
-            raise ValueError(f"decode_workers must be >= 0 (got {self.decode_workers})")
+            raise ConfigError(f"decode_workers must be >= 0 (got {self.decode_workers})")
         if self.batch_frames is not None and self.batch_frames < 1:
-            raise ValueError(f"batch_frames must be >= 1 (got {self.batch_frames})")
+            raise ConfigError(f"batch_frames must be >= 1 (got {self.batch_frames})")
         if self.decode_timeout_s <= 0:
-            raise ValueError(f"decode_timeout_s must be > 0 (got {self.decode_timeout_s})")
+            raise ConfigError(f"decode_timeout_s must be > 0 (got {self.decode_timeout_s})")
         if self.encoder_threads is not None and self.encoder_threads < 1:
-            raise ValueError(f"encoder_threads must be >= 1 (got {self.encoder_threads})")
-        if self.part_workers is not None and self.part_workers < 1:
-            raise ValueError(f"part_workers must be >= 1 (got {self.part_workers})")
+            raise ConfigError(f"encoder_threads must be >= 1 (got {self.encoder_threads})")
         if self.ray_address is not None and self.engine != "ray":
-            raise ValueError("ray_address needs engine='ray'")
+            raise ConfigError("ray_address needs engine='ray'")
 
     def workers(self, device: str) -> int:
         return default_decode_workers(device) if self.decode_workers is None else self.decode_workers
-
-    def parts(self, workers: int) -> int:
-        """Decode processes a split file's parts may use, for a pool of ``workers``."""
-        return workers if self.part_workers is None else self.part_workers
 
     def threads(self, device: str = "cpu", decode_workers: int | None = None) -> int | None:
         """Encoder torch threads for the run (``None``: leave torch's setting). On a GPU the

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from vidsearch.errors import VidsearchError
+
 PREFIX = "SELECT 1 WHERE ("  # parenthesised as the filter runs (``WHERE (<condition>)``): what is checked is what runs
 NO_LOCATION = 2**64 - 1
 
@@ -82,7 +84,7 @@ CLAUSE_KEYWORDS = frozenset(
 )
 
 
-class FilterError(ValueError):
+class FilterError(VidsearchError, ValueError):
     """A filter that cannot run; ``reason`` is its one-line cause (no DuckDB internals)."""
 
     def __init__(self, message: str, reason: str | None = None):

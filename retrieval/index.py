@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidsearch.errors import IndexingError
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.indexers.corpus import discover_videos, stat_file
 from vidsearch.indexers.decode.video import VideoInfo
@@ -491,6 +492,8 @@ class Index:
             finally:
                 writer.commit()
                 self._refresh_calibration()
+            if todo and len(writer.systemic) == len(todo):
+                raise IndexingError(f"{self.dir}: none of the {len(todo)} files could be indexed: {writer.systemic[0]}")
             return report
 
     def remove(self, ids: Sequence[int], *, allow_readd: bool = False) -> int:

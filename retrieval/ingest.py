@@ -50,10 +50,15 @@ class BatchWriter:
         self._commit, self.tx, self.report, self.metas, self.every_s = commit, tx, report, metas, every_s
         self.last_commit = time.perf_counter()
         self.commit_cost = 0.0
+        self.systemic: list[str] = []  # reasons of the failures that were not the files' fault
 
     def accept(self, result: FileResult) -> None:
         st, digest = self.metas[result.path]
         error = result.error
+        if result.systemic:  # reported, but not recorded against the file: a rerun retries it
+            self.systemic.append(error)
+            self.report.failed.append((result.path, error))
+            return
         if error is None:
             try:
                 self.tx.add_file(st, digest, result.info or result.segments[0].features.info, result.segments)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
 from vidsearch.retrieval.types import FusionWeights, RankBy
 
 
@@ -38,7 +39,7 @@ def fused(motion: np.ndarray, pacing: np.ndarray, by: RankBy, weights: FusionWei
         return pacing
     if by == "both":
         return weights.motion * motion + weights.pacing * pacing
-    raise ValueError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
+    raise ConfigError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

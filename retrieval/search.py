@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.features import ClipFeatures
 from vidsearch.retrieval.scoring import fused, motion_scores, motion_with_flow, pacing_scores, top_k
 from vidsearch.retrieval.store.reader import SnapshotReader, fragment_aux, unit_rows
@@ -71,11 +72,11 @@ class SearchRequest:
 
 def validate(k: int, by: str, group_by: str) -> None:
     if by not in ("motion", "pacing", "both"):
-        raise ValueError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
+        raise ConfigError(f"by must be 'motion', 'pacing' or 'both', got {by!r}")
     if group_by not in ("segment", "file"):
-        raise ValueError(f"group_by must be 'segment' or 'file', got {group_by!r}")
+        raise ConfigError(f"group_by must be 'segment' or 'file', got {group_by!r}")
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise ConfigError(f"k must be >= 1, got {k}")
 
 
 class Searcher:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vidsearch.errors import ConfigError
+
 RankBy = Literal["motion", "pacing", "both"]
 # Chosen on the dev split of the bench (bench/RESULTS.md); used only by indexes that store flow.
 DEFAULT_FLOW_SHARE = 0.5
@@ -25,7 +27,7 @@ class FusionWeights:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.flow <= 1.0:
-            raise ValueError(f"the flow share of the motion score must be in [0, 1] (got {self.flow})")
+            raise ConfigError(f"the flow share of the motion score must be in [0, 1] (got {self.flow})")
 
 
 GroupBy = Literal["segment", "file"]

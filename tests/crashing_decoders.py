@@ -2,7 +2,6 @@
 
 A file whose name contains ``segv`` kills its process with SIGSEGV (what FFmpeg does on some
 malformed input), ``abort`` calls ``os.abort``, ``hang`` never returns; any other file decodes
-normally. ``misbehaving_part`` does the same in the second part of a split file only.
 Top-level functions, so the spawned workers can import them.
 """
 
@@ -13,7 +12,6 @@ import signal
 import time
 
 from vidsearch.indexers.decode.segmenting import open_segments
-from vidsearch.indexers.decode.split import sample_part
 
 
 def _misbehave(path) -> None:
@@ -29,12 +27,6 @@ def _misbehave(path) -> None:
 def misbehaving_open_segments(path, config, image_size, decoder="pyav"):
     _misbehave(path)
     return open_segments(path, config, image_size, decoder)
-
-
-def misbehaving_part(path, config, image_size, decoder, part):
-    if part[0] == 1:
-        _misbehave(path)
-    return sample_part(path, config, image_size, decoder, part)
 
 
 def counting_open_segments(path, config, image_size, decoder="pyav"):

@@ -27,7 +27,7 @@ from vidsearch.curation.filter import FilterConfig, filter_segments
 from vidsearch.curation.sample import SampleConfig, sample_segments
 from vidsearch.curation.selection import Selection, SelectionError
 from vidsearch.curation.source import IndexSource
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.decode.video import decode_all, write_video
 
 BACKBONE = "efficientnet-lite0"
@@ -68,7 +68,9 @@ def render_motion(kind: str, rng: np.random.Generator, n: int = 48, size: int = 
 def _index(corpus, directory, frames: int = 32) -> IndexSource:
     from vidsearch.retrieval.index import Index
 
-    index = Index.open_or_create(directory, ExtractorConfig(backbone=BACKBONE, num_frames=frames))
+    index = Index.open_or_create(
+        directory, ExtractorConfig(segment=SegmentConfig(mode="none"), backbone=BACKBONE, num_frames=frames)
+    )
     report = index.add([corpus])
     assert report.ok, report.failed
     return IndexSource(index)

@@ -13,7 +13,7 @@ from vidsearch.curation.dedup import DedupConfig, deduplicate
 from vidsearch.curation.filter import FilterConfig, filter_segments
 from vidsearch.curation.selection import Selection
 from vidsearch.curation.source import IndexSource
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.decode.video import decode_all, write_video
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def test_default_backbone_groups_copies_and_drops_static(tmp_path, real_clips):
     write_video(corpus / "static.mp4", render_pattern(48, 96, "static"), 16)
     frame = decode_all(real_clips / "bikes.mp4", max_side=320).frames[60:61]
     write_video(corpus / "frozen.mp4", np.repeat(frame, 50, axis=0), 25)
-    index = Index.open_or_create(tmp_path / "idx", ExtractorConfig())
+    index = Index.open_or_create(tmp_path / "idx", ExtractorConfig(segment=SegmentConfig(mode="none")))
     assert index.add([corpus]).ok
     source = IndexSource(index)
     name = {r["id"]: r["path"].rsplit("/", 1)[-1][:-4] for r in source.table(source.ids(), ["path"]).to_pylist()}

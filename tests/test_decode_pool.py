@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from crashing_decoders import counting_open_segments, misbehaving_open_segments
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.decode.events import FileDone, FileFailed
 from vidsearch.indexers.decode.pool import DecodePool
 from vidsearch.indexers.decode.video import decode_all, write_video
@@ -28,7 +28,9 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def config(tiny):
-    return ExtractorConfig(backbone="tiny-random", num_frames=FRAMES).with_weights(tiny.weights_id)
+    return ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=FRAMES).with_weights(
+        tiny.weights_id
+    )
 
 
 def _index(paths, config, encoder, **runtime) -> dict[str, object]:

@@ -60,11 +60,13 @@ def test_fixed_segment_count_and_borrowed_pacing(tmp_path):
 
 
 def test_plan_from_query_uses_top_hits(make_clip, tmp_path):
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.retrieval.index import Index
 
     clips = [make_clip(f"{m}.mp4", motion=m, n_frames=24) for m in ("linear", "circle", "zigzag", "static")]
-    index = Index.create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8))
+    index = Index.create(
+        tmp_path / "idx", ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8)
+    )
     assert index.add([str(c) for c in clips]).ok
     plan = plan_from_query(clips[0], index, tmp_path / "plan", top=2, by="both")
     hits = index.search(clips[0], k=2, by="both")

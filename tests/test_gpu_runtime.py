@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.decode import video
 from vidsearch.indexers.encoders import available_cpus, load_encoder
 from vidsearch.indexers.features import features_from_encoded
@@ -46,7 +46,7 @@ def test_encoder_threads_on_a_gpu_leave_the_cores_to_the_decoders():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_features_computed_on_the_gpu_match_the_cpu(real_clips, tiny):
-    config = ExtractorConfig(backbone="tiny-random").with_weights(tiny.weights_id)
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random").with_weights(tiny.weights_id)
     frames = video.sample_frames(real_clips / "bikes.mp4", config.num_frames, tiny.image_size)
     host = features_from_encoded(tiny.place("cpu").encode(frames), config, frames=frames)
     device = features_from_encoded(tiny.place("cuda").encode(frames, on_device=True), config, frames=frames)

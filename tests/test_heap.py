@@ -55,13 +55,13 @@ def test_the_encoder_stage_applies_it_and_importing_does_not():
     script = """
 import json
 from vidsearch.indexers import heap
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.encode_stage import SegmentEncoder
 from vidsearch.indexers.encoders import load_encoder
 from vidsearch.indexers.runtime import RuntimeConfig
 encoder = load_encoder("tiny-random", num_threads=1)
 before = heap._applied
-config = ExtractorConfig(backbone="tiny-random").with_weights(encoder.weights_id)
+config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random").with_weights(encoder.weights_id)
 SegmentEncoder(encoder, config, RuntimeConfig(device="cpu", precision="fp32"))
 print(json.dumps([before, heap._applied]))
 """

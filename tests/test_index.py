@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vidsearch.indexers.config import PUBLISHED, ExtractorConfig
+from vidsearch.indexers.config import PUBLISHED, ExtractorConfig, SegmentConfig
 from vidsearch.retrieval.filters import FilterError
 from vidsearch.retrieval.index import Index
 from vidsearch.retrieval.store import manifest as store
@@ -160,11 +160,18 @@ def test_bad_files_recorded_and_run_continues(tmp_path, corpus, real_clips):
 def test_config_mismatch_and_missing_index(tmp_path, corpus):
     Index.create(tmp_path / "idx", TINY).add([corpus])
     with pytest.raises(ConfigMismatchError, match="num_frames"):
-        Index.open(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=16))
+        Index.open(
+            tmp_path / "idx", ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=16)
+        )
     with pytest.raises(ConfigMismatchError, match="alpha"):
-        Index.open_or_create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8, alpha=(1, 1, 1)))
+        Index.open_or_create(
+            tmp_path / "idx",
+            ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8, alpha=(1, 1, 1)),
+        )
     rebuilt = Index.open_or_create(
-        tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=16), rebuild=True
+        tmp_path / "idx",
+        ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=16),
+        rebuild=True,
     )
     assert len(rebuilt) == 0 and rebuilt.config.num_frames == 16
     with pytest.raises(IndexNotFoundError, match="no vidsearch index"):

@@ -15,13 +15,14 @@ from vidsearch.retrieval.store import snapshot
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.retrieval.index import Index
 
     def slow(result, stats, total):  # the public progress hook, slowed so the kill lands mid-run
         time.sleep(0.15)
 
-    idx = Index.open_or_create(sys.argv[1], ExtractorConfig(backbone="tiny-random", num_frames=8))
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8)
+    idx = Index.open_or_create(sys.argv[1], config)
     idx.add([sys.argv[2]], progress=slow, commit_every_s=0.0)
     """
 )

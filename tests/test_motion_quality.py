@@ -11,12 +11,21 @@ import pytest
 import torch
 
 from vidsearch.bench.real_footage import change_appearance
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.decode.video import decode_all, resize_frame
 from vidsearch.indexers.descriptors.flow import FLOW_DIM, flow_descriptor
 from vidsearch.indexers.descriptors.moments import direction_aware_moments, semantic_moments
 from vidsearch.retrieval.calibration import Calibration, estimate, sample_items
 from vidsearch.retrieval.types import FusionWeights
+
+# The tiny random encoder with the direction-aware moments and the flow descriptor, whole files.
+TINY_FLOW = ExtractorConfig(
+    segment=SegmentConfig(mode="none"),
+    backbone="tiny-random",
+    num_frames=8,
+    delta_alpha=(2, 4, 2),
+    aux_descriptors=("flow",),
+)
 
 
 def _float64_blocks(x: np.ndarray, alpha) -> list[np.ndarray]:
@@ -67,11 +76,11 @@ def test_direction_aware_moments_tell_a_reversed_clip_apart_where_published_ones
 
 
 def test_config_validates_and_old_manifests_load_as_the_published_method():
-    old = ExtractorConfig().to_dict()
+    old = ExtractorConfig(segment=SegmentConfig(mode="none")).to_dict()
     del old["delta_alpha"], old["aux_descriptors"]
     cfg = ExtractorConfig.from_dict(old)
     assert cfg.delta_alpha == (0.0, 0.0, 0.0) and cfg.aux_descriptors == () and cfg.moment_blocks == 3
-    cfg = ExtractorConfig(delta_alpha=(1, 2, 3), aux_descriptors=("flow", "flow"))
+    cfg = ExtractorConfig(segment=SegmentConfig(mode="none"), delta_alpha=(1, 2, 3), aux_descriptors=("flow", "flow"))
     assert cfg.moment_blocks == 6 and cfg.aux_descriptors == ("flow",)
     assert ExtractorConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="concat"):
@@ -111,7 +120,7 @@ def test_features_carry_flow_aux_and_need_the_frames(bikes):
     from vidsearch.indexers.features import features_from_encoded
 
     tiny_encoder = load_encoder("tiny-random")
-    cfg = ExtractorConfig(backbone="tiny-random", num_frames=8, delta_alpha=(2, 4, 2), aux_descriptors=("flow",))
+    cfg = TINY_FLOW
     frames = np.stack([resize_frame(f, tiny_encoder.image_size) for f in bikes[:8]])
     feats = features_from_encoded(tiny_encoder.encode(frames), cfg, None, frames)
     assert feats.aux["flow"].shape == (FLOW_DIM,) and feats.moments.shape == (6 * tiny_encoder.dim,)
@@ -181,7 +190,7 @@ def test_index_stores_flow_ranks_with_it_and_calibrated_scores_survive_reopening
     from vidsearch.retrieval.index import Index
 
     paths = _copies(bikes, tmp_path / "corpus")
-    cfg = ExtractorConfig(backbone="tiny-random", num_frames=8, delta_alpha=(2, 4, 2), aux_descriptors=("flow",))
+    cfg = TINY_FLOW
     index = Index.open_or_create(tmp_path / "idx", cfg)
     report = index.add([tmp_path / "corpus", real_clips / "carphone_pristine.mp4", real_clips / "bigbuckbunny.mp4"])
     assert report.ok and len(index) == 5 and (tmp_path / "idx" / "calibration.npz").exists()
@@ -206,7 +215,7 @@ def test_default_configuration_ranks_a_reversed_real_clip_below_a_recoloured_one
     from vidsearch.retrieval.index import Index
 
     paths = _copies(bikes, tmp_path / "corpus")
-    index = Index.open_or_create(tmp_path / "idx", ExtractorConfig())
+    index = Index.open_or_create(tmp_path / "idx", ExtractorConfig(segment=SegmentConfig(mode="none")))
     assert index.add([tmp_path / "corpus"]).ok
     hits = index.search(paths["ref"], k=2)
     assert [h.path for h in hits] == [paths["recoloured"], paths["reversed"]]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vidsearch.indexers import encode_stage
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.decode.segmenting import open_segments
 from vidsearch.indexers.encode_stage import PrecisionError, SegmentEncoder
 from vidsearch.indexers.encoders import load_encoder
@@ -48,7 +48,7 @@ def test_unavailable_device_is_refused_with_the_reason():
     with pytest.raises(ValueError, match="no CUDA GPU"):
         run_pipeline(
             [],
-            ExtractorConfig(backbone="tiny-random"),
+            ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random"),
             load_encoder("tiny-random"),
             runtime=RuntimeConfig(device="cuda"),
             on_result=print,
@@ -132,7 +132,9 @@ def test_guard_keeps_or_refuses_a_precision_as_fp32_on_real_clips_says(real_clip
     cosine 0.999 of fp32 (measured here without the guard), else an explicit request is refused.
     (Measured: the tiny ViT keeps both; EfficientNet-Lite0 keeps fp16 and loses bf16, ~0.998.)"""
     encoder = load_encoder(name, num_threads=2)
-    config = ExtractorConfig(backbone=name, num_frames=8).with_weights(encoder.weights_id)
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone=name, num_frames=8).with_weights(
+        encoder.weights_id
+    )
     segments = _segments(real_clips, config, encoder)
     for precision in ("fp16", "bf16"):
         worst = _worst_cosine(encoder, config, segments, precision)
@@ -149,7 +151,9 @@ def test_guard_keeps_or_refuses_a_precision_as_fp32_on_real_clips_says(real_clip
 
 
 def test_auto_falls_back_to_exact_fp32_when_the_guard_fails(monkeypatch, real_clips, tiny):
-    config = ExtractorConfig(backbone="tiny-random", num_frames=8).with_weights(tiny.weights_id)
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8).with_weights(
+        tiny.weights_id
+    )
     segments = _segments(real_clips, config, tiny)
     exact = SegmentEncoder(tiny, config, RuntimeConfig(precision="fp32")).encode(segments)
     monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: True)
@@ -167,7 +171,9 @@ def test_guard_verdict_is_cached_and_decides_later_runs_without_the_fp32_pass(mo
     """The first run measures the cosine and stores it; a second run (same machine, weights,
     config, precision) decides before encoding anything and never re-encodes in fp32. A cached
     failing verdict refuses an explicit precision at construction, before any decoding."""
-    config = ExtractorConfig(backbone="tiny-random", num_frames=8).with_weights(tiny.weights_id)
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8).with_weights(
+        tiny.weights_id
+    )
     segments = _segments(real_clips, config, tiny)
     first = SegmentEncoder(tiny, config, RuntimeConfig(precision="fp16"))
     first.encode(segments)
@@ -185,7 +191,9 @@ def test_guard_verdict_is_cached_and_decides_later_runs_without_the_fp32_pass(mo
     assert second.guard.cached and second.guard.min_cosine == first.guard.min_cosine
     second.encode(segments)
     assert placed == ["fp16"]  # no switch to fp32 for a check
-    other = ExtractorConfig(backbone="tiny-random", num_frames=6).with_weights(tiny.weights_id)
+    other = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=6).with_weights(
+        tiny.weights_id
+    )
     assert SegmentEncoder(tiny, other, RuntimeConfig(precision="fp16")).guard is None  # another config: measured again
     with pytest.raises(PrecisionError, match="earlier run"):
         SegmentEncoder(tiny, config, RuntimeConfig(precision="fp16"), min_cosine=1.0 + 1e-6)
@@ -202,7 +210,9 @@ def test_encoder_threads_are_set_for_the_run_and_restored(monkeypatch, real_clip
             seen.append(torch.get_num_threads()) or original(self, frames, batch_size, on_device)
         ),
     )
-    config = ExtractorConfig(backbone="tiny-random", num_frames=4).with_weights(tiny.weights_id)
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=4).with_weights(
+        tiny.weights_id
+    )
     clip = [real_clips / "bikes.mp4"]
     saved = torch.get_num_threads()
     torch.set_num_threads(2)

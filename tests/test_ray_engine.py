@@ -15,7 +15,7 @@ ray = pytest.importorskip("ray")
 
 from crashing_decoders import misbehaving_open_segments  # noqa: E402
 
-from vidsearch.indexers.config import ExtractorConfig  # noqa: E402
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig  # noqa: E402
 from vidsearch.indexers.pipeline import run_pipeline  # noqa: E402
 from vidsearch.indexers.runtime import RuntimeConfig  # noqa: E402
 
@@ -46,7 +46,7 @@ def test_index_add_on_ray_matches_local_isolates_crashes_and_resumes(local_ray, 
     (corpus / "truncated.mp4").write_bytes((real_clips / "bikes.mp4").read_bytes()[:5000])
     shutil.copy(real_clips / "bigbuckbunny.mp4", corpus / "segv.mp4")
     shutil.copy(real_clips / "bikes.mp4", corpus / "hang.mp4")
-    config = ExtractorConfig(backbone="tiny-random", num_frames=8)
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8)
     on_ray = Index.create(tmp_path / "ray-index", config)
     report = on_ray.add([corpus], runtime=RuntimeConfig(engine="ray", precision="fp32", decode_timeout_s=4))
     assert report.added == len(good)

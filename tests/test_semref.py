@@ -18,7 +18,7 @@ from vidsearch.generation.semref.retime import retime_sequence
 from vidsearch.generation.semref.sampling import ReferenceSpan, sample_reference, semantic_frame_count
 from vidsearch.generation.semref.tokens import pool_tokens, semantic_tokens, sequence_embeddings
 from vidsearch.generation.semref.training import index_spans, split_segments, train_from_index
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.decode.video import probe, sample_clip
 from vidsearch.indexers.descriptors.spf import compute_spf
 from vidsearch.indexers.encoders import load_encoder
@@ -36,7 +36,10 @@ def encoder():
 def index(real_clips, tmp_path_factory):
     from vidsearch.retrieval.index import Index
 
-    idx = Index.create(tmp_path_factory.mktemp("semref") / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8))
+    idx = Index.create(
+        tmp_path_factory.mktemp("semref") / "idx",
+        ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8),
+    )
     assert idx.add([str(real_clips)]).ok
     return idx
 
@@ -173,7 +176,7 @@ def test_default_backbone_package_from_a_compressor_trained_on_real_dinov2_token
     package built from the index's own backbone carries its 384-d token source."""
     from vidsearch.retrieval.index import Index
 
-    idx = Index.create(tmp_path / "idx", ExtractorConfig(num_frames=8))
+    idx = Index.create(tmp_path / "idx", ExtractorConfig(segment=SegmentConfig(mode="none"), num_frames=8))
     assert idx.add([str(real_clips)]).ok
     config = CompressorConfig(latent_dim=8, hidden_dim=64, epochs=30, batch_size=512, lr=3e-3, holdout=0.25)
     result = train_from_index(idx, config, grid=GRID, fps=1.6, device="cpu")

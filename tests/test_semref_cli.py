@@ -14,11 +14,15 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def index_dir(real_clips, tmp_path_factory):
-    from vidsearch.indexers.config import ExtractorConfig
+    from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
     from vidsearch.retrieval.index import Index
 
     path = tmp_path_factory.mktemp("semref-cli") / "idx"
-    assert Index.create(path, ExtractorConfig(backbone="tiny-random", num_frames=8)).add([str(real_clips)]).ok
+    assert (
+        Index.create(path, ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8))
+        .add([str(real_clips)])
+        .ok
+    )
     return path
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from test_store import _windowed_pipeline  # noqa: E402  (the tests folder is on sys.path)
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.indexers.descriptors.spf import SpfSignature
 from vidsearch.indexers.features import ClipFeatures
 from vidsearch.retrieval import search
@@ -185,7 +185,9 @@ def test_ann_codes_are_incremental_and_tombstones_respected(tmp_path, corpus_fil
     monkeypatch.setattr(search, "EXACT_SCORING_LIMIT", 0)
     monkeypatch.setattr(search, "RERANK_DEPTH", 3)
     monkeypatch.setattr(search, "BOTH_RERANK_DEPTH", 3)
-    idx = Index.create(tmp_path / "idx", ExtractorConfig(backbone="tiny-random", num_frames=8))
+    idx = Index.create(
+        tmp_path / "idx", ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8)
+    )
     idx.add([corpus_files[0]])  # 6 segments: exact search only
     assert idx.ann is None and not snapshot.latest(tmp_path / "idx").ann
     idx.add(corpus_files[:3])  # 6 + 6 + 4 segments: models trained, every fragment encoded

@@ -14,12 +14,12 @@ import time
 
 import pytest
 
-from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
 from vidsearch.retrieval.index import Index
 from vidsearch.retrieval.store import snapshot
 from vidsearch.retrieval.store.manifest import IndexStoreError
 
-TINY = ExtractorConfig(backbone="tiny-random", num_frames=8)
+TINY = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8)
 
 # A writer that keeps committing (copies of indexed clips: features reused, no encoder needed),
 # removing segments and compacting; optionally slowed inside the commit so a kill lands there.

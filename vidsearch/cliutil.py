@@ -1,12 +1,14 @@
 """Helpers every ``vidsearch`` command line shares (main CLI, bench, generation, ui).
 
 They live below ``app/``, ``bench/`` and ``generation/`` so those packages do not import each
-other for them. Errors that are the user's to fix print one clear line on stderr
-(``error: <file or thing>: <reason>``) and exit with status 2, never a traceback.
+other for them. Errors that are the user's to fix (``vidsearch/errors.py``) print one clear line
+on stderr (``error: <file or thing>: <reason>``) and exit with status 2; any other exception is a
+bug and prints its traceback; ``VIDSEARCH_DEBUG=1`` keeps the traceback of every error.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -14,11 +16,13 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
+from vidsearch.errors import ConfigError, VidsearchError
+
 T = TypeVar("T")
 console = Console(stderr=True)
 
 
-class UserError(Exception):
+class UserError(VidsearchError):
     """An error whose message is all the user needs (no traceback)."""
 
 
@@ -27,33 +31,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from vidsearch.indexers.decode.video import VideoError
-    from vidsearch.indexers.descriptors.spf import SpfError
-    from vidsearch.indexers.encoders.errors import EncoderError
-    from vidsearch.retrieval.filters import FilterError
-    from vidsearch.retrieval.store.manifest import IndexStoreError
-
-    return (
-        VideoError,
-        IndexStoreError,
-        FilterError,
-        EncoderError,
-        SpfError,
-        UserError,
-        FileNotFoundError,
-        KeyError,
-        ValueError,
-    )
+def debugging() -> bool:
+    """``VIDSEARCH_DEBUG=1``: every error keeps its traceback, typed user errors included."""
+    return os.environ.get("VIDSEARCH_DEBUG", "") not in ("", "0")
 
 
-def run_or_exit(fn: Callable[[], T], extra: tuple[type[BaseException], ...] = ()) -> T:
-    """Run ``fn``; a user error (the common types plus ``extra``) becomes one line, exit status 2."""
+def run_or_exit(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a typed user error (:class:`vidsearch.errors.VidsearchError`) becomes one line
+    and exit status 2. Anything else is a bug: it propagates with its traceback."""
     try:
         return fn()
-    except _user_error_types() + extra as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        fail(str(message))
+    except VidsearchError as exc:
+        if debugging():
+            raise
+        fail(str(exc))
         raise  # unreachable: fail() raises typer.Exit
 
 
@@ -64,7 +55,7 @@ def parse_floats(text: str, n: int, what: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(f"{what} must be {n} comma-separated numbers, got {text!r}") from None
+        raise ConfigError(f"{what} must be {n} comma-separated numbers, got {text!r}") from None
     if len(values) != n:
-        raise ValueError(f"{what} must be {n} comma-separated numbers, got {text!r}")
+        raise ConfigError(f"{what} must be {n} comma-separated numbers, got {text!r}")
     return values

@@ -28,12 +28,13 @@ from vidsearch.app.ui.media import (
 )
 from vidsearch.app.ui.query_cache import Lru, QueryFeatureCache
 from vidsearch.app.ui.routes import media_url, poster_url
+from vidsearch.errors import VidsearchError
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
 
 ProgressFn = Callable[[float, str], None]
 
 
-class UiError(Exception):
+class UiError(VidsearchError):
     """A user mistake or an unusable input; the message is shown to the user as it is."""
 
 

@@ -205,7 +205,8 @@ def train_compressor(
 
     def work() -> None:
         from vidsearch.generation.semref.compressor import CompressorConfig
-        from vidsearch.generation.semref.training import resolve_device, train_from_index
+        from vidsearch.generation.semref.training import train_from_index
+        from vidsearch.indexers.encoders.precision import resolve_device
 
         config = CompressorConfig(
             latent_dim=dim,

@@ -28,6 +28,7 @@ from vidsearch.generation.semref.compressor import (
 from vidsearch.generation.semref.sampling import SEMANTIC_FPS, ReferenceSpan, index_spans, sample_reference
 from vidsearch.generation.semref.tokens import DEFAULT_GRID, semantic_tokens
 from vidsearch.indexers.decode.video import VideoError
+from vidsearch.indexers.encoders.precision import resolve_device
 
 
 @dataclass
@@ -152,16 +153,3 @@ def train_from_index(
         [segments[i].span.segment_id for i in held_pos],
         skipped,
     )
-
-
-def resolve_device(device: str) -> str:
-    """``cpu``, ``cuda[:n]`` or ``auto`` (CUDA when available); a missing GPU is a clear error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise GenerationError(f"--device {device}: no CUDA GPU is available here (use --device cpu)")
-    if not (device == "cpu" or device.startswith("cuda")):
-        raise GenerationError(f"--device must be cpu, cuda[:N] or auto, got {device!r}")
-    return device

@@ -47,6 +47,7 @@ class FileFailed:
     path: str
     reason: str
     seconds: float = 0.0
+    systemic: bool = False  # not the file's fault (its decode worker could not start)
 
 
 DecodeEvent = Union[FileOpened, SegmentDecoded, FileDone, FileFailed]

@@ -3,8 +3,7 @@
 Each worker is a process of its own, never forked from a process whose torch threads are running:
 on Linux it is forked from this process's multiprocessing *forkserver* (a small single-threaded
 server with the decode modules imported, started once per process), elsewhere spawned. It decodes
-one job at a time (a file, or one part of a long file's sampled frames:
-``indexers/decode/split.py``) and sends its events (``indexers/decode/events.py``) over its own pipe.
+one file at a time and sends its events (``indexers/decode/events.py``) over its own pipe.
 A pipe holds a few segments at most and ``send`` blocks when it is full, so when the encoder is
 slower than decoding the workers simply wait: memory stays bounded by workers x one segment.
 A worker that dies (FFmpeg segfaulting on a malformed file, ``os.abort``, the OOM killer) or makes
@@ -20,32 +19,25 @@ import os
 import signal
 import sys
 import time
+import types
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decode.events import DecodeEvent, DecodeFn, FileDone, FileFailed
+from vidsearch.indexers.decode.events import DecodeEvent, DecodeFn, FileDone, FileFailed, decode_events
 from vidsearch.indexers.decode.segmenting import open_segments
-from vidsearch.indexers.decode.split import (
-    DecodeJob,
-    FileJob,
-    FileSplit,
-    JobRunner,
-    PartAssembler,
-    PartDecodeFn,
-    PartDone,
-    PartJob,
-    SplitRule,
-    sample_part,
-)
 
 JOIN_TIMEOUT_S = 5.0
 # What the forkserver imports once, so that a worker forked from it starts without importing them
-# again (start-up figures: docs/performance.md). The main module is among them as spawn imports it
-# too: a ``decode`` defined there must unpickle.
-SERVER_PRELOAD = ("__main__", "vidsearch.indexers.decode.pool", "vidsearch.indexers.decode.segmenting", "av", "cv2")
+# again (start-up figures: docs/performance.md). Not ``__main__``: the user's script must never run
+# again in a worker (see ``_user_main_hidden``).
+SERVER_PRELOAD = ("vidsearch.indexers.decode.pool", "vidsearch.indexers.decode.segmenting", "av", "cv2")
+# What a worker sends once it is set up: a worker that dies before it could not start (not the
+# fault of the file it was given).
+READY = "ready"
 
 
 def process_context() -> mp.context.BaseContext:
@@ -68,8 +60,43 @@ def start_decode_server() -> None:
         forkserver.ensure_running()
 
 
-def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dict[str, str]) -> None:
-    """Run the jobs the driver sends, one at a time, until it sends ``None``, with ``threads``
+@dataclass(frozen=True)
+class FileDecoder:
+    """What a decode worker does with a path (picklable: it travels to the worker processes)."""
+
+    config: ExtractorConfig
+    image_size: int
+    decoder: str
+    decode: DecodeFn
+
+    def events(self, path: str) -> Iterator[DecodeEvent]:
+        return decode_events(path, self.config, self.image_size, self.decoder, self.decode)
+
+
+@contextmanager
+def _user_main_hidden() -> Iterator[None]:
+    """Start processes without naming the user's ``__main__`` to them.
+
+    multiprocessing tells a forkserver or spawned child the main script's path (or module), and
+    the child imports it before running its target: a script without an
+    ``if __name__ == "__main__":`` guard would run again in every decode worker (open the index,
+    wait for the write lock, ...). The workers' entry point is this module's ``_worker_main``, so
+    they need nothing from ``__main__``; while they start, ``__main__`` is an empty module, which
+    multiprocessing's preparation data then leaves out. A ``decode`` function must therefore be
+    importable from a module (as ``run_pipeline`` already asks)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is None:
+            del sys.modules["__main__"]
+        else:
+            sys.modules["__main__"] = main
+
+
+def _worker_main(conn: Connection, runner: FileDecoder, threads: int, environ: dict[str, str]) -> None:
+    """Decode the paths the driver sends, one at a time, until it sends ``None``, with ``threads``
     FFmpeg threads (the pool's share of the cores) for the seeking sampler and the
     straight-through decoder alike, and the driver's environment as it was when the worker
     started (a forkserver's children would otherwise see the server's, from its start)."""
@@ -86,14 +113,15 @@ def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dic
         cv2.setNumThreads(1)  # one file per process: threads inside would only fight the others
     except ImportError:  # pragma: no cover - cv2 is a dependency
         pass
+    conn.send(READY)
     while True:
         try:
-            job = conn.recv()
+            path = conn.recv()
         except (EOFError, OSError):
             return
-        if job is None:
+        if path is None:
             return
-        for event in runner.events(job):
+        for event in runner.events(path):
             conn.send(event)
 
 
@@ -101,17 +129,9 @@ def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dic
 class _Worker:
     process: mp.Process
     conn: Connection
-    job: DecodeJob | None = None  # what it is decoding
-    split: bool = False  # its file job became parts: its failure is a part's
+    path: str | None = None  # the file it is decoding
+    ready: bool = False  # it sent READY: it started
     last_progress: float = field(default_factory=time.monotonic)
-
-    @property
-    def path(self) -> str | None:
-        return None if self.job is None else self.job.path
-
-    @property
-    def on_part(self) -> bool:
-        return self.split or isinstance(self.job, PartJob)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -130,11 +150,7 @@ class DecodePool:
     """``workers`` decode processes; ``events(paths)`` yields every file's decode events.
 
     Events of one file arrive in order; files interleave. Every path ends with exactly one
-    ``FileDone`` or ``FileFailed``. With a ``split`` rule, a long file's sampled frames may be
-    decoded in parts by several processes (``indexers/decode/split.py``): by idle file workers and
-    by up to ``part_workers - workers`` helper processes that take parts only, started the first
-    time a file is split. Parts go before new files; their events are reassembled here, so a
-    split file yields the same events as an unsplit one, and a part that fails fails its file once.
+    ``FileDone`` or ``FileFailed``.
     """
 
     def __init__(
@@ -146,16 +162,11 @@ class DecodePool:
         *,
         timeout_s: float = 300.0,
         decode: DecodeFn = open_segments,
-        split: SplitRule | None = None,
-        part_workers: int | None = None,
-        decode_part: PartDecodeFn = sample_part,
     ) -> None:
         if workers < 1:
             raise ValueError(f"a decode pool needs >= 1 worker (got {workers})")
         self.size = workers
-        self.slots = max(workers, part_workers or 0) if split is not None else workers
-        self.runner = JobRunner(config, image_size, decoder, decode, decode_part, split)
-        self.config = config
+        self.runner = FileDecoder(config, image_size, decoder, decode)
         from vidsearch.indexers.encoders import available_cpus
 
         self.threads = max(1, available_cpus() // workers)
@@ -163,9 +174,6 @@ class DecodePool:
         self.context = process_context()
         self.workers: list[_Worker] = []
         self.replaced = 0  # workers that died or hung and were replaced
-        self.split_files = 0  # files decoded in parts
-        self.parts: deque[PartJob] = deque()
-        self.assembler = PartAssembler(config)
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe(duplex=True)
@@ -175,7 +183,8 @@ class DecodePool:
             name="vidsearch-decode",
             daemon=True,
         )
-        process.start()
+        with _user_main_hidden():
+            process.start()
         child.close()
         return _Worker(process, parent)
 
@@ -193,13 +202,13 @@ class DecodePool:
             worker.process.join()
         worker.conn.close()
 
-    def _replace(self, slot: int, reason: str) -> FileFailed:
+    def _replace(self, slot: int, reason: str, systemic: bool = False) -> FileFailed:
         """Kill the worker in ``slot``, start a fresh one there, fail the file it was on."""
         worker = self.workers[slot]
         self._stop(worker, kill=True)
         self.workers[slot] = self._start()
         self.replaced += 1
-        return FileFailed(worker.path, reason)
+        return FileFailed(worker.path, reason, systemic=systemic)
 
     def open(self) -> DecodePool:
         """Start the workers now and keep them across ``events`` calls (a long-lived caller, such
@@ -226,66 +235,22 @@ class DecodePool:
             if owned:
                 self.close()
 
-    def _capacity(self, pending: int) -> int:
-        """Parts a file may be split into: this worker, the helpers, and the file workers that
-        ``pending`` files will not keep busy."""
-        if self.runner.rule is None:
-            return 1
-        return 1 + (self.slots - self.size) + max(0, self.size - 1 - pending)
-
     def _assign(self, slot: int, todo: deque[str]) -> None:
-        """Give the worker in ``slot`` its next job: a queued part first, then (file workers
-        only) the next file; none when there is nothing it may take."""
+        """Give the worker in ``slot`` the next file, if any is left."""
         worker = self.workers[slot]
-        worker.split = False
-        if self.parts:
-            worker.job = self.parts.popleft()
-        elif slot < self.size and todo:
-            path = todo.popleft()
-            worker.job = FileJob(path, self._capacity(len(todo)))
-        else:
-            worker.job = None
-            return
-        worker.conn.send(worker.job)
-        worker.last_progress = time.monotonic()
-
-    def _queue_parts(self, event: FileSplit, todo: deque[str]) -> None:
-        """Queue parts 1.. of a split file and hand them to idle workers, starting helpers."""
-        self.split_files += 1
-        self.parts.extend(PartJob(event.path, (k, event.parts)) for k in range(1, event.parts))
-        for slot, worker in enumerate(self.workers):
-            if worker.job is None and self.parts:
-                self._assign(slot, todo)
-        while self.parts and len(self.workers) < self.slots:
-            self.workers.append(self._start())
-            self._assign(len(self.workers) - 1, todo)
-
-    def _route(self, slot: int, worker: _Worker, event, todo: deque[str]) -> list[DecodeEvent]:
-        """The pool's events for one worker event (``worker``: the one that sent it, perhaps
-        replaced since), giving the slot its next job when this one ended."""
-        if isinstance(event, FileSplit):
-            worker.split = True
-            out = self.assembler.split(event)
-            self._queue_parts(event, todo)
-            return out
-        if isinstance(event, PartDone):
-            out = self.assembler.part(event)
-        elif isinstance(event, FileFailed) and worker.on_part:
-            self.parts = deque(j for j in self.parts if j.path != event.path)
-            out = self.assembler.fail(event)
-        else:
-            out = [event]
-        if isinstance(event, (FileDone, FileFailed, PartDone)):
-            self._assign(slot, todo)
-        return out
+        worker.path = todo.popleft() if todo else None
+        if worker.path is not None:
+            try:
+                worker.conn.send(worker.path)
+            except (BrokenPipeError, OSError):  # it died: its sentinel reports that, with this file
+                pass
+            worker.last_progress = time.monotonic()
 
     def _run(self, todo: deque[str]) -> Iterator[DecodeEvent]:
-        self.parts.clear()
-        self.assembler = PartAssembler(self.config)
         for slot in range(len(self.workers)):
             self._assign(slot, todo)
         while True:
-            busy = [slot for slot, w in enumerate(self.workers) if w.job is not None]
+            busy = [slot for slot, w in enumerate(self.workers) if w.path is not None]
             if not busy:
                 return
             resumed = time.monotonic()  # time spent while the consumer held us does not count
@@ -298,21 +263,32 @@ class DecodePool:
                 worker = self.workers[slot]
                 if worker.conn in ready or worker.process.sentinel in ready:
                     event = self._receive(slot)
+                    if event is None:  # the worker's READY
+                        continue
                 elif time.monotonic() - worker.last_progress >= self.timeout_s:
                     event = self._replace(slot, f"decode timed out (no progress for {self.timeout_s:g} s)")
                 else:
                     continue
-                yield from self._route(slot, worker, event, todo)
+                if isinstance(event, (FileDone, FileFailed)):
+                    self._assign(slot, todo)
+                yield event
 
-    def _receive(self, slot: int) -> DecodeEvent:
-        """The next event from the worker in ``slot``, or its file's failure if the process died."""
+    def _receive(self, slot: int) -> DecodeEvent | None:
+        """The next event from the worker in ``slot`` (None: it reported ready), or its file's
+        failure if the process died."""
         worker = self.workers[slot]
         try:
             if worker.conn.poll():
                 event = worker.conn.recv()
                 worker.last_progress = time.monotonic()
+                if isinstance(event, str) and event == READY:
+                    worker.ready = True
+                    return None
                 return event
         except (EOFError, OSError):
             pass
         worker.process.join(JOIN_TIMEOUT_S)
+        if not worker.ready:
+            reason = f"the decode worker could not start ({describe_exit(worker.process.exitcode)})"
+            return self._replace(slot, reason, systemic=True)
         return self._replace(slot, describe_exit(worker.process.exitcode))

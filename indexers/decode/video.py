@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from vidsearch.atomic import atomic_path
+from vidsearch.errors import ConfigError, VidsearchError
 from vidsearch.indexers.decode.sampling import Sampling, sampled_indices
 
 VIDEO_EXTENSIONS = frozenset(
@@ -31,10 +32,9 @@ SEEK_GAP_FRAMES = 48
 # (most B-frames) are not decoded at all: they are never output, so what is output is unchanged.
 # The margin covers the usual B-frame reordering (x264: 2); a deeper one that drops the target
 # itself is caught (the cursor overshoots) and that approach is decoded again without skipping.
-# 4 was the fastest margin with identical frames (benchmarks/decode_split.py; docs/performance.md).
 SKIP_NONREF_MARGIN = 4
 # Frame threads of the seeking sampler (0: PyAV's default, FFmpeg's slice threads; 2 frame threads
-# and "AUTO" were slower on 2 cores: benchmarks/decode_split.py). Chosen by benchmarks/ingest.py's decode table.
+# and "AUTO" were slower on 2 cores). Chosen by benchmarks/ingest.py's decode table.
 SAMPLE_DECODE_THREADS = 0
 # FFmpeg threads of one decoding process, seeking sampler and straight-through decoder alike:
 # 0 = FFmpeg's choice (one per core). A decode pool sets it to its share of the cores, so that N
@@ -47,7 +47,7 @@ Decoder = Literal["pyav", "decord"]
 ResizeMode = Literal["stretch", "center-crop"]
 
 
-class VideoError(Exception):
+class VideoError(VidsearchError):
     """A clip that cannot be used; ``str()`` is ``"<path>: <reason>"``."""
 
     def __init__(self, path: str | os.PathLike, reason: str):
@@ -280,8 +280,8 @@ class _FrameCursor:
         return frame
 
     def _approach(self, index: int):
-        # a fresh cursor seeks too: a decode that starts late in the file (a time range, or one
-        # part of a file split across processes) must not walk from frame 0
+        # a fresh cursor seeks too: a decode that starts late in the file (a time range) must not
+        # walk from frame 0
         before = -1 if self.last is None else self.last[0]
         if index < before or self._worth_seeking(before, index):
             self._seek(index)
@@ -310,21 +310,11 @@ class _FrameCursor:
 
 
 Span = tuple[float | None, float | None]
-Part = tuple[int, int]  # (k, n): the k-th of n contiguous runs of the sampled targets
-
-
-def part_targets(targets: np.ndarray, part: Part) -> np.ndarray:
-    """The ``part[0]``-th of ``part[1]`` contiguous, nearly equal runs of ``targets`` (in order), so
-    that the parts of one file, decoded anywhere and concatenated, are its whole sample."""
-    k, n = part
-    if not 0 <= k < n:
-        raise ValueError(f"bad part {k} of {n}")
-    return np.array_split(targets, n)[k]
 
 
 @dataclass
 class Sample:
-    """Sampled frames of a clip (or of one part of them), the file's probe, and the frame
+    """Sampled frames of a clip, the file's probe, and the frame
     indices in the file the frames are (the targets ``sampling`` chose; repeated frames repeat)."""
 
     frames: list[np.ndarray] | np.ndarray
@@ -332,9 +322,7 @@ class Sample:
     indices: np.ndarray
 
 
-def _sample_pyav(
-    path, num_frames: int, span: Span = (None, None), part: Part = (0, 1), sampling: Sampling = "exact"
-) -> Sample:
+def _sample_pyav(path, num_frames: int, span: Span = (None, None), sampling: Sampling = "exact") -> Sample:
     import av
 
     container, stream = _open(path)
@@ -344,7 +332,7 @@ def _sample_pyav(
             raise VideoError(path, "video stream has no frames")
         first, last = frame_range(path, info, *span)
         keyframes = keyframe_indices(path, first, last) if sampling == "keyframes" else None
-        targets = part_targets(sampled_indices(first, last, num_frames, keyframes), part)
+        targets = sampled_indices(first, last, num_frames, keyframes)
         cursor = _FrameCursor(container, stream, info.fps, keyframes)
         frames: list[np.ndarray] = []
         cache: dict[int, np.ndarray] = {}
@@ -362,9 +350,7 @@ def _sample_pyav(
         container.close()
 
 
-def _sample_decord(
-    path, num_frames: int, span: Span = (None, None), part: Part = (0, 1), sampling: Sampling = "exact"
-) -> Sample:
+def _sample_decord(path, num_frames: int, span: Span = (None, None), sampling: Sampling = "exact") -> Sample:
     try:
         import decord
     except ImportError as exc:
@@ -378,7 +364,7 @@ def _sample_decord(
         info = VideoInfo(info.duration, info.fps, info.width, info.height, n)
         first, last = frame_range(path, info, *span)
         keyframes = np.asarray(reader.get_key_indices(), np.int64) if sampling == "keyframes" else None
-        targets = part_targets(sampled_indices(first, last, num_frames, keyframes), part)
+        targets = sampled_indices(first, last, num_frames, keyframes)
         batch = reader.get_batch(targets.tolist()).asnumpy()
     except decord.DECORDError as exc:
         raise VideoError(path, f"decode failed (decord: {exc})") from exc
@@ -393,23 +379,20 @@ def sample_clip(
     decoder: Decoder = "pyav",
     start_s: float | None = None,
     end_s: float | None = None,
-    part: Part = (0, 1),
     sampling: Sampling = "exact",
 ) -> Sample:
     """``num_frames`` RGB frames sampled as ``sampling`` says (``indexers/decode/sampling.py``: exact
     ``round(linspace)`` by default), resized to ``size`` x ``size``, with the probe and indices.
 
     With ``start_s`` / ``end_s`` the frames are sampled from that time range only (a moment of a
-    longer file), by the same rule as a whole clip. With ``part=(k, n)`` only the k-th of n
-    contiguous runs of those frames is decoded (``part_targets``): the same pixels as the
-    whole sample's, so n processes can share one long file.
+    longer file), by the same rule as a whole clip.
     """
     if decoder == "pyav":
-        raw = _sample_pyav(path, num_frames, (start_s, end_s), part, sampling)
+        raw = _sample_pyav(path, num_frames, (start_s, end_s), sampling)
     elif decoder == "decord":
-        raw = _sample_decord(path, num_frames, (start_s, end_s), part, sampling)
+        raw = _sample_decord(path, num_frames, (start_s, end_s), sampling)
     else:
-        raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
+        raise ConfigError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
     return Sample(np.stack([resize_frame(f, size, resize) for f in raw.frames]), raw.info, raw.indices)
 
 
@@ -450,7 +433,7 @@ def iter_frames(
         return _iter_pyav(path, (start_s, end_s))
     if decoder == "decord":
         return _iter_decord(path, (start_s, end_s))
-    raise ValueError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
+    raise ConfigError(f"unknown decoder {decoder!r} (choose 'pyav' or 'decord')")
 
 
 def _iter_pyav(path, span: Span) -> FrameStream:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solveh_banded
 
+from vidsearch.errors import VidsearchError
 from vidsearch.indexers.config import SpfConfig
 
 FLAT_EPS = 1e-6  # total progress (radians) below which a clip counts as static
@@ -39,7 +40,7 @@ REFERENCE_COS_CLIP = 1.0 - 1e-7  # the published code clips cosines to +-(1 - 1e
 _NORM_EPS = 1e-12
 
 
-class SpfError(ValueError):
+class SpfError(VidsearchError, ValueError):
     """Input the SPF cannot be computed from (too few frames, non-finite values, bad curve)."""
 
 

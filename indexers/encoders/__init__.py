@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidsearch.errors import ConfigError
+
 from .base import EncodedFrames, Encoder
 from .errors import ConversionError, EncoderError, WeightsNotFoundError
 
@@ -93,9 +95,9 @@ def load_encoder(
     if name.startswith(HF_PREFIX):
         ref = name[len(HF_PREFIX) :].strip()
         if not ref:
-            raise ValueError(f"{name!r}: give a hub id or folder after 'hf:', e.g. hf:facebook/dinov2-small")
+            raise ConfigError(f"{name!r}: give a hub id or folder after 'hf:', e.g. hf:facebook/dinov2-small")
     elif name not in _REGISTRY:
-        raise ValueError(
+        raise ConfigError(
             f"unknown encoder {name!r}; registered: {', '.join(_REGISTRY)}, or hf:<hub id or local folder>"
         )
     set_num_threads(num_threads)
@@ -120,7 +122,7 @@ def set_num_threads(num_threads: int | None = None) -> int:
     """Set torch's intra-op thread count (default: ``available_cpus()``); returns the count used."""
     count = available_cpus() if num_threads is None else int(num_threads)
     if count < 1:
-        raise ValueError(f"num_threads must be >= 1 (got {num_threads})")
+        raise ConfigError(f"num_threads must be >= 1 (got {num_threads})")
     import torch
 
     torch.set_num_threads(count)

@@ -31,15 +31,14 @@ class OneDNNLinear(torch.nn.Linear):
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
 
 
-def bf16_copy(model: torch.nn.Module, fuse_linears: bool = True) -> torch.nn.Module:
+def bf16_copy(model: torch.nn.Module) -> torch.nn.Module:
     """A bf16 copy of ``model`` on the CPU, in eval mode, whose ``LayerNorm`` parameters stay fp32
-    and whose ``Linear`` layers run as :class:`OneDNNLinear` where this torch build agrees (and
-    ``fuse_linears``: False keeps ``nn.Linear``, for the benchmark's side-by-side row)."""
+    and whose ``Linear`` layers run as :class:`OneDNNLinear` where this torch build agrees."""
     cast = copy.deepcopy(model).to("cpu", torch.bfloat16).eval()
     for module in cast.modules():
         if isinstance(module, torch.nn.LayerNorm):
             module.float()
-    if fuse_linears and onednn_linear_agrees():
+    if onednn_linear_agrees():
         for module in cast.modules():
             if type(module) is torch.nn.Linear:
                 module.__class__ = OneDNNLinear  # same parameters and attributes, other kernel

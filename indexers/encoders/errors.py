@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vidsearch.errors import VidsearchError
 
-class EncoderError(Exception):
+
+class EncoderError(VidsearchError):
     """Base class for problems loading or converting an encoder's weights."""
 
 

@@ -16,6 +16,8 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
+
 from .verdicts import load_verdicts, machine_key, store_verdict
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
@@ -29,22 +31,27 @@ _probe_cache: dict[str, bool] = {}
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> the best device torch can use here; an explicit one must be usable."""
+    """``auto`` -> the best device torch can use here (CUDA, else MPS, else the CPU); an explicit
+    ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` must be usable here. The one resolution every command
+    uses (indexing, semref training)."""
     import torch
 
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if device == "auto":
         return "cuda" if cuda else "mps" if mps else "cpu"
-    if device == "cuda" and not cuda:
-        raise ValueError(
-            f"device 'cuda' requested but torch {torch.__version__} sees no CUDA GPU "
+    kind, _, ordinal = device.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (ordinal and (kind != "cuda" or not ordinal.isdigit())):
+        raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps (got {device!r})")
+    if kind == "cuda" and not cuda:
+        raise ConfigError(
+            f"device {device!r} requested but torch {torch.__version__} sees no CUDA GPU "
             "(a CPU build of torch, or no driver); use --device cpu or install torch with CUDA"
         )
-    if device == "mps" and not mps:
-        raise ValueError("device 'mps' requested but torch sees no Apple GPU (MPS); use --device cpu")
-    if device not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be auto, cpu, cuda or mps (got {device!r})")
+    if ordinal and int(ordinal) >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r} requested but torch sees {torch.cuda.device_count()} CUDA GPU(s)")
+    if kind == "mps" and not mps:
+        raise ConfigError("device 'mps' requested but torch sees no Apple GPU (MPS); use --device cpu")
     return device
 
 
@@ -67,19 +74,19 @@ def resolve_precision(precision: str, device: str, encoder=None) -> str:
     import torch
 
     if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ValueError(f"precision must be auto, fp32, bf16 or fp16 (got {precision!r})")
+        raise ConfigError(f"precision must be auto, fp32, bf16 or fp16 (got {precision!r})")
     if device.startswith("cuda"):
         if precision == "auto":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         if precision == "bf16" and not torch.cuda.is_bf16_supported():
-            raise ValueError("precision bf16 requested but this CUDA GPU has no bf16; use fp16 or fp32")
+            raise ConfigError("precision bf16 requested but this CUDA GPU has no bf16; use fp16 or fp32")
         return precision
     if device == "mps":
         return "fp16" if precision == "auto" else precision
     if precision == "auto":
         return "bf16" if encoder is not None and cpu_has_bf16() and bf16_faster_on_cpu(encoder) else "fp32"
     if precision == "bf16" and not cpu_has_bf16():
-        raise ValueError("precision bf16 requested but this CPU has no native bf16 (it would be slower); use fp32")
+        raise ConfigError("precision bf16 requested but this CPU has no native bf16 (it would be slower); use fp32")
     return precision
 
 

@@ -8,6 +8,7 @@ Each module imports its heavy dependency only when a detector is built.
 
 from __future__ import annotations
 
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.shots.base import ShotDetector
 
 DETECTORS = ("transnetv2", "embedding", "scenedetect")
@@ -27,7 +28,7 @@ def make_detector(name: str, fps: float, width: int, height: int, backbone: str,
         from vidsearch.indexers.shots.content import ContentShotDetector
 
         return ContentShotDetector(fps, width, height)
-    raise ValueError(f"unknown shot detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    raise ConfigError(f"unknown shot detector {name!r}; choose one of {', '.join(DETECTORS)}")
 
 
 def detect_cuts(

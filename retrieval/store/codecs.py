@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.atomic import atomic_path
+from vidsearch.errors import ConfigError
 
 MOMENTS_CODECS = ("float16", "int8", "int6")
 BITS = {"int8": 8, "int6": 6}
@@ -37,7 +38,7 @@ RANGE_SAMPLE = 16_384  # int6: rows the quantiles are estimated from
 
 def check_codec(codec: str) -> None:
     if codec not in MOMENTS_CODECS:
-        raise ValueError(f"moments codec must be one of {', '.join(MOMENTS_CODECS)} (got {codec!r})")
+        raise ConfigError(f"moments codec must be one of {', '.join(MOMENTS_CODECS)} (got {codec!r})")
 
 
 # How an index of each codec stores each array (moments, the flow descriptor, SPF curves).

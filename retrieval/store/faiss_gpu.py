@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from vidsearch.errors import ConfigError
+
 UseGpu = bool | str  # True | False | "auto"
 
 
@@ -33,12 +35,12 @@ def resolve_use_gpu(use_gpu: UseGpu = "auto") -> bool:
     if use_gpu == "auto":
         return gpu_count() > 0
     if use_gpu is True and gpu_count() == 0:
-        raise ValueError(
+        raise ConfigError(
             "FAISS on GPU requested but none is usable: install the 'gpu' extra (faiss-gpu) on a CUDA machine, "
             "or build on the CPU"
         )
     if use_gpu not in (True, False):
-        raise ValueError(f"use_gpu must be True, False or 'auto' (got {use_gpu!r})")
+        raise ConfigError(f"use_gpu must be True, False or 'auto' (got {use_gpu!r})")
     return bool(use_gpu)
 
 

@@ -1,4 +1,5 @@
-"""The index directory: its layout, its manifest, and the errors every reader and writer raises.
+"""The index directory: its layout and its manifest (the errors every reader and writer raises
+live in ``vidsearch/errors.py`` and are importable from here too).
 
 Layout of a schema-2 index (every file is written once, temp file + ``os.replace``; nothing is
 ever rewritten in place, so a reader or a ``kill -9`` never sees a half-written file)::
@@ -23,32 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from vidsearch.atomic import atomic_path
+from vidsearch.errors import ConfigMismatchError as ConfigMismatchError
+from vidsearch.errors import IndexLockedError as IndexLockedError
+from vidsearch.errors import IndexNotFoundError as IndexNotFoundError
+from vidsearch.errors import IndexStoreError as IndexStoreError
+from vidsearch.errors import LegacySchemaError as LegacySchemaError
 from vidsearch.indexers.config import ExtractorConfig
 from vidsearch.retrieval.store.codecs import check_codec
 
 SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 LOCK = "write.lock"
-
-
-class IndexStoreError(Exception):
-    """Base class of every error about an index directory; the message is for the user."""
-
-
-class IndexNotFoundError(IndexStoreError):
-    pass
-
-
-class ConfigMismatchError(IndexStoreError):
-    pass
-
-
-class IndexLockedError(IndexStoreError):
-    pass
-
-
-class LegacySchemaError(IndexStoreError):
-    """A schema-1 index: it must be migrated (``vidsearch migrate``) before it is used."""
 
 
 def now_utc() -> datetime:

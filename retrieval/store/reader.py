@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vidsearch.errors import UnknownIdError
 from vidsearch.retrieval.store.fragment import FragmentReader, fill_list_rows, read_files
 from vidsearch.retrieval.store.manifest import Manifest
 from vidsearch.retrieval.store.schema import AUX_PREFIX, FILES_SCHEMA, segments_schema
@@ -102,7 +103,7 @@ class SnapshotReader:
         """(fragment, row) of every id; KeyError naming the first id that is not live."""
         ok, frag, row = self.locate(ids)
         if not ok.all():
-            raise KeyError(f"no segment with id {int(np.asarray(ids).reshape(-1)[~ok][0])} in {self.dir}")
+            raise UnknownIdError(f"no segment with id {int(np.asarray(ids).reshape(-1)[~ok][0])} in {self.dir}")
         return frag, row
 
     def _gather(self, ids: np.ndarray, attr: str, width: int) -> np.ndarray:
@@ -283,7 +284,7 @@ class SnapshotReader:
     def poster(self, segment_id: int) -> bytes | None:
         ok, frag, _ = self.locate(np.array([segment_id]))
         if not ok[0]:
-            raise KeyError(f"no segment with id {segment_id} in {self.dir}")
+            raise UnknownIdError(f"no segment with id {segment_id} in {self.dir}")
         return self.fragments[int(frag[0])].poster(segment_id)
 
 
