@@ -45,6 +45,7 @@ from vidsearch.retrieval.store.manifest import (
     IndexNotFoundError,
     IndexStoreError,
     Manifest,
+    damaged,
     now_utc,
 )
 from vidsearch.retrieval.store.reader import SnapshotReader
@@ -314,13 +315,16 @@ class Index:
 
     def _read(self, fn):
         """Run a read; if a concurrent ``compact`` removed files of our snapshot, move to the
-        newest snapshot and run it again."""
+        newest snapshot and run it again. A file of the index still missing then is damage."""
         for attempt in range(READ_RETRIES):
             try:
                 return fn(self._reader)
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 if attempt == READ_RETRIES - 1 or not self.refresh():
-                    raise
+                    missing, home = Path(exc.filename or "").resolve(), self.dir.resolve()
+                    if home not in missing.parents:
+                        raise
+                    raise damaged(self.dir, str(missing.relative_to(home)), "missing") from exc
 
     # ------------------------------------------------------------------ search
     def search(
@@ -389,7 +393,10 @@ class Index:
             return
         cal = self._estimate_calibration()
         if cal is not None:
-            cal.save(self.dir)
+            try:
+                cal.save(self.dir)
+            except OSError:  # a cache: estimated again next time (a full disk is reported by the commit)
+                pass
         self._calibration = cal
 
     def _resolve_query(self, query: Query) -> tuple[ClipFeatures, list[int]]:
@@ -435,19 +442,21 @@ class Index:
         runtime: RuntimeConfig = RuntimeConfig(),
         progress: ProgressCallback | None = None,
         commit_every_s: float = COMMIT_EVERY_S,
+        record_roots: bool = True,
     ) -> AddReport:
         """Index new and changed files under ``paths`` (all their segments); unchanged ones are
         skipped. Work is committed every ``commit_every_s`` seconds, so an interrupted run keeps
-        what it did and a rerun resumes from there."""
+        what it did and a rerun resumes from there. ``record_roots`` False leaves ``paths`` out
+        of the manifest's roots (``repair`` re-embedding single files)."""
         paths = [Path(p) for p in paths]
         with WriterLock(self.dir):
             self.refresh()  # another writer may have committed since we opened
             report = AddReport()
             files = discover_videos(paths)
-            self.manifest.roots = sorted(set(self.manifest.roots) | {str(p.resolve()) for p in paths})
-            self.manifest.save(self.dir)
             self._collect_garbage()
-            tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
+            tx = Transaction(self._reader, self._read(lambda r: read_errors(self.dir, r.snapshot.errors)))
+            if record_roots:  # saved by the commit (never before: a failed commit leaves the manifest as it was)
+                self.manifest.roots = sorted(set(self.manifest.roots) | {str(p.resolve()) for p in paths})
             todo, metas = plan_files(tx, files, report)
             if prune:
                 gone = [

@@ -4,7 +4,9 @@ Layout of a schema-2 index (every file is written once, temp file + ``os.replace
 ever rewritten in place, so a reader or a ``kill -9`` never sees a half-written file)::
 
     manifest.json                 schema version, extractor config, moments size, aux descriptors, roots
-    snapshots/<version>.json      one committed state: fragments, deletions, errors, ANN files
+    snapshots/<version>.json      one committed state: fragments, deletions, errors, ANN files,
+                                  the checksums of their files, its parent version, a manifest copy
+    snapshots/latest.json         the newest committed version and its digest (the chain's head)
     fragments/<name>/             one commit's segment rows and vectors (see ``fragment.py``)
     files/<name>.parquet          file rows added or refreshed by one commit
     errors/<name>.parquet         files that could not be indexed, with the reason
@@ -45,6 +47,18 @@ class ConfigMismatchError(IndexStoreError):
 
 class IndexLockedError(IndexStoreError):
     pass
+
+
+class IndexDamagedError(IndexStoreError):
+    """A file of the index is missing or damaged: reads refuse rather than answer from it."""
+
+
+def damaged(directory: Path, where: str, what: str) -> IndexDamagedError:
+    """One line naming the index, the damaged part and the way out."""
+    return IndexDamagedError(
+        f"{directory}: the index is damaged ({where}: {what}); run `vidsearch verify --index {directory}` "
+        f"for the list and `vidsearch repair --index {directory}` to fix it"
+    )
 
 
 class LegacySchemaError(IndexStoreError):
@@ -106,6 +120,13 @@ class Manifest:
                 f"{directory / MANIFEST}: schema version {version} is not supported (expected "
                 f"{SCHEMA_VERSION}); rebuild the index"
             )
+        try:
+            return cls.from_json(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise damaged(directory, MANIFEST, f"unreadable ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
         return cls(
             ExtractorConfig.from_dict(data["config"]),
             list(data.get("roots", [])),
@@ -128,9 +149,12 @@ def read_manifest_json(directory: Path) -> dict[str, Any]:
             f"--index {directory}` first"
         )
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, OSError) as exc:
-        raise IndexStoreError(f"{path}: unreadable manifest ({exc})") from exc
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+    except (ValueError, OSError) as exc:
+        raise damaged(directory, MANIFEST, f"unreadable ({exc})") from exc
 
 
 def remove_stale_temps(directory: Path) -> None:
