@@ -508,6 +508,13 @@ class Index:
             self.refresh()
             return result
 
+    def verify(self, deep: bool = False):
+        """Check the index's files against its snapshot (``retrieval/store/verify.py``): a
+        ``VerifyReport`` whose ``ok`` is False and ``lines()`` name each damaged part."""
+        from vidsearch.retrieval.store.verify import verify
+
+        return verify(self.dir, deep)
+
     def refresh(self) -> bool:
         """Pick up what another process committed since this index was opened (True if anything).
 

@@ -143,10 +143,11 @@ def write_files(directory: Path, files: pa.Table) -> str:
 
 
 def read_files(directory: Path, name: str) -> pa.Table:
+    path = directory / FILES / name
     try:
-        return pq.read_table(directory / FILES / name).cast(FILES_SCHEMA)
-    except FileNotFoundError:
-        raise
+        return pq.read_table(path).cast(FILES_SCHEMA)
+    except FileNotFoundError as exc:  # pyarrow's names no file: the reader's retry needs it
+        raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
     except (ValueError, OSError, pa.ArrowException) as exc:
         raise damaged(directory, f"{FILES}/{name}", f"unreadable ({exc})") from exc
 

@@ -153,10 +153,19 @@ class SnapshotReader:
     def moments(self, ids: np.ndarray) -> np.ndarray:
         """Unit-norm float32 moments (renormalised after the float16 rounding, so a stored
         segment's cosine with itself is 1)."""
-        return unit_rows(self._gather(ids, "moments", self.manifest.moments_dim))
+        moments = self._gather(ids, "moments", self.manifest.moments_dim)
+        norms = row_norms(moments)
+        bad = ~stored_unit(norms)
+        if bad.any():  # a query built from a damaged stored row would rank everything wrong
+            raise self.damaged_rows(np.asarray(ids).reshape(-1)[bad], "moments", "non-finite or non-unit vectors")
+        return moments / np.where(norms > 0, norms, 1.0)[:, None]
 
     def curves(self, ids: np.ndarray) -> np.ndarray:
-        return self._gather(ids, "curves", self.manifest.curve_len)
+        curves = self._gather(ids, "curves", self.manifest.curve_len)
+        finite = np.isfinite(curves).all(axis=1)
+        if not finite.all():
+            raise self.damaged_rows(np.asarray(ids).reshape(-1)[~finite], "curves", "non-finite values")
+        return curves
 
     def aux(self, ids: np.ndarray, name: str) -> np.ndarray | None:
         """float32 (n, dim) aux descriptor ``name`` of each id (zeros where a segment lacks it),

@@ -304,10 +304,11 @@ def read_errors(directory: Path, name: str | None) -> pa.Table:
 
     if not name:
         return ERRORS_SCHEMA.empty_table()
+    path = directory / snap.ERRORS / name
     try:
-        return pq.read_table(directory / snap.ERRORS / name).cast(ERRORS_SCHEMA)
-    except FileNotFoundError:
-        raise
+        return pq.read_table(path).cast(ERRORS_SCHEMA)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
     except (ValueError, OSError, pa.ArrowException) as exc:
         raise damaged(directory, f"{snap.ERRORS}/{name}", f"unreadable ({exc})") from exc
 

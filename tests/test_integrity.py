@@ -1,0 +1,199 @@
+"""Damage is detected, never served: a corruption matrix on a small real index. For each kind
+of damage ``verify`` names it (exit 1), reads refuse with one line or stay correct, and
+``repair`` brings back results equal to a clean build (the sources still exist)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vidsearch.app.cli import app
+from vidsearch.indexers.config import PUBLISHED, SegmentConfig
+from vidsearch.retrieval.index import Index
+from vidsearch.retrieval.repair import repair
+from vidsearch.retrieval.store import snapshot as snap
+from vidsearch.retrieval.store.manifest import IndexDamagedError, IndexStoreError
+
+CONFIG = replace(PUBLISHED, backbone="tiny-random", num_frames=8, segment=SegmentConfig(mode="window", window=2.0))
+CLIPS = ["bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4"]
+
+
+@pytest.fixture(scope="module")
+def clean(real_clips, tmp_path_factory):
+    """An index built file by file (one fragment per file), then one segment removed."""
+    root = tmp_path_factory.mktemp("integrity")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name in CLIPS:
+        shutil.copyfile(real_clips / name, corpus / name)
+    idx = Index.create(root / "clean", CONFIG)
+    for name in CLIPS:
+        idx.add([corpus / name])
+    idx.remove([idx.records()[1]["id"]])
+    idx.add([corpus])  # the roots cover the corpus folder
+    return root / "clean", corpus
+
+
+def _answers(directory, corpus):
+    """What a user sees: the live segments and the top hits of a query by each ranking."""
+    idx = Index.open(directory)
+    records = [(r["path"], r["start_s"]) for r in idx.records()]
+    hits = {
+        by: [(h.path, h.start_s, round(h.score, 4)) for h in idx.search(corpus / "bikes.mp4", k=5, by=by)]
+        for by in ("motion", "pacing", "both")
+    }
+    return sorted(records), hits
+
+
+def _fragment(directory, i=0):
+    return directory / "fragments" / snap.latest(directory).fragments[i].name
+
+
+def _flip(path, count=200, seed=0):
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(seed)
+    start = 128  # past the .npy header
+    for pos in rng.choice(np.arange(start, len(data)), count, replace=False):
+        data[pos] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _nan_rows(path):
+    array = np.load(path)
+    array[[0, -1]] = np.nan
+    with open(path, "r+b") as fh:  # in place, header and size unchanged
+        fh.seek(len(path.read_bytes()) - array.nbytes)
+        fh.write(array.tobytes())
+
+
+def _truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _duplicate_id(path):
+    ids = np.load(path)
+    ids[1] = ids[0]
+    np.save(path, ids)
+
+
+def _garble(path):
+    path.write_text(path.read_text()[:40] + "}{")
+
+
+DAMAGE = {
+    "byte flips in moments": lambda d: _flip(_fragment(d) / "moments.npy"),
+    "NaN rows in moments": lambda d: _nan_rows(_fragment(d) / "moments.npy"),
+    "NaN rows in curves": lambda d: _nan_rows(_fragment(d) / "curves.npy"),
+    "truncated moments": lambda d: _truncate(_fragment(d) / "moments.npy"),
+    "truncated ids": lambda d: _truncate(_fragment(d) / "ids.npy"),
+    "truncated curves": lambda d: _truncate(_fragment(d) / "curves.npy"),
+    "truncated segments table": lambda d: _truncate(_fragment(d) / "segments.arrow"),
+    "deleted moments": lambda d: (_fragment(d) / "moments.npy").unlink(),
+    "deleted fragment folder": lambda d: shutil.rmtree(_fragment(d, 1)),
+    "duplicate id": lambda d: _duplicate_id(_fragment(d) / "ids.npy"),
+    "truncated files Parquet": lambda d: _truncate(d / "files" / snap.latest(d).file_parts[-1]),
+    "deleted files Parquet": lambda d: (d / "files" / snap.latest(d).file_parts[-1]).unlink(),
+    "garbled manifest": lambda d: _garble(d / "manifest.json"),
+    "garbled newest snapshot": lambda d: _garble(snap.snapshot_path(d, snap.latest_version(d))),
+    "deleted newest snapshot": lambda d: snap.snapshot_path(d, snap.latest_version(d)).unlink(),
+}
+
+
+@pytest.mark.parametrize("kind", list(DAMAGE))
+def test_damage_is_named_refused_and_repaired(clean, tmp_path, kind):
+    directory, corpus = clean
+    expected = _answers(directory, corpus)
+    assert Index.open(directory).verify(deep=True).ok
+    copy = tmp_path / "idx"
+    shutil.copytree(directory, copy)
+    DAMAGE[kind](copy)
+
+    result = CliRunner().invoke(app, ["verify", "--deep", "--index", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert "DAMAGED" in result.output and "Traceback" not in result.output
+
+    try:  # a read either refuses with one line naming verify / repair, or answers exactly as before
+        answers = _answers(copy, corpus)
+    except IndexDamagedError as exc:
+        assert "vidsearch verify" in str(exc) and "vidsearch repair" in str(exc) and "\n" not in str(exc)
+        assert str(copy) in str(exc)
+    else:
+        assert answers == expected, kind
+    query = CliRunner().invoke(app, ["query", str(corpus / "bikes.mp4"), "--index", str(copy), "-k", "3"])
+    assert query.exit_code in (0, 2) and "Traceback" not in query.output and "nan" not in query.output.lower()
+
+    report = repair(copy)
+    assert report.found and report.ok, (report.actions, report.lost, report.after and report.after.lines())
+    assert not report.lost or kind.endswith("newest snapshot")
+    assert Index.open(copy).verify(deep=True).ok
+    assert _answers(copy, corpus) == expected
+
+
+def test_verify_names_the_fragment_and_segments(clean, tmp_path):
+    directory, corpus = clean
+    copy = tmp_path / "idx"
+    shutil.copytree(directory, copy)
+    frag = _fragment(copy)
+    _nan_rows(frag / "moments.npy")
+    report = Index.open(copy).verify(deep=True)
+    ids = np.load(frag / "ids.npy")
+    nan = [p for p in report.problems if "non-finite" in p.what]
+    assert [p.fragment for p in nan] == [frag.name] and set(nan[0].segments) == {int(ids[0]), int(ids[-1])}
+    assert any("differs from its checksum" in line and frag.name in line for line in report.lines())
+    with pytest.raises(IndexDamagedError, match=frag.name):
+        Index.open(copy).search(corpus / "bigbuckbunny.mp4", k=20, by="motion")
+
+
+def test_index_without_checksums_opens_and_is_unchecked_until_compacted(clean, tmp_path):
+    directory, corpus = clean
+    copy = tmp_path / "idx"
+    shutil.copytree(directory, copy)
+    for version in snap.versions(copy):  # as an older vidsearch wrote them: no checksums, no chain
+        path = snap.snapshot_path(copy, version)
+        data = json.loads(path.read_text())
+        for key in ("checksums", "parent", "manifest"):
+            data.pop(key)
+        path.write_text(json.dumps(data))
+    (copy / "snapshots" / snap.HEAD).unlink()
+    fast = Index.open(copy).verify()
+    assert fast.ok and fast.unchecked and "without a checksum" in fast.summary()
+    assert _answers(copy, corpus) == _answers(directory, corpus)
+    Index.open(copy).compact()
+    after = Index.open(copy).verify(deep=True)
+    assert after.ok and not after.unchecked
+
+
+def test_failed_commit_leaves_the_manifest_unchanged_at_zero_bytes_free(clean, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    directory, corpus = clean
+    copy = tmp_path / "idx"
+    shutil.copytree(directory, copy)
+    more = tmp_path / "more"
+    more.mkdir()
+    shutil.copyfile(corpus / "carphone_pristine.mp4", more / "again.mp4")
+
+    def full(fd):  # no byte can be written: every atomic write fails
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    idx = Index.open(copy)
+    idx.remove([idx.records()[0]["id"]])  # a tombstone for compact to drop
+    manifest, version = (copy / "manifest.json").read_bytes(), snap.latest_version(copy)
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(IndexStoreError, match=r"could not commit \(the disk is full\)"):
+        Index.open(copy).add([more])
+    assert (copy / "manifest.json").read_bytes() == manifest and snap.latest_version(copy) == version
+    with pytest.raises(IndexStoreError, match=r"could not commit \(the disk is full\)"):
+        Index.open(copy).remove([idx.records()[0]["id"]])
+    result = CliRunner().invoke(app, ["compact", "--index", str(copy)])
+    assert result.exit_code == 2 and "could not compact (the disk is full)" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 3
+    monkeypatch.undo()
+    assert Index.open(copy).verify(deep=True).ok
