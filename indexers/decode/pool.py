@@ -70,7 +70,7 @@ def start_decode_server() -> None:
 
 
 def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dict[str, str]) -> None:
-    """Run the jobs the driver sends, one at a time, until it sends ``None``, with ``threads``
+    """Run the jobs the driver sends, one at a time, until it sends ``None`` or goes away, with ``threads``
     FFmpeg threads (the pool's share of the cores) for the seeking sampler and the
     straight-through decoder alike, and the driver's environment as it was when the worker
     started (a forkserver's children would otherwise see the server's, from its start)."""
@@ -90,12 +90,12 @@ def _worker_main(conn: Connection, runner: JobRunner, threads: int, environ: dic
     while True:
         try:
             job = conn.recv()
-        except (EOFError, OSError):
+            if job is None:
+                return
+            for event in runner.events(job):
+                conn.send(event)
+        except (EOFError, OSError):  # the driver is gone (killed): nobody to report to, exit quietly
             return
-        if job is None:
-            return
-        for event in runner.events(job):
-            conn.send(event)
 
 
 @dataclass
