@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.faults import DAMAGE, answers, fragment_dir, nan_rows
 from vidsearch.app.cli import app
 from vidsearch.indexers.config import PUBLISHED, SegmentConfig
 from vidsearch.retrieval.index import Index
@@ -40,69 +41,7 @@ def clean(real_clips, tmp_path_factory):
 
 
 def _answers(directory, corpus):
-    """What a user sees: the live segments and the top hits of a query by each ranking."""
-    idx = Index.open(directory)
-    records = [(r["path"], r["start_s"]) for r in idx.records()]
-    hits = {
-        by: [(h.path, h.start_s, round(h.score, 4)) for h in idx.search(corpus / "bikes.mp4", k=5, by=by)]
-        for by in ("motion", "pacing", "both")
-    }
-    return sorted(records), hits
-
-
-def _fragment(directory, i=0):
-    return directory / "fragments" / snap.latest(directory).fragments[i].name
-
-
-def _flip(path, count=200, seed=0):
-    data = bytearray(path.read_bytes())
-    rng = np.random.default_rng(seed)
-    start = 128  # past the .npy header
-    for pos in rng.choice(np.arange(start, len(data)), count, replace=False):
-        data[pos] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
-def _nan_rows(path):
-    array = np.load(path)
-    array[[0, -1]] = np.nan
-    with open(path, "r+b") as fh:  # in place, header and size unchanged
-        fh.seek(len(path.read_bytes()) - array.nbytes)
-        fh.write(array.tobytes())
-
-
-def _truncate(path, keep=0.5):
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * keep)])
-
-
-def _duplicate_id(path):
-    ids = np.load(path)
-    ids[1] = ids[0]
-    np.save(path, ids)
-
-
-def _garble(path):
-    path.write_text(path.read_text()[:40] + "}{")
-
-
-DAMAGE = {
-    "byte flips in moments": lambda d: _flip(_fragment(d) / "moments.npy"),
-    "NaN rows in moments": lambda d: _nan_rows(_fragment(d) / "moments.npy"),
-    "NaN rows in curves": lambda d: _nan_rows(_fragment(d) / "curves.npy"),
-    "truncated moments": lambda d: _truncate(_fragment(d) / "moments.npy"),
-    "truncated ids": lambda d: _truncate(_fragment(d) / "ids.npy"),
-    "truncated curves": lambda d: _truncate(_fragment(d) / "curves.npy"),
-    "truncated segments table": lambda d: _truncate(_fragment(d) / "segments.arrow"),
-    "deleted moments": lambda d: (_fragment(d) / "moments.npy").unlink(),
-    "deleted fragment folder": lambda d: shutil.rmtree(_fragment(d, 1)),
-    "duplicate id": lambda d: _duplicate_id(_fragment(d) / "ids.npy"),
-    "truncated files Parquet": lambda d: _truncate(d / "files" / snap.latest(d).file_parts[-1]),
-    "deleted files Parquet": lambda d: (d / "files" / snap.latest(d).file_parts[-1]).unlink(),
-    "garbled manifest": lambda d: _garble(d / "manifest.json"),
-    "garbled newest snapshot": lambda d: _garble(snap.snapshot_path(d, snap.latest_version(d))),
-    "deleted newest snapshot": lambda d: snap.snapshot_path(d, snap.latest_version(d)).unlink(),
-}
+    return answers(directory, corpus / "bikes.mp4")
 
 
 @pytest.mark.parametrize("kind", list(DAMAGE))
@@ -139,8 +78,8 @@ def test_verify_names_the_fragment_and_segments(clean, tmp_path):
     directory, corpus = clean
     copy = tmp_path / "idx"
     shutil.copytree(directory, copy)
-    frag = _fragment(copy)
-    _nan_rows(frag / "moments.npy")
+    frag = fragment_dir(copy)
+    nan_rows(frag / "moments.npy")
     report = Index.open(copy).verify(deep=True)
     ids = np.load(frag / "ids.npy")
     nan = [p for p in report.problems if "non-finite" in p.what]
