@@ -116,6 +116,7 @@ DAMAGE = {
     "garbled manifest": lambda d: garble(d / "manifest.json"),
     "garbled newest snapshot": lambda d: garble(_newest(d)),
     "deleted newest snapshot": lambda d: _newest(d).unlink(),
+    "deleted newest snapshot and head": lambda d: [_newest(d).unlink(), (d / "snapshots" / "latest.json").unlink()],
 }
 
 

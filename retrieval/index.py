@@ -41,6 +41,7 @@ from vidsearch.retrieval.store.lock import WriterLock
 from vidsearch.retrieval.store.manifest import (
     MANIFEST,
     ConfigMismatchError,
+    IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
     IndexStoreError,
@@ -566,4 +567,4 @@ def check_config(stored: ExtractorConfig, requested: ExtractorConfig, directory:
         )
 
 
-__all__ = ["Index", "AddReport", "IndexNotFoundError", "ConfigMismatchError", "IndexLockedError"]
+__all__ = ["Index", "AddReport", "IndexNotFoundError", "ConfigMismatchError", "IndexLockedError", "IndexDamagedError"]

@@ -110,6 +110,12 @@ def _snapshots(directory: Path, report: RepairReport) -> bool:
     if not found:
         raise IndexStoreError(f"{directory}: no readable snapshot is left; rebuild the index")
     newest = found[-1]
+    if head is None and snap.load(directory, newest).checksums:
+        report.lost.append(
+            f"snapshots/{snap.HEAD} was missing: snapshots after {newest} may be lost; indexed the roots again "
+            f"(segments removed after snapshot {newest} may be back: remove them again)"
+        )
+        return True
     if head is not None and head["version"] > newest:
         report.lost.append(
             f"snapshots {newest + 1}..{head['version']}: lost; rolled back to snapshot {newest} and indexed the "

@@ -50,14 +50,21 @@ class IndexLockedError(IndexStoreError):
 
 
 class IndexDamagedError(IndexStoreError):
-    """A file of the index is missing or damaged: reads refuse rather than answer from it."""
+    """A file of the index is missing or damaged: reads refuse rather than answer from it.
+    ``where`` names the file or fragment, ``what`` the damage (``verify`` reports them as is)."""
+
+    def __init__(self, message: str, where: str = "", what: str = ""):
+        super().__init__(message)
+        self.where, self.what = where, what
 
 
 def damaged(directory: Path, where: str, what: str) -> IndexDamagedError:
     """One line naming the index, the damaged part and the way out."""
     return IndexDamagedError(
         f"{directory}: the index is damaged ({where}: {what}); run `vidsearch verify --index {directory}` "
-        f"for the list and `vidsearch repair --index {directory}` to fix it"
+        f"for the list and `vidsearch repair --index {directory}` to fix it",
+        where,
+        what,
     )
 
 

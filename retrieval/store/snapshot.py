@@ -147,8 +147,8 @@ def check_chain(directory: Path, head: dict[str, Any] | None, found: list[int]) 
     path = snapshot_path(directory, newest)
     data = path.read_bytes()
     snapshot = parse(data, path)
-    if head is None:
-        return None, snapshot
+    if head is None:  # an index from before the chain; a snapshot with checksums was written with a head
+        return (f"{SNAPSHOTS}/{HEAD} is missing" if snapshot.checksums else None), snapshot
     if head["version"] > newest:
         return (
             f"snapshot {head['version']} (the newest committed) is missing; the newest on disk is {newest}: "

@@ -19,7 +19,7 @@ import numpy as np
 
 from vidsearch.retrieval.store import checksums
 from vidsearch.retrieval.store import snapshot as snap
-from vidsearch.retrieval.store.manifest import MANIFEST, IndexStoreError, Manifest
+from vidsearch.retrieval.store.manifest import MANIFEST, IndexDamagedError, IndexStoreError, Manifest
 from vidsearch.retrieval.store.schema import AUX_PREFIX
 
 SCAN_ROWS = 65_536  # rows of a vector array scanned at a time by deep mode
@@ -83,7 +83,7 @@ def verify(directory: str | Path, deep: bool = False) -> VerifyReport:
         try:
             snap.load(directory, version)
         except (IndexStoreError, OSError) as exc:
-            report.add(f"{snap.SNAPSHOTS}/{version:010d}.json", f"unreadable ({_cause(exc)})")
+            report.add(f"{snap.SNAPSHOTS}/{version:010d}.json", _cause(exc))
     if s is None:
         return report
     report.snapshot, report.fragments, report.segments = s.version, len(s.fragments), s.live_segments
@@ -100,15 +100,14 @@ def verify(directory: str | Path, deep: bool = False) -> VerifyReport:
 
 
 def _cause(exc: BaseException) -> str:
-    text = str(exc)
-    return text.split("(", 1)[1].rsplit(")", 1)[0] if isinstance(exc, IndexStoreError) and "(" in text else text
+    return exc.what if isinstance(exc, IndexDamagedError) else str(exc)
 
 
 def _manifest(directory: Path, report: VerifyReport) -> Manifest | None:
     try:
         return Manifest.load(directory)
     except IndexStoreError as exc:
-        report.add(MANIFEST, _cause(exc).split(": ", 1)[-1])
+        report.add(MANIFEST, _cause(exc))
         return None
 
 
@@ -117,13 +116,13 @@ def _newest(directory: Path, found: list[int], report: VerifyReport) -> snap.Sna
     try:
         head = snap.read_head(directory)
     except IndexStoreError as exc:
-        report.add(f"{snap.SNAPSHOTS}/{snap.HEAD}", _cause(exc).split(": ", 1)[-1])
+        report.add(f"{snap.SNAPSHOTS}/{snap.HEAD}", _cause(exc))
         head = None
     try:
         problem, s = snap.check_chain(directory, head, found)
     except (IndexStoreError, OSError) as exc:
         where = f"{snap.SNAPSHOTS}/{found[-1]:010d}.json" if found else snap.SNAPSHOTS
-        report.add(where, _cause(exc).split(": ", 1)[-1])
+        report.add(where, _cause(exc))
         return None
     if problem:
         report.add(snap.SNAPSHOTS, problem)
@@ -345,7 +344,7 @@ def _side_files(directory: Path, s: snap.Snapshot, report: VerifyReport) -> None
             try:
                 ids = snap.read_ids(directory, name)
             except IndexStoreError as exc:
-                report.add(rel, _cause(exc).split(": ", 1)[-1])
+                report.add(rel, _cause(exc))
                 continue
             if name == s.deleted_segments:
                 deleted = ids
