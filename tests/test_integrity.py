@@ -89,17 +89,39 @@ def test_verify_names_the_fragment_and_segments(clean, tmp_path):
         Index.open(copy).search(corpus / "bigbuckbunny.mp4", k=20, by="motion")
 
 
-def test_index_without_checksums_opens_and_is_unchecked_until_compacted(clean, tmp_path):
-    directory, corpus = clean
-    copy = tmp_path / "idx"
-    shutil.copytree(directory, copy)
-    for version in snap.versions(copy):  # as an older vidsearch wrote them: no checksums, no chain
-        path = snap.snapshot_path(copy, version)
+def _as_before_checksums(directory):
+    """The snapshots as an older vidsearch wrote them: no checksums, no chain, no manifest copy."""
+    for version in snap.versions(directory):
+        path = snap.snapshot_path(directory, version)
         data = json.loads(path.read_text())
         for key in ("checksums", "parent", "manifest"):
             data.pop(key)
         path.write_text(json.dumps(data))
-    (copy / "snapshots" / snap.HEAD).unlink()
+    (directory / "snapshots" / snap.HEAD).unlink()
+
+
+@pytest.mark.parametrize("kind", ["byte flips in moments", "NaN rows in moments", "NaN rows, no checksums"])
+def test_compact_refuses_to_carry_damage_forward(clean, tmp_path, kind):
+    directory, _ = clean
+    copy = tmp_path / "idx"
+    shutil.copytree(directory, copy)
+    frag = fragment_dir(copy)
+    if kind == "NaN rows, no checksums":  # found by the scan of the rows compact merges
+        _as_before_checksums(copy)
+        kind = "NaN rows in moments"
+    DAMAGE[kind](copy)
+    version = snap.latest_version(copy)
+    result = CliRunner().invoke(app, ["compact", "--index", str(copy)])
+    assert result.exit_code == 2 and frag.name in result.output and "vidsearch repair" in result.output
+    assert "Traceback" not in result.output and snap.latest_version(copy) == version
+    assert not snap.garbage(copy, [snap.load(copy, v) for v in snap.versions(copy)])
+
+
+def test_index_without_checksums_opens_and_is_unchecked_until_compacted(clean, tmp_path):
+    directory, corpus = clean
+    copy = tmp_path / "idx"
+    shutil.copytree(directory, copy)
+    _as_before_checksums(copy)
     fast = Index.open(copy).verify()
     assert fast.ok and fast.unchecked and "without a checksum" in fast.summary()
     assert _answers(copy, corpus) == _answers(directory, corpus)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from vidsearch.retrieval.store import checksums
 from vidsearch.retrieval.store import snapshot as snap
 from vidsearch.retrieval.store.fragment import FragmentData, FragmentReader, conform, write_files, write_fragment
-from vidsearch.retrieval.store.reader import SnapshotReader
+from vidsearch.retrieval.store.reader import SnapshotReader, row_norms, stored_unit
 from vidsearch.retrieval.store.transaction import commit_error
 
 TARGET_ROWS = 65_536
@@ -120,7 +120,11 @@ def _merge(reader: SnapshotReader, fragments: list[FragmentReader]) -> list[snap
             take = part[: TARGET_ROWS - size]
             ids = np.asarray(f.ids[take], np.int64).tolist()
             kept = {i: posters[i] for i in ids if i in posters}
-            buffer.append((table.take(pa.array(take)), np.asarray(f.moments[take]), np.asarray(f.curves[take]), kept))
+            moments = np.asarray(f.moments[take])
+            bad = ~stored_unit(row_norms(np.asarray(moments, np.float32)))
+            if bad.any():  # an index from before checksums: its NaN rows are not carried forward either
+                raise f.damaged("moments", f"non-finite or non-unit vectors in {int(bad.sum())} row(s)")
+            buffer.append((table.take(pa.array(take)), moments, np.asarray(f.curves[take]), kept))
             size += len(take)
             part = part[len(take) :]
             if size >= TARGET_ROWS:
