@@ -425,6 +425,56 @@ def compact(index_dir: Path = IndexOption) -> None:
 
 
 @app.command()
+def verify(
+    index_dir: Path = IndexOption,
+    deep: bool = typer.Option(False, "--deep", help="Re-hash every file and scan the stored vectors."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Check the index's files against its snapshot: one line per problem; exit 0 clean, 1 damaged."""
+    from vidsearch.retrieval.store.manifest import MANIFEST
+    from vidsearch.retrieval.store.verify import report_json
+    from vidsearch.retrieval.store.verify import verify as run_verify
+
+    if not (index_dir / MANIFEST).exists() and not (index_dir / "snapshots").is_dir():
+        fail(f"no vidsearch index at {index_dir}")
+    report = run_verify(index_dir, deep)
+    if as_json:
+        out.print_json(report_json(report))
+    else:
+        for line in report.lines():
+            out.print(line, highlight=False, soft_wrap=True)
+        out.print(report.summary(), highlight=False, soft_wrap=True)
+        if not report.ok:
+            out.print(f"run `vidsearch repair --index {index_dir}` to fix it", highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def repair(index_dir: Path = IndexOption) -> None:
+    """Drop what `verify` finds damaged into a new snapshot and re-embed the affected source files
+    that still exist unchanged; lists what could not be recovered. Exit 0 when the index is clean after."""
+    from vidsearch.retrieval.repair import repair as run_repair
+
+    r = run_or_exit(lambda: run_repair(index_dir))
+    if not r.found:
+        out.print(f"{index_dir}: clean, nothing to repair", highlight=False, soft_wrap=True)
+        raise typer.Exit(0)
+    for line in r.found:
+        out.print(f"found: {line}", highlight=False, soft_wrap=True)
+    for line in r.actions:
+        out.print(f"repair: {line}", highlight=False, soft_wrap=True)
+    for path in r.reembedded:
+        out.print(f"re-embedded: {path}", highlight=False, soft_wrap=True)
+    for line in r.lost:
+        out.print(f"not recovered: {line}", highlight=False, soft_wrap=True)
+    if r.after is not None:
+        for line in r.after.lines():
+            out.print(f"still damaged: {line}", highlight=False, soft_wrap=True)
+        out.print(r.after.summary(), highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if r.ok else 1)
+
+
+@app.command()
 def migrate(index_dir: Path = IndexOption) -> None:
     """Convert an index written by vidsearch 0.1 (schema 1) to the current schema, in place."""
     from vidsearch.retrieval.store.legacy import migrate as run_migration

@@ -404,7 +404,17 @@ def main(argv: list[str] | None = None) -> None:
         "--cold", action="store_true", help="Time queries without first reading the index files into the page cache."
     )
     parser.add_argument("--measure", nargs=2, metavar=("INDEX", "QUERIES"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="SEGMENTS",
+        help="Only time `vidsearch verify` (fast and --deep) on a synthetic index of SEGMENTS segments.",
+    )
     args = parser.parse_args(argv)
+    if args.verify:
+        verify_cost(args.verify, args.work, args.keep)
+        return
     if args.representations and args.moments_codec != "float16":
         parser.error(
             "--representations compares the codecs against float16 vectors: build with --moments-codec float16"
@@ -572,6 +582,37 @@ def _pp(r: dict, label: str) -> str:
 
 def _fmt(values: list[float]) -> str:
     return "/".join(f"{v:.3f}" for v in values)
+
+
+def verify_cost(n: int, work: Path | None, keep: bool) -> None:
+    """Time ``verify`` fast and deep (each after dropping nothing from the page cache: the index
+    was just written) on a synthetic index of ``n`` segments with a 257-d flow descriptor."""
+    import shutil
+
+    from vidsearch.retrieval.store.verify import verify
+
+    root = work or Path(tempfile.mkdtemp(prefix="vidsearch-verify-bench-"))
+    directory = root / f"verify-{n}"
+    shutil.rmtree(directory, ignore_errors=True)
+    print(
+        f"# verify cost, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+    )
+    t0 = time.perf_counter()
+    synthetic_index(directory, n, flow=lambda rng, count: non_negative_unit(rng.random((count, 257))), flow_dim=257)
+    build = time.perf_counter() - t0
+    size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+    print(f"{n:,} segments, {size / 1e9:.2f} GB on disk, built (checksums included) in {build:.1f} s")
+    for deep in (False, True):
+        t0 = time.perf_counter()
+        report = verify(directory, deep=deep)
+        took = time.perf_counter() - t0
+        print(
+            f"verify{' --deep' if deep else ''}: {took:.2f} s ({size / 1e6 / took:.0f} MB/s), "
+            f"{'clean' if report.ok else 'DAMAGED'}, {report.files_checked} files, load {os.getloadavg()[0]:.1f}"
+        )
+    if not keep:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def synthetic_index(

@@ -42,10 +42,12 @@ from vidsearch.retrieval.store.lock import WriterLock
 from vidsearch.retrieval.store.manifest import (
     MANIFEST,
     ConfigMismatchError,
+    IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
     IndexStoreError,
     Manifest,
+    damaged,
     now_utc,
 )
 from vidsearch.retrieval.store.reader import SnapshotReader
@@ -325,13 +327,16 @@ class Index:
 
     def _read(self, fn):
         """Run a read; if a concurrent ``compact`` removed files of our snapshot, move to the
-        newest snapshot and run it again."""
+        newest snapshot and run it again. A file of the index still missing then is damage."""
         for attempt in range(READ_RETRIES):
             try:
                 return fn(self._reader)
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 if attempt == READ_RETRIES - 1 or not self.refresh():
-                    raise
+                    missing, home = Path(exc.filename or "").resolve(), self.dir.resolve()
+                    if home not in missing.parents:
+                        raise
+                    raise damaged(self.dir, str(missing.relative_to(home)), "missing") from exc
 
     # ------------------------------------------------------------------ search
     def search(
@@ -400,7 +405,10 @@ class Index:
             return
         cal = self._estimate_calibration()
         if cal is not None:
-            cal.save(self.dir)
+            try:
+                cal.save(self.dir)
+            except OSError:  # a cache: estimated again next time (a full disk is reported by the commit)
+                pass
         self._calibration = cal
 
     def _resolve_query(self, query: Query) -> tuple[ClipFeatures, list[int]]:
@@ -448,21 +456,23 @@ class Index:
         commit_every_s: float = COMMIT_EVERY_S,
         retry_failed: bool = False,
         include_removed: bool = False,
+        record_roots: bool = True,
     ) -> AddReport:
         """Index new and changed files under ``paths`` (all their segments); unchanged ones are
         skipped, and so are files that failed before and have not changed (unless
         ``retry_failed``) and files removed with ``remove`` (unless changed or ``include_removed``).
         Work is committed every ``commit_every_s`` seconds, so an interrupted run keeps what it
-        did and a rerun resumes from there."""
+        did and a rerun resumes from there. ``record_roots`` False leaves ``paths`` out of the
+        manifest's roots (``repair`` re-embedding single files)."""
         paths = [Path(p) for p in paths]
         with WriterLock(self.dir):
             self.refresh()  # another writer may have committed since we opened
             report = AddReport()
             files = discover_videos(paths)
-            self.manifest.roots = sorted(set(self.manifest.roots) | {str(p.resolve()) for p in paths})
-            self.manifest.save(self.dir)
             self._collect_garbage()
-            tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
+            tx = Transaction(self._reader, self._read(lambda r: read_errors(self.dir, r.snapshot.errors)))
+            if record_roots:  # saved by the commit (never before: a failed commit leaves the manifest as it was)
+                self.manifest.roots = sorted(set(self.manifest.roots) | {str(p.resolve()) for p in paths})
             todo, metas = plan_files(tx, files, report, retry_failed=retry_failed, include_removed=include_removed)
             if prune:
                 gone = [
@@ -521,6 +531,13 @@ class Index:
             self.refresh()
             return result
 
+    def verify(self, deep: bool = False):
+        """Check the index's files against its snapshot (``retrieval/store/verify.py``): a
+        ``VerifyReport`` whose ``ok`` is False and ``lines()`` name each damaged part."""
+        from vidsearch.retrieval.store.verify import verify
+
+        return verify(self.dir, deep)
+
     def refresh(self) -> bool:
         """Pick up what another process committed since this index was opened (True if anything).
 
@@ -572,4 +589,4 @@ def check_config(stored: ExtractorConfig, requested: ExtractorConfig, directory:
         )
 
 
-__all__ = ["Index", "AddReport", "IndexNotFoundError", "ConfigMismatchError", "IndexLockedError"]
+__all__ = ["Index", "AddReport", "IndexNotFoundError", "ConfigMismatchError", "IndexLockedError", "IndexDamagedError"]

@@ -22,7 +22,7 @@ import numpy as np
 from vidsearch.errors import ConfigError
 from vidsearch.indexers.features import ClipFeatures
 from vidsearch.retrieval.scoring import fused, motion_scores, motion_with_flow, pacing_scores, top_k
-from vidsearch.retrieval.store.reader import SnapshotReader, fragment_aux, unit_rows
+from vidsearch.retrieval.store.reader import SnapshotReader, checked_unit_rows, fragment_aux
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
 
 if TYPE_CHECKING:
@@ -161,12 +161,15 @@ class Searcher:
                 rows = rows[np.isin(np.asarray(f.ids)[rows], req.allowed)]
             for start in range(0, len(rows), SCAN_CHUNK):
                 part = rows[start : start + SCAN_CHUNK]
-                motion = motion_scores(q_m, unit_rows(f.moments[part])) if req.by != "pacing" else 0.0
+                motion = motion_scores(q_m, checked_unit_rows(f, part)) if req.by != "pacing" else 0.0
                 if q_f is not None:
                     flow = motion_scores(q_f, fragment_aux(f, part, "flow", len(q_f)))
                     motion = motion_with_flow(motion, flow, req.weights)
                 pacing = pacing_scores(q_c, np.asarray(f.curves[part], np.float32)) if req.by != "motion" else 0.0
                 score = np.broadcast_to(fused(motion, pacing, req.by, req.weights), (len(part),))
+                if not np.isfinite(score).all():  # NaN would sort anywhere: refuse
+                    bad = np.asarray(f.ids[part])[~np.isfinite(score)]
+                    raise self.reader.damaged_rows(bad, "vectors", "NaN scores")
                 ids = np.concatenate([best_ids, np.asarray(f.ids[part], np.int64)])
                 scores = np.concatenate([best_scores, score.astype(np.float32)])
                 keep = top_k(scores, depth)
@@ -188,6 +191,8 @@ class Searcher:
         motion = motion_with_flow(motion, flow, req.weights)
         pacing = pacing_scores(req.feats.spf.curve, curves)
         score = fused(motion, pacing, req.by, req.weights)
+        if not np.isfinite(score).all():
+            raise self.reader.damaged_rows(ids[~np.isfinite(score)], "vectors", "NaN scores")
         order = top_k(score, len(ids) if req.group_by == "file" else req.k)
         if req.group_by == "file":  # the best segment of each file: file ids first, records for the picks only
             _, first = np.unique(self.reader.file_ids(ids[order]), return_index=True)

@@ -189,3 +189,38 @@ def test_segments_of_many_files_share_encoder_batches(real_clips, tiny, config, 
     results = _index(paths, config, tiny, decode_workers=0, batch_frames=4 * FRAMES, precision="fp32")
     assert sizes == [4 * FRAMES]
     assert all(r.error is None for r in results.values())
+
+
+ORPHAN = """
+import sys, time
+from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.decode.pool import DecodePool
+
+if __name__ == "__main__":
+    config = ExtractorConfig(backbone="tiny-random", num_frames=8)
+    stream = DecodePool(2, config, 224, timeout_s=60).events([sys.argv[1]] * 8)
+    next(stream)
+    print("decoding", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_workers_of_a_killed_driver_exit_quietly(tmp_path, real_clips):
+    """kill -9 of the driver mid-run: its decode workers find the pipe closed and exit without a traceback."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(real_clips / "bikes.mp4")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "decoding", child.stderr.read()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    stderr = child.stderr.read()  # EOF once every worker holding the pipe has exited
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -49,5 +49,14 @@ class IndexLockedError(IndexStoreError):
     """Another process is writing to the index."""
 
 
+class IndexDamagedError(IndexStoreError):
+    """A file of the index is missing or damaged: reads refuse rather than answer from it.
+    ``where`` names the file or fragment, ``what`` the damage (``verify`` reports them as is)."""
+
+    def __init__(self, message: str, where: str = "", what: str = ""):
+        super().__init__(message)
+        self.where, self.what = where, what
+
+
 class LegacySchemaError(IndexStoreError):
     """A schema-1 index: it must be migrated (``vidsearch migrate``) before it is used."""

@@ -96,8 +96,8 @@ def _user_main_hidden() -> Iterator[None]:
 
 
 def _worker_main(conn: Connection, runner: FileDecoder, threads: int, environ: dict[str, str]) -> None:
-    """Decode the paths the driver sends, one at a time, until it sends ``None``, with ``threads``
-    FFmpeg threads (the pool's share of the cores) for the seeking sampler and the
+    """Decode the paths the driver sends, one at a time, until it sends ``None`` or goes away, with
+    ``threads`` FFmpeg threads (the pool's share of the cores) for the seeking sampler and the
     straight-through decoder alike, and the driver's environment as it was when the worker
     started (a forkserver's children would otherwise see the server's, from its start)."""
     from vidsearch.indexers.decode import video
@@ -117,12 +117,12 @@ def _worker_main(conn: Connection, runner: FileDecoder, threads: int, environ: d
     while True:
         try:
             path = conn.recv()
-        except (EOFError, OSError):
+            if path is None:
+                return
+            for event in runner.events(path):
+                conn.send(event)
+        except (EOFError, OSError):  # the driver is gone (killed): nobody to report to, exit quietly
             return
-        if path is None:
-            return
-        for event in runner.events(path):
-            conn.send(event)
 
 
 @dataclass

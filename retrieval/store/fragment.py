@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from vidsearch.atomic import atomic_path
 from vidsearch.retrieval.store.codecs import STORED_AS, CodedRows, load_array, mapped, save_npy, write_array
+from vidsearch.retrieval.store.manifest import IndexDamagedError, damaged
 from vidsearch.retrieval.store.schema import AUX_PREFIX, FILES_SCHEMA
 from vidsearch.retrieval.store.snapshot import FILES, FRAGMENTS, FragmentRef
 
@@ -142,40 +143,80 @@ def write_files(directory: Path, files: pa.Table) -> str:
 
 
 def read_files(directory: Path, name: str) -> pa.Table:
-    return conform(pq.read_table(directory / FILES / name), FILES_SCHEMA)
+    path = directory / FILES / name
+    try:
+        return conform(pq.read_table(path), FILES_SCHEMA)
+    except FileNotFoundError as exc:  # pyarrow's names no file: the reader's retry needs it
+        raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        raise damaged(directory, f"{FILES}/{name}", f"unreadable ({exc})") from exc
 
 
 class FragmentReader:
-    """Lazy, read-only access to one fragment (arrays memory-mapped, Parquet read by row group)."""
+    """Lazy, read-only access to one fragment (arrays memory-mapped, Parquet read by row group).
+
+    Opening a file checks what costs nothing next to mapping it: the header parses, the file is
+    as long as the header says, it has the snapshot's row count, the ids ascend strictly from the
+    snapshot's first to its last id. Any failure is an ``IndexDamagedError`` naming the fragment
+    and the file; a missing file stays ``FileNotFoundError`` (a concurrent ``compact``, retried)."""
 
     def __init__(self, directory: Path, ref: FragmentRef):
         self.ref = ref
         self.folder = directory / FRAGMENTS / ref.name
 
+    def damaged(self, name: str, what: str) -> IndexDamagedError:
+        return damaged(self.folder.parent.parent, f"fragment {self.ref.name}, {name}", what)
+
+    def _open(self, name: str, load, rows: bool = True):
+        try:
+            array = load()
+        except FileNotFoundError:
+            raise
+        except (ValueError, EOFError, OSError, pa.ArrowException) as exc:
+            raise self.damaged(name, f"unreadable ({exc})") from exc
+        if rows and array is not None and len(array) != self.ref.segments:
+            raise self.damaged(name, f"{len(array)} rows where the snapshot lists {self.ref.segments}")
+        return array
+
     @cached_property
     def ids(self) -> np.ndarray:
-        return mapped(self.folder / "ids.npy")
+        ids = self._open("ids.npy", lambda: mapped(self.folder / "ids.npy"))
+        if ids.dtype != np.int64 or ids.ndim != 1:
+            raise self.damaged("ids.npy", f"{ids.dtype} {ids.shape}, not int64 ids")
+        if len(ids) and (ids[0] != self.ref.min_id or ids[-1] != self.ref.max_id or not np.all(ids[1:] > ids[:-1])):
+            span = f"{self.ref.min_id} to {self.ref.max_id}"
+            raise self.damaged("ids.npy", f"ids are not unique and ascending from {span}")
+        return ids
 
     @cached_property
     def moments(self) -> np.ndarray | CodedRows:
-        return load_array(self.folder, "moments")
+        return self._open("moments", lambda: load_array(self.folder, "moments"))
 
     @cached_property
     def curves(self) -> np.ndarray | CodedRows:
-        return load_array(self.folder, "curves")
+        return self._open("curves", lambda: load_array(self.folder, "curves"))
 
     @cached_property
     def _segments_file(self) -> pq.ParquetFile:
-        return pq.ParquetFile(self.folder / "segments.parquet")
+        segments = self._open("segments.parquet", lambda: pq.ParquetFile(self.folder / "segments.parquet"), rows=False)
+        if segments.metadata.num_rows != self.ref.segments:
+            raise self.damaged("segments.parquet", f"{segments.metadata.num_rows} rows, not {self.ref.segments}")
+        return segments
 
     @cached_property
     def _table(self) -> pa.Table | None:
         """The segment rows memory-mapped from ``SEGMENT_TABLE`` (None: a fragment written before it)."""
         path = self.folder / SEGMENT_TABLE
         if not path.exists():
+            if not self.folder.is_dir():
+                raise FileNotFoundError(2, "No such file or directory", str(path))
             return None
-        with pa.ipc.open_file(pa.memory_map(str(path))) as reader:
-            return reader.read_all()
+
+        def load() -> pa.Table:
+            with pa.ipc.open_file(pa.memory_map(str(path))) as reader:
+                return reader.read_all()
+
+        return self._open(SEGMENT_TABLE, load)
 
     def _mapped(self, columns: list[str] | None) -> pa.Table:
         """``columns`` (None: all) of the memory-mapped segment table (fragments that have one)."""
@@ -187,7 +228,8 @@ class FragmentReader:
         return {
             name: array
             for name in ARRAY_AUX
-            if (array := load_array(self.folder, AUX_PREFIX + name, required=False)) is not None
+            if (array := self._open(AUX_PREFIX + name, lambda n=name: load_array(self.folder, AUX_PREFIX + n, False)))
+            is not None
         }
 
     @property
@@ -254,11 +296,19 @@ class FragmentReader:
         return self._with_arrays(table, None, arrays)
 
     def posters(self) -> dict[int, bytes]:
-        table = pq.read_table(self.folder / "posters.parquet")
+        table = self._posters()
         return dict(zip(table.column("id").to_pylist(), table.column("jpeg").to_pylist()))
 
     def poster(self, segment_id: int) -> bytes | None:
         if not self.ref.posters:
             return None
-        table = pq.read_table(self.folder / "posters.parquet", filters=[("id", "=", int(segment_id))])
+        table = self._posters([("id", "=", int(segment_id))])
         return table.column("jpeg")[0].as_py() if table.num_rows else None
+
+    def _posters(self, filters=None) -> pa.Table:
+        try:
+            return pq.read_table(self.folder / "posters.parquet", filters=filters)
+        except FileNotFoundError:
+            raise
+        except (ValueError, OSError, pa.ArrowException) as exc:
+            raise self.damaged("posters.parquet", f"unreadable ({exc})") from exc

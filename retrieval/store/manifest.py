@@ -5,7 +5,9 @@ Layout of a schema-2 index (every file is written once, temp file + ``os.replace
 ever rewritten in place, so a reader or a ``kill -9`` never sees a half-written file)::
 
     manifest.json                 schema version, extractor config, moments size, aux descriptors, roots
-    snapshots/<version>.json      one committed state: fragments, deletions, errors, ANN files
+    snapshots/<version>.json      one committed state: fragments, deletions, errors, ANN files,
+                                  the checksums of their files, its parent version, a manifest copy
+    snapshots/latest.json         the newest committed version and its digest (the chain's head)
     fragments/<name>/             one commit's segment rows and vectors (see ``fragment.py``)
     files/<name>.parquet          file rows added or refreshed by one commit
     errors/<name>.parquet         files that could not be indexed, with the reason
@@ -25,6 +27,7 @@ from typing import Any
 
 from vidsearch.atomic import atomic_path
 from vidsearch.errors import ConfigMismatchError as ConfigMismatchError
+from vidsearch.errors import IndexDamagedError as IndexDamagedError
 from vidsearch.errors import IndexLockedError as IndexLockedError
 from vidsearch.errors import IndexNotFoundError as IndexNotFoundError
 from vidsearch.errors import IndexStoreError as IndexStoreError
@@ -35,6 +38,16 @@ from vidsearch.retrieval.store.codecs import check_codec
 SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 LOCK = "write.lock"
+
+
+def damaged(directory: Path, where: str, what: str) -> IndexDamagedError:
+    """One line naming the index, the damaged part and the way out."""
+    return IndexDamagedError(
+        f"{directory}: the index is damaged ({where}: {what}); run `vidsearch verify --index {directory}` "
+        f"for the list and `vidsearch repair --index {directory}` to fix it",
+        where,
+        what,
+    )
 
 
 def now_utc() -> datetime:
@@ -92,6 +105,13 @@ class Manifest:
                 f"{directory / MANIFEST}: schema version {version} is not supported (expected "
                 f"{SCHEMA_VERSION}); rebuild the index"
             )
+        try:
+            return cls.from_json(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise damaged(directory, MANIFEST, f"unreadable ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
         return cls(
             ExtractorConfig.from_dict(data["config"]),
             list(data.get("roots", [])),
@@ -114,9 +134,12 @@ def read_manifest_json(directory: Path) -> dict[str, Any]:
             f"--index {directory}` first"
         )
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, OSError) as exc:
-        raise IndexStoreError(f"{path}: unreadable manifest ({exc})") from exc
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+    except (ValueError, OSError) as exc:
+        raise damaged(directory, MANIFEST, f"unreadable ({exc})") from exc
 
 
 def remove_stale_temps(directory: Path) -> None:

@@ -17,9 +17,13 @@ import pyarrow.compute as pc
 
 from vidsearch.errors import UnknownIdError
 from vidsearch.retrieval.store.fragment import FragmentReader, fill_list_rows, read_files
-from vidsearch.retrieval.store.manifest import Manifest
+from vidsearch.retrieval.store.manifest import IndexDamagedError, Manifest
 from vidsearch.retrieval.store.schema import AUX_PREFIX, FILES_SCHEMA, segments_schema
 from vidsearch.retrieval.store.snapshot import Snapshot, read_ids
+
+# How far a stored moments row's norm may stray from 1: float16 rounding moves it ~1e-3, the
+# int8 / int6 codes ~1e-2 (their quantisation noise over 1,152 values).
+NORM_TOLERANCE = 0.1
 
 
 class SnapshotReader:
@@ -134,15 +138,35 @@ class SnapshotReader:
                 flow[sel] = array[rows] if array is not None else fragment_aux(fragment, rows, "flow", flow_dim)
         if flow is not None:
             np.nan_to_num(flow, copy=False, nan=0.0)
-        return unit_rows(moments), flow, curves
+        norms = row_norms(moments)
+        bad = ~stored_unit(norms)
+        if bad.any():
+            raise self.damaged_rows(np.asarray(ids)[bad], "moments", "non-finite or non-unit vectors")
+        return moments / np.where(norms > 0, norms, 1.0)[:, None], flow, curves
+
+    def damaged_rows(self, ids: np.ndarray, name: str, what: str) -> IndexDamagedError:
+        """The error for stored rows found damaged while scoring (names the first fragment and its ids)."""
+        ok, frag, _ = self.locate(ids)
+        first = int(frag[ok][0]) if ok.any() else 0
+        shown = np.asarray(ids)[ok & (frag == first)][:5].tolist()
+        return self.fragments[first].damaged(name, f"{what} in segment(s) {', '.join(map(str, shown))}")
 
     def moments(self, ids: np.ndarray) -> np.ndarray:
         """Unit-norm float32 moments (renormalised after the float16 rounding, so a stored
         segment's cosine with itself is 1)."""
-        return unit_rows(self._gather(ids, "moments", self.manifest.moments_dim))
+        moments = self._gather(ids, "moments", self.manifest.moments_dim)
+        norms = row_norms(moments)
+        bad = ~stored_unit(norms)
+        if bad.any():  # a query built from a damaged stored row would rank everything wrong
+            raise self.damaged_rows(np.asarray(ids).reshape(-1)[bad], "moments", "non-finite or non-unit vectors")
+        return moments / np.where(norms > 0, norms, 1.0)[:, None]
 
     def curves(self, ids: np.ndarray) -> np.ndarray:
-        return self._gather(ids, "curves", self.manifest.curve_len)
+        curves = self._gather(ids, "curves", self.manifest.curve_len)
+        finite = np.isfinite(curves).all(axis=1)
+        if not finite.all():
+            raise self.damaged_rows(np.asarray(ids).reshape(-1)[~finite], "curves", "non-finite values")
+        return curves
 
     def aux(self, ids: np.ndarray, name: str) -> np.ndarray | None:
         """float32 (n, dim) aux descriptor ``name`` of each id (zeros where a segment lacks it),
@@ -302,12 +326,32 @@ def fragment_aux(fragment: FragmentReader, rows: np.ndarray, name: str, dim: int
     return fill_list_rows(fragment.rows(rows, [AUX_PREFIX + name]).column(0), out)
 
 
+def row_norms(vectors: np.ndarray) -> np.ndarray:
+    """L2 norm of each row: half of np.linalg.norm's time (194 x 2,304: 0.25 vs 0.54 ms)."""
+    return np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+
+
+def stored_unit(norms: np.ndarray) -> np.ndarray:
+    """Which norms a stored moments row may have: unit (up to its rounding) or zero. Scoring
+    refuses others: a flipped exponent or NaN would rank the row silently wrong."""
+    return np.isfinite(norms) & ((norms == 0) | (np.abs(norms - 1) <= NORM_TOLERANCE))
+
+
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[
-        :, None
-    ]  # half of np.linalg.norm's time (194 x 2,304: 0.25 vs 0.54 ms)
+    norms = row_norms(vectors)[:, None]
     return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def checked_unit_rows(fragment: FragmentReader, rows: np.ndarray) -> np.ndarray:
+    """``unit_rows`` of a fragment's stored moments, refusing rows that cannot be stored unit vectors."""
+    vectors = np.asarray(fragment.moments[rows], np.float32)
+    norms = row_norms(vectors)
+    bad = ~stored_unit(norms)
+    if bad.any():
+        shown = np.asarray(fragment.ids[np.asarray(rows)[bad][:5]]).tolist()
+        raise fragment.damaged("moments", f"non-finite or non-unit vectors in segment(s) {', '.join(map(str, shown))}")
+    return vectors / np.where(norms > 0, norms, 1.0)[:, None]
 
 
 def _column_numpy(column: pa.ChunkedArray) -> np.ndarray:

@@ -8,6 +8,13 @@ Deletes are tombstones: a snapshot names a sorted array of deleted segment ids a
 file ids (cumulative, rewritten only by commits that delete). Only the lock holder writes, so
 versions are assigned without races; a killed writer leaves at most unreferenced files, removed
 by the next writer (``garbage``).
+
+Integrity: each snapshot records the size and BLAKE2b digest of every file it references
+(``checksums.py``), its parent version and a copy of the manifest; after the rename the commit
+writes ``snapshots/latest.json`` (the version and the snapshot file's digest). A reader checks
+that head before it trusts the newest file, so a deleted, replaced or garbled newest snapshot is
+refused (``IndexDamagedError``) instead of silently serving an older state. A head one version
+behind, with the newest snapshot's parent equal to it, is a writer killed between the two renames.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from vidsearch.atomic import atomic_path
-from vidsearch.retrieval.store.manifest import IndexStoreError, now_utc
+from vidsearch.retrieval.store import checksums
+from vidsearch.retrieval.store.manifest import IndexDamagedError, damaged, now_utc
 
 SNAPSHOTS = "snapshots"
 FRAGMENTS = "fragments"
@@ -31,6 +39,8 @@ DELETIONS = "deletions"
 ERRORS = "errors"
 EXCLUSIONS = "exclusions"
 ANN = "ann"
+HEAD = "latest.json"
+READ_ATTEMPTS = 5
 _SNAPSHOT_RE = re.compile(r"^(\d{10})\.json$")
 
 
@@ -61,6 +71,9 @@ class Snapshot:
     ann: dict[str, Any] = field(default_factory=dict)  # see ann.AnnState; {} when exact search only
     calibration: dict[str, Any] = field(default_factory=dict)  # room for retrieval/calibration.py
     created_at: str = ""
+    parent: int = 0  # the version this one was derived from (0: none)
+    checksums: dict[str, list] = field(default_factory=dict)  # path -> [size, digest]; {} before checksums
+    manifest: dict[str, Any] = field(default_factory=dict)  # the manifest as committed (repair restores it)
 
     @property
     def live_segments(self) -> int:
@@ -106,25 +119,71 @@ def snapshot_path(directory: Path, version: int) -> Path:
     return directory / SNAPSHOTS / f"{version:010d}.json"
 
 
+def parse(data: bytes, path: Path) -> Snapshot:
+    try:
+        return Snapshot.from_json(json.loads(data))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise damaged(path.parent.parent, f"{SNAPSHOTS}/{path.name}", f"unreadable ({type(exc).__name__})") from exc
+
+
 def load(directory: Path, version: int) -> Snapshot:
     path = snapshot_path(directory, version)
+    return parse(path.read_bytes(), path)
+
+
+def read_head(directory: Path) -> dict[str, Any] | None:
+    """``snapshots/latest.json`` (None: an index written before the chain, or a new one)."""
+    path = directory / SNAPSHOTS / HEAD
     try:
-        return Snapshot.from_json(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError, KeyError) as exc:
-        raise IndexStoreError(f"{path}: unreadable snapshot ({exc})") from exc
+        head = json.loads(path.read_text())
+        return {"version": int(head["version"]), "digest": str(head["digest"])}
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        raise damaged(directory, f"{SNAPSHOTS}/{HEAD}", f"unreadable ({type(exc).__name__})") from exc
+
+
+def check_chain(directory: Path, head: dict[str, Any] | None, found: list[int]) -> tuple[str | None, Snapshot | None]:
+    """(why the snapshots on disk disagree with the head or None, the newest snapshot) (no head: unchecked)."""
+    if not found:
+        return (None if head is None else f"snapshot {head['version']} (the newest committed) is missing"), None
+    newest = found[-1]
+    path = snapshot_path(directory, newest)
+    data = path.read_bytes()
+    snapshot = parse(data, path)
+    if head is None:  # an index from before the chain; a snapshot with checksums was written with a head
+        return (f"{SNAPSHOTS}/{HEAD} is missing" if snapshot.checksums else None), snapshot
+    if head["version"] > newest:
+        return (
+            f"snapshot {head['version']} (the newest committed) is missing; the newest on disk is {newest}: "
+            f"serving it would silently roll the index back"
+        ), snapshot
+    if head["version"] == newest:
+        if checksums.bytes_digest(data) != head["digest"]:
+            return f"{SNAPSHOTS}/{path.name} is not the file that was committed (its digest differs)", snapshot
+        return None, snapshot
+    version, parent = newest, snapshot.parent  # the head lags: a writer stopped between the two renames
+    while parent > head["version"] and snapshot_path(directory, parent).exists():
+        version, parent = parent, load(directory, parent).parent
+    if parent != head["version"]:
+        return f"snapshot {version} derives from {parent}, but the head names {head['version']}", snapshot
+    return None, snapshot
 
 
 def latest(directory: Path) -> Snapshot:
-    """The newest committed snapshot (an empty one for a new index)."""
-    found = versions(directory)
-    if not found:
-        return Snapshot(created_at=now_utc().isoformat())
-    for version in reversed(found):  # a newer one may vanish under a concurrent compact: retry
+    """The newest committed snapshot (an empty one for a new index), checked against the head."""
+    for attempt in range(READ_ATTEMPTS):  # a concurrent commit or compact may move the head and drop snapshots
+        head = read_head(directory)
         try:
-            return load(directory, version)
-        except FileNotFoundError:
+            problem, snapshot = check_chain(directory, head, versions(directory))
+        except FileNotFoundError as exc:
+            if attempt == READ_ATTEMPTS - 1:
+                raise damaged(directory, SNAPSHOTS, f"{Path(exc.filename).name} vanished while read") from exc
             continue
-    return latest(directory)
+        if problem is None:
+            return snapshot or Snapshot(created_at=now_utc().isoformat())
+        if read_head(directory) == head or attempt == READ_ATTEMPTS - 1:
+            raise damaged(directory, SNAPSHOTS, problem)
 
 
 def latest_version(directory: Path) -> int:
@@ -132,12 +191,43 @@ def latest_version(directory: Path) -> int:
     return found[-1] if found else 0
 
 
-def commit(directory: Path, snapshot: Snapshot) -> Snapshot:
-    """Write ``snapshot`` as the next version (caller holds the writer lock); returns it stamped."""
-    stamped = replace(snapshot, version=latest_version(directory) + 1, created_at=now_utc().isoformat())
+def next_version(directory: Path) -> int:
+    """Above every snapshot on disk and the head (a repair after a lost snapshot never reuses its number)."""
+    head = read_head_or_none(directory)
+    return max(latest_version(directory), head["version"] if head else 0) + 1
+
+
+def read_head_or_none(directory: Path) -> dict[str, Any] | None:
+    try:
+        return read_head(directory)
+    except IndexDamagedError:
+        return None
+
+
+def commit(directory: Path, snapshot: Snapshot, manifest: dict[str, Any] | None = None) -> Snapshot:
+    """Write ``snapshot`` as the next version (caller holds the writer lock) with the checksums of
+    the files it references (new ones hashed now) and the manifest; returns it stamped."""
+    stamped = replace(
+        snapshot,
+        version=next_version(directory),
+        parent=snapshot.version,
+        created_at=now_utc().isoformat(),
+        checksums=checksums.record(directory, snapshot.referenced(), snapshot.checksums),
+        manifest=snapshot.manifest if manifest is None else manifest,
+    )
+    data = json.dumps(stamped.to_json(), indent=1).encode()
     with atomic_path(snapshot_path(directory, stamped.version)) as tmp:
-        tmp.write_text(json.dumps(stamped.to_json(), indent=1))
+        tmp.write_bytes(data)
+    try:  # committed: a head left one version behind is read as such (check_chain)
+        write_head(directory, stamped.version, checksums.bytes_digest(data))
+    except OSError:
+        pass
     return stamped
+
+
+def write_head(directory: Path, version: int, digest: str) -> None:
+    with atomic_path(directory / SNAPSHOTS / HEAD) as tmp:
+        tmp.write_text(json.dumps({"version": version, "digest": digest}))
 
 
 def write_ids(directory: Path, ids: np.ndarray) -> str | None:
@@ -155,7 +245,15 @@ def write_ids(directory: Path, ids: np.ndarray) -> str | None:
 def read_ids(directory: Path, name: str | None) -> np.ndarray:
     if not name:
         return np.empty(0, np.int64)
-    return np.load(directory / DELETIONS / name)
+    try:
+        ids = np.load(directory / DELETIONS / name)
+    except FileNotFoundError:
+        raise
+    except (ValueError, EOFError, OSError) as exc:
+        raise damaged(directory, f"{DELETIONS}/{name}", f"unreadable ({exc})") from exc
+    if ids.dtype != np.int64 or ids.ndim != 1 or (len(ids) > 1 and not np.all(ids[1:] > ids[:-1])):
+        raise damaged(directory, f"{DELETIONS}/{name}", "not a sorted array of unique int64 ids")
+    return ids
 
 
 def garbage(directory: Path, keep: list[Snapshot]) -> list[Path]:

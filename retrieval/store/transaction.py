@@ -4,14 +4,16 @@ A :class:`Transaction` collects new files and their segments, copies (same conte
 path), refreshed file stats, tombstones, error rows and exclusions (files the user removed, which
 the next ``index`` must not add back); ``commit`` writes them as new immutable
 files (a segment fragment, a files part, deletion and error files, ANN codes) and then the
-snapshot that lists them, the one rename that makes the commit visible. If any write fails
-(disk full, ...) the new files are removed, the previous snapshot stays the index, and one
-:class:`IndexStoreError` names the index and the cause.
+snapshot that lists them, the one rename that makes the commit visible. The manifest changes
+only here too (new roots, a first aux descriptor), just before that rename. If any write fails
+(disk full, ...) the new files are removed, the previous manifest is renamed back, the previous
+snapshot stays the index, and one :class:`IndexStoreError` names the index and the cause.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +28,7 @@ from vidsearch.indexers.features import ClipFeatures
 from vidsearch.indexers.pipeline import SegmentResult
 from vidsearch.retrieval.store import snapshot as snap
 from vidsearch.retrieval.store.fragment import FragmentData, write_files, write_fragment
-from vidsearch.retrieval.store.manifest import IndexStoreError, Manifest, now_utc
+from vidsearch.retrieval.store.manifest import MANIFEST, IndexStoreError, Manifest, damaged, now_utc
 from vidsearch.retrieval.store.reader import SnapshotReader
 from vidsearch.retrieval.store.schema import (
     AUX_PREFIX,
@@ -44,6 +46,7 @@ class Transaction:
         self.manifest: Manifest = reader.manifest
         self.errors = errors
         self.exclusions = read_side_table(self.dir, snap.EXCLUSIONS, reader.snapshot.exclusions, EXCLUSIONS_SCHEMA)
+        self._committed_manifest = self.manifest.to_json()
         self._reset()
 
     def _reset(self) -> None:
@@ -60,9 +63,13 @@ class Transaction:
         self.exclusions_changed = False
 
     @property
+    def manifest_changed(self) -> bool:
+        return self.manifest.to_json() != self._committed_manifest
+
+    @property
     def dirty(self) -> bool:
-        changed = self.errors_changed or self.exclusions_changed
-        return bool(self.file_rows or self.deleted_segments or self.deleted_files or changed)
+        staged = self.file_rows or self.deleted_segments or self.deleted_files
+        return bool(staged or self.errors_changed or self.exclusions_changed or self.manifest_changed)
 
     @property
     def pending_segments(self) -> int:
@@ -230,11 +237,10 @@ class Transaction:
             return self.reader
         written: list[Path] = []
         base = self.reader.snapshot
+        restore_manifest = None
         try:
             s = replace(base, next_segment_id=self.next_segment_id, next_file_id=self.next_file_id)
             if self.segment_rows:
-                if self.manifest.aux_dims:
-                    self.manifest.save(self.dir)
                 order = np.argsort([r["id"] for r in self.segment_rows])  # already ascending; kept explicit
                 table = pa.Table.from_pylist(
                     [self.segment_rows[i] for i in order], schema=segments_schema(self.manifest.aux_dims)
@@ -272,14 +278,44 @@ class Transaction:
             if update_ann is not None:
                 s, ann_files = update_ann(s)
                 written += ann_files
-            committed = snap.commit(self.dir, s)
+            if self.manifest_changed:
+                restore_manifest = save_manifest(self.dir, self.manifest)
+            committed = snap.commit(self.dir, s, self.manifest.to_json())
         except OSError as exc:
             for path in written:
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            if restore_manifest is not None:
+                restore_manifest()
+            self._restore_manifest_fields()
             raise commit_error(self.dir, base.version, exc) from exc
+        self._committed_manifest = self.manifest.to_json()
         self.reader = SnapshotReader(self.dir, self.manifest, committed)
         self._reset()
         return self.reader
+
+    def _restore_manifest_fields(self) -> None:
+        """The in-memory manifest as committed (roots and aux sizes this commit would have added)."""
+        self.manifest.roots = list(self._committed_manifest["roots"])
+        self.manifest.aux_dims = dict(self._committed_manifest["aux_dims"])
+
+
+def save_manifest(directory: Path, manifest: Manifest):
+    """Save ``manifest`` keeping the previous file as a hard link; returns how to put it back
+    (a rename, which needs no free space)."""
+    path = directory / MANIFEST
+    backup = directory / f".{MANIFEST}.previous.tmp"  # a killed writer's copy: removed with the stale temps
+    backup.unlink(missing_ok=True)
+    os.link(path, backup)
+    try:
+        manifest.save(directory)
+    except BaseException:
+        os.replace(backup, path)
+        raise
+
+    def restore() -> None:
+        os.replace(backup, path)
+
+    return restore
 
 
 def write_errors(directory: Path, errors: pa.Table) -> str:
@@ -308,15 +344,21 @@ def read_side_table(directory: Path, folder: str, name: str | None, schema: pa.S
 
     if not name:
         return schema.empty_table()
-    return pq.read_table(directory / folder / name).cast(schema)
+    path = directory / folder / name
+    try:
+        return pq.read_table(path).cast(schema)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        raise damaged(directory, f"{folder}/{name}", f"unreadable ({exc})") from exc
 
 
-def commit_error(directory: Path, version: int, exc: OSError) -> IndexStoreError:
-    """One clear message for a failed commit; the previous snapshot is untouched."""
+def commit_error(directory: Path, version: int, exc: OSError, action: str = "commit") -> IndexStoreError:
+    """One clear message for a failed commit (or compaction); the previous snapshot is untouched."""
     full = exc.errno == errno.ENOSPC or "No space left on device" in str(exc)
     cause = "the disk is full" if full else (exc.strerror or str(exc))
     kept = f"snapshot {version}" if version else "the empty index"
     return IndexStoreError(
-        f"{directory}: could not commit ({cause}); the index is unchanged ({kept} is "
+        f"{directory}: could not {action} ({cause}); the index is unchanged ({kept} is "
         f"intact): free space or fix the cause, then rerun"
     )
