@@ -10,6 +10,7 @@ from which source and checks the commands find it from the pixels.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import av
@@ -196,15 +197,17 @@ def test_export_round_trips_and_cuts_decode_with_the_right_durations(real_corpus
     assert [r["id"] for r in table] == [r["id"] for r in lines] == picked.ids.tolist()
     assert [r["cluster"] for r in table] == [0, 1] and len(table[0]["spf_curve"]) == 64
     assert result.copied == 2 and result.reencoded == 0 and not result.failed  # whole files: stream copy
+    shutil.move(tmp_path / "out", tmp_path / "moved")  # the dataset moves as one folder: files stay found
     for row in table:
-        with av.open(row["file"]) as c:
+        assert not os.path.isabs(row["file"])
+        with av.open(str(tmp_path / "moved" / row["file"])) as c:
             n = sum(1 for _ in c.decode(c.streams.video[0]))
             rate = float(c.streams.video[0].average_rate)
         assert row["cut"] == "copy" and abs(n / rate - row["duration_s"]) < 0.1, (row, n, rate)
     import tarfile
 
     assert len(result.shards) == 2
-    with tarfile.open(result.shards[1]) as tar:
+    with tarfile.open(tmp_path / "moved" / "shards" / result.shards[1].name) as tar:
         assert tar.getnames() == ["000001.mp4", "000001.json"]
         assert json.loads(tar.extractfile("000001.json").read())["id"] == ids["carphone_pristine"]
 
@@ -243,8 +246,10 @@ def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "sheets").glob("cluster-*.png"))) == 2
+    r = runner.invoke(app, ["curate", "sample", *idx, "--from", str(s3), "-n", "500", "--dry-run"])
+    assert r.exit_code == 0 and f"asked for 500 segments but the selection has {len(Selection.read(s3))}" in r.output
     r = runner.invoke(app, ["curate", "sample", *idx, "--from", str(s3), "-n", "3", "--method", "quota", "-o", str(s4)])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
     steps = [s["step"] for s in Selection.read(s4).steps]
     assert steps == ["dedup", "filter", "cluster", "sample"]
     r = runner.invoke(app, ["curate", "export", *idx, "--from", str(s4), "-o", str(tmp_path / "ds")])
