@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (venv, pip, Debian's chromium for the browser tests), then run the whole test suite.
+# Set up (venv, pip, Debian's chromium for the browser tests), then run the default test suite (the tests
+# marked slow are left out: pass -m "slow or not slow" to run everything, as .ci/run does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
