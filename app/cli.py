@@ -227,6 +227,7 @@ def query(
     """
     from vidsearch.retrieval.index import Index
     from vidsearch.retrieval.types import FusionWeights, RangeQuery
+    from vidsearch.status import shown_on
 
     if (clip is None) == (clip_id is None):
         fail("give exactly one of CLIP or --id")
@@ -246,7 +247,7 @@ def query(
     fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share))
     plan = run_or_exit(lambda: idx.plan_query(target, keep_overlapping))
     console.print(plan.describe(), highlight=False, soft_wrap=True)
-    with console.status(f"embedding {clip} (decoding and running the encoder)") if plan.needs_embedding else _nothing():
+    with shown_on(console):
         hits = run_or_exit(lambda: idx.search(plan, k=top_k, by=by, weights=fusion, where=where, group_by=group_by))
     if as_json:
         out.print_json(json.dumps([_hit_json(h) for h in hits]))
@@ -263,12 +264,6 @@ def query(
     (Console(width=width, file=out.file) if wide and width > out.width else out).print(table)
     for line in LEGEND if wide else LEGEND[:1]:
         out.print(line, style="dim", highlight=False, markup=False)
-
-
-def _nothing():
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 def _hit_json(h) -> dict:

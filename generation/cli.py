@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from vidsearch.cliutil import IndexOption, run_or_exit
+from vidsearch.cliutil import IndexOption, console, run_or_exit
 from vidsearch.generation.semref.cli import app as semref_app
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
 
@@ -119,7 +119,15 @@ def retime(
         if report.after is not None:
             typer.echo(f"                                        after  {report.after}")
 
-    run_or_exit(work)
+    run_or_exit(lambda: _shown(work))
+
+
+def _shown(work) -> None:
+    """Run ``work`` with its progress on stderr (stdout keeps the results)."""
+    from vidsearch.status import shown_on
+
+    with shown_on(console):
+        work()
 
 
 @app.command()
@@ -200,4 +208,4 @@ def plan(
                 f"change {seg['semantic_change']:.2f}, duration {seg['duration_s']:.2f} s"
             )
 
-    run_or_exit(work)
+    run_or_exit(lambda: _shown(work))

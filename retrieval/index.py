@@ -52,6 +52,7 @@ from vidsearch.retrieval.store.reader import SnapshotReader
 from vidsearch.retrieval.store.schema import AUX_PREFIX
 from vidsearch.retrieval.store.transaction import Transaction, read_errors
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RangeQuery, RankBy, SearchHit
+from vidsearch.status import report
 
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
 COMMIT_EVERY_S = 30.0
@@ -172,6 +173,7 @@ class Index:
         if self._encoder is None:
             from vidsearch.indexers.encoders import load_encoder
 
+            report(f"loading the encoder {self.config.backbone}")
             encoder = load_encoder(self.config.backbone, allow_download=self._allow_download)
             if self.config.weights_id and encoder.weights_id != self.config.weights_id:
                 raise ConfigMismatchError(
@@ -307,7 +309,9 @@ class Index:
     def embed(self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> ClipFeatures:
         """Features of any clip (or time range of a file), computed exactly as the index's
         segments were (raises VideoError)."""
-        return embed_clip(path, self.config, self.encoder, start_s=start_s, end_s=end_s)
+        encoder = self.encoder
+        report(f"decoding and embedding {path}")
+        return embed_clip(path, self.config, encoder, start_s=start_s, end_s=end_s)
 
     def filter_ids(self, where: str) -> np.ndarray:
         """Sorted ids of the live segments matching a SQL condition over segment + file columns."""

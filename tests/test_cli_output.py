@@ -43,6 +43,12 @@ def test_query_and_stats_fit_80_columns_with_whole_numbers(tmp_path, make_clip, 
     assert "cal %" in r.stdout and "share of this index's segment pairs" in r.stdout
     assert "using the stored segment" in r.stderr and "embedding" not in r.stderr
 
+    monkeypatch.undo()
+    other = make_clip("not_indexed.mp4", motion="zigzag", n_frames=40)
+    embedded = runner.invoke(app, ["query", str(other), "-i", str(idx), "--json"])
+    assert embedded.exit_code == 0 and len(json.loads(embedded.stdout)) == 3, embedded.output
+    assert "not in the index" in embedded.stderr and f"working on: decoding and embedding {other}" in embedded.stderr
+
     wide = runner.invoke(app, ["query", str(query), "-i", str(idx), "--wide"], env=COLS)
     assert wide.exit_code == 0 and str(corpus) in wide.stdout and "moments" in wide.stdout
 
