@@ -3,7 +3,8 @@
 Heavy libraries (torch, faiss, gradio) are imported inside the commands, so ``vidsearch --help``
 answers at once. User errors (bad files, missing or mismatched index, bad filter) print one
 clear line and exit with status 2; ``index`` exits 1 when some clips failed (they are listed and
-kept in the index's errors table) and 0 when all went well.
+kept in the index's errors table) and 0 when all went well. A request that found nothing to act on
+says why and exits 1: no videos under the paths, an empty index, an unknown segment id, no results.
 """
 
 from __future__ import annotations
