@@ -15,6 +15,7 @@ import typer
 from vidsearch.cliutil import IndexOption, console, run_or_exit
 from vidsearch.generation.semref.cli import app as semref_app
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
+from vidsearch.status import run_shown
 
 app = typer.Typer(help="ReTime clips and make keyframe/pacing plans.", no_args_is_help=True, add_completion=False)
 app.add_typer(semref_app, name="semref")
@@ -119,15 +120,7 @@ def retime(
         if report.after is not None:
             typer.echo(f"                                        after  {report.after}")
 
-    run_or_exit(lambda: _shown(work))
-
-
-def _shown(work) -> None:
-    """Run ``work`` with its progress on stderr (stdout keeps the results)."""
-    from vidsearch.status import shown_on
-
-    with shown_on(console):
-        work()
+    run_or_exit(lambda: run_shown(console, work))
 
 
 @app.command()
@@ -208,4 +201,4 @@ def plan(
                 f"change {seg['semantic_change']:.2f}, duration {seg['duration_s']:.2f} s"
             )
 
-    run_or_exit(lambda: _shown(work))
+    run_or_exit(lambda: run_shown(console, work))

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
+T = TypeVar("T")
 Listener = Callable[[str, int | None, int | None], None]
 _listener: ContextVar[Listener | None] = ContextVar("vidsearch_status", default=None)
 
@@ -64,3 +66,9 @@ def shown_on(console) -> Iterator[None]:
 
     with bar, listening(show):
         yield
+
+
+def run_shown(console, work: Callable[[], T]) -> T:
+    """``work()`` with its reports shown on ``console`` (see :func:`shown_on`)."""
+    with shown_on(console):
+        return work()
