@@ -92,3 +92,22 @@ def test_models_mark_the_default_and_test_only_encoders():
     lines = {line.split()[0]: line for line in r.stdout.splitlines()}
     assert "(default)" in lines["dinov2-s14"] and "(default)" not in lines["tiny-random"]
     assert "TEST ONLY" in lines["tiny-random"] and "TEST ONLY" not in lines["dinov2-s14"]
+
+
+def test_curate_sample_warns_and_an_exported_dataset_moves_as_one_folder(tmp_path, make_clip):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    _, idx = _indexed(tmp_path, make_clip)
+    r = runner.invoke(app, ["curate", "sample", "-i", str(idx), "-n", "500", "--dry-run"])
+    assert r.exit_code == 0 and "asked for 500 segments but the selection has 3" in r.output, r.output
+    r = runner.invoke(app, ["curate", "sample", "-i", str(idx), "-n", "2", "--dry-run"])
+    assert r.exit_code == 0 and "warning" not in r.output
+    r = runner.invoke(app, ["curate", "export", "-i", str(idx), "-o", str(tmp_path / "ds"), "--cut"])
+    assert r.exit_code == 0, r.output
+    shutil.move(tmp_path / "ds", tmp_path / "moved")
+    rows = pq.read_table(tmp_path / "moved" / "manifest.parquet").to_pylist()
+    lines = [json.loads(line) for line in (tmp_path / "moved" / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and [r["file"] for r in rows] == [r["file"] for r in lines]
+    assert all(r["file"].startswith("clips/") and (tmp_path / "moved" / r["file"]).is_file() for r in rows)

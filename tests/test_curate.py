@@ -33,6 +33,9 @@ from vidsearch.indexers.decode.video import decode_all, write_video
 
 BACKBONE = "efficientnet-lite0"
 runner = CliRunner()
+# The tests on the real corpus fixture (EfficientNet-Lite0 on ten real clips: minutes on a small
+# machine) run with the slow tests; tests/test_cli_output.py covers sample and export on a tiny index.
+REAL_CORPUS = pytest.mark.slow
 
 
 def _downscaled_copy(src, dst, crf: int) -> None:
@@ -109,6 +112,7 @@ def motion_corpus(tmp_path_factory):
     return source, kinds, root
 
 
+@REAL_CORPUS
 def test_dedup_groups_copies_with_their_source_and_keeps_the_best(real_corpus):
     source, ids, _ = real_corpus
     result = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE))
@@ -130,6 +134,7 @@ def test_dedup_groups_copies_with_their_source_and_keeps_the_best(real_corpus):
     assert kept[groups[bikes].keep] == 2
 
 
+@REAL_CORPUS
 def test_exact_duplicates_alone_and_scaled_search_agree(real_corpus):
     source, ids, _ = real_corpus
     exact = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE, near=False))
@@ -145,6 +150,7 @@ def test_exact_duplicates_alone_and_scaled_search_agree(real_corpus):
     )
 
 
+@REAL_CORPUS
 def test_filter_drops_static_segments_and_reports_each_rule(real_corpus):
     source, ids, _ = real_corpus
     sel, report = filter_segments(source, Selection.everything(source), FilterConfig())
@@ -185,6 +191,7 @@ def test_sample_covers_every_cluster_and_pacing_balance(motion_corpus):
     assert len(balanced) == 4 and "pacing_class" in balanced.columns
 
 
+@REAL_CORPUS
 def test_export_round_trips_and_cuts_decode_with_the_right_durations(real_corpus, tmp_path):
     source, ids, _ = real_corpus
     picked = Selection.everything(source).take(np.isin(source.ids(), [ids["bikes"], ids["carphone_pristine"]]))
@@ -227,6 +234,7 @@ def test_cut_mid_file_range_reencodes_and_keyframe_range_copies(real_clips, tmp_
         assert n == cut.frames and abs(n * step - expected) <= 1.5 * step, (cut, n, expected)
 
 
+@REAL_CORPUS
 def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
     _, _, root = real_corpus
     idx = ["--index", str(root / "idx")]
@@ -271,6 +279,7 @@ def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
         assert r.exit_code == 2 and "error:" in r.output and "Traceback" not in r.output, r.output
 
 
+@REAL_CORPUS
 def test_selection_from_another_index_is_refused(real_corpus, motion_corpus, tmp_path):
     real, _, _ = real_corpus
     motion, _, _ = motion_corpus
