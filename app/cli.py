@@ -3,7 +3,8 @@
 Heavy libraries (torch, faiss, gradio) are imported inside the commands, so ``vidsearch --help``
 answers at once. User errors (bad files, missing or mismatched index, bad filter) print one
 clear line and exit with status 2; ``index`` exits 1 when some clips failed (they are listed and
-kept in the index's errors table) and 0 when all went well.
+kept in the index's errors table) and 0 when all went well. A request that found nothing to act on
+says why and exits 1: no videos under the paths, an empty index, an unknown segment id, no results.
 """
 
 from __future__ import annotations
@@ -215,16 +216,18 @@ def index(
                 include_removed=values["include_removed"],
             )
         )
+    if report.found == 0 and not report.removed:
+        fail(f"no videos found under {', '.join(map(str, paths))}; {len(idx)} segments in {idx.dir}", 1)
     s = report.stats
+    speed = (
+        f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})"
+        if s and s.clips
+        else ""
+    )
     console.print(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
-        f"removed {report.removed}, failed {len(report.failed)}{_left_out(report)}; {len(idx)} segments in {idx.dir}"
-        + (
-            f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, "
-            f"{_where(s)})"
-            if s and s.clips
-            else ""
-        ),
+        f"removed {report.removed}, failed {len(report.failed)}{_left_out(report)}; "
+        f"{len(idx)} segments in {idx.dir}{speed}",
         soft_wrap=True,
     )
     raise typer.Exit(0 if report.ok else 1)
@@ -268,11 +271,28 @@ def query(
     ),
     where: Optional[str] = typer.Option(None, help='SQL condition on segment/file columns, e.g. "duration > 3".'),
     group_by: str = typer.Option("segment", "--group-by", help="segment | file (best segment per file)."),
+    keep_overlapping: bool = typer.Option(
+        False,
+        "--keep-overlapping",
+        help="With --start/--end: keep the stored segments of CLIP the range overlaps (left out by default).",
+    ),
+    wide: bool = typer.Option(
+        False, "--wide", help="Also the motion, flow, pacing and per-moment columns, and whole paths."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Rank indexed segments by how similar their motion (and/or pacing) is to a query clip."""
+    """Rank indexed segments by how similar their motion (and/or pacing) is to a query clip.
+
+    An indexed, unchanged CLIP (or a --start/--end range made of its stored segments) is searched
+    with its stored features, at once; anything else is decoded and embedded first. The table's
+    score is the ranking score (1 = same motion); cal % is the share of this index's own segment
+    pairs that score lower; --wide adds motion, flow and pacing, and moments: the share of the
+    motion cosine from each moment block (mean, std, skew, and their temporal differences).
+    Exits 1 when nothing matched.
+    """
     from vidsearch.retrieval.index import Index
     from vidsearch.retrieval.types import FusionWeights, RangeQuery
+    from vidsearch.status import shown_on
 
     if (clip is None) == (clip_id is None):
         fail("give exactly one of CLIP or --id")
@@ -282,40 +302,33 @@ def query(
         fail(f"--end ({end}) must be after --start ({start})")
     w = run_or_exit(lambda: parse_floats(weights, 2, "weights"))
     idx = run_or_exit(lambda: Index.open(index_dir))
+    if len(idx) == 0:
+        fail(f"the index at {idx.dir} is empty: nothing to search (add videos with `vidsearch index PATH`)", 1)
     target = (
         clip_id
         if clip_id is not None
         else (RangeQuery(str(clip), start, end) if start is not None or end is not None else clip)
     )
     fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share))
-    hits = run_or_exit(lambda: idx.search(target, k=top_k, by=by, weights=fusion, where=where, group_by=group_by))
+    plan = run_or_exit(lambda: idx.plan_query(target, keep_overlapping))
+    console.print(plan.describe(), highlight=False, soft_wrap=True)
+    with shown_on(console):
+        hits = run_or_exit(lambda: idx.search(plan, k=top_k, by=by, weights=fusion, where=where, group_by=group_by))
     if as_json:
         out.print_json(json.dumps([_hit_json(h) for h in hits]))
+    if not hits:
+        why = f"no segment matches --where {where!r}" if where else "no other segment in the index"
+        console.print(f"no results: {why}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    if as_json:
         return
-    from rich.table import Table
+    from vidsearch.app.render import LEGEND, hits_table
 
-    table = Table(title=f"top {len(hits)} by {by}" + (" (best segment per file)" if group_by == "file" else ""))
-    for col in ("rank", "id", "time s", "score", "calibrated %", "motion", "flow", "pacing", "moments"):
-        table.add_column(col)
-    table.add_column("path", overflow="fold")
-    for h in hits:
-        parts = "/".join(f"{c:.2f}" for c in h.moment_contributions) if h.moment_contributions else "-"
-        times = f"{h.start_s:.1f}-{h.end_s:.1f}"
-        cal = "-" if h.calibrated is None else f"{h.calibrated:.1f}"
-        flow_cos = "-" if h.flow is None else f"{h.flow:.4f}"
-        table.add_row(
-            str(h.rank),
-            str(h.id),
-            times,
-            f"{h.score:.4f}",
-            cal,
-            f"{h.motion:.4f}",
-            flow_cos,
-            f"{h.pacing:.4f}",
-            parts,
-            h.path,
-        )
-    out.print(table)
+    title = f"top {len(hits)} by {by}" + (" (best segment per file)" if group_by == "file" else "")
+    table, width = hits_table(hits, title, out.width, wide)
+    (Console(width=width, file=out.file) if wide and width > out.width else out).print(table)
+    for line in LEGEND if wide else LEGEND[:1]:
+        out.print(line, style="dim", highlight=False, markup=False)
 
 
 def _hit_json(h) -> dict:
@@ -344,6 +357,7 @@ def info(
     clip: str = typer.Argument(..., help="A clip path or an indexed segment id."),
     index_dir: Path = IndexOption,
     plot: Optional[Path] = typer.Option(None, "--plot", help="Save the SPF curve(s) as a PNG."),
+    full: bool = typer.Option(False, "--full", help="Also every value of the stored descriptors (flow, activity)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Metadata and SPF signature of a clip or segment; an indexed file lists its segments."""
@@ -363,6 +377,8 @@ def info(
             continue
         if key == "spf_curve":
             value = " ".join(f"{v:.2f}" for v in value[:: max(1, len(value) // 16)])
+        elif not full and isinstance(value, list) and len(value) > 8:
+            value = f"{len(value)} values (--full shows them)"
         if key == "segments":
             out.print(f"[bold]segments[/]: {len(value)}", highlight=False)
             for seg in value:
@@ -388,8 +404,10 @@ def stats(index_dir: Path = IndexOption, as_json: bool = typer.Option(False, "--
     if as_json:
         out.print_json(json.dumps(s, default=str))
         return
-    for key, value in s.items():
-        out.print(f"[bold]{key}[/]: {value}", highlight=False)
+    from vidsearch.app.render import mapping_lines
+
+    for line in mapping_lines(json.loads(json.dumps(s, default=str))):
+        out.print(line, highlight=False, markup=False)
 
 
 @app.command()
@@ -401,12 +419,18 @@ def remove(
     ),
 ) -> None:
     """Remove segments from the index by id (a file left without segments goes too, and the next
-    `vidsearch index` leaves it out until it changes; see `vidsearch stats`)."""
+    `vidsearch index` leaves it out until it changes; see `vidsearch stats`); exits 1 when an id is
+    not in the index."""
     from vidsearch.retrieval.index import Index
 
     idx = run_or_exit(lambda: Index.open(index_dir))
-    n = run_or_exit(lambda: idx.remove(ids, allow_readd=allow_readd))
-    console.print(f"removed {n} segment(s); {len(idx)} left")
+    unknown = [i for i in dict.fromkeys(ids) if not idx.has_segment(i)]
+    known = [i for i in ids if i not in unknown]
+    n = run_or_exit(lambda: idx.remove(known, allow_readd=allow_readd)) if known else 0
+    if n or not unknown:
+        console.print(f"removed {n} segment(s); {len(idx)} left", highlight=False)
+    if unknown:
+        fail(f"no segment {', '.join(map(str, unknown))} in {idx.dir}", 1)
 
 
 @app.command()
@@ -488,12 +512,18 @@ def migrate(index_dir: Path = IndexOption) -> None:
 
 @app.command()
 def models() -> None:
-    """List the registered encoders."""
-    from vidsearch.indexers.encoders import available_encoders
+    """List the registered encoders: the default is marked, test-only ones say so."""
+    from vidsearch.indexers.encoders import DEFAULT_ENCODER, describe_encoders
 
-    for name in available_encoders():
-        out.print(name)
-    out.print("hf:<hub id or local folder>  (DINOv2 / SigLIP / CLIP vision checkpoints)")
+    for name, description in describe_encoders().items():
+        mark = " (default)" if name == DEFAULT_ENCODER else ""
+        test_only = "TEST ONLY, random weights, meaningless results: " if name in TEST_ONLY_ENCODERS else ""
+        out.print(f"{name}{mark}  {test_only}{description}", highlight=False, markup=False)
+    out.print("hf:<hub id or local folder>  (DINOv2 / SigLIP / CLIP vision checkpoints)", highlight=False)
+
+
+# Encoders that exist for the test suite: listed, but never to index real footage with.
+TEST_ONLY_ENCODERS = ("tiny-random",)
 
 
 @app.command()

@@ -247,6 +247,11 @@ def sample(
     _check_out(out, dry_run)
     config = run_or_exit(lambda: SampleConfig(n, method, space, balance_pacing, seed))
     source, selection = _load(index_dir, from_)
+    if n > len(selection):
+        console.print(
+            f"[yellow]warning:[/] asked for {n} segments but the selection has {len(selection)}: keeping them all",
+            highlight=False,
+        )
     sel, report = run_or_exit(lambda: sample_segments(source, selection, config))
     _finish(sel, report, out, dry_run)
 

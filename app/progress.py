@@ -32,6 +32,8 @@ class IndexProgress:
 
     def update(self, result: FileResult | None, stats: PipelineStats, total: int) -> None:
         if self._task is None:
+            if not total:  # nothing to embed: no bar (and no ETA of -:--:--)
+                return
             self._task = self._progress.add_task("index", total=total, rate="")
         wall = max(stats.wall_s, 1e-9)
         done = stats.clips + stats.failed

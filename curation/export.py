@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -102,7 +103,8 @@ def export_selection(
     allow_copy: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
-    """Write ``out_dir/manifest.parquet`` and ``manifest.jsonl``, optionally cut files and shards."""
+    """Write ``out_dir/manifest.parquet`` and ``manifest.jsonl``, optionally cut files and shards.
+    A row's ``file`` (its cut) is relative to ``out_dir``, so the dataset can move as one folder."""
     if shard_size < 1:
         raise ConfigError(f"shard size must be >= 1 (got {shard_size})")
     out_dir = Path(out_dir)
@@ -114,11 +116,14 @@ def export_selection(
             _cut_all(rows, target, allow_copy, result, progress)
             if shard_dir is not None:
                 result.shards = write_shards(rows, Path(shard_dir), shard_size)
-            if cut_dir is None:  # the cuts only lived for the shards
-                for row in rows:
-                    row["file"] = None
+            for row in rows:  # the cuts only lived for the shards, or are found from the manifest
+                row["file"] = None if cut_dir is None or not row["file"] else _relative(row["file"], out_dir)
     _write_manifest(rows, result)
     return result
+
+
+def _relative(path: str, folder: Path) -> str:
+    return os.path.relpath(Path(path).resolve(), Path(folder).resolve())
 
 
 def _cut_all(rows: list[dict], target: Path, allow_copy: bool, result: ExportResult, progress) -> None:

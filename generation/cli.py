@@ -13,9 +13,10 @@ from typing import Optional
 
 import typer
 
-from vidsearch.cliutil import IndexOption, run_or_exit
+from vidsearch.cliutil import IndexOption, console, run_or_exit
 from vidsearch.generation.semref.cli import app as semref_app
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
+from vidsearch.status import run_shown
 
 app = typer.Typer(help="ReTime clips and make keyframe/pacing plans.", no_args_is_help=True, add_completion=False)
 app.add_typer(semref_app, name="semref")
@@ -120,7 +121,7 @@ def retime(
         if report.after is not None:
             typer.echo(f"                                        after  {report.after}")
 
-    run_or_exit(work)
+    run_or_exit(lambda: run_shown(console, work))
 
 
 @app.command()
@@ -201,4 +202,4 @@ def plan(
                 f"change {seg['semantic_change']:.2f}, duration {seg['duration_s']:.2f} s"
             )
 
-    run_or_exit(work)
+    run_or_exit(lambda: run_shown(console, work))

@@ -16,6 +16,10 @@ from vidsearch.generation.errors import GenerationError
 from vidsearch.indexers.config import ResizeMode, SpfConfig
 from vidsearch.indexers.decode.video import VideoError, decode_all, resize_frame
 from vidsearch.indexers.descriptors.spf import compute_spf
+from vidsearch.status import report
+
+# Frames embedded per step of the progress report (a multiple of the encoder's batch: same vectors).
+EMBED_CHUNK = 128
 
 
 @dataclass
@@ -31,6 +35,7 @@ def resolve_encoder(encoder):
     if isinstance(encoder, str):
         from vidsearch.indexers.encoders import load_encoder
 
+        report(f"loading the encoder {encoder}")
         return load_encoder(encoder)
     return encoder
 
@@ -57,8 +62,15 @@ def frames_progress(
     if len(frames) < 2:
         raise GenerationError(f"the SPF needs at least 2 frames, got {len(frames)}")
     idx = analysis_indices(len(frames), fps, analysis_fps)
-    batch = np.stack([resize_frame(frames[i], encoder.image_size, resize) for i in idx])
-    progress = compute_spf(encoder.encode(batch).global_embedding.numpy(), spf)
+    embeddings = []
+    for start in range(0, len(idx), EMBED_CHUNK):
+        report(f"embedding {len(idx)} frames", start, len(idx))
+        batch = np.stack(
+            [resize_frame(frames[i], encoder.image_size, resize) for i in idx[start : start + EMBED_CHUNK]]
+        )
+        embeddings.append(encoder.encode(batch).global_embedding.numpy())
+    report(f"embedding {len(idx)} frames", len(idx), len(idx))
+    progress = compute_spf(np.concatenate(embeddings), spf)
     return np.interp(np.arange(len(frames)), idx, progress)
 
 
@@ -74,6 +86,7 @@ def measure_clip(
 ) -> MeasuredClip:
     """Decode a clip, or its ``[start_s, end_s)`` moment, and compute its dense SPF (raises
     :class:`VideoError` for unusable clips or ranges)."""
+    report(f"decoding {path}")
     video = decode_all(path, max_side=max_side, start_s=start_s, end_s=end_s)
     if len(video.frames) < 2:
         raise VideoError(path, f"has {len(video.frames)} frame; pacing needs at least 2 frames")

@@ -29,6 +29,7 @@ from vidsearch.generation.measure import MeasuredClip, measure_clip, resolve_enc
 from vidsearch.generation.pacing import CURVE_POINTS, linear_pace, normalize_pace
 from vidsearch.indexers.config import SpfConfig
 from vidsearch.indexers.descriptors.spf import inverse_progress, resample_curve, segment_curve
+from vidsearch.status import report
 
 PLAN_SCHEMA = "vidsearch.plan/1"
 PLAN_FILE = "plan.json"
@@ -189,6 +190,7 @@ def plan_from_query(
     """
     if top < 1:
         raise GenerationError(f"--top must be >= 1, got {top}")
+    report(index.plan_query(query).describe())
     hits = index.search(query, k=top, by=by)
     if not hits:
         raise GenerationError(f"{index.dir}: no clips to plan from (the index is empty or everything was filtered out)")

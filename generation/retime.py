@@ -32,6 +32,7 @@ from vidsearch.indexers.config import ResizeMode, SpfConfig
 from vidsearch.indexers.decode.video import write_video
 from vidsearch.indexers.descriptors.spf import inverse_progress, resample_curve
 from vidsearch.indexers.encoders import DEFAULT_ENCODER
+from vidsearch.status import report
 
 
 @dataclass
@@ -121,9 +122,11 @@ def retime_clip(
     out_fps = fps or measured.fps
     seconds = duration or len(measured.frames) / measured.fps
     times = retime_frames(measured, pace, max(2, round(seconds * out_fps)))
+    report(f"rendering {len(times)} frames ({interp}) to {out}")
     write_video(out, frames_at(measured.frames, times, interp), out_fps)
     after = None
     if remeasure:
+        report(f"measuring the pacing of {out}")
         after = pace_deviation(measure_clip(out, enc, spf, analysis_fps, max_side, resize).progress, pace)
     return RetimeReport(
         input_path=str(src),

@@ -13,13 +13,20 @@ per actor), so a file whose decoder crashes (FFmpeg segfault) or makes no progre
 ``runtime.decode_timeout_s`` costs only that file, with the same reasons as the local engine, and
 the actor's decode process is replaced. Each file is its own block and the dataset tolerates
 errored blocks, so even a lost actor costs only its file.
+
+Ray's own output (start-up notices, Ray Data's execution plan and progress logs, the C++ core
+worker's log lines) stays out of the user's terminal, where ``index`` shows its own progress;
+``VIDSEARCH_VERBOSE=1`` lets it through (and the workers' logs to the driver).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import pickle
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -30,6 +37,12 @@ from vidsearch.indexers.encoders.base import Encoder
 from vidsearch.indexers.runtime import RuntimeConfig
 
 LOST_REASON = "decode task failed on the Ray cluster (its worker crashed or was lost)"
+# Set (to anything but empty or 0) to see Ray's logs and progress output.
+VERBOSE_ENV = "VIDSEARCH_VERBOSE"
+
+
+def ray_verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
 
 
 class _DecodeFiles:
@@ -94,8 +107,55 @@ def connect(address: str | None) -> None:
     except ImportError as exc:
         raise ConfigError("engine 'ray' needs Ray: pip install 'vidsearch[ray]'") from exc
 
+    verbose = ray_verbose()
+    if not verbose:  # read by the driver's core worker when it starts: no C++ log lines on stderr
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        with nullcontext() if verbose else _native_stderr_held():
+            ray.init(
+                address=address,
+                ignore_reinit_error=True,
+                log_to_driver=verbose,
+                logging_level=logging.INFO if verbose else logging.ERROR,
+                include_dashboard=False if address is None else None,
+            )
+    quiet_ray_data(verbose)
+
+
+@contextmanager
+def _native_stderr_held():
+    """Hold what native code writes to file descriptor 2 (Ray's core worker announces its log
+    level there whatever the level) and show it only if the block fails."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def quiet_ray_data(verbose: bool) -> None:
+    """Ray Data without its progress bars / progress log lines and execution-plan notices."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = verbose
+    context.enable_operator_progress_bars = verbose
+    context.print_on_execution_start = verbose
+    context.enable_auto_log_stats = verbose
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def _placement(runtime: RuntimeConfig) -> tuple[dict, int, int, int]:
@@ -140,6 +200,7 @@ def run_ray(
         warnings.simplefilter("ignore", DeprecationWarning)
         ds = ds.flat_map(
             _DecodeFiles,
+            compute=ray.data.ActorPoolStrategy(size=min(decoders, len(paths))),
             fn_constructor_args=(
                 config.to_dict(),
                 encoder.image_size,
@@ -148,7 +209,6 @@ def run_ray(
                 decode,
             ),
             num_cpus=1,
-            concurrency=min(decoders, len(paths)),
             max_task_retries=0,  # a file that broke its actor would break the next one too
         )
     ds = ds.map_batches(
@@ -156,7 +216,7 @@ def run_ray(
         fn_constructor_args=(config.to_dict(), runtime, threads),
         batch_size=max(1, runtime.frames_per_batch("cuda" if remote.get("num_gpus") else "cpu") // config.num_frames),
         batch_format="numpy",
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         **remote,
     )
     tracker = FileTracker(stats, on_result)

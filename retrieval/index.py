@@ -34,6 +34,7 @@ from vidsearch.indexers.pipeline import FileResult, PipelineStats, run_pipeline
 from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.retrieval.filters import MetadataFilter
 from vidsearch.retrieval.ingest import AddReport, BatchWriter, plan_files
+from vidsearch.retrieval.queries import QueryPlan, merge_hits, plan_query
 from vidsearch.retrieval.scoring import moment_contributions
 from vidsearch.retrieval.search import Searcher, SearchRequest, validate
 from vidsearch.retrieval.store import snapshot as snap
@@ -54,15 +55,14 @@ from vidsearch.retrieval.store.reader import SnapshotReader
 from vidsearch.retrieval.store.schema import AUX_PREFIX
 from vidsearch.retrieval.store.transaction import Transaction, read_errors
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RangeQuery, RankBy, SearchHit
+from vidsearch.status import report
 
 # Commit at least this often (seconds), and never spend more than ~1/10 of the time committing.
 COMMIT_EVERY_S = 30.0
-# Range queries reuse a stored segment whose bounds match the requested ones this closely (s).
-RANGE_MATCH_S = 1e-3
 # A read whose snapshot was compacted away moves to the newest snapshot, at most this many times.
 READ_RETRIES = 3
 
-Query = str | os.PathLike | int | RangeQuery | ClipFeatures
+Query = str | os.PathLike | int | RangeQuery | ClipFeatures | QueryPlan
 
 
 ProgressCallback = Callable[[FileResult | None, PipelineStats, int], None]
@@ -176,6 +176,7 @@ class Index:
         if self._encoder is None:
             from vidsearch.indexers.encoders import load_encoder
 
+            report(f"loading the encoder {self.config.backbone}")
             encoder = load_encoder(self.config.backbone, allow_download=self._allow_download)
             if self.config.weights_id and encoder.weights_id != self.config.weights_id:
                 raise ConfigMismatchError(
@@ -196,6 +197,10 @@ class Index:
         return self._ann
 
     # ------------------------------------------------------------------ reading
+    def has_segment(self, segment_id: int) -> bool:
+        """Whether a live segment has this id."""
+        return self._read(lambda r: r.contains(int(segment_id)))
+
     def get(self, segment_id: int) -> dict:
         """Segment + file columns of one segment (incl. ``spf_curve``); KeyError if unknown."""
         return self._read(lambda r: r.records(np.array([int(segment_id)]))[0])
@@ -317,7 +322,9 @@ class Index:
     def embed(self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> ClipFeatures:
         """Features of any clip (or time range of a file), computed exactly as the index's
         segments were (raises VideoError)."""
-        return embed_clip(path, self.config, self.encoder, start_s=start_s, end_s=end_s)
+        encoder = self.encoder
+        report(f"decoding and embedding {path}")
+        return embed_clip(path, self.config, encoder, start_s=start_s, end_s=end_s)
 
     def filter_ids(self, where: str) -> np.ndarray:
         """Sorted ids of the live segments matching a SQL condition over segment + file columns."""
@@ -339,6 +346,11 @@ class Index:
                     raise damaged(self.dir, str(missing.relative_to(home)), "missing") from exc
 
     # ------------------------------------------------------------------ search
+    def plan_query(self, query: Query, keep_overlapping: bool = False) -> QueryPlan:
+        """Where ``query``'s features will come from (stored segments or embedding) and which
+        segments are the query itself; reads metadata only (``retrieval/queries.py``)."""
+        return plan_query(self, query, keep_overlapping)
+
     def search(
         self,
         query: Query,
@@ -348,20 +360,32 @@ class Index:
         where: str | None = None,
         exclude_self: bool = True,
         group_by: GroupBy = "segment",
+        keep_overlapping: bool = False,
     ) -> list[SearchHit]:
         """The ``k`` segments most similar to ``query``: a path, an indexed segment id, a
-        ``RangeQuery`` (a time range of any file) or features. ``group_by="file"`` keeps the best
-        segment of each file. An indexed query segment is left out unless ``exclude_self=False``."""
+        ``RangeQuery`` (a time range of any file), features or a ``QueryPlan``. ``group_by="file"``
+        keeps the best segment of each file. The query itself is left out unless
+        ``exclude_self=False``: an indexed segment, an indexed file's segments, and the segments a
+        time range overlaps (only the ones it is made of with ``keep_overlapping=True``). An indexed
+        file or segment is searched with its stored features (a file of several segments with
+        each, each hit at its best score) and nothing is decoded."""
         validate(k, by, group_by)
-        feats, own = self._resolve_query(query)
-        exclude = np.asarray(own if exclude_self else [], np.int64)
+        plan = self.plan_query(query, keep_overlapping)
+        if plan.features is not None:
+            queries = [plan.features]
+        elif plan.stored:
+            queries = [self.features_of(sid) for sid in plan.stored]
+        else:
+            queries = [self.embed(plan.path, plan.start_s, plan.end_s)]
+        exclude = np.asarray(plan.own if exclude_self else [], np.int64)
 
         def run(r: SnapshotReader) -> list[SearchHit]:
             allowed = self.filter_ids(where) if where else None
-            req = SearchRequest(feats, k, by, weights, allowed, exclude, group_by)
-            return Searcher(r, self.ann, self._contributions).search(req)
+            searcher = Searcher(r, self.ann, self._contributions)
+            return [searcher.search(SearchRequest(f, k, by, weights, allowed, exclude, group_by)) for f in queries]
 
-        hits = self._read(run)
+        ranked = self._read(run)
+        hits = ranked[0] if len(ranked) == 1 else merge_hits(ranked, k, group_by)
         cal = self.calibration
         if cal is not None and hits:
             for h, pct in zip(hits, cal.percentile([h.score for h in hits], by, weights)):
@@ -411,35 +435,6 @@ class Index:
                 pass
         self._calibration = cal
 
-    def _resolve_query(self, query: Query) -> tuple[ClipFeatures, list[int]]:
-        """The query's features and the stored segments that are the query itself (left out of
-        the results): an indexed segment, or every segment of an indexed (unchanged) file."""
-        if isinstance(query, ClipFeatures):
-            return query, []
-        if isinstance(query, (int, np.integer)):
-            return self.features_of(int(query)), [int(query)]
-        if isinstance(query, RangeQuery):
-            stored = self._stored_range(query)
-            if stored is not None:
-                return self.features_of(stored), [stored]
-            return self.embed(query.path, query.start_s, query.end_s), []
-        segments = self.segments_of(query) if self.find_path(query) is not None else []
-        own = [int(s["id"]) for s in segments]
-        if len(segments) == 1:  # a whole-file segment: its stored features are the query
-            return self.features_of(own[0]), own
-        return self.embed(query), own
-
-    def _stored_range(self, query: RangeQuery) -> int | None:
-        """A stored segment of the (unchanged) file whose bounds are exactly the query's."""
-        if self.find_path(query.path) is None:
-            return None
-        for rec in self.segments_of(query.path):
-            start = 0.0 if query.start_s is None else query.start_s
-            end = rec["duration"] if query.end_s is None else query.end_s
-            if abs(rec["start_s"] - start) <= RANGE_MATCH_S and abs(rec["end_s"] - end) <= RANGE_MATCH_S:
-                return int(rec["id"])
-        return None
-
     def _contributions(self, query: np.ndarray, others: np.ndarray) -> np.ndarray | None:
         if self.config.aggregation != "concat":
             return None
@@ -469,6 +464,7 @@ class Index:
             self.refresh()  # another writer may have committed since we opened
             report = AddReport()
             files = discover_videos(paths)
+            report.found = len(files)
             self._collect_garbage()
             tx = Transaction(self._reader, self._read(lambda r: read_errors(self.dir, r.snapshot.errors)))
             if record_roots:  # saved by the commit (never before: a failed commit leaves the manifest as it was)

@@ -21,6 +21,7 @@ from vidsearch.retrieval.store.transaction import Transaction
 
 @dataclass
 class AddReport:
+    found: int = 0  # video files found under the paths given
     added: int = 0  # files embedded (new or changed)
     reused: int = 0  # same content already indexed at another path: features copied
     skipped: int = 0  # unchanged since the last run

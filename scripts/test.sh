@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (venv, pip, Debian's chromium for the browser tests), then lint, build the docs strictly and run
-# the whole test suite; the first failure stops it.
+# the default test suite (the tests marked slow are left out: pass -m "slow or not slow" to run everything,
+# as .ci/run does); the first failure stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -1,7 +1,8 @@
 """Decode functions that misbehave on marked files, run inside the decode worker processes.
 
 A file whose name contains ``segv`` kills its process with SIGSEGV (what FFmpeg does on some
-malformed input), ``abort`` calls ``os.abort``, ``hang`` never returns; any other file decodes
+malformed input), ``abort`` calls ``os.abort``, ``hang`` never returns (asleep), ``spin`` never
+returns (busy); any other file decodes normally.
 Top-level functions, so the spawned workers can import them.
 """
 
@@ -22,6 +23,9 @@ def _misbehave(path) -> None:
         os.abort()
     if "hang" in name:
         time.sleep(3600)
+    if "spin" in name:
+        while True:
+            pass
 
 
 def misbehaving_open_segments(path, config, image_size, decoder="pyav"):
@@ -34,4 +38,13 @@ def counting_open_segments(path, config, image_size, decoder="pyav"):
     folder = os.environ["DECODE_MARKERS"]
     fd, _ = __import__("tempfile").mkstemp(dir=folder)
     os.close(fd)
+    return open_segments(path, config, image_size, decoder)
+
+
+def cpu_heavy_open_segments(path, config, image_size, decoder="pyav"):
+    """Use ``$DECODE_BURN_S`` seconds of CPU time before decoding: a decoder that needs the CPU
+    it gets, however busy the machine keeps it."""
+    start = time.process_time()
+    while time.process_time() - start < float(os.environ["DECODE_BURN_S"]):
+        pass
     return open_segments(path, config, image_size, decoder)

@@ -33,7 +33,7 @@ def test_index_query_and_failures_exit_codes(tmp_path, make_clip):
         app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json", "--by", "both"]
     )
     assert result.exit_code == 0, result.output
-    hits = json.loads(result.output)
+    hits = json.loads(result.stdout)
     assert [h["rank"] for h in hits] == [1] and hits[0]["path"].endswith("b.mp4")
     # The default index: direction-aware moments (six blocks), the flow descriptor, a calibrated score.
     assert set(hits[0]["moment_contributions"]) == {"mean", "std", "skew", "delta_mean", "delta_std", "delta_skew"}
@@ -89,7 +89,7 @@ def test_index_with_integer_codecs(tmp_path, make_clip):
     )
     result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "idx"), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)[0]["path"].endswith("b.mp4")
+    assert json.loads(result.stdout)[0]["path"].endswith("b.mp4")
     assert (
         runner.invoke(
             app,
@@ -112,7 +112,7 @@ def test_index_with_integer_codecs(tmp_path, make_clip):
         (tmp_path / "six" / "fragments").rglob("aux_flow.u8.npy")
     )
     result = runner.invoke(app, ["query", str(corpus / "a.mp4"), "--index", str(tmp_path / "six"), "--json"])
-    assert result.exit_code == 0 and json.loads(result.output)[0]["path"].endswith("b.mp4"), result.output
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["path"].endswith("b.mp4"), result.output
     result = _index(tmp_path, corpus, "--moments-codec", "float16")
     assert result.exit_code != 0 and "stores moments as int8" in result.output and "Traceback" not in result.output
     result = _index(tmp_path / "other", corpus, "--moments-codec", "int4")

@@ -10,6 +10,7 @@ from which source and checks the commands find it from the pixels.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import av
@@ -32,6 +33,9 @@ from vidsearch.indexers.decode.video import decode_all, write_video
 
 BACKBONE = "efficientnet-lite0"
 runner = CliRunner()
+# The tests on the real corpus fixture (EfficientNet-Lite0 on ten real clips: minutes on a small
+# machine) run with the slow tests; tests/test_cli_output.py covers sample and export on a tiny index.
+REAL_CORPUS = pytest.mark.slow
 
 
 def _downscaled_copy(src, dst, crf: int) -> None:
@@ -110,6 +114,7 @@ def motion_corpus(tmp_path_factory):
     return source, kinds, root
 
 
+@REAL_CORPUS
 def test_dedup_groups_copies_with_their_source_and_keeps_the_best(real_corpus):
     source, ids, _ = real_corpus
     result = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE))
@@ -131,6 +136,7 @@ def test_dedup_groups_copies_with_their_source_and_keeps_the_best(real_corpus):
     assert kept[groups[bikes].keep] == 2
 
 
+@REAL_CORPUS
 def test_exact_duplicates_alone_and_scaled_search_agree(real_corpus):
     source, ids, _ = real_corpus
     exact = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE, near=False))
@@ -146,6 +152,7 @@ def test_exact_duplicates_alone_and_scaled_search_agree(real_corpus):
     )
 
 
+@REAL_CORPUS
 def test_filter_drops_static_segments_and_reports_each_rule(real_corpus):
     source, ids, _ = real_corpus
     sel, report = filter_segments(source, Selection.everything(source), FilterConfig())
@@ -186,6 +193,7 @@ def test_sample_covers_every_cluster_and_pacing_balance(motion_corpus):
     assert len(balanced) == 4 and "pacing_class" in balanced.columns
 
 
+@REAL_CORPUS
 def test_export_round_trips_and_cuts_decode_with_the_right_durations(real_corpus, tmp_path):
     source, ids, _ = real_corpus
     picked = Selection.everything(source).take(np.isin(source.ids(), [ids["bikes"], ids["carphone_pristine"]]))
@@ -198,15 +206,17 @@ def test_export_round_trips_and_cuts_decode_with_the_right_durations(real_corpus
     assert [r["id"] for r in table] == [r["id"] for r in lines] == picked.ids.tolist()
     assert [r["cluster"] for r in table] == [0, 1] and len(table[0]["spf_curve"]) == 64
     assert result.copied == 2 and result.reencoded == 0 and not result.failed  # whole files: stream copy
+    shutil.move(tmp_path / "out", tmp_path / "moved")  # the dataset moves as one folder: files stay found
     for row in table:
-        with av.open(row["file"]) as c:
+        assert not os.path.isabs(row["file"])
+        with av.open(str(tmp_path / "moved" / row["file"])) as c:
             n = sum(1 for _ in c.decode(c.streams.video[0]))
             rate = float(c.streams.video[0].average_rate)
         assert row["cut"] == "copy" and abs(n / rate - row["duration_s"]) < 0.1, (row, n, rate)
     import tarfile
 
     assert len(result.shards) == 2
-    with tarfile.open(result.shards[1]) as tar:
+    with tarfile.open(tmp_path / "moved" / "shards" / result.shards[1].name) as tar:
         assert tar.getnames() == ["000001.mp4", "000001.json"]
         assert json.loads(tar.extractfile("000001.json").read())["id"] == ids["carphone_pristine"]
 
@@ -226,6 +236,7 @@ def test_cut_mid_file_range_reencodes_and_keyframe_range_copies(real_clips, tmp_
         assert n == cut.frames and abs(n * step - expected) <= 1.5 * step, (cut, n, expected)
 
 
+@REAL_CORPUS
 def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
     _, _, root = real_corpus
     idx = ["--index", str(root / "idx")]
@@ -245,8 +256,10 @@ def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "sheets").glob("cluster-*.png"))) == 2
+    r = runner.invoke(app, ["curate", "sample", *idx, "--from", str(s3), "-n", "500", "--dry-run"])
+    assert r.exit_code == 0 and f"asked for 500 segments but the selection has {len(Selection.read(s3))}" in r.output
     r = runner.invoke(app, ["curate", "sample", *idx, "--from", str(s3), "-n", "3", "--method", "quota", "-o", str(s4)])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
     steps = [s["step"] for s in Selection.read(s4).steps]
     assert steps == ["dedup", "filter", "cluster", "sample"]
     r = runner.invoke(app, ["curate", "export", *idx, "--from", str(s4), "-o", str(tmp_path / "ds")])
@@ -268,6 +281,7 @@ def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
         assert r.exit_code == 2 and "error:" in r.output and "Traceback" not in r.output, r.output
 
 
+@REAL_CORPUS
 def test_selection_from_another_index_is_refused(real_corpus, motion_corpus, tmp_path):
     real, _, _ = real_corpus
     motion, _, _ = motion_corpus

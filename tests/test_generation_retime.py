@@ -173,3 +173,16 @@ def test_retime_a_moment_of_a_longer_file(tmp_path):
         app, ["retime", str(src), "-o", str(tmp_path / "x.mp4"), "--encoder", "tiny-random", "--start", "9"]
     )
     assert bad.exit_code == 2 and "after the end of the video" in bad.output
+
+
+def test_cli_retime_and_plan_say_what_they_work_on_on_stderr(make_clip, tmp_path):
+    src = make_clip("p.mp4", motion="circle", n_frames=24)
+    runner = CliRunner()
+    ok = runner.invoke(app, ["retime", str(src), "-o", str(tmp_path / "r.mp4"), "--encoder", "tiny-random"])
+    assert ok.exit_code == 0, ok.output
+    stages = [line for line in ok.stderr.splitlines() if line.startswith("working on: ")]
+    assert stages[0] == "working on: loading the encoder tiny-random"
+    assert f"working on: decoding {src}" in stages and "working on: embedding 24 frames" in stages
+    assert any(s.startswith("working on: rendering") for s in stages) and "working on" not in ok.stdout
+    plan = runner.invoke(app, ["plan", str(src), "-o", str(tmp_path / "p"), "--encoder", "tiny-random"])
+    assert plan.exit_code == 0 and f"working on: decoding {src}" in plan.stderr and "working" not in plan.stdout

@@ -64,3 +64,25 @@ def test_index_add_on_ray_matches_local_isolates_crashes_and_resumes(local_ray, 
         np.testing.assert_allclose(ours.spf.curve, theirs.spf.curve, atol=2e-3)
     again = Index.open(tmp_path / "ray-index").add(good, runtime=RuntimeConfig(engine="ray"))
     assert again.added == 0 and again.skipped == len(good)
+
+
+@pytest.mark.slow
+def test_ray_keeps_its_logs_out_of_the_terminal_unless_verbose(tmp_path, real_clips):
+    """``vidsearch index --engine ray`` in a process of its own (Ray writes from native code too):
+    stderr holds vidsearch's progress and summary, none of Ray's notices, warnings or log lines."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("bikes.mp4", "carphone_pristine.mp4"):
+        shutil.copy(real_clips / name, corpus / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_") and k != "VIDSEARCH_VERBOSE"}
+    args = [sys.executable, "-m", "vidsearch.app.cli", "index", str(corpus), "--index", str(tmp_path / "idx")]
+    args += ["--engine", "ray", "-b", "tiny-random", "-T", "8", "--segment", "none"]
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("indexed 2 new/changed"), run.stderr
+    noise = [line for line in lines if not line.startswith(("indexing", "indexed"))]
+    assert not noise, noise

@@ -102,7 +102,7 @@ def test_segments_stored_searched_and_grouped(tmp_path, corpus, monkeypatch):
     assert embedded[0].motion == pytest.approx(float(np.max(idx.moments(ids) @ feats.moments)), abs=1e-5)
     assert len(embedded) == 8  # nothing excluded: the range is not a stored segment
 
-    # a multi-segment file as query: embedded whole, none of its own segments come back
+    # a multi-segment file as query: searched with its stored segments, none of them come back
     by_file = idx.search(corpus / "lin.mp4", k=8)
     assert len(by_file) == 5 and not {s["id"] for s in segs} & {h.id for h in by_file}
 
@@ -118,6 +118,49 @@ def test_segments_stored_searched_and_grouped(tmp_path, corpus, monkeypatch):
         )
         seen.update(zip(batch_ids.tolist(), cols["path"].tolist()))
     assert sorted(seen) == sorted(ids.tolist()) and seen[segs[0]["id"]] == str(corpus / "lin.mp4")
+
+
+def test_indexed_files_and_ranges_query_with_stored_segments_without_the_encoder(tmp_path, corpus, monkeypatch):
+    _windowed_pipeline(monkeypatch)
+    Index.create(tmp_path / "idx", TINY).add([corpus])
+    idx = Index.open(tmp_path / "idx")
+
+    def no_encoder(*args, **kwargs):
+        raise AssertionError("the encoder was loaded for a query the index already holds")
+
+    monkeypatch.setattr("vidsearch.indexers.encoders.load_encoder", no_encoder)
+    lin = [s["id"] for s in idx.segments_of(corpus / "lin.mp4")]
+    ids = np.array([r["id"] for r in idx.records()])
+    others = ids[~np.isin(ids, lin)]
+    best = (idx.moments(others) @ idx.moments(lin).T).max(axis=1)  # each hit at its best query segment
+
+    plan = idx.plan_query(corpus / "lin.mp4")
+    assert plan.stored == tuple(lin) and "using the 3 stored segments of" in plan.describe()
+    hits = idx.search(corpus / "lin.mp4", k=len(others))
+    assert [h.id for h in hits] == others[np.argsort(-best, kind="stable")].tolist()
+    np.testing.assert_allclose([h.motion for h in hits], np.sort(best)[::-1], atol=1e-5)
+    grouped = idx.search(corpus / "lin.mp4", k=5, group_by="file")
+    assert len(grouped) == 2 and grouped[0].id == hits[0].id
+
+    # a range made of stored segments (frames as the decoder would pick them) uses them
+    two = idx.plan_query(RangeQuery(str(corpus / "lin.mp4"), 1.0, 3.0))
+    assert two.stored == tuple(lin[1:]) and "using the 2 stored segments" in two.describe()
+    near = RangeQuery(str(corpus / "lin.mp4"), 1.02, 1.98)  # frames 16-32: exactly segment 1
+    assert idx.plan_query(near).stored == (lin[1],)
+    near_hits = idx.search(near, k=len(ids))
+    assert lin[1] not in [h.id for h in near_hits] and len(near_hits) == len(ids) - 1
+
+    # a range cutting through segments is embedded (the encoder is needed) and leaves out the
+    # stored segments it overlaps, unless asked to keep them
+    with pytest.raises(AssertionError, match="encoder was loaded"):
+        idx.search(RangeQuery(str(corpus / "lin.mp4"), 0.5, 1.5), k=3)
+    monkeypatch.undo()
+    cut = RangeQuery(str(corpus / "lin.mp4"), 0.5, 1.5)
+    assert idx.plan_query(cut).needs_embedding and set(idx.plan_query(cut).own) == set(lin[:2])
+    default = idx.search(cut, k=len(ids))
+    assert not set(lin[:2]) & {h.id for h in default} and len(default) == len(ids) - 2
+    kept = idx.search(cut, k=len(ids), keep_overlapping=True)
+    assert len(kept) == len(ids) and set(lin[:2]) <= {h.id for h in kept}
 
 
 def test_changed_file_replaces_its_segments_and_deleted_rows_never_return(tmp_path, corpus, make_clip, monkeypatch):
@@ -365,11 +408,11 @@ def test_cli_segments_range_query_info_compact(tmp_path, corpus, monkeypatch):
         app, ["query", str(corpus / "lin.mp4"), "--start", "1", "--end", "2", *index, "--json", "-k", "3"]
     )
     assert result.exit_code == 0, result.output
-    hits = json.loads(result.output)
+    hits = json.loads(result.stdout)
     assert len(hits) == 3 and all({"start_s", "end_s", "file_id", "segment_index"} <= set(h) for h in hits)
     assert not any(h["path"].endswith("lin.mp4") and h["start_s"] == 1.0 for h in hits)  # the stored range itself
     grouped = json.loads(
-        runner.invoke(app, ["query", str(corpus / "zig.mp4"), *index, "--json", "--group-by", "file"]).output
+        runner.invoke(app, ["query", str(corpus / "zig.mp4"), *index, "--json", "--group-by", "file"]).stdout
     )
     assert sorted(os.path.basename(h["path"]) for h in grouped) == ["circle.mp4", "lin.mp4"]
     info = runner.invoke(app, ["info", str(corpus / "lin.mp4"), *index])
@@ -380,7 +423,7 @@ def test_cli_segments_range_query_info_compact(tmp_path, corpus, monkeypatch):
     assert runner.invoke(app, ["remove", str(sid), *index]).exit_code == 0
     compacted = runner.invoke(app, ["compact", *index])
     assert compacted.exit_code == 0 and "1 deleted rows" in compacted.output
-    stats = json.loads(runner.invoke(app, ["stats", *index, "--json"]).output)
+    stats = json.loads(runner.invoke(app, ["stats", *index, "--json"]).stdout)
     assert (stats["segments"], stats["deleted_segments"], stats["fragments"]) == (7, 0, 1)
 
 

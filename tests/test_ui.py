@@ -282,6 +282,15 @@ def test_host_policy_accepts_the_bound_address_and_opted_in_names_only():
     assert HostPolicy("127.0.0.1", {"*"}).allows("anything.example")
 
 
+def test_startup_text_names_the_cli_flag_not_gradio_code():
+    from vidsearch.app.ui.blocks import startup_text
+
+    local = startup_text("http://127.0.0.1:7860/", None)
+    assert "http://127.0.0.1:7860/" in local and "vidsearch ui --share" in local and "launch()" not in local
+    public = startup_text("http://127.0.0.1:7860/", "https://abc.gradio.live")
+    assert "https://abc.gradio.live" in public and "--share" not in public
+
+
 # ----------------------------------------------------------------- a launched server
 def test_launch_refuses_a_missing_index(tmp_path):
     from vidsearch.app.ui.blocks import launch

@@ -264,6 +264,16 @@ def offline_theme():
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
+def startup_text(local_url: str, share_url: str | None) -> str:
+    """What ``vidsearch ui`` prints once serving: where, and how to share (the CLI's flag)."""
+    lines = [f"* Serving the index on {local_url} (Ctrl+C stops it)"]
+    if share_url:
+        lines.append(f"* Public link (anyone with it can search this index): {share_url}")
+    else:
+        lines.append("* Only this machine can open it; `vidsearch ui --share` adds a public gradio.live link")
+    return "\n".join(lines)
+
+
 def launch(
     index_dir: str | os.PathLike,
     host: str = "127.0.0.1",
@@ -307,10 +317,11 @@ def launch(
         theme=offline_theme(),
         css=CSS,
         head=PLAYER_SCRIPT,
-        quiet=prevent_thread_lock,
+        quiet=True,  # gradio's own start-up text tells the user to edit launch(); ours names the CLI flag
     )
     if share and demo.share_url:  # the tunnel forwards the public name as the Host header
         policy.allow(urlsplit(demo.share_url).hostname or "")
     if not prevent_thread_lock:
+        print(startup_text(demo.local_url, demo.share_url if share else None), flush=True)
         demo.block_thread()
     return demo

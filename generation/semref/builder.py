@@ -27,6 +27,7 @@ from vidsearch.generation.semref.tokens import DEFAULT_GRID, semantic_tokens
 from vidsearch.indexers.config import ResizeMode, SpfConfig
 from vidsearch.indexers.corpus import content_hash
 from vidsearch.indexers.descriptors.spf import resample_curve
+from vidsearch.status import report
 
 SAMPLING_RULE = "N = max(2, round(duration_s * fps)) frames at round(linspace(first, last - 1, N)) of the span's frames"
 
@@ -171,6 +172,7 @@ def build_package(
     parts = _PackageParts()
     grid = None
     for i, span in enumerate(spans):
+        report(f"reference {i + 1} of {len(spans)}: {span.path}", i, len(spans))
         grid = _add_reference(parts, i, span, encoder, compressor, options)
     pacing = {
         "schema": PACKAGE_SCHEMA,

@@ -13,7 +13,8 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from vidsearch.cliutil import IndexOption, run_or_exit
+from vidsearch.cliutil import IndexOption, console, run_or_exit
+from vidsearch.status import run_shown
 
 DEFAULT_COMMAND = "build"
 COMPRESSOR_DIR = "semref-compressor"  # default place of the compressor, inside the index folder
@@ -171,7 +172,7 @@ def build(
                 line += f"; |SPF - target| mean {b['mean']:.3f} -> {a['mean']:.3f}"
             typer.echo(line)
 
-    run_or_exit(work)
+    run_or_exit(lambda: run_shown(console, work))
 
 
 def _report_progress(done: int, total: int) -> None:

@@ -8,8 +8,11 @@ A pipe holds a few segments at most and ``send`` blocks when it is full, so when
 slower than decoding the workers simply wait: memory stays bounded by workers x one segment.
 A worker that dies (FFmpeg segfaulting on a malformed file, ``os.abort``, the OOM killer) or makes
 no progress for ``timeout_s`` while we listen costs only the file it was on: that file is reported
-as ``FileFailed``, the worker is replaced, and the run goes on. Per-worker pipes rather than one
-shared queue, because a process killed while holding a shared queue's lock would wedge it.
+as ``FileFailed``, the worker is replaced, and the run goes on. "No progress" is judged by the
+worker's CPU time where the OS reports it (Linux): a worker still using CPU when its time is up is
+decoding on a busy machine, not stuck, and is looked at again a little later; it fails when it
+stops using CPU (blocked) or has used ``timeout_s`` of CPU without an event (spinning). Per-worker
+pipes rather than one shared queue, because a process killed while holding a shared queue's lock would wedge it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from vidsearch.indexers.decode.events import DecodeEvent, DecodeFn, FileDone, Fi
 from vidsearch.indexers.decode.segmenting import open_segments
 
 JOIN_TIMEOUT_S = 5.0
+# A worker still using CPU at its timeout is looked at again after this long (at most timeout_s).
+RECHECK_S = 1.0
 # What the forkserver imports once, so that a worker forked from it starts without importing them
 # again (start-up figures: docs/performance.md). Not ``__main__``: the user's script must never run
 # again in a worker (see ``_user_main_hidden``).
@@ -132,6 +137,25 @@ class _Worker:
     path: str | None = None  # the file it is decoding
     ready: bool = False  # it sent READY: it started
     last_progress: float = field(default_factory=time.monotonic)
+    check_at: float = float("inf")  # when to judge whether it is stuck
+    cpu_at_progress: float | None = None  # its CPU seconds at its last event
+    cpu_at_check: float | None = None  # ... and when last judged
+
+    def progressed(self, timeout_s: float) -> None:
+        self.last_progress = time.monotonic()
+        self.check_at = self.last_progress + timeout_s
+        self.cpu_at_progress = self.cpu_at_check = process_cpu_s(self.process.pid)
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system, all threads) a process has used; None where the OS does not say."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        fields = data[data.rindex(b")") + 2 :].split()  # after "pid (comm) ": state is field 0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -244,7 +268,7 @@ class DecodePool:
                 worker.conn.send(worker.path)
             except (BrokenPipeError, OSError):  # it died: its sentinel reports that, with this file
                 pass
-            worker.last_progress = time.monotonic()
+            worker.progressed(self.timeout_s)
 
     def _run(self, todo: deque[str]) -> Iterator[DecodeEvent]:
         for slot in range(len(self.workers)):
@@ -255,8 +279,10 @@ class DecodePool:
                 return
             resumed = time.monotonic()  # time spent while the consumer held us does not count
             for slot in busy:
-                self.workers[slot].last_progress = max(self.workers[slot].last_progress, resumed)
-            deadline = min(self.workers[slot].last_progress for slot in busy) + self.timeout_s
+                worker = self.workers[slot]
+                worker.last_progress = max(worker.last_progress, resumed)
+                worker.check_at = max(worker.check_at, worker.last_progress + self.timeout_s)
+            deadline = min(self.workers[slot].check_at for slot in busy)
             handles = [h for slot in busy for h in (self.workers[slot].conn, self.workers[slot].process.sentinel)]
             ready = wait(handles, max(0.0, deadline - time.monotonic()))
             for slot in busy:
@@ -265,13 +291,26 @@ class DecodePool:
                     event = self._receive(slot)
                     if event is None:  # the worker's READY
                         continue
-                elif time.monotonic() - worker.last_progress >= self.timeout_s:
+                elif time.monotonic() >= worker.check_at and not self._still_working(worker):
                     event = self._replace(slot, f"decode timed out (no progress for {self.timeout_s:g} s)")
                 else:
                     continue
                 if isinstance(event, (FileDone, FileFailed)):
                     self._assign(slot, todo)
                 yield event
+
+    def _still_working(self, worker: _Worker) -> bool:
+        """Whether a worker whose time is up has used CPU since last judged (and less than
+        ``timeout_s`` of it since its last event): then it is slowed down by the machine's other
+        work, not stuck, and is judged again ``RECHECK_S`` later."""
+        cpu = process_cpu_s(worker.process.pid)
+        if cpu is None or worker.cpu_at_check is None or worker.cpu_at_progress is None:
+            return False  # the OS does not say: wall time decides
+        working = cpu > worker.cpu_at_check and cpu - worker.cpu_at_progress < self.timeout_s
+        worker.cpu_at_check = cpu
+        if working:
+            worker.check_at = time.monotonic() + min(RECHECK_S, self.timeout_s)
+        return working
 
     def _receive(self, slot: int) -> DecodeEvent | None:
         """The next event from the worker in ``slot`` (None: it reported ready), or its file's
@@ -280,7 +319,7 @@ class DecodePool:
         try:
             if worker.conn.poll():
                 event = worker.conn.recv()
-                worker.last_progress = time.monotonic()
+                worker.progressed(self.timeout_s)
                 if isinstance(event, str) and event == READY:
                     worker.ready = True
                     return None
