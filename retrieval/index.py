@@ -249,7 +249,7 @@ class Index:
             st = stat_file(path)
         except OSError:
             return None
-        row = self._reader.file_by_path(st.path)
+        row = self._read(lambda r: r.file_by_path(st.path))
         if row and row["size"] == st.size and row["mtime"] == st.mtime:
             return row
         return None
