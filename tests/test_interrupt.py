@@ -21,7 +21,8 @@ CHILD = textwrap.dedent(
     def slow(result, stats, total):  # the public progress hook, slowed so the kill lands mid-run
         time.sleep(0.15)
 
-    idx = Index.open_or_create(sys.argv[1], ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8))
+    config = ExtractorConfig(segment=SegmentConfig(mode="none"), backbone="tiny-random", num_frames=8)
+    idx = Index.open_or_create(sys.argv[1], config)
     idx.add([sys.argv[2]], progress=slow, commit_every_s=0.0)
     """
 )

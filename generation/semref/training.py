@@ -153,5 +153,3 @@ def train_from_index(
         [segments[i].span.segment_id for i in held_pos],
         skipped,
     )
-
-
