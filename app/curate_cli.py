@@ -40,18 +40,12 @@ SpaceOption = typer.Option(
 )
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    from vidsearch.curation.selection import SelectionError
-
-    return (SelectionError,)
-
-
 def _load(index_dir: Path, from_: Optional[Path]):
     from vidsearch.curation.selection import Selection
     from vidsearch.curation.source import IndexSource
 
     source = run_or_exit(lambda: IndexSource.open(index_dir))
-    selection = run_or_exit(lambda: Selection.read(from_, source) if from_ else Selection.everything(source), _errors())
+    selection = run_or_exit(lambda: Selection.read(from_, source) if from_ else Selection.everything(source))
     if len(selection) == 0:
         fail(f"nothing to curate: {'the selection ' + str(from_) if from_ else 'the index ' + str(index_dir)} is empty")
     return source, selection
