@@ -7,9 +7,15 @@ pairwise similarity inside each cluster), made motion-aware:
 2. **Near**: the remaining segments are clustered by FAISS k-means on their *appearance* vectors
    (the mean block of the moments); each segment joins its ``probe`` nearest clusters, so a pair
    straddling a cluster border is still compared. Inside each cluster an exact k-NN (one BLAS
-   product per block) finds each segment's ``neighbours`` nearest (a k-NN search, so memory stays bounded even where many
-   segments look alike) whose appearance cosine reaches ``appearance_threshold``; a pair is a duplicate only
-   if its *motion* cosine (std + skew blocks) also reaches ``motion_threshold``.
+   product per block) finds each segment's ``neighbours`` nearest (a k-NN search, so memory stays
+   bounded even where many segments look alike) whose appearance cosine reaches
+   ``appearance_threshold``; a pair is a duplicate only if its *motion* cosine (std + skew blocks)
+   also reaches ``motion_threshold``.
+
+Streaming: k-means trains on a sample; the assignment to clusters is one pass over the segments
+``batch`` at a time (keeping ``probe`` cluster numbers per segment); then clusters are packed into
+work items of about ``batch`` segments, each fetching only its members' moments. No step holds
+every segment's vectors, and each item runs on the local or the Ray engine alike.
 
 Why both: a re-encode, crop or recolour of a clip keeps both its content and its motion, so both
 cosines stay high; two different shots that move alike (the product's whole point) share motion
@@ -26,9 +32,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from vidsearch.curation.cluster import kmeans
+from vidsearch.curation.cluster import kmeans, training_rows
+from vidsearch.curation.engine import BATCH, chunks, run_map
 from vidsearch.curation.selection import Selection, StepReport
-from vidsearch.curation.vectors import vectors_of
+from vidsearch.curation.vectors import project, vectors_of
 
 # (appearance, motion) cosine thresholds per backbone, measured on the real clips and their
 # re-encoded / cropped / recoloured copies (README "Curation at scale"): with these, every copy joins
@@ -66,8 +73,8 @@ class DedupConfig:
         if appearance is None or motion is None:
             if backbone not in CALIBRATED_THRESHOLDS:
                 raise ValueError(
-                    f"no calibrated dedup thresholds for backbone {backbone!r} (only {', '.join(CALIBRATED_THRESHOLDS)}); "
-                    "give --appearance-threshold and --motion-threshold"
+                    f"no calibrated dedup thresholds for backbone {backbone!r} "
+                    f"(only {', '.join(CALIBRATED_THRESHOLDS)}); give --appearance-threshold and --motion-threshold"
                 )
             default = CALIBRATED_THRESHOLDS[backbone]
             appearance = default[0] if appearance is None else appearance
@@ -89,7 +96,9 @@ class DedupResult:
     report: StepReport
 
 
-def deduplicate(source, selection: Selection, config: DedupConfig) -> DedupResult:
+def deduplicate(
+    source, selection: Selection, config: DedupConfig, batch: int = BATCH, engine: str = "local"
+) -> DedupResult:
     """Group duplicates among ``selection`` and keep one segment per group."""
     ids = selection.ids
     n = len(ids)
@@ -100,7 +109,7 @@ def deduplicate(source, selection: Selection, config: DedupConfig) -> DedupResul
     reps = np.unique(exact_label, return_index=True)[1]  # one representative per exact group
     near_edges = np.zeros((0, 2), np.int64)
     if config.near and len(reps) > 1:
-        pairs = near_pairs(source, ids[reps], config)
+        pairs = near_pairs(source, ids[reps], config, batch, engine)
         near_edges = reps[pairs]
     label = _components(n, np.concatenate([exact_edges, near_edges]))
     order = _keep_order(meta, ids)
@@ -146,27 +155,55 @@ def _exact_pairs(meta: dict) -> np.ndarray:
     return np.asarray(edges, dtype=np.int64).reshape(-1, 2)
 
 
-def near_pairs(source, ids: np.ndarray, config: DedupConfig) -> np.ndarray:
+def near_pairs(source, ids: np.ndarray, config: DedupConfig, batch: int = BATCH, engine: str = "local") -> np.ndarray:
     """Positions (i, j), i < j, into ``ids`` of segment pairs that are near duplicates."""
-    appearance = vectors_of(source, ids, "appearance")
-    members = _cluster_members(appearance, config)
-    found = []
+    members = _cluster_members(source, ids, config, batch, engine)
+    found = [p for p in run_map(_ClusterPairs(source, config), _packs(ids, members, batch), engine) if len(p)]
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def _packs(ids: np.ndarray, members: list[np.ndarray], batch: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Clusters of two or more members, packed in order into work items of about ``batch``
+    segments (a bigger cluster is an item of its own): (positions, ids) per cluster."""
+    packs, current, size = [], [], 0
     for rows in members:
         if len(rows) < 2:
             continue
-        x = appearance[rows]
-        sim, nbr = _nearest(x, min(config.neighbours + 1, len(rows)))
-        src = np.broadcast_to(np.arange(len(rows))[:, None], nbr.shape)
-        keep = (sim >= config.appearance_threshold) & (nbr != src)
-        if not keep.any():
-            continue
-        a, b = rows[src[keep]], rows[nbr[keep]]
-        found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))  # unordered: once each
-    if not found:
-        return np.zeros((0, 2), np.int64)
-    pairs = np.unique(np.concatenate(found), axis=0)
-    motion_ok = _motion_cosines(source, ids, pairs) >= config.motion_threshold
-    return pairs[motion_ok]
+        if current and size + len(rows) > batch:
+            packs.append(current)
+            current, size = [], 0
+        current.append((rows, ids[rows]))
+        size += len(rows)
+    return packs + ([current] if current else [])
+
+
+class _ClusterPairs:
+    """Near-duplicate pairs inside each cluster of a pack, reading only the pack's moments."""
+
+    def __init__(self, source, config: DedupConfig):
+        self.source, self.config = source, config
+
+    def __call__(self, pack: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        cfg, block = self.config, self.source.moment_block
+        wanted = np.unique(np.concatenate([pack_ids for _, pack_ids in pack]))
+        moments = self.source.moments(wanted)
+        appearance, motion = project(moments, "appearance", block), project(moments, "motion", block)
+        del moments
+        found = []
+        for rows, pack_ids in pack:
+            at = np.searchsorted(wanted, pack_ids)
+            sim, nbr = _nearest(appearance[at], min(cfg.neighbours + 1, len(rows)))
+            src = np.broadcast_to(np.arange(len(rows))[:, None], nbr.shape)
+            keep = (sim >= cfg.appearance_threshold) & (nbr != src)
+            if not keep.any():
+                continue
+            a, b = src[keep], nbr[keep]
+            moves = np.einsum("ij,ij->i", motion[at[a]], motion[at[b]]) >= cfg.motion_threshold
+            a, b = rows[a[moves]], rows[b[moves]]
+            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))  # unordered: once each
+        return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
 def _nearest(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -182,33 +219,38 @@ def _nearest(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.n
     return np.concatenate(sims), np.concatenate(nbrs)
 
 
-def _cluster_members(x: np.ndarray, config: DedupConfig) -> list[np.ndarray]:
-    """Rows of each k-means cluster, every row in its ``probe`` nearest clusters."""
-    import faiss
+class _Nearest:
+    """The ``probe`` nearest centroids of each segment of a batch (appearance cosine)."""
 
-    n = len(x)
+    def __init__(self, source, centroids: np.ndarray, probe: int):
+        self.source, self.centroids, self.probe = source, centroids, probe
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        import faiss
+
+        x = project(self.source.moments(ids), "appearance", self.source.moment_block)
+        nearest = faiss.IndexFlatIP(self.centroids.shape[1])
+        nearest.add(self.centroids)
+        return nearest.search(x, self.probe)[1].astype(np.int32)
+
+
+def _cluster_members(source, ids: np.ndarray, config: DedupConfig, batch: int, engine: str) -> list[np.ndarray]:
+    """Positions of each k-means cluster, every segment in its ``probe`` nearest clusters."""
+    n = len(ids)
     k = config.clusters or (1 if n <= SMALL_SET else int(round(np.sqrt(n))))
     k = max(1, min(k, n))
     if k == 1:
         return [np.arange(n)]
-    _, centroids = kmeans(x, k, niter=10, seed=config.seed, points_per_centroid=128, assign=False)
+    sample = vectors_of(source, ids[training_rows(n, k, config.seed, per_centroid=128)], "appearance", batch)
+    _, centroids = kmeans(sample, k, niter=10, seed=config.seed, points_per_centroid=128, assign=False)
+    del sample
     probe = min(config.probe, k)
-    nearest = faiss.IndexFlatIP(centroids.shape[1])
-    nearest.add(centroids)
-    assign = nearest.search(x, probe)[1]
+    assign = np.concatenate(list(run_map(_Nearest(source, centroids, probe), chunks(ids, batch), engine)))
     flat_rows = np.repeat(np.arange(n), probe)
     flat_clusters = assign.reshape(-1)
     order = np.argsort(flat_clusters, kind="stable")
     bounds = np.searchsorted(flat_clusters[order], np.arange(k + 1))
     return [flat_rows[order[bounds[c] : bounds[c + 1]]] for c in range(k)]
-
-
-def _motion_cosines(source, ids: np.ndarray, pairs: np.ndarray, batch: int = 65536) -> np.ndarray:
-    """Motion cosine of each candidate pair, fetching only the vectors the pairs involve."""
-    involved = np.unique(pairs)
-    where = np.searchsorted(involved, pairs)
-    motion = vectors_of(source, ids[involved], "motion", batch)
-    return np.einsum("ij,ij->i", motion[where[:, 0]], motion[where[:, 1]])
 
 
 def _components(n: int, edges: np.ndarray) -> np.ndarray:
