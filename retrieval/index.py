@@ -446,7 +446,6 @@ class Index:
             files = discover_videos(paths)
             self.manifest.roots = sorted(set(self.manifest.roots) | {str(p.resolve()) for p in paths})
             self.manifest.save(self.dir)
-            self._collect_garbage()
             tx = Transaction(self._reader, read_errors(self.dir, self._reader.snapshot.errors))
             todo, metas = plan_files(tx, files, report)
             if prune:
@@ -515,12 +514,6 @@ class Index:
 
         reader = tx.commit(lambda s: update_ann(self.dir, self.manifest, s))
         self._load(reader.snapshot)
-
-    def _collect_garbage(self) -> None:
-        """Files no snapshot references: left by a writer killed before its commit (under the lock)."""
-        keep = [snap.load(self.dir, v) for v in snap.versions(self.dir)]
-        for path in snap.garbage(self.dir, keep):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _pages(reader: SnapshotReader, size: int = 4096) -> Iterator[list[dict]]:

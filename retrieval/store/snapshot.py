@@ -163,3 +163,14 @@ def garbage(directory: Path, keep: list[Snapshot]) -> list[Path]:
         if folder.is_dir():
             out += [p for p in folder.iterdir() if f"{sub}/{p.name}" not in needed]
     return out
+
+
+def collect_garbage(directory: Path) -> int:
+    """Remove what no snapshot references (an aborted commit's or build's fragments and ANN
+    files); called by every writer when it takes the lock. Returns how many paths went."""
+    import shutil
+
+    paths = garbage(directory, [load(directory, v) for v in versions(directory)])
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return len(paths)
