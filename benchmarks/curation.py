@@ -38,7 +38,9 @@ import numpy as np
 
 
 def real_vectors(index_dir: Path | None, vectors: Path | None) -> np.ndarray:
-    """The moments of an index's segments, or a saved (n, 3D) .npy of moments vectors."""
+    """The moments of an index's segments, or a saved (n, 3D) .npy of moments vectors. Of an index
+    with the direction-aware blocks (``delta_alpha``), the three published blocks: the only ones
+    curation compares."""
     if vectors is not None:
         return np.load(vectors).astype(np.float64)
     from vidsearch.curation.source import IndexSource
@@ -46,7 +48,7 @@ def real_vectors(index_dir: Path | None, vectors: Path | None) -> np.ndarray:
     source = IndexSource.open(index_dir)
     if source.moment_block is None:
         raise SystemExit(f"{index_dir}: the index must use concat aggregation (three moment blocks)")
-    return source.moments(source.ids()).astype(np.float64)
+    return source.moments(source.ids())[:, : 3 * source.moment_block].astype(np.float64)
 
 
 def fit_statistics(x: np.ndarray) -> dict[str, np.ndarray]:
@@ -135,7 +137,11 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
 
     x = np.load(vectors, mmap_mode="r")
     n = len(x)
-    source = Fragments(x, block=x.shape[1] // 3)
+    steady = {  # the sample step reads the pacing columns: one straight curve for all, no memory per segment
+        "spf_curve": np.broadcast_to(np.linspace(0, 1, 64, dtype=np.float32), (n, 64)),
+        "linearity_max": np.broadcast_to(np.float32(0), (n,)),
+    }
+    source = Fragments(x, steady, block=x.shape[1] // 3)
     rss0 = peak_rss_mb()
     t0 = time.perf_counter()
     out: dict = {"step": step, "n": n, "dim": x.shape[1], "batch": args.batch}
@@ -254,7 +260,7 @@ def cpu_model() -> str:
     model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "cpu")
     flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
     have = [f for f in ("amx_tile", "avx512_bf16", "avx512_vnni") if f in flags]
-    return f"{model} ({', '.join(have) if have else 'no AMX, no avx512_bf16/vnni'})"
+    return f"{model} ({', '.join(have)}{'' if 'amx_tile' in have else ', no AMX'})"
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Every streaming step is a map over work items (a batch of segment ids, or a pack of clusters)
 followed by a reduction on the driver. The map function carries the source it reads; an
-:class:`~vidsearch.curation.source.IndexSource` pickles as its directory, so each Ray worker
-opens the index itself and reads only its own batches. Results come back in item order on both
+:class:`~vidsearch.curation.source.IndexSource` pickles as its directory, so each Ray task
+opens the index itself and reads only its own batch (on a cluster the index sits on storage
+every node mounts). Results come back in item order on both
 engines and the driver reduces them in that order, which is why both give the same selection.
 """
 
@@ -41,14 +42,10 @@ def run_map(fn: Callable[[Any], Any], items: Sequence[Any], engine: EngineName =
     return _ray_map(fn, items)
 
 
-class _Apply:
-    """A Ray Data actor holding one unpickled ``fn`` (and so one open source) for its lifetime."""
-
-    def __init__(self, fn: bytes):
-        self.fn = pickle.loads(fn)
-
-    def __call__(self, row: dict) -> dict:
-        return {"i": row["i"], "out": pickle.dumps(self.fn(pickle.loads(row["item"])), protocol=5)}
+def _apply(row: dict, fn: Callable[[Any], Any]) -> dict:
+    """One work item as a Ray Data task (tasks reuse Ray's worker processes: no actor to start
+    per step; an IndexSource in ``fn`` reopens its index from the directory)."""
+    return {"i": row["i"], "out": pickle.dumps(fn(pickle.loads(row["item"])), protocol=5)}
 
 
 def _ray_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
@@ -62,9 +59,6 @@ def _ray_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     rows = [{"i": i, "item": pickle.dumps(item, protocol=5)} for i, item in enumerate(items)]
-    workers = max(1, min(len(rows), int(ray.cluster_resources().get("CPU", 1))))
-    ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-        _Apply, fn_constructor_args=(pickle.dumps(fn, protocol=5),), concurrency=workers, num_cpus=1
-    )
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map(_apply, fn_kwargs={"fn": fn}, num_cpus=1)
     for row in ds.iter_rows():
         yield pickle.loads(row["out"])
