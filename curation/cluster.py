@@ -87,13 +87,9 @@ class _Assign:
         self.view, self.centroids = view, centroids
 
     def __call__(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from scipy.sparse import coo_matrix
-
         x = self.view(ids)
         labels = np.argmax(x @ self.centroids.T, axis=1)
-        k = len(self.centroids)
-        onehot = coo_matrix((np.ones(len(x)), (labels, np.arange(len(x)))), shape=(k, len(x))).tocsr()
-        return labels.astype(np.int64), np.asarray(onehot @ x.astype(np.float64))
+        return labels.astype(np.int64), label_sums(x, labels, len(self.centroids))
 
 
 class _Align:
@@ -220,7 +216,7 @@ def describe(
     labels = np.asarray(labels, np.int64)
     items = list(zip(chunks(ids, batch), chunks(labels, batch)))
     if sums is None:
-        sums = sum(run_map(_Sums(view, int(labels.max()) + 1 if len(labels) else 0), items, engine))
+        sums = sum(run_map(GroupSums(view, int(labels.max()) + 1 if len(labels) else 0), items, engine))
     align = np.concatenate(list(run_map(_Align(view, sums), items, engine))) if items else np.zeros(0)
     order = np.lexsort((-align, labels))
     present, starts = np.unique(labels[order], return_index=True)
@@ -231,20 +227,24 @@ def describe(
     return sorted(out, key=lambda c: -c.size)
 
 
-class _Sums:
-    """Each cluster's vector sum over a batch with known labels."""
+class GroupSums:
+    """Each group's vector sum (float64: any batching gives the same sums) over a batch of
+    ``(ids, labels)``."""
 
     def __init__(self, view: Centred, k: int):
         self.view, self.k = view, k
 
     def __call__(self, item: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        from scipy.sparse import coo_matrix
-
         ids, labels = item
-        x = self.view(ids).astype(np.float64)
-        return np.asarray(
-            coo_matrix((np.ones(len(x)), (labels, np.arange(len(x)))), shape=(self.k, len(x))).tocsr() @ x
-        )
+        return label_sums(self.view(ids), labels, self.k)
+
+
+def label_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(k, d) float64 sums of the rows of ``x`` per label (one sparse product)."""
+    from scipy.sparse import coo_matrix
+
+    onehot = coo_matrix((np.ones(len(x)), (labels, np.arange(len(x)))), shape=(k, len(x))).tocsr()
+    return np.asarray(onehot @ x.astype(np.float64))
 
 
 def silhouette(x: np.ndarray, labels: np.ndarray) -> float:

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from vidsearch.curation.cluster import ClusterConfig, cluster_segments, cluster_view
+from vidsearch.curation.cluster import ClusterConfig, GroupSums, cluster_segments, cluster_view
 from vidsearch.curation.engine import BATCH, chunks, run_map
 from vidsearch.curation.pacing import pacing_classes
 from vidsearch.curation.selection import Selection, StepReport
@@ -118,20 +118,6 @@ def _pacing(source, ids: np.ndarray) -> np.ndarray:
     return pacing_classes(curves.reshape(len(ids), -1), t.column("linearity_max").to_numpy())
 
 
-class _GroupSums:
-    """Per-group vector sums of a batch (float64: any batching gives the same means)."""
-
-    def __init__(self, view: Centred, groups: int):
-        self.view, self.groups = view, groups
-
-    def __call__(self, item: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        ids, group = item
-        x = self.view(ids).astype(np.float64)
-        out = np.zeros((self.groups, x.shape[1]))
-        np.add.at(out, group, x)
-        return out
-
-
 class _Candidates:
     """A group part's farthest points: (group, positions, vectors) of the group's quota."""
 
@@ -158,7 +144,7 @@ def _streamed_picks(
     view: Centred, ids: np.ndarray, group: np.ndarray, quotas: np.ndarray, batch: int, engine: str
 ) -> np.ndarray:
     """Positions picked in each group (exact up to ``EXACT_ROWS`` members, else merged parts)."""
-    sums = sum(run_map(_GroupSums(view, len(quotas)), list(zip(chunks(ids, batch), chunks(group, batch))), engine))
+    sums = sum(run_map(GroupSums(view, len(quotas)), list(zip(chunks(ids, batch), chunks(group, batch))), engine))
     centres = (sums / np.maximum(np.bincount(group, minlength=len(quotas)), 1)[:, None]).astype(np.float32)
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(len(quotas) + 1))
