@@ -10,10 +10,9 @@ of another segment (the same vector plus small noise), so dedup has something to
 recall is measured along with the false pairs it joins.
 
 Every (size, step) runs in its own process, so peak resident memory (VmHWM) is that of the
-process running the step alone. Vectors live in a float16 memory-mapped file standing in for the
-store's fragments: the pages a read touches are dropped from the process after each read
-(``MADV_DONTNEED``), as the store's reader would return them, so the peak is what the step holds
-itself. Steps: ``dedup`` once per ``--probe`` value (planted-duplicate recall at each),
+process running the step alone. Vectors live in a float16 file standing in for the store's
+fragments, read with ``pread`` into fresh arrays (no file page mapped), so the peak is what the
+step holds itself. Steps: ``dedup`` once per ``--probe`` value (planted-duplicate recall at each),
 ``cluster`` (k = ``--k``) and ``sample`` (``--sample`` farthest points), all streaming
 ``--batch`` segments at a time.
 
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import mmap
 import os
 import platform
 import resource
@@ -120,7 +118,7 @@ def peak_rss_mb() -> float:
 
 
 def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
-    """One step on the memmapped vectors, in this process; returns its figures."""
+    """One step on the vectors file, in this process; returns its figures."""
     from vidsearch.curation.arrays import ArraySource
     from vidsearch.curation.cluster import ClusterConfig, cluster_segments
     from vidsearch.curation.dedup import DedupConfig, deduplicate
@@ -128,23 +126,34 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
     from vidsearch.curation.selection import Selection
 
     class Fragments(ArraySource):
-        """The memmapped vectors, read like the store's fragments: no page stays mapped after a read."""
+        """The vectors file read like the store's fragments, with ``pread`` into fresh arrays (a
+        batch of consecutive rows in one read), so no file page counts in this process's peak."""
+
+        def __init__(self, path: Path, columns: dict, block: int):
+            x = np.load(path, mmap_mode="r")
+            super().__init__(x, columns, block=block)
+            self.fd, self.offset, self.row = os.open(path, os.O_RDONLY), x.offset, x.shape[1] * x.itemsize
 
         def moments(self, ids: np.ndarray) -> np.ndarray:
-            out = super().moments(ids)
-            self._moments._mmap.madvise(mmap.MADV_DONTNEED)
+            ids = np.asarray(ids, np.int64)
+            dim = self.moments_dim
+            if len(ids) and ids[-1] - ids[0] + 1 == len(ids) and np.all(np.diff(ids) == 1):
+                raw = os.pread(self.fd, self.row * len(ids), self.offset + self.row * int(ids[0]))
+                return np.frombuffer(raw, np.float16).reshape(len(ids), dim).astype(np.float32)
+            out = np.empty((len(ids), dim), np.float32)
+            for j, i in enumerate(ids):
+                out[j] = np.frombuffer(os.pread(self.fd, self.row, self.offset + self.row * int(i)), np.float16)
             return out
 
-    x = np.load(vectors, mmap_mode="r")
-    n = len(x)
+    n, dim = np.load(vectors, mmap_mode="r").shape
     steady = {  # the sample step reads the pacing columns: one straight curve for all, no memory per segment
         "spf_curve": np.broadcast_to(np.linspace(0, 1, 64, dtype=np.float32), (n, 64)),
         "linearity_max": np.broadcast_to(np.float32(0), (n,)),
     }
-    source = Fragments(x, steady, block=x.shape[1] // 3)
+    source = Fragments(vectors, steady, block=dim // 3)
     rss0 = peak_rss_mb()
     t0 = time.perf_counter()
-    out: dict = {"step": step, "n": n, "dim": x.shape[1], "batch": args.batch}
+    out: dict = {"step": step, "n": n, "dim": dim, "batch": args.batch}
     name, _, probe = step.partition(":")
     if name == "dedup":
         config = DedupConfig.for_backbone(args.backbone, probe=int(probe or 2))
