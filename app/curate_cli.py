@@ -111,7 +111,7 @@ def dedup(
     clusters: Optional[int] = typer.Option(
         None, help="k-means clusters for the pairwise search [default: 1 up to 4096 segments, else sqrt(n)]."
     ),
-    probe: int = typer.Option(2, help="Clusters each segment is compared in."),
+    probe: int = typer.Option(3, help="Clusters each segment is compared in (more: higher recall, slower)."),
     exact_only: bool = typer.Option(False, "--exact-only", help="Only content-hash duplicates."),
     groups: Optional[Path] = typer.Option(None, "--groups", help="Write the duplicate groups as JSON Lines here."),
     engine: str = EngineOption,

@@ -50,7 +50,7 @@ class DedupConfig:
     appearance_threshold: float
     motion_threshold: float
     clusters: int | None = None  # k-means clusters; default ~sqrt(n)
-    probe: int = 2  # clusters each segment is compared in
+    probe: int = 3  # clusters each segment is compared in (planted-duplicate recall: see docs/scale.md)
     neighbours: int = 32  # nearest appearance neighbours checked per segment (bounds memory)
     exact: bool = True
     near: bool = True
