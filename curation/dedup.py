@@ -102,10 +102,9 @@ def deduplicate(
     """Group duplicates among ``selection`` and keep one segment per group."""
     ids = selection.ids
     n = len(ids)
-    meta = source.table(ids, ["hash", "start_s", "end_s", "width", "height", "size", "duration"]).to_pydict()
+    meta = _meta(source, ids)
     exact_edges = _exact_pairs(meta) if config.exact else np.zeros((0, 2), np.int64)
     exact_label = _components(n, exact_edges)
-    removed = {"exact duplicates": 0, "near duplicates": 0}
     reps = np.unique(exact_label, return_index=True)[1]  # one representative per exact group
     near_edges = np.zeros((0, 2), np.int64)
     if config.near and len(reps) > 1:
@@ -113,46 +112,63 @@ def deduplicate(
         near_edges = reps[pairs]
     label = _components(n, np.concatenate([exact_edges, near_edges]))
     order = _keep_order(meta, ids)
+    # best first: the first member of each group in that order is the one kept (arrays only: no
+    # Python object per segment, so a million segments cost megabytes here)
+    _, first = np.unique(label[order], return_index=True)
+    keep_pos = order[first]
     keep_mask = np.zeros(n, bool)
-    groups: list[DuplicateGroup] = []
-    first_of: dict[int, int] = {}
-    for pos in order:  # best first: the first member seen of each group is the one kept
-        g = int(label[pos])
-        if g not in first_of:
-            first_of[g] = pos
-            keep_mask[pos] = True
-    members_of: dict[int, list[int]] = {}
-    for pos in range(n):
-        members_of.setdefault(int(label[pos]), []).append(pos)
+    keep_mask[keep_pos] = True
+    sizes = np.bincount(label)
+    keep_of = np.zeros(len(sizes), np.int64)
+    keep_of[label[keep_pos]] = keep_pos
     dup_count = np.zeros(n, np.int32)
-    for g, members in members_of.items():
-        if len(members) < 2:
-            continue
-        keep = first_of[g]
-        kind = "exact" if len({int(exact_label[m]) for m in members}) == 1 else "near"
-        groups.append(DuplicateGroup(int(ids[keep]), [int(ids[m]) for m in members], kind))
-        dup_count[keep] = len(members) - 1
-        for m in members:
-            if m != keep:
-                removed["exact duplicates" if exact_label[m] == exact_label[keep] else "near duplicates"] += 1
+    dup_count[keep_pos] = sizes[label[keep_pos]] - 1
+    dropped = np.flatnonzero((sizes[label] > 1) & ~keep_mask)
+    same = exact_label[dropped] == exact_label[keep_of[label[dropped]]]
+    removed = {"exact duplicates": int(same.sum()), "near duplicates": int((~same).sum())}
+    grouped = np.flatnonzero(sizes[label] > 1)
+    grouped = grouped[np.argsort(label[grouped], kind="stable")]
+    bounds = np.flatnonzero(np.diff(label[grouped])) + 1
+    groups = [
+        DuplicateGroup(
+            int(ids[keep_of[label[members[0]]]]),
+            [int(i) for i in ids[members]],
+            "exact" if np.all(exact_label[members] == exact_label[members[0]]) else "near",
+        )
+        for members in (np.split(grouped, bounds) if len(grouped) else [])
+    ]
     groups.sort(key=lambda g: g.keep)
     out = selection.with_columns(dup_count=dup_count).take(keep_mask)
     report = StepReport("dedup", asdict(config), n, int(keep_mask.sum()), removed)
     return DedupResult(out.record(report), groups, report)
 
 
-def _exact_pairs(meta: dict) -> np.ndarray:
-    """Edges between segments with the same content hash and time range (to the millisecond)."""
-    first: dict[tuple, int] = {}
-    edges = []
-    for pos, key in enumerate(zip(meta["hash"], np.round(meta["start_s"], 3), np.round(meta["end_s"], 3))):
-        if key[0] is None:
-            continue
-        if key in first:
-            edges.append((first[key], pos))
-        else:
-            first[key] = pos
-    return np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+def _meta(source, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns the exact pass and the keep rule read, as arrays; the content hash as an
+    integer code (-1: none), so no Python string is held per segment."""
+    import pyarrow.compute as pc
+
+    t = source.table(ids, ["hash", "start_s", "end_s", "width", "height", "size", "duration"])
+    out = {
+        c: t.column(c).to_numpy().astype(np.float64)
+        for c in ("start_s", "end_s", "width", "height", "size", "duration")
+    }
+    codes = pc.fill_null(t.column("hash").combine_chunks().dictionary_encode().indices, -1)
+    out["hash"] = codes.to_numpy().astype(np.int64)
+    return out
+
+
+def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:
+    """Edges from the first segment of each (content hash, time range to the millisecond) to
+    every later one with the same key."""
+    pos = np.flatnonzero(meta["hash"] >= 0)
+    if not len(pos):
+        return np.zeros((0, 2), np.int64)
+    keys = np.stack([meta["hash"][pos], np.round(meta["start_s"][pos], 3), np.round(meta["end_s"][pos], 3)], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    head = pos[first[inverse.reshape(-1)]]
+    later = head != pos
+    return np.stack([head[later], pos[later]], axis=1).astype(np.int64)
 
 
 def near_pairs(source, ids: np.ndarray, config: DedupConfig, batch: int = BATCH, engine: str = "local") -> np.ndarray:
