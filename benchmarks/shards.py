@@ -46,19 +46,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dim", type=int, default=1152)
     p.add_argument("--ray", action="store_true", help="Also serve the shards from Ray actors (local Ray).")
     p.add_argument("--work", type=Path, default=None, help="Where the indexes are built (default: a temp dir).")
+    p.add_argument("--reuse", action="store_true", help="Measure the indexes already built and split in --work.")
     args = p.parse_args(argv)
     from vidsearch.retrieval import search
     from vidsearch.retrieval.shards import ShardedIndex, split
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vidsearch-shards-bench-"))
-    shutil.rmtree(work / "single", ignore_errors=True)
-    shutil.rmtree(work / "sharded", ignore_errors=True)
-    t0 = time.perf_counter()
-    single = synthetic_index(work / "single", args.size, dim=args.dim)
-    build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    split(single, work / "sharded", args.shards)
-    split_s = time.perf_counter() - t0
+    build_s = split_s = 0.0
+    if args.reuse and (work / "sharded" / "shards.json").exists():
+        from vidsearch.retrieval.index import Index
+
+        single = Index.open(work / "single")
+    else:
+        shutil.rmtree(work / "single", ignore_errors=True)
+        shutil.rmtree(work / "sharded", ignore_errors=True)
+        t0 = time.perf_counter()
+        single = synthetic_index(work / "single", args.size, dim=args.dim)
+        build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        split(single, work / "sharded", args.shards)
+        split_s = time.perf_counter() - t0
     queries = [
         int(q) for q in np.random.default_rng(0).choice(np.arange(1, args.size + 1), args.queries, replace=False)
     ]
@@ -77,8 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     search.EXACT_SCORING_LIMIT = limit
     print(
         f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {cpu_model()}, {os.cpu_count()} CPUs, "
-        f"load {os.getloadavg()[0]:.1f}; {args.size:,} segments ({args.dim}-d float16), built in {build_s:.0f} s, "
-        f"split into {args.shards} in {split_s:.0f} s; {len(queries)} stored segments as queries, k=10"
+        f"load {os.getloadavg()[0]:.1f}; {len(single):,} segments ({args.dim}-d float16), "
+        + ("reused" if args.reuse and not build_s else f"built in {build_s:.0f} s, split in {split_s:.0f} s")
+        + f", {args.shards} shards; {len(queries)} stored segments as queries, k=10"
     )
     print("| served by | motion p50 / p95 ms | motion recall@10 | both p50 / p95 ms | both recall@10 |")
     print("|---|---|---|---|---|")
