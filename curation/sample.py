@@ -15,8 +15,8 @@ Streaming: a group of up to ``EXACT_ROWS`` segments is sampled exactly (its vect
 ``batch`` at a time, the picks those of the in-memory algorithm). A bigger group is cut into parts
 of ``EXACT_ROWS``; farthest points are picked in each part (the group's quota, from the point
 nearest the group's mean) and the candidate sets merged ``FAN_IN`` at a time by the same greedy
-pick, a composable coreset for k-center: the covering radius stays within a small factor of the
-in-memory one, with memory bounded by ``EXACT_ROWS`` vectors plus ``FAN_IN`` times the sample's.
+pick, a composable coreset for k-center (greedy is a 2-approximation; merged coresets keep a
+constant factor), with memory bounded by ``EXACT_ROWS`` vectors plus ``FAN_IN`` times the sample's.
 """
 
 from __future__ import annotations
