@@ -446,9 +446,12 @@ def main(argv: list[str] | None = None) -> None:
     post = {"moments": unit, "curves": monotone_curves, "flow": non_negative_unit}
     for share in shares:
         synth = LookAlikes(stored, post, share)
-        print(f"real windows: {len(is_query)} from {len(footage())} videos ({args.backbone}, " f"default ExtractorConfig, T={args.frames}, {args.window:g} s): "
-              f"{int(is_query.sum())} queries, {int((~is_query).sum())} stored; moments " f"{windows['moments'].shape[1]}-d, flow {windows['flow'].shape[1]}-d; "
-              f"fit: mean + the {len(synth.fits['moments'].basis)} principal directions of the " f"stored windows + {share:.0%} isotropic")  # fmt: skip
+        print(
+            f"real windows: {len(is_query)} from {len(footage())} videos ({args.backbone}, default ExtractorConfig, "
+            f"T={args.frames}, {args.window:g} s): {int(is_query.sum())} queries, {int((~is_query).sum())} stored; "
+            f"moments {windows['moments'].shape[1]}-d, flow {windows['flow'].shape[1]}-d; fit: mean + the "
+            f"{len(synth.fits['moments'].basis)} principal directions of the stored windows + {share:.0%} isotropic"
+        )
         for kind in ("moments", "flow"):
             sample = synth.post[kind](synth.fits[kind].draw(rng, 4000))
             print(
