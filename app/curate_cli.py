@@ -33,6 +33,10 @@ app = typer.Typer(
 FromOption = typer.Option(None, "--from", help="Start from this selection (.parquet) instead of the whole index.")
 OutOption = typer.Option(None, "--out", "-o", help="Write the resulting selection here (.parquet).")
 DryRunOption = typer.Option(False, "--dry-run", help="Print the counts only; write nothing.")
+EngineOption = typer.Option(
+    "local", "--engine", help="local (this process) | ray (Ray Data tasks; RAY_ADDRESS joins a cluster)."
+)
+BatchOption = typer.Option(16384, "--batch", help="Segments whose moments are read at once (bounds memory).")
 SpaceOption = typer.Option(
     "motion",
     "--space",
@@ -101,9 +105,11 @@ def dedup(
     clusters: Optional[int] = typer.Option(
         None, help="k-means clusters for the pairwise search [default: 1 up to 4096 segments, else sqrt(n)]."
     ),
-    probe: int = typer.Option(2, help="Clusters each segment is compared in."),
+    probe: int = typer.Option(3, help="Clusters each segment is compared in (more: higher recall, slower)."),
     exact_only: bool = typer.Option(False, "--exact-only", help="Only content-hash duplicates."),
     groups: Optional[Path] = typer.Option(None, "--groups", help="Write the duplicate groups as JSON Lines here."),
+    engine: str = EngineOption,
+    batch: int = BatchOption,
 ) -> None:
     """Group near-duplicate segments (re-encodes, crops, recolours, copies) and keep one of each."""
     from vidsearch.curation.dedup import DedupConfig, deduplicate
@@ -115,7 +121,7 @@ def dedup(
             source.backbone, appearance_threshold, motion_threshold, clusters=clusters, probe=probe, near=not exact_only
         )
     )
-    result = run_or_exit(lambda: deduplicate(source, selection, config))
+    result = run_or_exit(lambda: deduplicate(source, selection, config, batch, engine))
     console.print(f"{len(result.groups)} duplicate groups ({sum(g.kind == 'exact' for g in result.groups)} exact)")
     if groups is not None and not dry_run:
         from vidsearch.atomic import atomic_path
@@ -191,6 +197,8 @@ def cluster(
     summary: Optional[Path] = typer.Option(
         None, "--json", help="Write the clusters (size, medoid, members) as JSON here."
     ),
+    engine: str = EngineOption,
+    batch: int = BatchOption,
 ) -> None:
     """Motion clusters (k-means on the moments) with size, medoid and contact sheets."""
     from vidsearch.curation.cluster import ClusterConfig, cluster_segments
@@ -198,7 +206,7 @@ def cluster(
     _check_out(out, dry_run)
     config = run_or_exit(lambda: ClusterConfig(k=k, k_max=k_max, space=space, centre=not no_centre))
     source, selection = _load(index_dir, from_)
-    result = run_or_exit(lambda: cluster_segments(source, selection, config))
+    result = run_or_exit(lambda: cluster_segments(source, selection, config, batch, engine))
     console.print(
         f"k = {result.k}" + (f" (silhouette {result.silhouette:.3f})" if result.silhouette is not None else "")
     )
@@ -234,6 +242,8 @@ def sample(
     space: str = SpaceOption,
     balance_pacing: bool = typer.Option(False, "--balance-pacing", help="Equal quotas per pacing class too."),
     seed: int = typer.Option(0),
+    engine: str = EngineOption,
+    batch: int = BatchOption,
 ) -> None:
     """A subset of N segments covering the motion space, optionally balanced by pacing class."""
     from vidsearch.curation.sample import SampleConfig, sample_segments
@@ -246,7 +256,7 @@ def sample(
             f"[yellow]warning:[/] asked for {n} segments but the selection has {len(selection)}: keeping them all",
             highlight=False,
         )
-    sel, report = run_or_exit(lambda: sample_segments(source, selection, config))
+    sel, report = run_or_exit(lambda: sample_segments(source, selection, config, batch, engine))
     _finish(sel, report, out, dry_run)
 
 

@@ -10,15 +10,20 @@ of another segment (the same vector plus small noise), so dedup has something to
 recall is measured along with the false pairs it joins.
 
 Every (size, step) runs in its own process, so peak resident memory (VmHWM) is that of the
-process running the step alone; vectors live in a float16 memory-mapped file (file pages count in the RSS).
+process running the step alone. Vectors live in a float16 file standing in for the store's
+fragments, read with ``pread`` into fresh arrays (no file page mapped), so the peak is what the
+step holds itself. Steps: ``dedup`` once per ``--probe`` value (planted-duplicate recall at each),
+``cluster`` (k = ``--k``) and ``sample`` (``--sample`` farthest points), all streaming
+``--batch`` segments at a time.
 
-    python -m benchmarks.curation --index IDX --sizes 10000,100000,1000000
+    python -m benchmarks.curation --index IDX --sizes 100000,1000000 --probe 2,3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -31,7 +36,9 @@ import numpy as np
 
 
 def real_vectors(index_dir: Path | None, vectors: Path | None) -> np.ndarray:
-    """The moments of an index's segments, or a saved (n, 3D) .npy of moments vectors."""
+    """The moments of an index's segments, or a saved (n, 3D) .npy of moments vectors. Of an index
+    with the direction-aware blocks (``delta_alpha``), the three published blocks: the only ones
+    curation compares."""
     if vectors is not None:
         return np.load(vectors).astype(np.float64)
     from vidsearch.curation.source import IndexSource
@@ -39,7 +46,7 @@ def real_vectors(index_dir: Path | None, vectors: Path | None) -> np.ndarray:
     source = IndexSource.open(index_dir)
     if source.moment_block is None:
         raise SystemExit(f"{index_dir}: the index must use concat aggregation (three moment blocks)")
-    return source.moments(source.ids()).astype(np.float64)
+    return source.moments(source.ids())[:, : 3 * source.moment_block].astype(np.float64)
 
 
 def fit_statistics(x: np.ndarray) -> dict[str, np.ndarray]:
@@ -111,21 +118,47 @@ def peak_rss_mb() -> float:
 
 
 def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
-    """One step on the memmapped vectors, in this process; returns its figures."""
+    """One step on the vectors file, in this process; returns its figures."""
     from vidsearch.curation.arrays import ArraySource
     from vidsearch.curation.cluster import ClusterConfig, cluster_segments
     from vidsearch.curation.dedup import DedupConfig, deduplicate
+    from vidsearch.curation.sample import SampleConfig, sample_segments
     from vidsearch.curation.selection import Selection
 
-    x = np.load(vectors, mmap_mode="r")
-    n = len(x)
-    source = ArraySource(x, block=x.shape[1] // 3)
+    class Fragments(ArraySource):
+        """The vectors file read like the store's fragments, with ``pread`` into fresh arrays (a
+        batch of consecutive rows in one read), so no file page counts in this process's peak."""
+
+        def __init__(self, path: Path, columns: dict, block: int):
+            x = np.load(path, mmap_mode="r")
+            super().__init__(x, columns, block=block)
+            self.fd, self.offset, self.row = os.open(path, os.O_RDONLY), x.offset, x.shape[1] * x.itemsize
+
+        def moments(self, ids: np.ndarray) -> np.ndarray:
+            ids = np.asarray(ids, np.int64)
+            dim = self.moments_dim
+            if len(ids) and ids[-1] - ids[0] + 1 == len(ids) and np.all(np.diff(ids) == 1):
+                raw = os.pread(self.fd, self.row * len(ids), self.offset + self.row * int(ids[0]))
+                return np.frombuffer(raw, np.float16).reshape(len(ids), dim).astype(np.float32)
+            out = np.empty((len(ids), dim), np.float32)
+            for j, i in enumerate(ids):
+                out[j] = np.frombuffer(os.pread(self.fd, self.row, self.offset + self.row * int(i)), np.float16)
+            return out
+
+    n, dim = np.load(vectors, mmap_mode="r").shape
+    steady = {  # the sample step reads the pacing columns: one straight curve for all, no memory per segment
+        "spf_curve": np.broadcast_to(np.linspace(0, 1, 64, dtype=np.float32), (n, 64)),
+        "linearity_max": np.broadcast_to(np.float32(0), (n,)),
+    }
+    source = Fragments(vectors, steady, block=dim // 3)
     rss0 = peak_rss_mb()
     t0 = time.perf_counter()
-    out: dict = {"step": step, "n": n, "dim": x.shape[1]}
-    if step == "dedup":
-        config = DedupConfig.for_backbone(args.backbone)
-        result = deduplicate(source, Selection.everything(source), config)
+    out: dict = {"step": step, "n": n, "dim": dim, "batch": args.batch}
+    name, _, probe = step.partition(":")
+    if name == "dedup":
+        config = DedupConfig.for_backbone(args.backbone, probe=int(probe or 2))
+        out["probe"] = config.probe
+        result = deduplicate(source, Selection.everything(source), config, args.batch)
         pairs = np.load(planted)
         label = np.arange(n)
         for g in result.groups:
@@ -140,10 +173,13 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
             extra_removed=joined - found,
             thresholds=[config.appearance_threshold, config.motion_threshold],
         )
-    else:
-        result = cluster_segments(source, Selection.everything(source), ClusterConfig(k=args.k))
+    elif name == "cluster":
+        result = cluster_segments(source, Selection.everything(source), ClusterConfig(k=args.k), args.batch)
         sizes = [c.size for c in result.clusters]
         out.update(k=result.k, largest=max(sizes), smallest=min(sizes))
+    else:
+        picked, _ = sample_segments(source, Selection.everything(source), SampleConfig(args.sample), args.batch)
+        out.update(picked=len(picked))
     out["seconds"] = round(time.perf_counter() - t0, 2)
     out["peak_rss_mb"] = peak_rss_mb()
     out["rss_before_mb"] = rss0
@@ -155,7 +191,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--index", type=Path, help="Index whose moments give the statistics.")
     p.add_argument("--vectors", type=Path, help="Or: a saved .npy (n, 3D) of real moments vectors.")
     p.add_argument("--sizes", default="10000,100000,1000000")
-    p.add_argument("--steps", default="dedup,cluster")
+    p.add_argument("--steps", default="dedup,cluster,sample")
+    p.add_argument("--probe", default="2", help="Comma-separated dedup --probe values, one dedup run each.")
+    p.add_argument("--batch", type=int, default=16384, help="Segments read at once (the curate --batch).")
+    p.add_argument("--sample", type=int, default=1000, help="Segments the sample step picks (farthest points).")
     p.add_argument("--backbone", default="dinov2-s14", help="Whose calibrated dedup thresholds to use.")
     p.add_argument("--k", type=int, default=100, help="Clusters for the clustering step.")
     p.add_argument("--dup-share", type=float, default=0.02)
@@ -182,7 +221,12 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         np.save(planted, make_vectors(stats, n, vec, args.dup_share, args.dup_noise, args.seed))
         print(f"n={n}: vectors drawn in {time.perf_counter() - t0:.1f} s", flush=True)
-        for step in args.steps.split(","):
+        steps = [
+            f"dedup:{p}" if step == "dedup" else step
+            for step in args.steps.split(",")
+            for p in (args.probe.split(",") if step == "dedup" else [""])
+        ]
+        for step in steps:
             cmd = [
                 sys.executable,
                 "-m",
@@ -195,6 +239,10 @@ def main(argv: list[str] | None = None) -> None:
                 args.backbone,
                 "--k",
                 str(args.k),
+                "--batch",
+                str(args.batch),
+                "--sample",
+                str(args.sample),
             ]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
@@ -204,18 +252,31 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(row), flush=True)
         vec.unlink()
     print(
-        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-        f"{platform.processor() or 'cpu'}, command: {' '.join(sys.argv)}"
+        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {cpu_model()}, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, command: {' '.join(sys.argv)}"
     )
     print("| step | segments | seconds | peak RSS MB | result |\n|---|---|---|---|---|")
     for r in rows:
-        what = (
-            f"{r['groups']} groups, planted dups found {r['planted_found']}/{r['planted']}, "
-            f"other segments joined {r['extra_removed']}"
-            if r["step"] == "dedup"
-            else f"k={r['k']}, sizes {r['smallest']}..{r['largest']}"
-        )
+        if r["step"].startswith("dedup"):
+            recall = r["planted_found"] / max(r["planted"], 1)
+            what = (
+                f"probe {r['probe']}: {r['groups']} groups, planted recall {recall:.2%} "
+                f"({r['planted_found']}/{r['planted']}), other segments joined {r['extra_removed']}"
+            )
+        elif r["step"] == "cluster":
+            what = f"k={r['k']}, sizes {r['smallest']}..{r['largest']}"
+        else:
+            what = f"{r['picked']} picked"
         print(f"| {r['step']} | {r['n']:,} | {r['seconds']} | {r['peak_rss_mb']} | {what} |")
+
+
+def cpu_model() -> str:
+    """lscpu's model name and whether it has AMX / avx512_bf16 / avx512_vnni."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "cpu")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    have = [f for f in ("amx_tile", "avx512_bf16", "avx512_vnni") if f in flags]
+    return f"{model} ({', '.join(have)}{'' if 'amx_tile' in have else ', no AMX'})"
 
 
 if __name__ == "__main__":

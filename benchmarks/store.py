@@ -2,6 +2,7 @@
 segment of the schema-2 store, on realistic vectors.
 
     python -m benchmarks.store --sizes 100000,1000000 [--work DIR] [--backbone dinov2-s14]
+    python -m benchmarks.store --sizes 1000000 --isotropic 0.05,0.25,0.5   # flatter spectra
 
 Realistic vectors: the benchmark embeds windows of real footage itself (the clips in
 ``../shared/data/real-clips`` and, if installed, the 212 s ``tests/test.mp4`` shipped in the
@@ -231,6 +232,7 @@ def measure(directory: Path, queries_path: Path, n_timed: int, sweep: bool = Fal
     index.search(queries[0], k=10)  # loads the ANN indexes
     first_s = time.perf_counter() - t0
     out = {"n": len(index), "open_s": open_s, "first_query_s": first_s, "vector_search": index.stats()["vector_search"]}
+    out["depth"] = index.ann.motion_depth(len(index), 10) if index.ann is not None else 0
     if warm:
         t0 = time.perf_counter()
         out["warm_gb"] = _read_through(directory) / 1e9
@@ -350,9 +352,9 @@ class LookAlikes:
     """Synthetic segments drawn from Gaussians fitted to the real stored windows (each kind then
     post-processed: unit norm, monotone curves); the first chunk starts with the real windows."""
 
-    def __init__(self, real: dict[str, np.ndarray], post: dict[str, object]):
+    def __init__(self, real: dict[str, np.ndarray], post: dict[str, object], isotropic: float = 0.05):
         self.real, self.post = real, post
-        self.fits = {kind: FittedGaussian.fit(x) for kind, x in real.items()}
+        self.fits = {kind: FittedGaussian.fit(x, isotropic) for kind, x in real.items()}
         self._first = set(real)
 
     def drawer(self, kind: str):
@@ -403,6 +405,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--cold", action="store_true", help="Time queries without first reading the index files into the page cache."
     )
+    parser.add_argument(
+        "--isotropic",
+        default="0.05",
+        help="Comma-separated shares of the look-alikes' variance spread evenly over all directions "
+        "(the rest along the real windows' principal directions): larger is a flatter, harder spectrum.",
+    )
     parser.add_argument("--measure", nargs=2, metavar=("INDEX", "QUERIES"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--verify",
@@ -415,6 +423,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.verify:
         verify_cost(args.verify, args.work, args.keep)
         return
+    shares = [float(v) for v in args.isotropic.split(",")]
+    if not all(0.0 <= v < 1.0 for v in shares):
+        parser.error(f"--isotropic shares must be in [0, 1) (got {args.isotropic})")
     if args.representations and args.moments_codec != "float16":
         parser.error(
             "--representations compares the codecs against float16 vectors: build with --moments-codec float16"
@@ -449,24 +460,22 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(0)
     is_query = np.zeros(len(windows["moments"]), bool)
     is_query[1::2] = True  # every other window is a query, never stored
-    synth = LookAlikes(
-        {k: v[~is_query] for k, v in windows.items()},
-        {"moments": unit, "curves": monotone_curves, "flow": non_negative_unit},
-    )
-    print(
-        f"real windows: {len(is_query)} from {len(footage())} videos ({args.backbone}, "
-        f"default ExtractorConfig, T={args.frames}, {args.window:g} s): "
-        f"{int(is_query.sum())} queries, {int((~is_query).sum())} stored; moments "
-        f"{windows['moments'].shape[1]}-d, flow {windows['flow'].shape[1]}-d; "
-        f"fit: mean + the {len(synth.fits['moments'].basis)} principal directions of the "
-        f"stored windows + 5 % isotropic shrinkage"
-    )
-    for kind in ("moments", "flow"):
-        sample = synth.post[kind](synth.fits[kind].draw(rng, 4000))
+    stored = {k: v[~is_query] for k, v in windows.items()}
+    post = {"moments": unit, "curves": monotone_curves, "flow": non_negative_unit}
+    for share in shares:
+        synth = LookAlikes(stored, post, share)
         print(
-            f"{kind} cosine 5/50/95 %: real {_fmt(cosine_percentiles(windows[kind], rng))}, "
-            f"synthetic {_fmt(cosine_percentiles(sample, rng))}"
+            f"real windows: {len(is_query)} from {len(footage())} videos ({args.backbone}, default ExtractorConfig, "
+            f"T={args.frames}, {args.window:g} s): {int(is_query.sum())} queries, {int((~is_query).sum())} stored; "
+            f"moments {windows['moments'].shape[1]}-d, flow {windows['flow'].shape[1]}-d; fit: mean + the "
+            f"{len(synth.fits['moments'].basis)} principal directions of the stored windows + {share:.0%} isotropic"
         )
+        for kind in ("moments", "flow"):
+            sample = synth.post[kind](synth.fits[kind].draw(rng, 4000))
+            print(
+                f"{kind} cosine 5/50/95 %: real {_fmt(cosine_percentiles(windows[kind], rng))}, "
+                f"synthetic ({share:.0%} isotropic) {_fmt(cosine_percentiles(sample, rng))}"
+            )
     queries_path = work / "queries.npz"
     np.savez(
         queries_path,
@@ -499,8 +508,9 @@ def main(argv: list[str] | None = None) -> None:
         "motion / pacing / both | RSS at query MB (anon) | disk B/segment |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for n in (int(s) for s in args.sizes.split(",")):
-        directory = work / f"store-{n}"
+    for share, n in ((share, int(size)) for share in shares for size in args.sizes.split(",")):
+        synth = LookAlikes(stored, post, share)
+        directory = work / (f"store-{n}" if share == 0.05 else f"store-{n}-iso{share:g}")
         t0 = time.perf_counter()
         if not (args.reuse and directory.exists()):
             shutil.rmtree(directory, ignore_errors=True)
@@ -552,7 +562,11 @@ def main(argv: list[str] | None = None) -> None:
             if "warm_gb" in r
             else "cold page cache"
         )
-        print(f"  vector search: {r['vector_search']}; {warmed}; load {os.getloadavg()[0]:.1f}")
+        print(
+            f"  {share:.0%} isotropic: recall@10 motion {r['recall_motion']:.3f} / both {r['recall_both']:.3f}, "
+            f"self-check motion re-rank depth {r['depth']:,}; vector search: {r['vector_search']}; {warmed}; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
         print("  disk B/segment: " + ", ".join(f"{kind} {size / n:,.1f}" for kind, size in disk.items()), flush=True)
         for row in r.get("sweep", []):
             print(

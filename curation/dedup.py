@@ -9,8 +9,13 @@ pairwise similarity inside each cluster), made motion-aware:
    straddling a cluster border is still compared. Inside each cluster an exact k-NN (one BLAS
    product per block) finds each segment's ``neighbours`` nearest (a k-NN search, so memory stays
    bounded even where many segments look alike) whose appearance cosine reaches
-   ``appearance_threshold``; a pair is a duplicate only if its *motion* cosine (std + skew
-   blocks) also reaches ``motion_threshold``.
+   ``appearance_threshold``; a pair is a duplicate only if its *motion* cosine (std + skew blocks)
+   also reaches ``motion_threshold``.
+
+Streaming: k-means trains on a sample; the assignment to clusters is one pass over the segments
+``batch`` at a time (keeping ``probe`` cluster numbers per segment); then clusters are packed into
+work items of about ``batch`` segments, each fetching only its members' moments. No step holds
+every segment's vectors, and each item runs on the local or the Ray engine alike.
 
 Why both: a re-encode, crop or recolour of a clip keeps both its content and its motion, so both
 cosines stay high; two different shots that move alike (the product's whole point) share motion
@@ -27,9 +32,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from vidsearch.curation.cluster import kmeans
+from vidsearch.curation.cluster import kmeans, training_rows
+from vidsearch.curation.engine import BATCH, chunks, run_map
 from vidsearch.curation.selection import Selection, StepReport
-from vidsearch.curation.vectors import vectors_of
+from vidsearch.curation.vectors import project, vectors_of
 from vidsearch.errors import ConfigError
 
 # (appearance, motion) cosine thresholds per backbone, measured on the real clips and their
@@ -45,7 +51,7 @@ class DedupConfig:
     appearance_threshold: float
     motion_threshold: float
     clusters: int | None = None  # k-means clusters; default ~sqrt(n)
-    probe: int = 2  # clusters each segment is compared in
+    probe: int = 3  # clusters each segment is compared in (planted-duplicate recall: see docs/scale.md)
     neighbours: int = 32  # nearest appearance neighbours checked per segment (bounds memory)
     exact: bool = True
     near: bool = True
@@ -92,84 +98,130 @@ class DedupResult:
     report: StepReport
 
 
-def deduplicate(source, selection: Selection, config: DedupConfig) -> DedupResult:
+def deduplicate(
+    source, selection: Selection, config: DedupConfig, batch: int = BATCH, engine: str = "local"
+) -> DedupResult:
     """Group duplicates among ``selection`` and keep one segment per group."""
     ids = selection.ids
     n = len(ids)
-    meta = source.table(ids, ["hash", "start_s", "end_s", "width", "height", "size", "duration"]).to_pydict()
+    meta = _meta(source, ids)
     exact_edges = _exact_pairs(meta) if config.exact else np.zeros((0, 2), np.int64)
     exact_label = _components(n, exact_edges)
-    removed = {"exact duplicates": 0, "near duplicates": 0}
     reps = np.unique(exact_label, return_index=True)[1]  # one representative per exact group
     near_edges = np.zeros((0, 2), np.int64)
     if config.near and len(reps) > 1:
-        pairs = near_pairs(source, ids[reps], config)
+        pairs = near_pairs(source, ids[reps], config, batch, engine)
         near_edges = reps[pairs]
     label = _components(n, np.concatenate([exact_edges, near_edges]))
     order = _keep_order(meta, ids)
+    # best first: the first member of each group in that order is the one kept (arrays only: no
+    # Python object per segment, so a million segments cost megabytes here)
+    _, first = np.unique(label[order], return_index=True)
+    keep_pos = order[first]
     keep_mask = np.zeros(n, bool)
-    groups: list[DuplicateGroup] = []
-    first_of: dict[int, int] = {}
-    for pos in order:  # best first: the first member seen of each group is the one kept
-        g = int(label[pos])
-        if g not in first_of:
-            first_of[g] = pos
-            keep_mask[pos] = True
-    members_of: dict[int, list[int]] = {}
-    for pos in range(n):
-        members_of.setdefault(int(label[pos]), []).append(pos)
+    keep_mask[keep_pos] = True
+    sizes = np.bincount(label)
+    keep_of = np.zeros(len(sizes), np.int64)
+    keep_of[label[keep_pos]] = keep_pos
     dup_count = np.zeros(n, np.int32)
-    for g, members in members_of.items():
-        if len(members) < 2:
-            continue
-        keep = first_of[g]
-        kind = "exact" if len({int(exact_label[m]) for m in members}) == 1 else "near"
-        groups.append(DuplicateGroup(int(ids[keep]), [int(ids[m]) for m in members], kind))
-        dup_count[keep] = len(members) - 1
-        for m in members:
-            if m != keep:
-                removed["exact duplicates" if exact_label[m] == exact_label[keep] else "near duplicates"] += 1
+    dup_count[keep_pos] = sizes[label[keep_pos]] - 1
+    dropped = np.flatnonzero((sizes[label] > 1) & ~keep_mask)
+    same = exact_label[dropped] == exact_label[keep_of[label[dropped]]]
+    removed = {"exact duplicates": int(same.sum()), "near duplicates": int((~same).sum())}
+    grouped = np.flatnonzero(sizes[label] > 1)
+    grouped = grouped[np.argsort(label[grouped], kind="stable")]
+    bounds = np.flatnonzero(np.diff(label[grouped])) + 1
+    groups = [
+        DuplicateGroup(
+            int(ids[keep_of[label[members[0]]]]),
+            [int(i) for i in ids[members]],
+            "exact" if np.all(exact_label[members] == exact_label[members[0]]) else "near",
+        )
+        for members in (np.split(grouped, bounds) if len(grouped) else [])
+    ]
     groups.sort(key=lambda g: g.keep)
     out = selection.with_columns(dup_count=dup_count).take(keep_mask)
     report = StepReport("dedup", asdict(config), n, int(keep_mask.sum()), removed)
     return DedupResult(out.record(report), groups, report)
 
 
-def _exact_pairs(meta: dict) -> np.ndarray:
-    """Edges between segments with the same content hash and time range (to the millisecond)."""
-    first: dict[tuple, int] = {}
-    edges = []
-    for pos, key in enumerate(zip(meta["hash"], np.round(meta["start_s"], 3), np.round(meta["end_s"], 3))):
-        if key[0] is None:
-            continue
-        if key in first:
-            edges.append((first[key], pos))
-        else:
-            first[key] = pos
-    return np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+def _meta(source, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns the exact pass and the keep rule read, as arrays; the content hash as an
+    integer code (-1: none), so no Python string is held per segment."""
+    import pyarrow.compute as pc
+
+    t = source.table(ids, ["hash", "start_s", "end_s", "width", "height", "size", "duration"])
+    out = {
+        c: t.column(c).to_numpy().astype(np.float64)
+        for c in ("start_s", "end_s", "width", "height", "size", "duration")
+    }
+    codes = pc.fill_null(t.column("hash").combine_chunks().dictionary_encode().indices, -1)
+    out["hash"] = codes.to_numpy().astype(np.int64)
+    return out
 
 
-def near_pairs(source, ids: np.ndarray, config: DedupConfig) -> np.ndarray:
+def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:
+    """Edges from the first segment of each (content hash, time range to the millisecond) to
+    every later one with the same key."""
+    pos = np.flatnonzero(meta["hash"] >= 0)
+    if not len(pos):
+        return np.zeros((0, 2), np.int64)
+    keys = np.stack([meta["hash"][pos], np.round(meta["start_s"][pos], 3), np.round(meta["end_s"][pos], 3)], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    head = pos[first[inverse.reshape(-1)]]
+    later = head != pos
+    return np.stack([head[later], pos[later]], axis=1).astype(np.int64)
+
+
+def near_pairs(source, ids: np.ndarray, config: DedupConfig, batch: int = BATCH, engine: str = "local") -> np.ndarray:
     """Positions (i, j), i < j, into ``ids`` of segment pairs that are near duplicates."""
-    appearance = vectors_of(source, ids, "appearance")
-    members = _cluster_members(appearance, config)
-    found = []
+    members = _cluster_members(source, ids, config, batch, engine)
+    found = [p for p in run_map(_ClusterPairs(source, config), _packs(ids, members, batch), engine) if len(p)]
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def _packs(ids: np.ndarray, members: list[np.ndarray], batch: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Clusters of two or more members, packed in order into work items of about ``batch``
+    segments (a bigger cluster is an item of its own): (positions, ids) per cluster."""
+    packs, current, size = [], [], 0
     for rows in members:
         if len(rows) < 2:
             continue
-        x = appearance[rows]
-        sim, nbr = _nearest(x, min(config.neighbours + 1, len(rows)))
-        src = np.broadcast_to(np.arange(len(rows))[:, None], nbr.shape)
-        keep = (sim >= config.appearance_threshold) & (nbr != src)
-        if not keep.any():
-            continue
-        a, b = rows[src[keep]], rows[nbr[keep]]
-        found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))  # unordered: once each
-    if not found:
-        return np.zeros((0, 2), np.int64)
-    pairs = np.unique(np.concatenate(found), axis=0)
-    motion_ok = _motion_cosines(source, ids, pairs) >= config.motion_threshold
-    return pairs[motion_ok]
+        if current and size + len(rows) > batch:
+            packs.append(current)
+            current, size = [], 0
+        current.append((rows, ids[rows]))
+        size += len(rows)
+    return packs + ([current] if current else [])
+
+
+class _ClusterPairs:
+    """Near-duplicate pairs inside each cluster of a pack, reading only the pack's moments."""
+
+    def __init__(self, source, config: DedupConfig):
+        self.source, self.config = source, config
+
+    def __call__(self, pack: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        cfg, block = self.config, self.source.moment_block
+        wanted = np.unique(np.concatenate([pack_ids for _, pack_ids in pack]))
+        moments = self.source.moments(wanted)
+        appearance, motion = project(moments, "appearance", block), project(moments, "motion", block)
+        del moments
+        found = []
+        for rows, pack_ids in pack:
+            at = np.searchsorted(wanted, pack_ids)
+            sim, nbr = _nearest(appearance[at], min(cfg.neighbours + 1, len(rows)))
+            src = np.broadcast_to(np.arange(len(rows))[:, None], nbr.shape)
+            keep = (sim >= cfg.appearance_threshold) & (nbr != src)
+            if not keep.any():
+                continue
+            a, b = src[keep], nbr[keep]
+            moves = np.einsum("ij,ij->i", motion[at[a]], motion[at[b]]) >= cfg.motion_threshold
+            a, b = rows[a[moves]], rows[b[moves]]
+            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))  # unordered: once each
+        return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
 def _nearest(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -185,33 +237,38 @@ def _nearest(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.n
     return np.concatenate(sims), np.concatenate(nbrs)
 
 
-def _cluster_members(x: np.ndarray, config: DedupConfig) -> list[np.ndarray]:
-    """Rows of each k-means cluster, every row in its ``probe`` nearest clusters."""
-    import faiss
+class _Nearest:
+    """The ``probe`` nearest centroids of each segment of a batch (appearance cosine)."""
 
-    n = len(x)
+    def __init__(self, source, centroids: np.ndarray, probe: int):
+        self.source, self.centroids, self.probe = source, centroids, probe
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        import faiss
+
+        x = project(self.source.moments(ids), "appearance", self.source.moment_block)
+        nearest = faiss.IndexFlatIP(self.centroids.shape[1])
+        nearest.add(self.centroids)
+        return nearest.search(x, self.probe)[1].astype(np.int32)
+
+
+def _cluster_members(source, ids: np.ndarray, config: DedupConfig, batch: int, engine: str) -> list[np.ndarray]:
+    """Positions of each k-means cluster, every segment in its ``probe`` nearest clusters."""
+    n = len(ids)
     k = config.clusters or (1 if n <= SMALL_SET else int(round(np.sqrt(n))))
     k = max(1, min(k, n))
     if k == 1:
         return [np.arange(n)]
-    _, centroids = kmeans(x, k, niter=10, seed=config.seed, points_per_centroid=128, assign=False)
+    sample = vectors_of(source, ids[training_rows(n, k, config.seed, per_centroid=128)], "appearance", batch)
+    _, centroids = kmeans(sample, k, niter=10, seed=config.seed, points_per_centroid=128, assign=False)
+    del sample
     probe = min(config.probe, k)
-    nearest = faiss.IndexFlatIP(centroids.shape[1])
-    nearest.add(centroids)
-    assign = nearest.search(x, probe)[1]
+    assign = np.concatenate(list(run_map(_Nearest(source, centroids, probe), chunks(ids, batch), engine)))
     flat_rows = np.repeat(np.arange(n), probe)
     flat_clusters = assign.reshape(-1)
     order = np.argsort(flat_clusters, kind="stable")
     bounds = np.searchsorted(flat_clusters[order], np.arange(k + 1))
     return [flat_rows[order[bounds[c] : bounds[c + 1]]] for c in range(k)]
-
-
-def _motion_cosines(source, ids: np.ndarray, pairs: np.ndarray, batch: int = 65536) -> np.ndarray:
-    """Motion cosine of each candidate pair, fetching only the vectors the pairs involve."""
-    involved = np.unique(pairs)
-    where = np.searchsorted(involved, pairs)
-    motion = vectors_of(source, ids[involved], "motion", batch)
-    return np.einsum("ij,ij->i", motion[where[:, 0]], motion[where[:, 1]])
 
 
 def _components(n: int, edges: np.ndarray) -> np.ndarray:

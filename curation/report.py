@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsearch.atomic import atomic_path
-from vidsearch.curation.cluster import ClusterConfig, cluster_vectors, describe
+from vidsearch.curation.cluster import ClusterConfig, cluster_view, describe
 from vidsearch.curation.pacing import PACING_CLASSES, pacing_classes
 from vidsearch.curation.selection import Selection, SelectionError
 from vidsearch.curation.thumbs import contact_sheet
@@ -60,10 +60,10 @@ def write_report(source, selection: Selection, out_dir: Path, progress=None) -> 
     sheets = []
     if "cluster" in cols:
         made = next((st["params"] for st in reversed(selection.steps) if st["step"] == "cluster"), {})
-        x = cluster_vectors(
+        view = cluster_view(
             source, selection.ids, ClusterConfig(space=made.get("space", "motion"), centre=made.get("centre", True))
         )
-        sheets = cluster_sheets(source, describe(x, np.asarray(cols["cluster"]), selection.ids), out_dir)
+        sheets = cluster_sheets(source, describe(view, selection.ids, np.asarray(cols["cluster"])), out_dir)
     _histograms(activity, lin, cols.get("cluster"), classes, out_dir / "histograms.png")
     page = out_dir / "index.html"
     with atomic_path(page, suffix=".html") as tmp:

@@ -76,6 +76,10 @@ class IndexSource:
     def __len__(self) -> int:
         return len(self.index)
 
+    def __reduce__(self):
+        """Pickled as its directory: a Ray worker opens the index itself and reads its own batches."""
+        return _reopen, (self.directory, self._batch)
+
     def _load(self, columns: Sequence[str]) -> None:
         """Read the missing columns for every live segment in one pass, sorted by id."""
         missing = [c for c in columns if c not in self._columns and c != "id"]
@@ -166,3 +170,9 @@ class IndexSource:
             if progress:
                 progress(n + 1, len(ids))
         return out
+
+
+def _reopen(directory: str, batch_size: int) -> IndexSource:
+    from vidsearch.retrieval.index import Index
+
+    return IndexSource(Index.open(Path(directory)), batch_size)

@@ -42,12 +42,50 @@ def normalize(x: np.ndarray) -> np.ndarray:
 
 
 def vectors_of(source, ids: np.ndarray, space: Space, batch: int = 65536) -> np.ndarray:
-    """The projected vectors of ``ids``, fetched ``batch`` at a time into one preallocated array
-    (never the full-width moments of every segment at once)."""
+    """The projected vectors of ``ids`` in one array (for samples: a step never holds every segment's)."""
+    return gather(Centred(source, space), ids, batch)
+
+
+def gather(view, ids: np.ndarray, batch: int) -> np.ndarray:
+    """``view(ids)`` fetched ``batch`` at a time into one preallocated array (never the
+    full-width moments of all of ``ids`` at once)."""
     out = None
     for start in range(0, len(ids), batch):
-        part = project(source.moments(ids[start : start + batch]), space, source.moment_block)
+        part = view(ids[start : start + batch])
         if out is None:
             out = np.empty((len(ids), part.shape[1]), np.float32)
         out[start : start + len(part)] = part
     return out if out is not None else np.zeros((0, 1), np.float32)
+
+
+class Centred:
+    """Unit vectors of a space, centred on a given mean and renormalised (``mean`` None: as
+    projected). The one view cluster and sample steps stream, batch by batch."""
+
+    def __init__(self, source, space: Space, mean: np.ndarray | None = None):
+        self.source, self.space, self.mean = source, space, mean
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        x = project(self.source.moments(ids), self.space, self.source.moment_block)
+        if self.mean is not None:
+            x -= self.mean
+            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return x
+
+
+class _Sum:
+    """Sum (float64, so any batching gives the same mean) and count of a batch's vectors."""
+
+    def __init__(self, vectors: Centred):
+        self.vectors = vectors
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        return self.vectors(ids).sum(axis=0, dtype=np.float64)
+
+
+def streamed_mean(source, ids: np.ndarray, space: Space, batch: int, engine: str = "local") -> np.ndarray:
+    """float32 mean of the projected vectors of ``ids``, read ``batch`` at a time."""
+    from vidsearch.curation.engine import chunks, run_map
+
+    total = sum(run_map(_Sum(Centred(source, space)), chunks(ids, batch), engine))
+    return (total / max(len(ids), 1)).astype(np.float32)

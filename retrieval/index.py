@@ -465,7 +465,6 @@ class Index:
             report = AddReport()
             files = discover_videos(paths)
             report.found = len(files)
-            self._collect_garbage()
             tx = Transaction(self._reader, self._read(lambda r: read_errors(self.dir, r.snapshot.errors)))
             if record_roots:  # saved by the commit (never before: a failed commit leaves the manifest as it was)
                 self.manifest.roots = sorted(set(self.manifest.roots) | {str(p.resolve()) for p in paths})
@@ -550,12 +549,6 @@ class Index:
 
         reader = tx.commit(lambda s: update_ann(self.dir, self.manifest, s))
         self._load(reader.snapshot)
-
-    def _collect_garbage(self) -> None:
-        """Files no snapshot references: left by a writer killed before its commit (under the lock)."""
-        keep = [snap.load(self.dir, v) for v in snap.versions(self.dir)]
-        for path in snap.garbage(self.dir, keep):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _pages(reader: SnapshotReader, size: int = 4096) -> Iterator[list[dict]]:

@@ -142,7 +142,7 @@ def test_exact_duplicates_alone_and_scaled_search_agree(real_corpus):
     exact = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE, near=False))
     assert [sorted(g.members) for g in exact.groups] == [sorted([ids["bikes"], ids["bikes_bytecopy"]])]
     assert exact.groups[0].kind == "exact"
-    # The k-means path (several clusters, probe 2) finds the same groups as one exact cluster here.
+    # The k-means path (several clusters, probe 3) finds the same groups as one exact cluster here.
     full = deduplicate(source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE))
     clustered = deduplicate(
         source, Selection.everything(source), DedupConfig.for_backbone(BACKBONE, clusters=3, probe=3)

@@ -35,7 +35,7 @@ def test_auto_k_finds_separated_clusters_and_medoids_are_central():
 
 
 def test_scaled_near_dup_search_matches_brute_force():
-    """Planted near-duplicates among 6,000 segments (k-means path, probe 2) = an exact all-pairs scan."""
+    """Planted near-duplicates among 6,000 segments (k-means path, default probe) = an exact all-pairs scan."""
     rng = np.random.default_rng(2)
     n, d = 6000, 32
     x = rng.standard_normal((n, 3 * d)).astype(np.float32)

@@ -53,7 +53,9 @@ from vidsearch.retrieval.store.snapshot import ANN, Snapshot
 
 ANN_THRESHOLD = 20_000  # live segments above which the ANN indexes exist
 RETRAIN_FACTOR = 4
-TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at most)
+TRAIN_SAMPLE = 65_536  # vectors the coarse quantizer and PQ codebooks are trained on (at least, when there are)
+TRAIN_PER_LIST = 40  # ... and at least this many per inverted list (FAISS asks >= 39 per centroid)
+TRAIN_CAP = 262_144  # ... but never more (about 1.3 GB of float32 [moments, flow] vectors)
 # The motion vector is zero-padded to a multiple of this (the layout older IVF-PQ motion indexes use).
 MOTION_PQ_M = 128
 # The leading principal directions of [moments, flow] the motion index searches; 0: IVF-PQ over the
@@ -109,6 +111,12 @@ def _one_thread():
 def nlist_for(n: int) -> int:
     """Inverted lists for ``n`` vectors: ~sqrt(n), at least 39 training points per list."""
     return int(max(1, min(2 ** round(np.log2(max(np.sqrt(n), 1))), n // 39)))
+
+
+def train_rows(nlist: int) -> int:
+    """Vectors a model with ``nlist`` lists trains on: ``TRAIN_SAMPLE``, or ``TRAIN_PER_LIST`` per
+    list where that is more (4,096 lists at 10M: 163,840), capped at ``TRAIN_CAP``."""
+    return min(max(TRAIN_SAMPLE, TRAIN_PER_LIST * nlist), TRAIN_CAP)
 
 
 def nprobe_for(kind: str, nlist: int) -> int:
@@ -315,7 +323,7 @@ def _train(
     live = list(reader.iter_live())
     total = sum(len(rows) for _, rows in live)
     rng = np.random.default_rng(0)
-    take = min(total, TRAIN_SAMPLE)
+    take = min(total, train_rows(nlist))
     picks = np.sort(rng.choice(total, take, replace=False))
     parts, offset = [], 0
     for f, rows in live:
@@ -432,9 +440,15 @@ def _update(
     retrain = rebuild or not state or live > RETRAIN_FACTOR * state["trained_on"]
     if retrain:
         nlist = nlist_for(live)
-        state = {"nlist": nlist, "trained_on": live, "codes": {}, "motion_layout": motion_layout(manifest)}
+        state = {
+            "nlist": nlist,
+            "trained_on": live,
+            "train_sample": min(live, train_rows(nlist)),
+            "codes": {},
+            "motion_layout": motion_layout(manifest),
+        }
         if MOTION_PCA_DIM:
-            state["motion_codes"] = MOTION_CODES if min(live, TRAIN_SAMPLE) >= FASTSCAN_MIN_TRAIN else "sq8"
+            state["motion_codes"] = MOTION_CODES if min(live, train_rows(nlist)) >= FASTSCAN_MIN_TRAIN else "sq8"
         for kind in ("motion", "pacing"):
             model, projection, excess = _train(
                 reader, kind, nlist, state["motion_layout"], state.get("motion_codes", "")

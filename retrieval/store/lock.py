@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vidsearch.retrieval.store.manifest import LOCK, IndexLockedError, remove_stale_temps
+from vidsearch.retrieval.store.snapshot import collect_garbage
 
 
 class WriterLock:
@@ -25,7 +26,12 @@ class WriterLock:
             raise IndexLockedError(
                 f"{self.path.parent}: another vidsearch process is writing to this index (lock {self.path})"
             ) from exc
-        remove_stale_temps(self.path.parent)  # a killed writer's half-written files
+        try:
+            remove_stale_temps(self.path.parent)  # a killed writer's half-written files
+            collect_garbage(self.path.parent)  # ... and its whole ones no snapshot references
+        except BaseException:
+            self.lock.release()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

@@ -265,3 +265,25 @@ def garbage(directory: Path, keep: list[Snapshot]) -> list[Path]:
         if folder.is_dir():
             out += [p for p in folder.iterdir() if f"{sub}/{p.name}" not in needed]
     return out
+
+
+def collect_garbage(directory: Path) -> int:
+    """Remove what no snapshot references (an aborted commit's or build's fragments and ANN
+    files); called by every writer when it takes the lock. Returns how many paths went. Nothing
+    is removed while the snapshots are damaged or disagree with the head: ``repair`` decides then."""
+    import shutil
+
+    from vidsearch.errors import IndexStoreError
+
+    try:
+        found = versions(directory)
+        problem, _ = check_chain(directory, read_head(directory), found)
+        keep = [load(directory, v) for v in found]
+    except (IndexStoreError, OSError):
+        return 0
+    if problem:
+        return 0
+    paths = garbage(directory, keep)
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return len(paths)
