@@ -18,7 +18,7 @@ from rich.console import Console
 
 from vidsearch.app.curate_cli import app as curate_app
 from vidsearch.app.errors import console, fail, run_or_exit
-from vidsearch.app.options import DEFAULT_DELTA_ALPHA, DEFAULT_FLOW, ExtractorOptions, IndexOption, parse_floats
+from vidsearch.app.options import ExtractorOptions, IndexOption, parse_floats, resolve_preset
 from vidsearch.app.ui.cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
@@ -38,22 +38,34 @@ out = Console()
 def index(
     paths: list[Path] = typer.Argument(..., help="Video files or folders (walked recursively)."),
     index_dir: Path = IndexOption,
-    backbone: str = typer.Option("dinov2-s14", "--backbone", "-b", help="Encoder name (see `vidsearch models`)."),
-    frames: int = typer.Option(32, "--frames", "-T", help="Frames sampled per clip."),
+    preset: Optional[str] = typer.Option(
+        None,
+        "--preset",
+        help="fast | balanced | exact: defaults for the encoder settings below (explicit options win; "
+        "default: the index's own preset, else balanced; see docs/presets.md).",
+    ),
+    backbone: Optional[str] = typer.Option(
+        None, "--backbone", "-b", help="Encoder name (see `vidsearch models`; default: from --preset)."
+    ),
+    frames: Optional[int] = typer.Option(
+        None, "--frames", "-T", help="Frames sampled per clip (default: from --preset)."
+    ),
     alpha: str = typer.Option("1,8,4", help="Moment weights mean,std,skew."),
     aggregation: str = typer.Option("concat", help="concat | sum"),
     resize: str = typer.Option("stretch", help="stretch (as the reference) | center-crop"),
-    spf_variant: str = typer.Option("vidsearch", help="SPF post-processing: vidsearch | reference (published code)"),
-    delta_alpha: str = typer.Option(
-        DEFAULT_DELTA_ALPHA,
+    spf_variant: Optional[str] = typer.Option(
+        None, help="SPF post-processing: vidsearch | reference (published code); default: from --preset"
+    ),
+    delta_alpha: Optional[str] = typer.Option(
+        None,
         "--delta-alpha",
         help="Weights mean,std,skew of the tokens' temporal differences (direction-aware "
-        "motion); 0,0,0 = published SemanticMoments.",
+        "motion); 0,0,0 = published SemanticMoments; default: from --preset.",
     ),
-    flow: bool = typer.Option(
-        DEFAULT_FLOW,
+    flow: Optional[bool] = typer.Option(
+        None,
         "--flow/--no-flow",
-        help="Also store the optical-flow histogram of each segment (low-level motion).",
+        help="Also store the optical-flow histogram of each segment (low-level motion); default: from --preset.",
     ),
     sampling: str = typer.Option(
         "exact",
@@ -64,10 +76,10 @@ def index(
     ),
     decoder: str = typer.Option("pyav", help="pyav | decord"),
     device: str = typer.Option("auto", help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
-    precision: str = typer.Option(
-        "auto",
+    precision: Optional[str] = typer.Option(
+        None,
         help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 "
-        "(cosine >= 0.999) on the first batch",
+        "(cosine >= 0.999) on the first batch; default: from --preset",
     ),
     decode_workers: Optional[int] = typer.Option(
         None,
@@ -139,7 +151,19 @@ def index(
     from vidsearch.indexers.config import SegmentConfig
 
     seg = run_or_exit(lambda: SegmentConfig(segment, detector, min_seconds, max_seconds, window, stride))
-    opts = ExtractorOptions(backbone, frames, alpha, aggregation, resize, spf_variant, seg, delta_alpha, flow, sampling)
+    explicit = dict(
+        backbone=backbone,
+        frames=frames,
+        delta_alpha=delta_alpha,
+        flow=flow,
+        spf_variant=spf_variant,
+        precision=precision,
+    )
+    chosen, record = run_or_exit(lambda: resolve_preset(preset, explicit, index_dir, rebuild))
+    precision = chosen.pop("precision")
+    opts = ExtractorOptions(
+        alpha=alpha, aggregation=aggregation, resize=resize, segment=seg, sampling=sampling, **chosen
+    )
     config = run_or_exit(opts.to_config)
     runtime = run_or_exit(
         lambda: RuntimeConfig(
@@ -161,7 +185,12 @@ def index(
         run_or_exit(lambda: resolve_device(device))
     idx = run_or_exit(
         lambda: Index.open_or_create(
-            index_dir, config, rebuild=rebuild, allow_download=allow_download, moments_codec=moments_codec
+            index_dir,
+            config,
+            rebuild=rebuild,
+            allow_download=allow_download,
+            moments_codec=moments_codec,
+            preset=record,
         )
     )
     with IndexProgress(console) as bar:
@@ -171,7 +200,8 @@ def index(
         f"indexed {report.added} new/changed, reused {report.reused}, unchanged {report.skipped}, "
         f"removed {report.removed}, failed {len(report.failed)}; {len(idx)} segments in {idx.dir}"
         + (
-            f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, {s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})"
+            f" ({s.clips / max(s.wall_s, 1e-9):.2f} clips/s, "
+            f"{s.frames / max(s.wall_s, 1e-9):.1f} frames/s, {_where(s)})"
             if s and s.clips
             else ""
         ),

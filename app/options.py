@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from vidsearch.cliutil import IndexOption, parse_floats
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
+from vidsearch.indexers.presets import DEFAULT_PRESET, PresetRecord, resolve
 
-__all__ = ["ExtractorOptions", "IndexOption", "parse_floats"]
+__all__ = ["ExtractorOptions", "IndexOption", "parse_floats", "resolve_preset"]
 
 
 _DEFAULTS = ExtractorConfig()
@@ -33,7 +36,8 @@ class ExtractorOptions:
 
         if not self.backbone.startswith("hf:") and self.backbone not in available_encoders():
             raise ValueError(
-                f"unknown backbone {self.backbone!r}; choose one of {', '.join(available_encoders())} or hf:<id or folder>"
+                f"unknown backbone {self.backbone!r}; choose one of {', '.join(available_encoders())} "
+                "or hf:<id or folder>"
             )
         return ExtractorConfig(
             backbone=self.backbone,
@@ -47,3 +51,18 @@ class ExtractorOptions:
             aux_descriptors=("flow",) if self.flow else (),
             sampling=self.sampling,
         )
+
+
+def resolve_preset(
+    name: str | None, explicit: dict[str, Any], index_dir: Path, rebuild: bool = False
+) -> tuple[dict[str, Any], PresetRecord]:
+    """The settings for ``vidsearch index``: the explicit options over the preset's defaults. No
+    ``--preset`` means the existing index's own (so an update needs no options repeated), else
+    ``balanced``."""
+    if name is None and not rebuild:
+        from vidsearch.retrieval.store.manifest import MANIFEST, read_manifest_json
+
+        if (Path(index_dir) / MANIFEST).exists():
+            recorded = PresetRecord.from_dict(read_manifest_json(Path(index_dir)).get("preset"))
+            name = recorded.name if recorded is not None else None
+    return resolve(name or DEFAULT_PRESET, explicit)
