@@ -11,7 +11,7 @@ from vidsearch.indexers.config import PUBLISHED, SegmentConfig
 from vidsearch.indexers.decode.segmenting import open_segments
 from vidsearch.indexers.encode_stage import SegmentEncoder
 from vidsearch.indexers.encoders import load_encoder
-from vidsearch.indexers.features import features_from_encoded
+from vidsearch.indexers.features import embed_clip, features_from_encoded, load_clip_frames
 from vidsearch.indexers.runtime import RuntimeConfig
 
 
@@ -61,3 +61,19 @@ def test_short_segments_encode_each_distinct_frame_once(real_clips, mode):
         np.testing.assert_array_equal(got.spf.curve, want.spf.curve)
         for name in want.aux:
             np.testing.assert_array_equal(got.aux[name], want.aux[name])
+
+
+def test_a_query_clip_shorter_than_t_is_embedded_as_before(real_clips):
+    clip = real_clips / "carphone_pristine.mp4"  # 120 frames, T = 160
+    config = replace(PUBLISHED, backbone="tiny-random", segment=SegmentConfig(mode="none"), num_frames=160)
+    encoder = load_encoder("tiny-random", num_threads=1)
+    counting = CountingEncoder(encoder)
+    got = embed_clip(clip, config, counting)
+    frames, info = load_clip_frames(clip, config, encoder)
+    want = features_from_encoded(encoder.encode(frames), config, info, frames)
+    assert counting.frames_seen == 120 < len(frames)
+    np.testing.assert_array_equal(got.moments, want.moments)
+    np.testing.assert_array_equal(got.spf.curve, want.spf.curve)
+    assert got.aux.keys() == want.aux.keys()
+    for name in want.aux:
+        np.testing.assert_array_equal(got.aux[name], want.aux[name])
