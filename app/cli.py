@@ -19,10 +19,19 @@ from rich.console import Console
 
 from vidsearch.app.curate_cli import app as curate_app
 from vidsearch.app.errors import console, fail, run_or_exit
-from vidsearch.app.options import EXTRACTOR, RUNTIME, IndexOption, floats_text, index_configs, parse_floats
+from vidsearch.app.options import (
+    EXTRACTOR,
+    RUNTIME,
+    IndexOption,
+    floats_text,
+    index_configs,
+    parse_floats,
+    resolve_preset,
+)
 from vidsearch.app.ui.cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
+from vidsearch.indexers.presets import SETTINGS as PRESET_SETTINGS
 from vidsearch.retrieval.types import FusionWeights
 
 app = typer.Typer(
@@ -48,12 +57,23 @@ def index(
         "--config",
         help="TOML file of these options (keys: the option names without the dashes); the command line wins.",
     ),
-    backbone: str = typer.Option(EXTRACTOR.backbone, "--backbone", "-b", help="Encoder name (see `vidsearch models`)."),
-    frames: int = typer.Option(EXTRACTOR.num_frames, "--frames", "-T", help="Frames sampled per segment."),
-    flow: bool = typer.Option(
-        "flow" in EXTRACTOR.aux_descriptors,
+    preset: Optional[str] = typer.Option(
+        None,
+        "--preset",
+        help="fast | balanced | exact: defaults for the encoder settings marked 'from --preset' "
+        "(explicit options win; default: the index's own preset, else balanced = the library's defaults; "
+        "see docs/presets.md).",
+    ),
+    backbone: Optional[str] = typer.Option(
+        None, "--backbone", "-b", help="Encoder name (see `vidsearch models`); default: from --preset."
+    ),
+    frames: Optional[int] = typer.Option(
+        None, "--frames", "-T", help="Frames sampled per segment; default: from --preset."
+    ),
+    flow: Optional[bool] = typer.Option(
+        None,
         "--flow/--no-flow",
-        help="Also store the optical-flow histogram of each segment (low-level motion).",
+        help="Also store the optical-flow histogram of each segment (low-level motion); default: from --preset.",
     ),
     device: str = typer.Option(RUNTIME.device, help="auto (CUDA, else MPS, else CPU) | cpu | cuda | mps"),
     decode_workers: Optional[int] = typer.Option(
@@ -128,20 +148,20 @@ def index(
     alpha: str = typer.Option(
         floats_text(EXTRACTOR.alpha), help="Moment weights mean,std,skew.", rich_help_panel=ADVANCED
     ),
-    delta_alpha: str = typer.Option(
-        floats_text(EXTRACTOR.delta_alpha),
+    delta_alpha: Optional[str] = typer.Option(
+        None,
         "--delta-alpha",
         help="Weights mean,std,skew of the tokens' temporal differences (direction-aware "
-        "motion); 0,0,0 = published SemanticMoments.",
+        "motion); 0,0,0 = published SemanticMoments; default: from --preset.",
         rich_help_panel=ADVANCED,
     ),
     aggregation: str = typer.Option(EXTRACTOR.aggregation, help="concat | sum", rich_help_panel=ADVANCED),
     resize: str = typer.Option(
         EXTRACTOR.resize, help="stretch (as the reference) | center-crop", rich_help_panel=ADVANCED
     ),
-    spf_variant: str = typer.Option(
-        EXTRACTOR.spf.variant,
-        help="SPF post-processing: vidsearch | reference (published code)",
+    spf_variant: Optional[str] = typer.Option(
+        None,
+        help="SPF post-processing: vidsearch | reference (published code); default: from --preset",
         rich_help_panel=ADVANCED,
     ),
     sampling: str = typer.Option(
@@ -153,10 +173,10 @@ def index(
         rich_help_panel=ADVANCED,
     ),
     decoder: str = typer.Option(RUNTIME.decoder, help="pyav | decord", rich_help_panel=ADVANCED),
-    precision: str = typer.Option(
-        RUNTIME.precision,
+    precision: Optional[str] = typer.Option(
+        None,
         help="auto | fp32 | bf16 | fp16; a reduced one is used only if its moments match fp32 "
-        "(cosine >= 0.999) on the first batch",
+        "(cosine >= 0.999) on the first batch; default: from --preset",
         rich_help_panel=ADVANCED,
     ),
     batch_frames: Optional[int] = typer.Option(
@@ -191,6 +211,11 @@ def index(
         from vidsearch.app.config_file import read_options
 
         values.update(run_or_exit(lambda: read_options(config_file, ctx)))
+    explicit = {key: values[key] for key in PRESET_SETTINGS}
+    chosen, record = run_or_exit(
+        lambda: resolve_preset(values["preset"], explicit, values["index_dir"], values["rebuild"])
+    )
+    values.update(chosen)
     config, runtime = run_or_exit(lambda: index_configs(values))
     if runtime.engine == "local":  # a device this machine lacks is refused before the index is touched
         from vidsearch.indexers.encoders.precision import resolve_device
@@ -203,6 +228,7 @@ def index(
             rebuild=values["rebuild"],
             allow_download=values["allow_download"],
             moments_codec=values["moments_codec"],
+            preset=record,
         )
     )
     with IndexProgress(console) as bar:

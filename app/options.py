@@ -8,14 +8,16 @@ and ``RuntimeConfig()``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from vidsearch.cliutil import IndexOption, parse_floats
 from vidsearch.errors import ConfigError
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
+from vidsearch.indexers.presets import DEFAULT_PRESET, PresetRecord, resolve
 from vidsearch.indexers.runtime import RuntimeConfig
 
-__all__ = ["EXTRACTOR", "RUNTIME", "IndexOption", "floats_text", "index_configs", "parse_floats"]
+__all__ = ["EXTRACTOR", "RUNTIME", "IndexOption", "floats_text", "index_configs", "parse_floats", "resolve_preset"]
 
 EXTRACTOR = ExtractorConfig()
 RUNTIME = RuntimeConfig()
@@ -71,3 +73,18 @@ def index_configs(v: Mapping[str, Any]) -> tuple[ExtractorConfig, RuntimeConfig]
         ray_address=v["ray_address"],
     )
     return extractor, runtime
+
+
+def resolve_preset(
+    name: str | None, explicit: Mapping[str, Any], index_dir: Path, rebuild: bool = False
+) -> tuple[dict[str, Any], PresetRecord]:
+    """The preset settings of ``vidsearch index``: the explicit options over the preset's defaults.
+    No ``--preset`` means the existing index's own (so an update needs no options repeated), else
+    ``balanced``."""
+    if name is None and not rebuild:
+        from vidsearch.retrieval.store.manifest import MANIFEST, read_manifest_json
+
+        if (Path(index_dir) / MANIFEST).exists():
+            recorded = PresetRecord.from_dict(read_manifest_json(Path(index_dir)).get("preset"))
+            name = recorded.name if recorded is not None else None
+    return resolve(name or DEFAULT_PRESET, dict(explicit))

@@ -66,8 +66,12 @@ def compute_features(
     cache: ArrayCache,
     resize: str = "stretch",
     progress: Progress = _print,
+    encoders: dict | None = None,
 ) -> tuple[dict[str, list[dict[str, np.ndarray]]], dict[str, int]]:
-    """Per method, per clip descriptors; returns them and the frames newly encoded per backbone."""
+    """Per method, per clip descriptors; returns them and the frames newly encoded per backbone.
+
+    ``encoders`` maps a method's backbone to an encoder already built (another precision or
+    input size, for the quality/cost frontier); the others are loaded by name."""
     from vidsearch.indexers.corpus import content_hash
     from vidsearch.indexers.encoders import load_encoder
 
@@ -75,7 +79,7 @@ def compute_features(
     backbones = sorted({m.backbone for m in encoded_by})
     frame_counts = {b: sorted({m.num_frames for m in encoded_by if m.backbone == b}) for b in backbones}
     flow_ts = sorted({m.num_frames for m in methods if "flow" in m.signals})
-    encoders = {b: load_encoder(b) for b in backbones}
+    encoders = {b: (encoders or {}).get(b) or load_encoder(b) for b in backbones}
     feats: dict[str, list[dict[str, np.ndarray]]] = {m.name: [] for m in methods}
     encoded = {b: 0 for b in backbones}
     t0 = time.perf_counter()

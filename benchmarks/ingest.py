@@ -35,6 +35,79 @@ from benchmarks.throughput import encoder_gflops, gemm_peak_gflops
 GROUPS = {"real": "shared real clips (<= 10 s)", "60s": "60 s 640x360", "1080p": "5 min 1920x1080"}
 
 
+CPU_FLAGS = {"amx_tile": "AMX", "avx512_bf16": "AVX-512 BF16", "avx512_vnni": "AVX-512 VNNI", "avx512f": "AVX-512"}
+
+
+def cpu_features() -> str:
+    """The CPU's model and the features the encoder's speed depends on (AMX or not, AVX-512
+    BF16 / VNNI), from ``/proc/cpuinfo``: every speed figure names them."""
+    from vidsearch.indexers.encoders.verdicts import cpu_model
+
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((set(line.split(":", 1)[1].split()) for line in fh if line.startswith("flags")), set())
+    except OSError:
+        pass
+    named = [label if flag in flags else f"no {label}" for flag, label in CPU_FLAGS.items()]
+    return f"{cpu_model()} ({', '.join(named)})"
+
+
+WHOLE_REFERENCE = r"""
+import sys
+from pathlib import Path
+from benchmarks.ingest import run_reference
+from vidsearch.indexers.config import ExtractorConfig, SegmentConfig
+from vidsearch.indexers.encoders import load_encoder
+encoder = load_encoder(sys.argv[1])
+config = ExtractorConfig(backbone=sys.argv[1], segment=SegmentConfig(mode="none"))
+run_reference([Path(p) for p in sys.argv[2:]], config, encoder)
+"""
+
+
+def whole_command_seconds(paths: list[Path], backbone: str, index_dir: Path) -> tuple[float, float]:
+    """Wall seconds of the reference script's whole process (interpreter, imports, weights, run)
+    and of the whole ``vidsearch index --segment none`` command into a new index, on ``paths``."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", WHOLE_REFERENCE, backbone, *map(str, paths)], cwd=root, check=True, capture_output=True
+    )
+    reference = time.perf_counter() - t0
+    command = [sys.executable, "-m", "vidsearch.app.cli", "index", "--segment", "none", "-b", backbone, "--rebuild"]
+    t0 = time.perf_counter()
+    subprocess.run([*command, *map(str, paths), "--index", str(index_dir)], check=True, capture_output=True)
+    return reference, time.perf_counter() - t0
+
+
+def whole_command_table(groups: list[str], corpus: list[Path], backbone: str, rounds: int) -> dict:
+    """The whole-command wall ratio per group: what a user waits for, process start, imports,
+    model load, the store's commit included (the pipeline-only table above times none of them)."""
+    import tempfile
+
+    print(
+        f"\n## whole command: the reference script's process vs `vidsearch index --segment none` (median of {rounds})"
+    )
+    print("| clips | n | reference s (each) | vidsearch index s (each) | whole-command ratio |")
+    print("|---|---|---|---|---|")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for group in groups:
+            paths = [p for p in corpus if group_of(p) == group]
+            runs = [whole_command_seconds(paths, backbone, Path(tmp) / "index") for _ in range(rounds)]
+            ref, ours = (float(np.median([r[i] for r in runs])) for i in (0, 1))
+            out[group] = {"reference_s": ref, "vidsearch_s": ours, "ratio": ref / ours}
+            each = [" / ".join(f"{r[i]:.1f}" for r in runs) for i in (0, 1)]
+            print(
+                f"| {GROUPS[group]} | {len(paths)} | {ref:.1f} ({each[0]}) | {ours:.1f} ({each[1]}) "
+                f"| {ref / ours:.2f}x |"
+            )
+    return out
+
+
 def group_of(path: Path) -> str:
     return "1080p" if "1080p" in path.name else "60s" if path.name.startswith("long60") else "real"
 
@@ -419,6 +492,8 @@ def main(argv: list[str] | None = None) -> None:
         f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, cpu "
         f"bf16: {cpu_has_bf16()}, torch {torch.__version__}, load average {load_average()}"
     )
+    figures["cpu"] = cpu_features()
+    print(f"CPU: {figures['cpu']}")
     auto = resolve_precision("auto", "cpu", encoder)
     print(f"precision auto resolves to: {auto} (probe: bf16 timed against fp32 on this encoder)")
     print(
@@ -440,6 +515,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     finally:
         reference.close()
+    print("(ratios above: pipeline only, encoder loaded and placed, no process start and no store commit)")
+    figures["whole_command"] = whole_command_table(groups, corpus, args.backbone, args.rounds)
     if args.table_only:
         finish(figures, args.out)
         return

@@ -47,6 +47,32 @@ class GuardReport:
     cached: bool = False  # decided from an earlier run's measurement on this machine
 
 
+def distinct_frames(segments: list[DecodedSegment]) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's frames with each segment's repeated samples kept once, and for every sampled
+    frame its row in them. A segment shorter than T frames samples some frames twice or more
+    (``round(linspace)``); encoding each once and expanding gives the same vectors for less work."""
+    kept, rows, offset = [], [], 0
+    for s in segments:
+        if s.indices is None or len(s.indices) != len(s.frames):
+            first, inverse = np.arange(len(s.frames)), np.arange(len(s.frames))
+        else:
+            _, first, inverse = np.unique(s.indices, return_index=True, return_inverse=True)
+        kept.append(s.frames[first])
+        rows.append(offset + inverse.reshape(-1))
+        offset += len(first)
+    return np.concatenate(kept), np.concatenate(rows)
+
+
+def expand_encoded(encoded: EncodedFrames, rows: np.ndarray) -> EncodedFrames:
+    """Encoded distinct frames back to one row per sampled frame (``rows`` from ``distinct_frames``)."""
+    if len(rows) == len(encoded.patch_tokens) and np.array_equal(rows, np.arange(len(rows))):
+        return encoded
+    import torch
+
+    index = torch.from_numpy(rows).to(encoded.patch_tokens.device)
+    return EncodedFrames(encoded.patch_tokens[index], encoded.global_embedding[index])
+
+
 def split_encoded(encoded: EncodedFrames, counts: list[int]) -> list[EncodedFrames]:
     out, start = [], 0
     for n in counts:
@@ -86,13 +112,17 @@ class SegmentEncoder:
     def encode(self, segments: list[tuple[DecodedSegment, VideoInfo | None]]) -> list[ClipFeatures]:
         """Features of each ``(segment, info of its file)``, in order, from one batched pass."""
         t0 = time.perf_counter()
-        frames = np.concatenate([s.frames for s, _ in segments])
         counts = [len(s.frames) for s, _ in segments]
-        features = self._features(self.encoder.encode(frames, batch_size=len(frames), on_device=True), segments, counts)
+        features = self._features(self._encode([s for s, _ in segments]), segments, counts)
         if self.guard is None:
-            features = self._check(frames, segments, counts, features)
+            features = self._check(segments, counts, features)
         self.seconds += time.perf_counter() - t0
         return features
+
+    def _encode(self, segments: list[DecodedSegment]) -> EncodedFrames:
+        """One forward pass over the segments' distinct frames, expanded to every sampled frame."""
+        frames, rows = distinct_frames(segments)
+        return expand_encoded(self.encoder.encode(frames, batch_size=len(frames), on_device=True), rows)
 
     def _features(self, encoded: EncodedFrames, segments, counts: list[int]) -> list[ClipFeatures]:
         return [
@@ -100,22 +130,17 @@ class SegmentEncoder:
             for part, (seg, info) in zip(split_encoded(encoded, counts), segments)
         ]
 
-    def _check(
-        self, frames: np.ndarray, segments, counts: list[int], reduced: list[ClipFeatures]
-    ) -> list[ClipFeatures]:
+    def _check(self, segments, counts: list[int], reduced: list[ClipFeatures]) -> list[ClipFeatures]:
         checked = min(GUARD_SEGMENTS, len(segments))
         self.encoder.place(self.device, "fp32")
-        sample = frames[: sum(counts[:checked])]
-        exact = self._features(
-            self.encoder.encode(sample, batch_size=len(sample), on_device=True), segments[:checked], counts[:checked]
-        )
+        exact = self._features(self._encode([s for s, _ in segments[:checked]]), segments[:checked], counts[:checked])
         worst = min(float(np.dot(a.moments, b.moments)) for a, b in zip(exact, reduced))
         store_verdict(GUARD_FILE, self.guard_key(), worst)
         kept = self._decide(worst)
         self.encoder.place(self.device, self.precision)
         if kept:
             return reduced
-        return self._features(self.encoder.encode(frames, batch_size=len(frames), on_device=True), segments, counts)
+        return self._features(self._encode([s for s, _ in segments]), segments, counts)
 
     def _decide(self, worst: float, cached: bool = False) -> bool:
         """Keep the reduced precision (True), fall back to fp32 under ``auto``, or refuse an explicit one."""

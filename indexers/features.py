@@ -81,6 +81,15 @@ def embed_clip(
     start_s: float | None = None,
     end_s: float | None = None,
 ) -> ClipFeatures:
-    """One clip (or one time range of a file) end to end: query clips, moments of any file."""
-    frames, info = load_clip_frames(path, config, encoder, decoder, start_s, end_s)
-    return features_from_encoded(encoder.encode(frames), config, info, frames)
+    """One clip (or one time range of a file) end to end: query clips, moments of any file.
+    A clip shorter than T frames has each distinct sampled frame encoded once."""
+    sample = sample_clip(
+        path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s, sampling=config.sampling
+    )
+    frames = np.asarray(sample.frames)
+    _, first, rows = np.unique(sample.indices, return_index=True, return_inverse=True)
+    encoded = encoder.encode(frames[first])
+    rows = rows.reshape(-1)
+    return features_from_encoded(
+        EncodedFrames(encoded.patch_tokens[rows], encoded.global_embedding[rows]), config, sample.info, frames
+    )

@@ -31,6 +31,7 @@ from vidsearch.indexers.decode.video import VideoInfo
 from vidsearch.indexers.descriptors.spf import SpfSignature
 from vidsearch.indexers.features import ClipFeatures, embed_clip
 from vidsearch.indexers.pipeline import FileResult, PipelineStats, run_pipeline
+from vidsearch.indexers.presets import PresetRecord
 from vidsearch.indexers.runtime import RuntimeConfig
 from vidsearch.retrieval.filters import MetadataFilter
 from vidsearch.retrieval.ingest import AddReport, BatchWriter, plan_files
@@ -94,9 +95,11 @@ class Index:
         *,
         allow_download: bool = False,
         moments_codec: str = "float16",
+        preset: PresetRecord | None = None,
     ) -> Index:
         """A new empty index. Loads the encoder once to learn its weights id and dimension.
-        ``moments_codec="int8"`` stores moments in half the space (``retrieval/store/codecs.py``)."""
+        ``moments_codec="int8"`` stores moments in half the space (``retrieval/store/codecs.py``);
+        ``preset`` records the indexing preset the config came from (``indexers/presets.py``)."""
         from vidsearch.indexers.encoders import load_encoder
 
         directory = Path(directory)
@@ -106,7 +109,7 @@ class Index:
         encoder = load_encoder(config.backbone, allow_download=allow_download)
         config = config.with_weights(encoder.weights_id)
         dim = encoder.dim * (config.moment_blocks if config.aggregation == "concat" else 1)
-        manifest = Manifest(config, [], now_utc().isoformat(), dim, moments_codec=moments_codec)
+        manifest = Manifest(config, [], now_utc().isoformat(), dim, moments_codec=moments_codec, preset=preset)
         directory.mkdir(parents=True, exist_ok=True)
         manifest.save(directory)
         index = cls(directory, manifest, allow_download)
@@ -133,9 +136,10 @@ class Index:
         rebuild: bool = False,
         allow_download: bool = False,
         moments_codec: str | None = None,
+        preset: PresetRecord | None = None,
     ) -> Index:
-        """Open the index at ``directory`` or create it; ``moments_codec`` (None: float16) applies
-        to a new index only, and an existing one stored with another codec is refused."""
+        """Open the index at ``directory`` or create it; ``moments_codec`` (None: float16) and
+        ``preset`` apply to a new index only, and an existing one stored with another codec is refused."""
         directory = Path(directory)
         if moments_codec is not None:
             check_codec(moments_codec)
@@ -150,7 +154,9 @@ class Index:
                     f"{moments_codec}: pass --rebuild to re-create it"
                 )
             return index
-        return cls.create(directory, config, allow_download=allow_download, moments_codec=moments_codec or "float16")
+        return cls.create(
+            directory, config, allow_download=allow_download, moments_codec=moments_codec or "float16", preset=preset
+        )
 
     # ------------------------------------------------------------------ properties
     @property
@@ -292,6 +298,7 @@ class Index:
             "aux": dict(self.manifest.aux_dims),
             "vector_search": "exact" if ann is None else ann.describe(),
             "created_at": self.manifest.created_at,
+            "preset": str(self.manifest.preset) if self.manifest.preset is not None else None,
         }
 
     def features_of(self, segment_id: int) -> ClipFeatures:

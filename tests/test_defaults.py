@@ -13,14 +13,19 @@ from typer.testing import CliRunner
 from vidsearch.app.cli import app
 from vidsearch.app.options import index_configs
 from vidsearch.indexers.config import ExtractorConfig, SegmentConfig, SpfConfig
+from vidsearch.indexers.presets import DEFAULT_PRESET, SETTINGS, resolve
 from vidsearch.indexers.runtime import RuntimeConfig
 
 runner = CliRunner()
 
 
 def _index_defaults() -> dict:
+    """The index command's defaults, with the settings the default preset supplies filled in (the
+    command leaves them None so that a preset can choose them)."""
     command = typer.main.get_command(app).commands["index"]
-    return {p.name: p.default for p in command.params if p.name != "paths"}
+    defaults = {p.name: p.default for p in command.params if p.name != "paths"}
+    assert all(defaults[key] is None for key in SETTINGS)
+    return {**defaults, **resolve(DEFAULT_PRESET, {})[0]}
 
 
 def test_every_index_option_defaults_to_its_dataclass_field():

@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solveh_banded
 
 from vidsearch.errors import VidsearchError
 from vidsearch.indexers.config import SpfConfig
@@ -100,6 +99,8 @@ def solve_progress(global_embeddings, cfg: SpfConfig = SpfConfig()) -> np.ndarra
         band[g, :-g] = -w[g]
         rhs[:-g] -= w[g] * d  # row of A: -1 at i, +1 at j = i + g
         rhs[g:] += w[g] * d
+    from scipy.linalg import solveh_banded  # lazy: opening an index and searching stored segments never solve
+
     return solveh_banded(band, rhs, lower=True)
 
 

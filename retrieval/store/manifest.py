@@ -33,6 +33,7 @@ from vidsearch.errors import IndexNotFoundError as IndexNotFoundError
 from vidsearch.errors import IndexStoreError as IndexStoreError
 from vidsearch.errors import LegacySchemaError as LegacySchemaError
 from vidsearch.indexers.config import ExtractorConfig
+from vidsearch.indexers.presets import PresetRecord
 from vidsearch.retrieval.store.codecs import check_codec
 
 SCHEMA_VERSION = 2
@@ -66,8 +67,10 @@ class Manifest:
         moments_dim: int,
         aux_dims: dict[str, int] | None = None,
         moments_codec: str = "float16",
+        preset: PresetRecord | None = None,
     ):
         check_codec(moments_codec)
+        self.preset = preset  # the indexing preset it was built with (None: built without one)
         self.config, self.roots, self.created_at, self.moments_dim = config, roots, created_at, moments_dim
         self.aux_dims: dict[str, int] = dict(aux_dims or {})
         self.moments_codec = (
@@ -88,6 +91,7 @@ class Manifest:
             "aux_dims": self.aux_dims,
             "moments_codec": self.moments_codec,
             "roots": self.roots,
+            **({"preset": self.preset.to_dict()} if self.preset is not None else {}),
         }
 
     @classmethod
@@ -119,6 +123,7 @@ class Manifest:
             int(data["moments_dim"]),
             {str(k): int(v) for k, v in (data.get("aux_dims") or {}).items()},
             data.get("moments_codec", "float16"),
+            PresetRecord.from_dict(data.get("preset")),
         )
 
     def save(self, directory: Path) -> None:
