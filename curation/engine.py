@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
+
 EngineName = Literal["local", "ray"]
 ENGINES = ("local", "ray")
 # Rows of moments one work item reads at once: with 1,152-dim float32 moments about 75 MB.
@@ -24,7 +26,7 @@ BATCH = 16_384
 
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
 
 
 def chunks(ids: np.ndarray, batch: int) -> list[np.ndarray]:
