@@ -224,10 +224,12 @@ class _ClusterPairs:
         return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
-def _nearest(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def _nearest(x: np.ndarray, k: int, cells: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
     """Cosines and rows of each row's ``k`` nearest rows (itself included), exact, in blocks of
-    ``block`` queries. A BLAS matrix product per block: for the few thousand rows of one cluster
-    this is much faster than a FAISS call, whose thread start-up dominates at that size."""
+    queries whose similarity matrix has at most ``cells`` entries (16 MB: a cluster of any size
+    costs the same memory). A BLAS matrix product per block: for the few thousand rows of one
+    cluster this is much faster than a FAISS call, whose thread start-up dominates at that size."""
+    block = max(1, min(2048, cells // max(len(x), 1)))
     sims, nbrs = [], []
     for start in range(0, len(x), block):
         s = x[start : start + block] @ x.T
