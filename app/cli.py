@@ -22,7 +22,7 @@ from vidsearch.app.options import DEFAULT_DELTA_ALPHA, DEFAULT_FLOW, ExtractorOp
 from vidsearch.app.ui.cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
-from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE
+from vidsearch.retrieval.types import DEFAULT_FLOW_SHARE, DEFAULT_TEMPO_SHARE
 
 app = typer.Typer(
     name="vidsearch",
@@ -202,6 +202,14 @@ def query(
         "--flow-share",
         help="Share of the optical-flow cosine in the motion score (indexes built with --flow).",
     ),
+    tempo_share: float = typer.Option(
+        DEFAULT_TEMPO_SHARE,
+        "--tempo-share",
+        help="Share of tempo (how fast things happen) in the pacing score; 0 = the SPF curve's shape alone.",
+    ),
+    strict_direction: bool = typer.Option(
+        False, "--strict-direction", help="Require the same screen direction (a mirrored motion no longer matches)."
+    ),
     where: Optional[str] = typer.Option(None, help='SQL condition on segment/file columns, e.g. "duration > 3".'),
     group_by: str = typer.Option("segment", "--group-by", help="segment | file (best segment per file)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -223,8 +231,12 @@ def query(
         if clip_id is not None
         else (RangeQuery(str(clip), start, end) if start is not None or end is not None else clip)
     )
-    fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share))
-    hits = run_or_exit(lambda: idx.search(target, k=top_k, by=by, weights=fusion, where=where, group_by=group_by))
+    fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share, tempo=tempo_share))
+    hits = run_or_exit(
+        lambda: idx.search(
+            target, k=top_k, by=by, weights=fusion, where=where, group_by=group_by, strict_direction=strict_direction
+        )
+    )
     if as_json:
         out.print_json(json.dumps([_hit_json(h) for h in hits]))
         return

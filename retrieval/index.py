@@ -301,10 +301,12 @@ class Index:
         }
         return ClipFeatures(self.moments([segment_id])[0], sig, info, aux)
 
-    def embed(self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> ClipFeatures:
+    def embed(
+        self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None, mirror: bool = False
+    ) -> ClipFeatures:
         """Features of any clip (or time range of a file), computed exactly as the index's
-        segments were (raises VideoError)."""
-        return embed_clip(path, self.config, self.encoder, start_s=start_s, end_s=end_s)
+        segments were (raises VideoError); ``mirror``: with the flipped frames' moments too."""
+        return embed_clip(path, self.config, self.encoder, start_s=start_s, end_s=end_s, mirror=mirror)
 
     def filter_ids(self, where: str) -> np.ndarray:
         """Sorted ids of the live segments matching a SQL condition over segment + file columns."""
@@ -332,23 +334,26 @@ class Index:
         where: str | None = None,
         exclude_self: bool = True,
         group_by: GroupBy = "segment",
+        strict_direction: bool = False,
     ) -> list[SearchHit]:
         """The ``k`` segments most similar to ``query``: a path, an indexed segment id, a
         ``RangeQuery`` (a time range of any file) or features. ``group_by="file"`` keeps the best
-        segment of each file. An indexed query segment is left out unless ``exclude_self=False``."""
+        segment of each file. An indexed query segment is left out unless ``exclude_self=False``.
+        A mirrored copy of the query's motion counts as the same motion unless ``strict_direction``
+        (then the flow must point the same way on screen)."""
         validate(k, by, group_by)
-        feats, own = self._resolve_query(query)
+        feats, own = self._resolve_query(query, mirror=not strict_direction and by != "pacing")
         exclude = np.asarray(own if exclude_self else [], np.int64)
 
         def run(r: SnapshotReader) -> list[SearchHit]:
             allowed = self.filter_ids(where) if where else None
-            req = SearchRequest(feats, k, by, weights, allowed, exclude, group_by)
+            req = SearchRequest(feats, k, by, weights, allowed, exclude, group_by, strict_direction)
             return Searcher(r, self.ann, self._contributions).search(req)
 
         hits = self._read(run)
         cal = self.calibration
         if cal is not None and hits:
-            for h, pct in zip(hits, cal.percentile([h.score for h in hits], by, weights)):
+            for h, pct in zip(hits, cal.percentile([h.score for h in hits], by, weights, strict_direction)):
                 h.calibrated = float(pct)
         return hits
 
@@ -376,7 +381,7 @@ class Index:
             if len(ids) < 2:
                 return None
             ids = ids[sample_items(len(ids))]
-            return estimate(r.moments(ids), r.curves(ids), r.aux(ids, "flow"), n_items=len(r))
+            return estimate(r.moments(ids), r.curves(ids), r.aux(ids, "flow"), n_items=len(r), rates=r.rates(ids))
 
         return self._read(run)
 
@@ -392,9 +397,11 @@ class Index:
             cal.save(self.dir)
         self._calibration = cal
 
-    def _resolve_query(self, query: Query) -> tuple[ClipFeatures, list[int]]:
+    def _resolve_query(self, query: Query, mirror: bool = False) -> tuple[ClipFeatures, list[int]]:
         """The query's features and the stored segments that are the query itself (left out of
-        the results): an indexed segment, or every segment of an indexed (unchanged) file."""
+        the results): an indexed segment, or every segment of an indexed (unchanged) file.
+        ``mirror``: a clip embedded now gets its flipped frames' moments too (stored segments
+        have none: their mirror image is the flow's alone)."""
         if isinstance(query, ClipFeatures):
             return query, []
         if isinstance(query, (int, np.integer)):
@@ -403,12 +410,12 @@ class Index:
             stored = self._stored_range(query)
             if stored is not None:
                 return self.features_of(stored), [stored]
-            return self.embed(query.path, query.start_s, query.end_s), []
+            return self.embed(query.path, query.start_s, query.end_s, mirror), []
         segments = self.segments_of(query) if self.find_path(query) is not None else []
         own = [int(s["id"]) for s in segments]
         if len(segments) == 1:  # a whole-file segment: its stored features are the query
             return self.features_of(own[0]), own
-        return self.embed(query), own
+        return self.embed(query, mirror=mirror), own
 
     def _stored_range(self, query: RangeQuery) -> int | None:
         """A stored segment of the (unchanged) file whose bounds are exactly the query's."""

@@ -156,6 +156,20 @@ class SnapshotReader:
             out[sel] = fragment_aux(self.fragments[f], row[sel], name, dim)
         return out
 
+    def rates(self, ids: np.ndarray) -> np.ndarray | None:
+        """The tempo of each id (``scoring.tempo_source`` per second; NaN where unknown), or None
+        when the index stores neither flow nor activity (pacing is then scored by shape alone)."""
+        from vidsearch.retrieval.scoring import tempo_source
+
+        if tempo_source(self.manifest.aux_dims) is None:
+            return None
+        frag, row = self._locate_all(ids)
+        out = np.full(len(row), np.nan)
+        for f in np.unique(frag):
+            sel = np.flatnonzero(frag == f)
+            out[sel] = fragment_rates(self.fragments[f], row[sel], self.manifest.aux_dims)
+        return out
+
     def file_ids(self, ids: np.ndarray) -> np.ndarray:
         """The file id of each segment id (reads only the ``file_id`` column of their row groups)."""
         ok, frag, row = self.locate(ids)
@@ -298,6 +312,18 @@ def fragment_aux(fragment: FragmentReader, rows: np.ndarray, name: str, dim: int
     if AUX_PREFIX + name not in fragment.column_names:
         return out
     return fill_list_rows(fragment.rows(rows, [AUX_PREFIX + name]).column(0), out)
+
+
+def fragment_rates(fragment: FragmentReader, rows: np.ndarray, aux_dims: dict[str, int]) -> np.ndarray:
+    """The tempo of one fragment's ``rows`` (``scoring.tempo_source`` per second; NaN where not stored)."""
+    from vidsearch.retrieval.scoring import segment_rates, tempo_amount, tempo_source
+
+    source = tempo_source(aux_dims)
+    stored = fragment_aux(fragment, rows, source, int(aux_dims[source]))
+    change = np.where(np.all(stored == 0, axis=1), np.nan, tempo_amount(source, stored))  # zero rows: none stored
+    bounds = fragment.rows(rows, ["start_s", "end_s"])
+    duration = bounds.column("end_s").to_numpy() - bounds.column("start_s").to_numpy()
+    return segment_rates(change, duration)
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
