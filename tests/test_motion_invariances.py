@@ -157,3 +157,36 @@ def test_default_search_matches_a_mirrored_real_clip_unless_strict_and_ranks_a_2
     pacing = {h.path: h.pacing for h in index.search(paths["ref"], k=5, by="pacing")}
     shape = {h.path: h.pacing for h in index.search(paths["ref"], k=5, by="pacing", weights=FusionWeights(tempo=0))}
     assert shape[paths["double"]] - pacing[paths["double"]] > shape[paths["recoloured"]] - pacing[paths["recoloured"]]
+
+
+def test_cli_strict_direction_and_tempo_share(tmp_path, make_clip):
+    """The query options reach the search: the mirror-aware motion score is the max over the
+    query's two forms, so it is never below the strict one; a tempo share outside 0..1 is one
+    clear error."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from vidsearch.app.cli import app
+
+    runner = CliRunner()
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for name, motion in (("a.mp4", "linear"), ("b.mp4", "circle"), ("c.mp4", "zigzag")):
+        make_clip(name, folder=corpus, motion=motion)
+    index = ["--index", str(tmp_path / "idx")]
+    made = runner.invoke(app, ["index", str(corpus), *index, "-b", "tiny-random", "-T", "8"])
+    assert made.exit_code == 0, made.output
+
+    def query(*extra):
+        result = runner.invoke(app, ["query", str(corpus / "a.mp4"), *index, "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return {h["path"]: h for h in json.loads(result.output)}
+
+    default, strict = query("--by", "motion"), query("--by", "motion", "--strict-direction")
+    assert set(default) == set(strict)
+    assert all(default[p]["motion"] >= strict[p]["motion"] - 1e-6 for p in default)
+    shape = query("--by", "pacing", "--tempo-share", "0")
+    assert all(0.0 <= h["pacing"] <= 1.0 for h in shape.values())
+    bad = runner.invoke(app, ["query", str(corpus / "a.mp4"), *index, "--tempo-share", "1.5"])
+    assert bad.exit_code == 2 and "tempo share" in bad.output and "Traceback" not in bad.output
