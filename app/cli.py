@@ -32,7 +32,7 @@ from vidsearch.app.ui.cli import app as ui_app
 from vidsearch.bench.cli import app as bench_app
 from vidsearch.generation.cli import app as generation_app
 from vidsearch.indexers.presets import SETTINGS as PRESET_SETTINGS
-from vidsearch.retrieval.types import FusionWeights
+from vidsearch.retrieval.types import DEFAULT_TEMPO_SHARE, FusionWeights
 
 app = typer.Typer(
     name="vidsearch",
@@ -295,6 +295,14 @@ def query(
         "--flow-share",
         help="Share of the optical-flow cosine in the motion score (indexes built with --flow).",
     ),
+    tempo_share: float = typer.Option(
+        DEFAULT_TEMPO_SHARE,
+        "--tempo-share",
+        help="Share of tempo (how fast things happen) in the pacing score; 0 = the SPF curve's shape alone.",
+    ),
+    strict_direction: bool = typer.Option(
+        False, "--strict-direction", help="Require the same screen direction (a mirrored motion no longer matches)."
+    ),
     where: Optional[str] = typer.Option(None, help='SQL condition on segment/file columns, e.g. "duration > 3".'),
     group_by: str = typer.Option("segment", "--group-by", help="segment | file (best segment per file)."),
     keep_overlapping: bool = typer.Option(
@@ -335,11 +343,21 @@ def query(
         if clip_id is not None
         else (RangeQuery(str(clip), start, end) if start is not None or end is not None else clip)
     )
-    fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share))
+    fusion = run_or_exit(lambda: FusionWeights(*w, flow=flow_share, tempo=tempo_share))
     plan = run_or_exit(lambda: idx.plan_query(target, keep_overlapping))
     console.print(plan.describe(), highlight=False, soft_wrap=True)
     with shown_on(console):
-        hits = run_or_exit(lambda: idx.search(plan, k=top_k, by=by, weights=fusion, where=where, group_by=group_by))
+        hits = run_or_exit(
+            lambda: idx.search(
+                plan,
+                k=top_k,
+                by=by,
+                weights=fusion,
+                where=where,
+                group_by=group_by,
+                strict_direction=strict_direction,
+            )
+        )
     if as_json:
         out.print_json(json.dumps([_hit_json(h) for h in hits]))
     if not hits:

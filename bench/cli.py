@@ -53,6 +53,7 @@ def _generate(
     backgrounds: Path | None,
     workers: int,
     real_footage: list[Path],
+    invariances: bool = False,
 ) -> None:
     from vidsearch.bench.synthetic import PRESETS, generate
     from vidsearch.indexers.corpus import discover_videos
@@ -80,11 +81,12 @@ def _generate(
         progress=lambda d, n: typer.echo(f"  {d}/{n} triplets", err=True) if d % step == 0 or d == n else None,
     )
     if real_footage:
-        from vidsearch.bench.real_footage import generate_real
+        from vidsearch.bench.real_footage import INVARIANCE_CATEGORIES, REAL_CATEGORIES, generate_real
 
         sources = discover_videos(real_footage)
         typer.echo(f"cutting real-footage triplets from {len(sources)} videos into {out}", err=True)
-        generate_real(out, sources, cfg.seed)
+        categories = REAL_CATEGORIES + (INVARIANCE_CATEGORIES if invariances else ())
+        generate_real(out, sources, cfg.seed, categories=categories)
 
 
 @app.command("make-synthetic")
@@ -108,10 +110,15 @@ def make_synthetic(
         "--real-footage",
         help="Real videos (or folders of them) to cut into the real_window / real_speed / real_reverse categories.",
     ),
+    invariances: bool = typer.Option(
+        False, "--invariances", help="Also the real_mirror / real_zoom / real_slow categories (with --real-footage)."
+    ),
 ) -> None:
     """Write the procedural SimMotion-like set (deterministic for a seed; re-running resumes)."""
     _guarded(
-        lambda: _generate(out, preset, triplets_per_category, seed, size, seconds, backgrounds, workers, real_footage)
+        lambda: _generate(
+            out, preset, triplets_per_category, seed, size, seconds, backgrounds, workers, real_footage, invariances
+        )
     )
 
 

@@ -32,12 +32,18 @@ class Method:
     delta_alpha: tuple[float, float, float] = NO_DELTA  # moments of temporal differences (direction-aware)
     # "fused": FusionWeights (motion, pacing, flow share of the motion score), ranked as by="both"
     fusion: tuple[float, float, float] = (0.7, 0.3, 0.0)
+    # "fused": score the mirror image of each query's flow too (the max, as the index does for a
+    # stored query segment: the moments as they are), and tempo's share of the pacing score
+    # (flow speed ratio; the clips of a set share one duration, so speeds compare as rates)
+    mirror: bool = False
+    tempo: float = 0.0
 
     @property
     def signals(self) -> tuple[str, ...]:
         """The descriptors this method compares: ``vector`` (moments / CLS), ``curve``, ``flow``."""
         if self.kind == "fused":
-            return ("vector",) + (("curve",) if self.fusion[1] else ()) + (("flow",) if self.fusion[2] else ())
+            flow = self.fusion[2] or (self.fusion[1] and self.tempo)
+            return ("vector",) + (("curve",) if self.fusion[1] else ()) + (("flow",) if flow else ())
         return {"moments": ("vector",), "cls-mean": ("vector",), "pacing": ("curve",), "flow": ("flow",)}[self.kind]
 
 
@@ -48,6 +54,10 @@ def backbone_label(backbone: str) -> str:
 # Chosen on the dev split (bench/RESULTS.md, "Choosing on dev"); never on the test split.
 DIRECTION_DELTA = (2.0, 4.0, 2.0)
 FUSION_WEIGHTS = (1.0, 0.0, 0.5)
+# The product's --by both (issue 25): motion 0.7 / pacing 0.3, flow share 0.5, mirror-aware, tempo
+# half of pacing (retrieval/types.py defaults).
+BOTH_WEIGHTS = (0.7, 0.3, 0.5)
+BOTH_TEMPO = 0.5
 
 
 def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[Method]:
@@ -85,12 +95,45 @@ def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[M
             delta_alpha=DIRECTION_DELTA,
             fusion=FUSION_WEIGHTS,
         ),
+        *invariance_methods(num_frames, backbone),
     ]
+
+
+def invariance_methods(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[Method]:
+    """The product's ``--by both`` before and after issue 25 (mirror-aware flow, tempo in pacing),
+    and the motion score with the mirror alone."""
+
+    def fused(name: str, **kw) -> Method:
+        return Method(name, "fused", backbone, num_frames, delta_alpha=DIRECTION_DELTA, **kw)
+
+    return [
+        fused(
+            f"Fused direction-aware + flow {_tuple(FUSION_WEIGHTS)} mirror-aware", fusion=FUSION_WEIGHTS, mirror=True
+        ),
+        fused(f"--by both {_tuple(BOTH_WEIGHTS)} strict, shape-only pacing", fusion=BOTH_WEIGHTS),
+        fused(
+            f"--by both {_tuple(BOTH_WEIGHTS)} mirror-aware, tempo {BOTH_TEMPO:g}",
+            fusion=BOTH_WEIGHTS,
+            mirror=True,
+            tempo=BOTH_TEMPO,
+        ),
+    ]
+
+
+def is_product_both(m: Method) -> bool:
+    """The product's default ``--by both`` (issue 25)."""
+    return m.kind == "fused" and m.fusion == BOTH_WEIGHTS and m.mirror and m.tempo == BOTH_TEMPO
 
 
 def is_default(m: Method) -> bool:
     """The product's default ranking: direction-aware moments fused with flow, as chosen on dev."""
-    return m.kind == "fused" and m.delta_alpha == DIRECTION_DELTA and m.fusion == FUSION_WEIGHTS
+    return (
+        m.kind == "fused"
+        and m.delta_alpha == DIRECTION_DELTA
+        and m.fusion == FUSION_WEIGHTS
+        and not m.mirror
+        and not m.tempo
+    )
 
 
 def is_published(m: Method) -> bool:
@@ -108,6 +151,14 @@ def comparisons(methods: list[Method]) -> list[tuple[str, str]]:
     """(default, baseline) name pairs the report gives paired differences for: the default against
     the published SemanticMoments on the same backbone and against the optical-flow baseline."""
     out = []
+    for d in (m for m in methods if is_product_both(m)):  # against the strict, shape-only --by both too
+        out += [
+            (d.name, b.name)
+            for b in methods
+            if (b.kind == "fused" and b.fusion == BOTH_WEIGHTS and not b.mirror and not b.tempo)
+            or (is_published(b) and b.backbone == d.backbone and b.num_frames == d.num_frames)
+            or b.kind == "flow"
+        ]
     for d in (m for m in methods if is_default(m)):
         out += [
             (d.name, b.name)
@@ -207,7 +258,8 @@ def clip_features(
 
 def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> np.ndarray:
     """(N, N) similarities between all clips as the method ranks them (the index's own scoring)."""
-    from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores
+    from vidsearch.indexers.descriptors.flow import flow_speed, mirror_flow
+    from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores, pacing_with_tempo, tempo_similarity
     from vidsearch.retrieval.types import FusionWeights
 
     def cosines(name: str) -> np.ndarray | None:
@@ -222,6 +274,13 @@ def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> 
         c = np.stack([f["curve"] for f in features]).astype(np.float32)
         pacing = np.stack([pacing_scores(row, c) for row in c])
     if method.kind == "fused":
-        w = FusionWeights(*method.fusion)
-        return fused(motion_with_flow(motion, flow, w), 0.0 if pacing is None else pacing, "both", w)
+        w = FusionWeights(*method.fusion, tempo=method.tempo)
+        if flow is not None and method.mirror:
+            f = np.stack([x["flow"] for x in features]).astype(np.float32)
+            flow = np.maximum(flow, mirror_flow(f) @ f.T)
+        if pacing is not None and flow is not None and method.tempo:
+            speed = flow_speed(np.stack([x["flow"] for x in features]))
+            pacing = np.stack([pacing_with_tempo(p, tempo_similarity(s, speed), w) for p, s in zip(pacing, speed)])
+        motion = motion_with_flow(motion, flow, w)
+        return fused(motion, 0.0 if pacing is None else pacing, "both", w)
     return next(m for m in (motion, pacing, flow) if m is not None)

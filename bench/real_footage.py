@@ -11,7 +11,14 @@ category:
 - ``real_speed``: the reference's slot played at double speed (same first frame, faster motion);
 - ``real_reverse``: the reference played backwards (same frames, opposite direction).
 
-Slots are dealt round-robin to the three categories, so no frame appears in two triplets (a copy
+The invariance categories (``INVARIANCE_CATEGORIES``, opt-in: ``make-synthetic --invariances``)
+ask whether a change a user still calls the same motion keeps the positive first:
+
+- ``real_mirror``: the positive is the reference mirrored left-right; the negative the next window;
+- ``real_zoom``: the positive is a crop of the reference scaled back up; the negative the next window;
+- ``real_slow``: the negative is the reference's first half at half speed (each frame twice).
+
+Slots are dealt round-robin to the chosen categories, so no frame appears in two triplets (a copy
 of a reference elsewhere in the pool would make every query unwinnable). Everything is drawn
 from ``numpy.random.default_rng([seed, 1000 + category, example])``: deterministic for a seed.
 Layout as the synthetic set: ``OUT/<category>/example_<N>/{ref,positive,negative}.mp4``.
@@ -29,6 +36,8 @@ import numpy as np
 from vidsearch.errors import ConfigError
 
 REAL_CATEGORIES = ("real_window", "real_speed", "real_reverse")
+INVARIANCE_CATEGORIES = ("real_mirror", "real_zoom", "real_slow")
+_SEED_ORDER = REAL_CATEGORIES + INVARIANCE_CATEGORIES  # a category's seed stream, whichever are chosen
 APPEARANCE_CHANGES = ("recolour", "blur", "zoom-crop", "contrast", "grey", "noise")
 MAX_SIDE = 256  # frames are downscaled to this longest side (the procedural set's size)
 
@@ -86,14 +95,25 @@ def change_appearance(frames: np.ndarray, kind: str, rng: np.random.Generator) -
 
 
 def motion_negative(category: str, slot_frames: np.ndarray, length: int) -> np.ndarray:
-    """The negative's frames from the whole ``2 * length`` slot: other window, 2x speed or reversed."""
-    if category == "real_window":
+    """The negative's frames from the whole ``2 * length`` slot: other window, 2x / 0.5x speed or reversed."""
+    if category in ("real_window", "real_mirror", "real_zoom"):
         return slot_frames[length : 2 * length]
     if category == "real_speed":
         return slot_frames[: 2 * length : 2]
     if category == "real_reverse":
         return slot_frames[:length][::-1]
-    raise ConfigError(f"unknown real category {category!r} (choose from {', '.join(REAL_CATEGORIES)})")
+    if category == "real_slow":
+        return np.repeat(slot_frames[: (length + 1) // 2], 2, axis=0)[:length]
+    raise ConfigError(f"unknown real category {category!r} (choose from {', '.join(_SEED_ORDER)})")
+
+
+def positive(category: str, ref: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The positive: the mirrored or zoomed reference for those categories, else one random
+    appearance change."""
+    if category == "real_mirror":
+        return np.ascontiguousarray(ref[:, :, ::-1])
+    kind = "zoom-crop" if category == "real_zoom" else str(rng.choice(APPEARANCE_CHANGES))
+    return change_appearance(ref, kind, rng)
 
 
 def _downscale(frames: np.ndarray) -> np.ndarray:
@@ -113,32 +133,34 @@ def generate_real(
     seed: int = 0,
     window_s: float = 2.0,
     progress: Callable[[int, int], None] | None = None,
+    categories: Sequence[str] = REAL_CATEGORIES,
 ) -> list[str]:
-    """Write the real-footage categories under ``root`` (resumable); returns the triplet folders."""
+    """Write the real-footage ``categories`` under ``root`` (resumable); returns the triplet folders."""
     from vidsearch.bench.synthetic import triplet_dir
     from vidsearch.indexers.decode.video import decode_all, probe, write_video
 
     infos = {p: probe(p) for p in footage}
     all_slots = slots([(p, i.frame_count, i.fps) for p, i in infos.items()], window_s)
-    if len(all_slots) < len(REAL_CATEGORIES):
+    unknown = [c for c in categories if c not in _SEED_ORDER]
+    if unknown or not categories:
+        raise ValueError(f"unknown real categories {unknown} (choose from {', '.join(_SEED_ORDER)})")
+    if len(all_slots) < len(categories):
         raise ValueError(
-            f"real footage too short: {len(all_slots)} slots of {2 * window_s:g} s, need at "
-            f"least {len(REAL_CATEGORIES)}"
+            f"real footage too short: {len(all_slots)} slots of {2 * window_s:g} s, need at least {len(categories)}"
         )
     decoded: dict[str, np.ndarray] = {}
     done: list[str] = []
     for n, slot in enumerate(all_slots):
-        category, index = REAL_CATEGORIES[n % len(REAL_CATEGORIES)], n // len(REAL_CATEGORIES)
+        category, index = categories[n % len(categories)], n // len(categories)
         out = triplet_dir(Path(root), category, index)
         roles = [out / f"{r}.mp4" for r in ("ref", "positive", "negative")]
         if not all(p.exists() for p in roles):
             if slot.source not in decoded:
                 decoded = {slot.source: _downscale(decode_all(slot.source).frames)}  # one source in memory
             frames = decoded[slot.source][slot.start : slot.start + 2 * slot.length]
-            rng = np.random.default_rng([seed, 1000 + REAL_CATEGORIES.index(category), index])
+            rng = np.random.default_rng([seed, 1000 + _SEED_ORDER.index(category), index])
             ref = frames[: slot.length]
-            kind = str(rng.choice(APPEARANCE_CHANGES))
-            clips = (ref, change_appearance(ref, kind, rng), motion_negative(category, frames, slot.length))
+            clips = (ref, positive(category, ref, rng), motion_negative(category, frames, slot.length))
             fps = infos[slot.source].fps
             for path, clip in zip(roles, clips):
                 if not path.exists():

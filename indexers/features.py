@@ -26,6 +26,22 @@ class ClipFeatures:
     # Further fixed-size per-segment descriptors by name (e.g. a low-level motion descriptor);
     # the store keeps each as its own column, with names and sizes recorded in the manifest.
     aux: dict[str, np.ndarray] = field(default_factory=dict)
+    # A query's moments of its horizontally flipped frames (never stored): a search scores the
+    # mirror image of the query's motion too unless it is strict about screen direction.
+    mirror_moments: np.ndarray | None = None
+
+
+def moments_vector(patch_tokens, config: ExtractorConfig) -> np.ndarray:
+    """The config's moments vector (float32, unit norm) of one clip's patch tokens."""
+    # lazy: moments need torch, and this module is imported by the index (ClipFeatures), which
+    # must open and answer queries from stored features without loading torch (~300 MB)
+    from vidsearch.indexers.descriptors.moments import direction_aware_moments, semantic_moments
+
+    if any(config.delta_alpha):
+        vec = direction_aware_moments(patch_tokens, config.alpha, config.delta_alpha)
+    else:
+        vec = semantic_moments(patch_tokens, config.alpha, config.aggregation)
+    return vec.cpu().numpy().astype(np.float32)
 
 
 def features_from_encoded(
@@ -38,19 +54,12 @@ def features_from_encoded(
     """The stored features of one segment; ``frames`` (the sampled uint8 frames the encoder saw)
     are needed only when the config asks for pixel-level aux descriptors (``flow``) and ``aux``
     does not bring them already computed (the decode workers compute them, beside the encoder)."""
-    # lazy: moments need torch, and this module is imported by the index (ClipFeatures), which
-    # must open and answer queries from stored features without loading torch (~300 MB)
-    from vidsearch.indexers.descriptors.moments import direction_aware_moments, semantic_moments
-
-    if any(config.delta_alpha):
-        vec = direction_aware_moments(encoded.patch_tokens, config.alpha, config.delta_alpha)
-    else:
-        vec = semantic_moments(encoded.patch_tokens, config.alpha, config.aggregation)
+    vec = moments_vector(encoded.patch_tokens, config)
     sig = spf_signature(encoded.global_embedding.cpu().numpy(), config.spf)
     # Activity (semantic change, token motion) is always kept: curation filters static segments by it.
     activity = segment_activity(encoded.patch_tokens, encoded.global_embedding, config.spf)
     return ClipFeatures(
-        vec.cpu().numpy().astype(np.float32),
+        vec,
         sig,
         info,
         {ACTIVITY: activity, **(aux if aux is not None else aux_descriptors(config, frames))},
@@ -80,16 +89,22 @@ def embed_clip(
     decoder: str = "pyav",
     start_s: float | None = None,
     end_s: float | None = None,
+    mirror: bool = False,
 ) -> ClipFeatures:
     """One clip (or one time range of a file) end to end: query clips, moments of any file.
-    A clip shorter than T frames has each distinct sampled frame encoded once."""
+    A clip shorter than T frames has each distinct sampled frame encoded once. ``mirror``: also
+    the moments of the horizontally flipped frames (``mirror_moments``)."""
     sample = sample_clip(
         path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s, sampling=config.sampling
     )
     frames = np.asarray(sample.frames)
     _, first, rows = np.unique(sample.indices, return_index=True, return_inverse=True)
-    encoded = encoder.encode(frames[first])
     rows = rows.reshape(-1)
-    return features_from_encoded(
+    encoded = encoder.encode(frames[first])
+    feats = features_from_encoded(
         EncodedFrames(encoded.patch_tokens[rows], encoded.global_embedding[rows]), config, sample.info, frames
     )
+    if mirror:
+        flipped = np.ascontiguousarray(frames[first][:, :, ::-1])
+        feats.mirror_moments = moments_vector(encoder.encode(flipped).patch_tokens[rows], config)
+    return feats

@@ -326,12 +326,14 @@ class Index:
         }
         return ClipFeatures(self.moments([segment_id])[0], sig, info, aux)
 
-    def embed(self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None) -> ClipFeatures:
+    def embed(
+        self, path: str | os.PathLike, start_s: float | None = None, end_s: float | None = None, mirror: bool = False
+    ) -> ClipFeatures:
         """Features of any clip (or time range of a file), computed exactly as the index's
-        segments were (raises VideoError)."""
+        segments were (raises VideoError); ``mirror``: with the flipped frames' moments too."""
         encoder = self.encoder
         report(f"decoding and embedding {path}")
-        return embed_clip(path, self.config, encoder, start_s=start_s, end_s=end_s)
+        return embed_clip(path, self.config, encoder, start_s=start_s, end_s=end_s, mirror=mirror)
 
     def filter_ids(self, where: str) -> np.ndarray:
         """Sorted ids of the live segments matching a SQL condition over segment + file columns."""
@@ -368,6 +370,7 @@ class Index:
         exclude_self: bool = True,
         group_by: GroupBy = "segment",
         keep_overlapping: bool = False,
+        strict_direction: bool = False,
     ) -> list[SearchHit]:
         """The ``k`` segments most similar to ``query``: a path, an indexed segment id, a
         ``RangeQuery`` (a time range of any file), features or a ``QueryPlan``. ``group_by="file"``
@@ -375,7 +378,9 @@ class Index:
         ``exclude_self=False``: an indexed segment, an indexed file's segments, and the segments a
         time range overlaps (only the ones it is made of with ``keep_overlapping=True``). An indexed
         file or segment is searched with its stored features (a file of several segments with
-        each, each hit at its best score) and nothing is decoded."""
+        each, each hit at its best score) and nothing is decoded. A mirrored copy of the query's
+        motion counts as the same motion unless ``strict_direction`` (then the flow must point the
+        same way on screen)."""
         validate(k, by, group_by)
         plan = self.plan_query(query, keep_overlapping)
         if plan.features is not None:
@@ -383,19 +388,23 @@ class Index:
         elif plan.stored:
             queries = [self.features_of(sid) for sid in plan.stored]
         else:
-            queries = [self.embed(plan.path, plan.start_s, plan.end_s)]
+            mirror = not strict_direction and by != "pacing"
+            queries = [self.embed(plan.path, plan.start_s, plan.end_s, mirror=mirror)]
         exclude = np.asarray(plan.own if exclude_self else [], np.int64)
 
         def run(r: SnapshotReader) -> list[SearchHit]:
             allowed = self.filter_ids(where) if where else None
             searcher = Searcher(r, self.ann, self._contributions)
-            return [searcher.search(SearchRequest(f, k, by, weights, allowed, exclude, group_by)) for f in queries]
+            return [
+                searcher.search(SearchRequest(f, k, by, weights, allowed, exclude, group_by, strict_direction))
+                for f in queries
+            ]
 
         ranked = self._read(run)
         hits = ranked[0] if len(ranked) == 1 else merge_hits(ranked, k, group_by)
         cal = self.calibration
         if cal is not None and hits:
-            for h, pct in zip(hits, cal.percentile([h.score for h in hits], by, weights)):
+            for h, pct in zip(hits, cal.percentile([h.score for h in hits], by, weights, strict_direction)):
                 h.calibrated = float(pct)
         return hits
 
@@ -423,7 +432,7 @@ class Index:
             if len(ids) < 2:
                 return None
             ids = ids[sample_items(len(ids))]
-            return estimate(r.moments(ids), r.curves(ids), r.aux(ids, "flow"), n_items=len(r))
+            return estimate(r.moments(ids), r.curves(ids), r.aux(ids, "flow"), n_items=len(r), rates=r.rates(ids))
 
         return self._read(run)
 

@@ -7,6 +7,18 @@
   it joins the motion score as its ``FusionWeights.flow`` share: motion = (1 - f) cos(moments)
   + f cos(flow) (semantic and low-level motion; f = 0 or no stored flow: the moments alone);
 - both: ``w_motion * motion + w_pacing * pacing`` (``FusionWeights``, default 0.7 / 0.3).
+
+Two invariances a user means by "moves like this":
+- mirror: the flow histogram is laid out by screen direction, so a horizontally mirrored clip
+  lands far from its original; unless the search asks for the same screen direction, the flow
+  cosine is the larger of the query's and its mirror image's (``flow_scores``). The moments
+  are left as they are: patch-averaged DINOv2 moments are nearly mirror-symmetric (docs/motion.md).
+- tempo: the SPF curve is normalised to 0..1, so a clip played at 2x has the same shape; the
+  pacing score blends in the ratio of the two clips' tempo by ``FusionWeights.tempo``: the mean
+  optical-flow speed per second where the index stores flow (``flow.flow_speed``: a 2x copy
+  moves about twice as many pixels between the same sampled frames), else the semantic change
+  per second (the SPF's raw total over the duration, ``aux["activity"]``; it grows far less
+  than 2x for a 2x copy, as angular distances between frames saturate).
 """
 
 from __future__ import annotations
@@ -23,6 +35,56 @@ def motion_scores(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
 
 def pacing_scores(query_curve: np.ndarray, curves: np.ndarray) -> np.ndarray:
     return 1.0 - np.abs(curves - np.asarray(query_curve, dtype=np.float32)).mean(axis=1)
+
+
+# Added to both rates of a tempo ratio: two nearly static clips read as the same tempo instead
+# of as an arbitrary ratio of two tiny numbers.
+TEMPO_EPS = 0.005
+
+
+def flow_scores(query_forms: list[np.ndarray], flows: np.ndarray) -> np.ndarray:
+    """Flow cosine of each row against the best of the query's forms (itself, its mirror image)."""
+    return np.max([motion_scores(q, flows) for q in query_forms], axis=0)
+
+
+def tempo_source(aux_dims) -> str | None:
+    """The stored descriptor an index's tempo comes from: ``flow``, else ``activity``, else None."""
+    return next((name for name in ("flow", "activity") if name in aux_dims), None)
+
+
+def tempo_amount(source: str, rows: np.ndarray) -> np.ndarray:
+    """How much happens in each segment, from rows of its ``source`` descriptor."""
+    if source == "flow":
+        from vidsearch.indexers.descriptors.flow import flow_speed
+
+        return flow_speed(rows)
+    return np.asarray(rows, np.float64)[:, 0]  # activity: (semantic_change, token_motion)
+
+
+def segment_rates(amount, duration_s) -> np.ndarray:
+    """Amount per second; NaN where unknown (nothing stored, no duration)."""
+    change = np.asarray(amount, np.float64)
+    duration = np.asarray(duration_s, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = change / duration
+    return np.where((change > 0) & (duration > 0) & np.isfinite(rate), rate, np.nan)
+
+
+def tempo_similarity(query_rate: float, rates: np.ndarray) -> np.ndarray:
+    """min / max of the two rates (1 = same tempo, ~0.5 = one twice as fast); NaN where unknown."""
+    rates = np.asarray(rates, np.float64)
+    lo, hi = np.minimum(query_rate, rates), np.maximum(query_rate, rates)
+    return ((lo + TEMPO_EPS) / (hi + TEMPO_EPS)).astype(np.float32)
+
+
+def pacing_with_tempo(shape: np.ndarray, tempo: np.ndarray | None, weights: FusionWeights) -> np.ndarray:
+    """The pacing score: the curves' shape similarity blended with the tempo similarity by
+    ``weights.tempo``; the shape alone where the tempo is unknown (older indexes)."""
+    if tempo is None or not weights.tempo:
+        return shape
+    tempo = np.asarray(tempo, np.float32)
+    blended = (1.0 - weights.tempo) * shape + weights.tempo * tempo
+    return np.where(np.isnan(tempo), shape, blended).astype(np.float32)
 
 
 def motion_with_flow(moments: np.ndarray, flow: np.ndarray | None, weights: FusionWeights) -> np.ndarray:

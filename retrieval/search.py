@@ -20,9 +20,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vidsearch.errors import ConfigError
+from vidsearch.indexers.descriptors.flow import FLOW_DIM, mirror_flow
 from vidsearch.indexers.features import ClipFeatures
-from vidsearch.retrieval.scoring import fused, motion_scores, motion_with_flow, pacing_scores, top_k
-from vidsearch.retrieval.store.reader import SnapshotReader, checked_unit_rows, fragment_aux
+from vidsearch.retrieval.scoring import (
+    fused,
+    motion_scores,
+    motion_with_flow,
+    pacing_scores,
+    pacing_with_tempo,
+    segment_rates,
+    tempo_amount,
+    tempo_similarity,
+    tempo_source,
+    top_k,
+)
+from vidsearch.retrieval.store.reader import SnapshotReader, checked_unit_rows, fragment_aux, fragment_rates
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
 
 if TYPE_CHECKING:
@@ -68,6 +80,16 @@ class SearchRequest:
     allowed: np.ndarray | None  # sorted segment ids a filter admits, None = all
     exclude: np.ndarray  # segment ids to leave out (the query itself: a segment, or a file's segments)
     group_by: GroupBy
+    strict_direction: bool = False  # True: no mirror image of the query (same screen direction only)
+
+
+def query_rate(feats: ClipFeatures, source: str | None) -> float | None:
+    """The query's tempo (``tempo_amount`` of ``source`` per second), None where unknown."""
+    stored = None if source is None else feats.aux.get(source)
+    if stored is None or feats.info is None:
+        return None
+    rate = float(segment_rates(tempo_amount(source, np.asarray(stored, np.float32)[None])[0], feats.info.duration))
+    return None if np.isnan(rate) else rate
 
 
 def validate(k: int, by: str, group_by: str) -> None:
@@ -90,6 +112,57 @@ class Searcher:
             return None
         q = req.feats.aux.get("flow")
         return None if q is None else np.asarray(q, np.float32)
+
+    def _forms(self, req: SearchRequest) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(moments, flow) of the query, then of its mirror image unless the request is strict
+        about screen direction: the flow's mirror is a permutation of its bins; the moments'
+        mirror is the flipped frames' where the query was embedded, else the moments as they are."""
+        moments, flow = np.asarray(req.feats.moments, np.float32), self._query_flow(req)
+        forms = [(moments, flow)]
+        flippable = flow is not None and len(flow) == FLOW_DIM  # the flow histogram's layout
+        if req.strict_direction or req.by == "pacing" or (not flippable and req.feats.mirror_moments is None):
+            return forms
+        mirrored = moments if req.feats.mirror_moments is None else np.asarray(req.feats.mirror_moments, np.float32)
+        return forms + [(mirrored, mirror_flow(flow) if flippable else flow)]
+
+    def _motion(self, forms, vectors: np.ndarray, flows: np.ndarray | None, weights: FusionWeights):
+        """(motion score, flow cosine or None) of each row: the best over the query's forms."""
+        best, best_flow = None, None
+        for moments, q_flow in forms:
+            flow = None if q_flow is None or flows is None else motion_scores(q_flow, flows)
+            score = motion_with_flow(motion_scores(moments, vectors), flow, weights)
+            if best is None:
+                best, best_flow = score, flow
+                continue
+            better = score > best
+            best = np.where(better, score, best)
+            if flow is not None:
+                best_flow = np.where(better, flow, best_flow)
+        return best, best_flow
+
+    def _motion_shortlist(self, req: SearchRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The motion index's ``k`` best for each form of the query, merged: each id once, with
+        its best estimate (the max over forms, as the exact score takes it)."""
+        found = [self.ann.motion_search(m, f, req.weights.flow, k, req.allowed) for m, f in self._forms(req)]
+        ids = np.concatenate([f[0] for f in found])
+        est = np.concatenate([f[1] for f in found])
+        order = np.argsort(-est, kind="stable")
+        ids, est = ids[order], est[order]
+        first = np.sort(np.unique(ids, return_index=True)[1])
+        return ids[first], est[first]
+
+    def _pacing(self, req: SearchRequest, ids: np.ndarray, curves: np.ndarray | None = None) -> np.ndarray:
+        """Exact pacing scores of ``ids``: curve shape, blended with tempo where it is known."""
+        shape = pacing_scores(req.feats.spf.curve, self.reader.curves(ids) if curves is None else curves)
+        return pacing_with_tempo(shape, self._tempo(req, lambda: self.reader.rates(ids)), req.weights)
+
+    def _tempo(self, req: SearchRequest, rates) -> np.ndarray | None:
+        """Tempo similarities of the query with ``rates()`` (called only when needed), or None."""
+        if not req.weights.tempo or req.by == "motion":
+            return None
+        q = query_rate(req.feats, tempo_source(self.reader.manifest.aux_dims))
+        stored = None if q is None else rates()
+        return None if stored is None else tempo_similarity(q, stored)
 
     def search(self, req: SearchRequest) -> list[SearchHit]:
         pool = len(self.reader) if req.allowed is None else len(req.allowed)
@@ -114,16 +187,13 @@ class Searcher:
         if req.by == "both":
             return self._both_candidates(req, shortlist, pool)
         if req.by == "motion":
-            ids = self.ann.motion_search(
-                req.feats.moments, self._query_flow(req), req.weights.flow, shortlist, req.allowed
-            )[0]
-            return self.reader.live_ids(np.unique(ids))
+            return self.reader.live_ids(np.unique(self._motion_shortlist(req, shortlist)[0]))
         ids = self.reader.live_ids(
             np.unique(self.ann.pacing.search(req.feats.spf.curve, max(shortlist, PACING_DEPTH), req.allowed)[0])
         )
         if len(ids) <= shortlist:
             return ids
-        return ids[top_k(pacing_scores(req.feats.spf.curve, self.reader.curves(ids)), shortlist)]
+        return ids[top_k(self._pacing(req, ids), shortlist)]
 
     def _both_candidates(self, req: SearchRequest, depth: int, pool: int) -> np.ndarray:
         """The ``depth`` best segments by the fused score with the motion part estimated by the
@@ -131,9 +201,7 @@ class Searcher:
         segments searched. Pacing-shortlist segments outside the motion shortlist compete with the
         shortlist's lowest motion estimate: about the most their motion can be, so they are kept
         only where their pacing could carry them."""
-        m_ids, m_est = self.ann.motion_search(
-            req.feats.moments, self._query_flow(req), req.weights.flow, max(depth, both_motion_depth(pool)), req.allowed
-        )
+        m_ids, m_est = self._motion_shortlist(req, max(depth, both_motion_depth(pool)))
         p_ids = self.ann.pacing.search(req.feats.spf.curve, max(depth, BOTH_PACING_DEPTH), req.allowed)[0]
         p_ids = p_ids[~np.isin(p_ids, m_ids)]
         ids = np.concatenate([m_ids, p_ids])
@@ -142,7 +210,7 @@ class Searcher:
         ids, est = ids[keep], est[keep]
         if len(ids) <= depth:
             return ids
-        fused_est = fused(est, pacing_scores(req.feats.spf.curve, self.reader.curves(ids)), "both", req.weights)
+        fused_est = fused(est, self._pacing(req, ids), "both", req.weights)
         return ids[top_k(fused_est, depth)]
 
     def _all(self, req: SearchRequest) -> np.ndarray:
@@ -152,20 +220,26 @@ class Searcher:
 
     def _exact_top(self, req: SearchRequest, depth: int) -> np.ndarray:
         """The ``depth`` best segments by the exact score, scanning fragments chunk by chunk."""
-        q_m = np.asarray(req.feats.moments, np.float32)
         q_c = np.asarray(req.feats.spf.curve, np.float32)
-        q_f = self._query_flow(req)
+        forms, q_f = self._forms(req), self._query_flow(req)
         best_ids, best_scores = np.empty(0, np.int64), np.empty(0, np.float32)
         for f, rows in self.reader.iter_live():
             if req.allowed is not None:
                 rows = rows[np.isin(np.asarray(f.ids)[rows], req.allowed)]
             for start in range(0, len(rows), SCAN_CHUNK):
                 part = rows[start : start + SCAN_CHUNK]
-                motion = motion_scores(q_m, checked_unit_rows(f, part)) if req.by != "pacing" else 0.0
-                if q_f is not None:
-                    flow = motion_scores(q_f, fragment_aux(f, part, "flow", len(q_f)))
-                    motion = motion_with_flow(motion, flow, req.weights)
-                pacing = pacing_scores(q_c, np.asarray(f.curves[part], np.float32)) if req.by != "motion" else 0.0
+                motion = 0.0
+                if req.by != "pacing":
+                    flows = None if q_f is None else fragment_aux(f, part, "flow", len(q_f))
+                    motion = self._motion(forms, checked_unit_rows(f, part), flows, req.weights)[0]
+                pacing = 0.0
+                if req.by != "motion":
+                    tempo = self._tempo(
+                        req, lambda f=f, part=part: fragment_rates(f, part, self.reader.manifest.aux_dims)
+                    )
+                    pacing = pacing_with_tempo(
+                        pacing_scores(q_c, np.asarray(f.curves[part], np.float32)), tempo, req.weights
+                    )
                 score = np.broadcast_to(fused(motion, pacing, req.by, req.weights), (len(part),))
                 if not np.isfinite(score).all():  # NaN would sort anywhere: refuse
                     bad = np.asarray(f.ids[part])[~np.isfinite(score)]
@@ -186,10 +260,8 @@ class Searcher:
         vectors, stored_flow, curves = self.reader.scoring_rows(
             ids, 0 if q_f is None else self.reader.manifest.aux_dims["flow"]
         )
-        motion = motion_scores(req.feats.moments, vectors)
-        flow = None if q_f is None else motion_scores(q_f, stored_flow)
-        motion = motion_with_flow(motion, flow, req.weights)
-        pacing = pacing_scores(req.feats.spf.curve, curves)
+        motion, flow = self._motion(self._forms(req), vectors, stored_flow, req.weights)
+        pacing = self._pacing(req, ids, curves)
         score = fused(motion, pacing, req.by, req.weights)
         if not np.isfinite(score).all():
             raise self.reader.damaged_rows(ids[~np.isfinite(score)], "vectors", "NaN scores")

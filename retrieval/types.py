@@ -10,6 +10,8 @@ from vidsearch.errors import ConfigError
 RankBy = Literal["motion", "pacing", "both"]
 # Chosen on the dev split of the bench (bench/RESULTS.md); used only by indexes that store flow.
 DEFAULT_FLOW_SHARE = 0.5
+# Share of tempo (semantic change per second) in the pacing score; 0 = the SPF curve's shape alone.
+DEFAULT_TEMPO_SHARE = 0.5
 # The motion score's moment blocks, in vector order (the last three only with delta_alpha).
 MOMENT_NAMES = ("mean", "std", "skew", "delta_mean", "delta_std", "delta_skew")
 
@@ -19,15 +21,20 @@ class FusionWeights:
     """Fused score = motion * motion_score + pacing * pacing_similarity (need not sum to 1).
 
     ``flow`` is the optical-flow histogram's share *inside* the motion score, (1 - flow) cos(moments)
-    + flow cos(flow); it counts only where the index stores flow (``aux_descriptors=("flow",)``)."""
+    + flow cos(flow); it counts only where the index stores flow (``aux_descriptors=("flow",)``).
+    ``tempo`` is the tempo similarity's share *inside* the pacing score, (1 - tempo) shape + tempo
+    tempo-similarity (``scoring.pacing_with_tempo``); 0 ranks pacing by the SPF curve's shape alone."""
 
     motion: float = 0.7
     pacing: float = 0.3
     flow: float = DEFAULT_FLOW_SHARE
+    tempo: float = DEFAULT_TEMPO_SHARE
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.flow <= 1.0:
             raise ConfigError(f"the flow share of the motion score must be in [0, 1] (got {self.flow})")
+        if not 0.0 <= self.tempo <= 1.0:
+            raise ConfigError(f"the tempo share of the pacing score must be in [0, 1] (got {self.tempo})")
 
 
 GroupBy = Literal["segment", "file"]
@@ -49,7 +56,9 @@ class SearchHit:
     path: str
     score: float  # the score the ranking used (motion, pacing or fused)
     motion: float  # cosine of the moments vectors (blended with ``flow`` by FusionWeights.flow when stored)
-    pacing: float  # 1 - mean |SPF_query - SPF_hit| over the 64-point curves, in [0, 1]
+    # 1 - mean |SPF_query - SPF_hit| over the 64-point curves, in [0, 1], blended with the tempo
+    # similarity by FusionWeights.tempo where both segments' semantic change per second is known
+    pacing: float
     # Share of the motion cosine contributed by mean / std / skew (sums to ``motion`` for concat).
     moment_contributions: tuple[float, ...] | None = None
     record: dict[str, Any] = field(default_factory=dict)  # the segment's metadata row with its file's (no vectors)

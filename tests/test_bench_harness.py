@@ -90,9 +90,14 @@ def test_run_suite_and_reports(tiny_set, tmp_path):
     )
     rows = list(csv.DictReader(io.StringIO(results_csv(result))))
     assert len(rows) == len(methods) * len(METRICS) * (len(CATEGORIES) + 1)
-    # the default is compared, paired, with the published method and the flow baseline
+    # the defaults are compared, paired, with the published method and the flow baseline; the
+    # mirror-aware, tempo-aware --by both also with the strict, shape-only one it replaces
     default = next(m.name for m in methods if m.name.startswith("Fused direction-aware + flow"))
-    assert set(result.paired) == {f"{default} - SemanticMoments (1,8,4)", f"{default} - Optical-flow histogram"}
+    both = next(m.name for m in methods if m.name.startswith("--by both") and m.mirror)
+    strict = next(m.name for m in methods if m.name.startswith("--by both") and not m.mirror)
+    assert set(result.paired) == {
+        f"{d} - {b}" for d in (default, both) for b in ("SemanticMoments (1,8,4)", "Optical-flow histogram")
+    } | {f"{both} - {strict}"}
     for name, d in result.paired.items():
         a, b = name.split(" - ")
         assert d[AVERAGE].value == pytest.approx(

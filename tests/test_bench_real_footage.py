@@ -86,3 +86,23 @@ def test_dev_test_split_is_by_example_parity(real_set):
     assert all(split_of(t.name) == "test" for t in test.triplets)
     with pytest.raises(ValueError, match="unknown split"):
         select_split(bench, "train")
+
+
+def test_invariance_categories_mirror_or_zoom_the_positive_and_slow_the_negative(real_clips, tmp_path):
+    from vidsearch.bench.real_footage import INVARIANCE_CATEGORIES
+
+    generate_real(tmp_path, [str(real_clips / "bikes.mp4")], seed=0, window_s=1.0, categories=INVARIANCE_CATEGORIES)
+    bench = read_synthetic(tmp_path)
+    assert bench.categories == sorted(INVARIANCE_CATEGORIES) and len(bench.triplets) == 5
+    for t in bench.triplets:
+        ref, pos, neg = (decode_all(bench.paths[i]).frames for i in (t.ref, t.positive, t.negative))
+        if t.category == "real_mirror":
+            assert _diff(pos, ref[:, :, ::-1]) < 0.2 * _diff(pos, ref)  # the same frames, left for right
+        if t.category == "real_zoom":
+            assert _diff(pos, ref) > 3 and np.corrcoef(_energy(pos), _energy(ref))[0, 1] > 0.6
+        if t.category in ("real_mirror", "real_zoom"):
+            assert _diff(neg[0], ref[0]) > _diff(ref[0], ref[1])  # the next moment of the same video
+        if t.category == "real_slow":
+            assert _diff(neg[:24:2], ref[:12]) < 0.5 * _diff(neg[:12], ref[:12])  # the same start, half as fast
+    with pytest.raises(ValueError, match="unknown real categories"):
+        generate_real(tmp_path / "x", [str(real_clips / "bikes.mp4")], categories=("real_sideways",))

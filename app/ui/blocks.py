@@ -68,6 +68,7 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
         group_by: str = "segment",
         query_start_s: str | float | None = None,
         query_end_s: str | float | None = None,
+        strict_direction: bool = False,
         progress=gr.Progress(),
     ) -> dict[str, Any]:
         """Query by an uploaded clip (``video``, wins if given) or an indexed ``segment_id``."""
@@ -84,6 +85,7 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                 group_by=group_by or "segment",
                 query_start_s=optional_number(query_start_s, "Query from"),
                 query_end_s=optional_number(query_end_s, "Query to"),
+                strict_direction=bool(strict_direction),
             )
             return service.search(req, progress=lambda frac, desc: progress(frac, desc=desc))
         except UiError as exc:
@@ -169,6 +171,11 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
                     label="Results",
                     elem_id="group-by",
                 )
+                strict_direction = gr.Checkbox(
+                    value=False,
+                    label="Same screen direction only (a mirrored motion no longer matches)",
+                    elem_id="strict-direction",
+                )
                 with gr.Accordion("Metadata filter", open=False):
                     with gr.Row():
                         min_duration = gr.Textbox(
@@ -219,6 +226,7 @@ def build_app(service: SearchService, *, max_top_k: int = MAX_TOP_K):
             group_by,
             query_start,
             query_end,
+            strict_direction,
         ]
         picker_outputs = [table, page_info, offset, prev_btn, next_btn]
 

@@ -104,6 +104,7 @@ class SearchRequest:
     # A moment of the uploaded clip as the query, seconds (None: from its start / to its end).
     query_start_s: float | None = None
     query_end_s: float | None = None
+    strict_direction: bool = False  # True: a mirrored motion no longer matches
 
 
 _DUCKDB_PREFIX = re.compile(r"^\s*[A-Z][A-Za-z ]* Error:\s*")
@@ -340,7 +341,15 @@ class SearchService:
             if progress:
                 progress(0.9, "Searching the index")
             with self._lock:
-                hits = self.index.search(query, k=top_k, by=req.by, weights=weights, where=where, group_by=req.group_by)
+                hits = self.index.search(
+                    query,
+                    k=top_k,
+                    by=req.by,
+                    weights=weights,
+                    where=where,
+                    group_by=req.group_by,
+                    strict_direction=req.strict_direction,
+                )
         except VideoError as exc:
             raise UiError(f"Cannot use the uploaded file '{Path(exc.path).name}': {exc.reason}.") from exc
         except FilterError as exc:
@@ -351,6 +360,7 @@ class SearchService:
             "query": query_json,
             "by": req.by,
             "group_by": req.group_by,
+            "strict_direction": req.strict_direction,
             "weights": {"motion": weights.motion, "pacing": weights.pacing},
             "where": where,
             "results": [hit_to_json(h) for h in hits],

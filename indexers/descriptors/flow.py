@@ -9,6 +9,10 @@ a clip without motion points at the anchor instead of at normalised noise), L2-n
 cosine similarity compares clips. Direction bins make it order-aware (a reversed clip's flow
 points the other way) and speed bins make it speed-aware. 257 floats; cost per clip is measured
 by ``python -m vidsearch.bench.flow_cost``.
+
+A horizontally mirrored clip's descriptor is a fixed permutation of this one (``mirror_flow``):
+left and right cells swap and every direction bin maps to its mirror image, so a search can
+score a query in both screen directions without decoding it twice.
 """
 
 from __future__ import annotations
@@ -57,3 +61,35 @@ def flow_descriptor(frames: np.ndarray) -> np.ndarray:
     )
     v = np.concatenate([hists.mean(0), hists.std(0), [STILL_ANCHOR]]).astype(np.float32)
     return v / np.linalg.norm(v)
+
+
+def _mirror_permutation() -> np.ndarray:
+    """Index map of one histogram under a horizontal flip: (u, v) -> (-u, v), x -> W - 1 - x.
+
+    Direction bin d covers angles [-pi + d pi/4, -pi + (d + 1) pi/4); the mirror angle pi - theta
+    falls in bin (3 - d) mod 8. Speed is unchanged."""
+    cell, d, s = np.meshgrid(np.arange(GRID * GRID), np.arange(DIRECTIONS), np.arange(SPEEDS), indexing="ij")
+    cy, cx = cell // GRID, cell % GRID
+    mirrored = ((cy * GRID + (GRID - 1 - cx)) * DIRECTIONS + (3 - d) % DIRECTIONS) * SPEEDS + s
+    src = np.empty(GRID * GRID * DIRECTIONS * SPEEDS, np.int64)
+    src[mirrored.ravel()] = ((cell * DIRECTIONS + d) * SPEEDS + s).ravel()
+    half = len(src)
+    return np.concatenate([src, half + src, [2 * half]])
+
+
+MIRROR = _mirror_permutation()
+
+
+def mirror_flow(descriptor: np.ndarray) -> np.ndarray:
+    """The descriptor of the horizontally mirrored clip (exact up to bin-edge rounding)."""
+    return np.asarray(descriptor)[..., MIRROR]
+
+
+def flow_speed(descriptors: np.ndarray) -> np.ndarray:
+    """Mean flow magnitude behind each unit descriptor (rows of a (N, FLOW_DIM) array), read back
+    from the stillness anchor: it was ``STILL_ANCHOR`` before the L2 normalisation, so the norm of
+    the histograms was ``sqrt((STILL_ANCHOR / last)^2 - STILL_ANCHOR^2)``. NaN where not stored."""
+    last = np.asarray(descriptors, np.float64)[..., -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = np.sqrt(np.maximum((STILL_ANCHOR / last) ** 2 - STILL_ANCHOR**2, 0.0))
+    return np.where(last > 0, norm, np.nan)

@@ -181,6 +181,20 @@ class SnapshotReader:
             out[sel] = fragment_aux(self.fragments[f], row[sel], name, dim)
         return out
 
+    def rates(self, ids: np.ndarray) -> np.ndarray | None:
+        """The tempo of each id (``scoring.tempo_source`` per second; NaN where unknown), or None
+        when the index stores neither flow nor activity (pacing is then scored by shape alone)."""
+        from vidsearch.retrieval.scoring import tempo_source
+
+        if tempo_source(self.manifest.aux_dims) is None:
+            return None
+        frag, row = self._locate_all(ids)
+        out = np.full(len(row), np.nan)
+        for f in np.unique(frag):
+            sel = np.flatnonzero(frag == f)
+            out[sel] = fragment_rates(self.fragments[f], row[sel], self.manifest.aux_dims)
+        return out
+
     def file_ids(self, ids: np.ndarray) -> np.ndarray:
         """The file id of each segment id (reads only the ``file_id`` column of their row groups)."""
         ok, frag, row = self.locate(ids)
@@ -335,6 +349,18 @@ def stored_unit(norms: np.ndarray) -> np.ndarray:
     """Which norms a stored moments row may have: unit (up to its rounding) or zero. Scoring
     refuses others: a flipped exponent or NaN would rank the row silently wrong."""
     return np.isfinite(norms) & ((norms == 0) | (np.abs(norms - 1) <= NORM_TOLERANCE))
+
+
+def fragment_rates(fragment: FragmentReader, rows: np.ndarray, aux_dims: dict[str, int]) -> np.ndarray:
+    """The tempo of one fragment's ``rows`` (``scoring.tempo_source`` per second; NaN where not stored)."""
+    from vidsearch.retrieval.scoring import segment_rates, tempo_amount, tempo_source
+
+    source = tempo_source(aux_dims)
+    stored = fragment_aux(fragment, rows, source, int(aux_dims[source]))
+    change = np.where(np.all(stored == 0, axis=1), np.nan, tempo_amount(source, stored))  # zero rows: none stored
+    bounds = fragment.rows(rows, ["start_s", "end_s"])
+    duration = bounds.column("end_s").to_numpy() - bounds.column("start_s").to_numpy()
+    return segment_rates(change, duration)
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
