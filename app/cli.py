@@ -35,6 +35,7 @@ from vidsearch.indexers.presets import SETTINGS as PRESET_SETTINGS
 from vidsearch.retrieval.types import DEFAULT_TEMPO_SHARE, FusionWeights
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     name="vidsearch",
     help="Motion-aware video retrieval: find clips that move like this one.",
     no_args_is_help=True,
