@@ -181,7 +181,7 @@ def test_cli_strict_direction_and_tempo_share(tmp_path, make_clip):
     def query(*extra):
         result = runner.invoke(app, ["query", str(corpus / "a.mp4"), *index, "--json", *extra])
         assert result.exit_code == 0, result.output
-        return {h["path"]: h for h in json.loads(result.output)}
+        return {h["path"]: h for h in json.loads(result.stdout)}
 
     default, strict = query("--by", "motion"), query("--by", "motion", "--strict-direction")
     assert set(default) == set(strict)

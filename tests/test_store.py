@@ -97,9 +97,15 @@ def test_segments_stored_searched_and_grouped(tmp_path, corpus, monkeypatch):
     # a range query equal to a stored segment reuses it (and excludes it); another range is embedded
     reused = idx.search(RangeQuery(str(corpus / "lin.mp4"), 1.0, 2.0), k=3)
     assert [h.id for h in reused] == [h.id for h in hits[:3]]
-    embedded = idx.search(RangeQuery(str(corpus / "lin.mp4"), 0.5, 1.5), k=8, exclude_self=False)
+    lin = RangeQuery(str(corpus / "lin.mp4"), 0.5, 1.5)
+    embedded = idx.search(lin, k=8, exclude_self=False, strict_direction=True)
     feats = idx.embed(corpus / "lin.mp4", 0.5, 1.5)
     assert embedded[0].motion == pytest.approx(float(np.max(idx.moments(ids) @ feats.moments)), abs=1e-5)
+    # by default the mirrored query counts too: its score is the better of the two forms
+    mirrored = idx.embed(corpus / "lin.mp4", 0.5, 1.5, mirror=True).mirror_moments
+    both_forms = np.maximum(idx.moments(ids) @ feats.moments, idx.moments(ids) @ mirrored)
+    default = idx.search(lin, k=8, exclude_self=False)
+    assert default[0].motion == pytest.approx(float(np.max(both_forms)), abs=1e-5)
     assert len(embedded) == 8  # nothing excluded: the range is not a stored segment
 
     # a multi-segment file as query: searched with its stored segments, none of them come back
