@@ -5,8 +5,8 @@ under the names the snippets use, with the session's private VIDSEARCH_CACHE.
 A block preceded by ``<!-- doctest: skip REASON -->`` is not run (it needs a GPU, a hub download
 or a running server; the reason says where it is tested instead). Lines that need what a test
 machine has not (a CUDA device, a Ray cluster, a hub download, data sets hosted elsewhere) are
-skipped by ``_infeasible``. The fast tests run the README with the tiny encoder; the slow ones run
-everything with the real defaults.
+skipped by ``_infeasible``. Every page runs with the tiny encoder (the same code paths in seconds);
+the slow test runs the README exactly as written, with the default weights.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def _run_shell_block(lines: list[str], work: Path, index_extra: list[str]) -> di
         argv = shlex.split(line)
         if argv[1] == "index":
             argv += index_extra
+        if argv[1:3] == ["curate", "dedup"] and index_extra and "--appearance-threshold" not in argv:
+            argv += DEDUP_THRESHOLDS  # thresholds are calibrated for the real encoders only
         result = _run([VIDSEARCH, *argv[1:]], work)
         _check(result, line)
         outputs[line] = result.stdout
@@ -128,30 +130,47 @@ def test_readme_api_snippet_runs_as_a_plain_script(tmp_path):
     assert re.fullmatch(r"[1-9]\d* segments, 0 failed", first), result.stdout
 
 
-@pytest.mark.slow
+TINY = ["--backbone", "tiny-random"]  # the doc pages run with the tiny encoder; the README with the real one too
+DEDUP_THRESHOLDS = ["--appearance-threshold", "0.95", "--motion-threshold", "0.95"]
+
+
+def _tiny(body: str) -> str:
+    """A snippet with the tiny encoder in place of the default one (same code path, seconds not minutes)."""
+    return body.replace("ExtractorConfig()", 'ExtractorConfig(backbone="tiny-random")')
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_python_blocks_run_as_written(page, tmp_path):
-    """Every python block of the page, as written, as a plain script (real default weights)."""
+    """Every python block of the page, as written but for the tiny encoder, as a plain script."""
     runnable = [body for body, why in blocks(page, "python") if why is None]
     if not runnable:
         pytest.skip(f"{page.name} has no runnable python block")
     work = _workspace(tmp_path)
     if any("Index.open(" in body for body in runnable):  # the snippet reads the index the page's commands wrote
-        _check(_run([VIDSEARCH, "index", "./corpus"], work), "vidsearch index ./corpus")
+        _check(_run([VIDSEARCH, "index", "./corpus", *TINY], work), "vidsearch index ./corpus")
     for i, body in enumerate(runnable):
-        (work / f"snippet{i}.py").write_text(body, encoding="utf-8")
+        (work / f"snippet{i}.py").write_text(_tiny(body), encoding="utf-8")
         result = _run([sys.executable, f"snippet{i}.py"], work, timeout=1800)
         _check(result, f"{page.name} python block {i}")
-        if body == _readme_api_snippet():  # it must have indexed the real clips, not only run
-            assert re.fullmatch(r"[1-9]\d* segments, 0 failed", result.stdout.splitlines()[0]), result.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_shell_commands_run_as_written(page, tmp_path):
-    """The page's `vidsearch` lines, in order, as written (real defaults); infeasible ones left out."""
+    """The page's `vidsearch` lines, in order, as written but for the tiny encoder; infeasible ones left out."""
     lines = [line for body, why in blocks(page, "bash") if why is None for line in commands(body)]
     lines = [line for line in lines if not _infeasible(line)]
     if not lines:
         pytest.skip(f"{page.name} has no feasible vidsearch command")
-    _run_shell_block(lines, _workspace(tmp_path), [])
+    _run_shell_block(lines, _workspace(tmp_path), TINY)
+
+
+@pytest.mark.slow
+def test_readme_runs_as_written_with_the_real_encoder(tmp_path):
+    """The README's "Using it" commands and its API snippet exactly as written (default weights):
+    the snippet must index the real clips, not only run."""
+    work = _workspace(tmp_path)
+    _run_shell_block(_readme_shell_lines(), work, [])
+    (work / "snippet.py").write_text(_readme_api_snippet(), encoding="utf-8")
+    result = _run([sys.executable, "snippet.py"], work, timeout=1800)
+    _check(result, "README API snippet")
+    assert re.fullmatch(r"[1-9]\d* segments, 0 failed", result.stdout.splitlines()[0]), result.stdout
