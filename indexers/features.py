@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidsearch.indexers.config import ExtractorConfig
-from vidsearch.indexers.decode.video import VideoInfo, sample_clip
+from vidsearch.indexers.decode.video import Sample, VideoInfo, sample_clip
 from vidsearch.indexers.descriptors.activity import ACTIVITY, segment_activity
 from vidsearch.indexers.descriptors.pixels import aux_descriptors
 from vidsearch.indexers.descriptors.spf import SpfSignature, spf_signature
@@ -73,13 +73,13 @@ def load_clip_frames(
     decoder: str = "pyav",
     start_s: float | None = None,
     end_s: float | None = None,
-) -> tuple[np.ndarray, VideoInfo]:
-    """Decode the ``config.num_frames`` frames of a clip (or of its ``[start_s, end_s)`` range)
-    at the encoder's input size, sampled as ``config.sampling`` says (a query as its index)."""
-    sample = sample_clip(
+) -> Sample:
+    """The ``config.num_frames`` frames of a clip (or of its ``[start_s, end_s)`` range) at the
+    encoder's input size, sampled as ``config.sampling`` says (a query as its index), with their
+    frame indices."""
+    return sample_clip(
         path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s, sampling=config.sampling
     )
-    return sample.frames, sample.info
 
 
 def embed_clip(
@@ -94,9 +94,7 @@ def embed_clip(
     """One clip (or one time range of a file) end to end: query clips, moments of any file.
     A clip shorter than T frames has each distinct sampled frame encoded once. ``mirror``: also
     the moments of the horizontally flipped frames (``mirror_moments``)."""
-    sample = sample_clip(
-        path, config.num_frames, encoder.image_size, config.resize, decoder, start_s, end_s, sampling=config.sampling
-    )
+    sample = load_clip_frames(path, config, encoder, decoder, start_s, end_s)
     frames = np.asarray(sample.frames)
     _, first, rows = np.unique(sample.indices, return_index=True, return_inverse=True)
     rows = rows.reshape(-1)

@@ -69,7 +69,8 @@ def test_a_query_clip_shorter_than_t_is_embedded_as_before(real_clips):
     encoder = load_encoder("tiny-random", num_threads=1)
     counting = CountingEncoder(encoder)
     got = embed_clip(clip, config, counting)
-    frames, info = load_clip_frames(clip, config, encoder)
+    sample = load_clip_frames(clip, config, encoder)
+    frames, info = sample.frames, sample.info
     want = features_from_encoded(encoder.encode(frames), config, info, frames)
     assert counting.frames_seen == 120 < len(frames)
     np.testing.assert_array_equal(got.moments, want.moments)
