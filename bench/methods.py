@@ -14,6 +14,7 @@ import numpy as np
 
 from vidsearch.bench.tokens import ClipTokens
 from vidsearch.errors import ConfigError
+from vidsearch.retrieval.types import DEFAULT_TEMPO_SHARE
 
 MethodKind = Literal["moments", "cls-mean", "pacing", "fused", "flow"]
 NO_DELTA = (0.0, 0.0, 0.0)
@@ -32,18 +33,23 @@ class Method:
     delta_alpha: tuple[float, float, float] = NO_DELTA  # moments of temporal differences (direction-aware)
     # "fused": FusionWeights (motion, pacing, flow share of the motion score), ranked as by="both"
     fusion: tuple[float, float, float] = (0.7, 0.3, 0.0)
-    # "fused": score the mirror image of each query's flow too (the max, as the index does for a
-    # stored query segment: the moments as they are), and tempo's share of the pacing score
-    # (flow speed ratio; the clips of a set share one duration, so speeds compare as rates)
+    # "fused": score each query's mirror image too, the max of the two forms as the index does:
+    # its flow's mirror permutation with the moments as they are (a stored query segment) or, with
+    # ``flip_query``, with the moments of its flipped frames (a query clip embedded at search time,
+    # as the CLI embeds a file); and tempo's share of the pacing score (flow speed ratio; the clips
+    # of a set share one duration, so speeds compare as rates)
     mirror: bool = False
+    flip_query: bool = False
     tempo: float = 0.0
 
     @property
     def signals(self) -> tuple[str, ...]:
-        """The descriptors this method compares: ``vector`` (moments / CLS), ``curve``, ``flow``."""
+        """The descriptors this method compares: ``vector`` (moments / CLS), ``curve``, ``flow``,
+        ``mirror_vector`` (the moments of a query's flipped frames)."""
         if self.kind == "fused":
             flow = self.fusion[2] or (self.fusion[1] and self.tempo)
-            return ("vector",) + (("curve",) if self.fusion[1] else ()) + (("flow",) if flow else ())
+            flipped = ("mirror_vector",) if self.mirror and self.flip_query else ()
+            return ("vector",) + (("curve",) if self.fusion[1] else ()) + (("flow",) if flow else ()) + flipped
         return {"moments": ("vector",), "cls-mean": ("vector",), "pacing": ("curve",), "flow": ("flow",)}[self.kind]
 
 
@@ -55,9 +61,9 @@ def backbone_label(backbone: str) -> str:
 DIRECTION_DELTA = (2.0, 4.0, 2.0)
 FUSION_WEIGHTS = (1.0, 0.0, 0.5)
 # The product's --by both (issue 25): motion 0.7 / pacing 0.3, flow share 0.5, mirror-aware, tempo
-# half of pacing (retrieval/types.py defaults).
+# a quarter of pacing (retrieval/types.py defaults).
 BOTH_WEIGHTS = (0.7, 0.3, 0.5)
-BOTH_TEMPO = 0.5
+BOTH_TEMPO = DEFAULT_TEMPO_SHARE
 
 
 def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[Method]:
@@ -106,23 +112,20 @@ def invariance_methods(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -
     def fused(name: str, **kw) -> Method:
         return Method(name, "fused", backbone, num_frames, delta_alpha=DIRECTION_DELTA, **kw)
 
+    motion = f"Fused direction-aware + flow {_tuple(FUSION_WEIGHTS)} mirror-aware"
+    both = f"--by both {_tuple(BOTH_WEIGHTS)} mirror-aware, tempo {BOTH_TEMPO:g}"
     return [
-        fused(
-            f"Fused direction-aware + flow {_tuple(FUSION_WEIGHTS)} mirror-aware", fusion=FUSION_WEIGHTS, mirror=True
-        ),
+        fused(f"{motion}, indexed query", fusion=FUSION_WEIGHTS, mirror=True),
+        fused(f"{motion}, file query", fusion=FUSION_WEIGHTS, mirror=True, flip_query=True),
         fused(f"--by both {_tuple(BOTH_WEIGHTS)} strict, shape-only pacing", fusion=BOTH_WEIGHTS),
-        fused(
-            f"--by both {_tuple(BOTH_WEIGHTS)} mirror-aware, tempo {BOTH_TEMPO:g}",
-            fusion=BOTH_WEIGHTS,
-            mirror=True,
-            tempo=BOTH_TEMPO,
-        ),
+        fused(f"{both}, indexed query", fusion=BOTH_WEIGHTS, mirror=True, tempo=BOTH_TEMPO),
+        fused(f"{both}, file query", fusion=BOTH_WEIGHTS, mirror=True, flip_query=True, tempo=BOTH_TEMPO),
     ]
 
 
 def is_product_both(m: Method) -> bool:
-    """The product's default ``--by both`` (issue 25)."""
-    return m.kind == "fused" and m.fusion == BOTH_WEIGHTS and m.mirror and m.tempo == BOTH_TEMPO
+    """The product's default ``--by both`` (issue 25), for a query clip as the CLI embeds it."""
+    return m.kind == "fused" and m.fusion == BOTH_WEIGHTS and m.mirror and m.flip_query and m.tempo == BOTH_TEMPO
 
 
 def is_default(m: Method) -> bool:
@@ -275,12 +278,16 @@ def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> 
         pacing = np.stack([pacing_scores(row, c) for row in c])
     if method.kind == "fused":
         w = FusionWeights(*method.fusion, tempo=method.tempo)
-        if flow is not None and method.mirror:
-            f = np.stack([x["flow"] for x in features]).astype(np.float32)
-            flow = np.maximum(flow, mirror_flow(f) @ f.T)
         if pacing is not None and flow is not None and method.tempo:
             speed = flow_speed(np.stack([x["flow"] for x in features]))
             pacing = np.stack([pacing_with_tempo(p, tempo_similarity(s, speed), w) for p, s in zip(pacing, speed)])
-        motion = motion_with_flow(motion, flow, w)
+        plain = motion_with_flow(motion, flow, w)
+        if method.mirror:
+            v = np.stack([x["vector"] for x in features]).astype(np.float32)
+            key = "mirror_vector" if method.flip_query else "vector"
+            flipped = np.stack([x.get(key, x["vector"]) for x in features]).astype(np.float32)
+            f = None if flow is None else np.stack([x["flow"] for x in features]).astype(np.float32)
+            plain = np.maximum(plain, motion_with_flow(flipped @ v.T, None if f is None else mirror_flow(f) @ f.T, w))
+        motion = plain
         return fused(motion, 0.0 if pacing is None else pacing, "both", w)
     return next(m for m in (motion, pacing, flow) if m is not None)

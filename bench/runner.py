@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,6 +82,7 @@ def compute_features(
     encoders = {b: (encoders or {}).get(b) or load_encoder(b) for b in backbones}
     feats: dict[str, list[dict[str, np.ndarray]]] = {m.name: [] for m in methods}
     encoded = {b: 0 for b in backbones}
+    queries = {t.ref for t in bench.triplets}
     t0 = time.perf_counter()
     for i, path in enumerate(bench.paths):
         key = content_hash(path)
@@ -98,7 +99,14 @@ def compute_features(
                 hit = {"vector": clip_flow(decoded(), t)}
                 cache.save(ns, key, hit)
             flows[t] = hit["vector"]
+        flipped = (
+            _flipped_moments(cache, path, key, methods, encoders, frame_counts, resize, decoded, encoded)
+            if i in queries
+            else {}
+        )
         for m, f in zip(methods, clip_features(methods, tokens, flows)):
+            if m.name in flipped:
+                f["mirror_vector"] = flipped[m.name]
             feats[m.name].append(f)
         elapsed = time.perf_counter() - t0
         eta = elapsed / (i + 1) * (len(bench.paths) - i - 1)
@@ -107,6 +115,24 @@ def compute_features(
             f"frames {sum(encoded.values())}  elapsed {elapsed:.0f}s  eta {eta:.0f}s"
         )
     return feats, encoded
+
+
+def _flipped_moments(cache, path, key, methods, encoders, frame_counts, resize, decoded, encoded) -> dict:
+    """Per method that scores a query's flipped frames, the moments of this clip mirrored
+    left-right (its tokens cached under the clip's key + ``-hflip``); {} when none does."""
+    wanted = [m for m in methods if "mirror_vector" in m.signals]
+    if not wanted:
+        return {}
+    flip = functools.cache(lambda: np.ascontiguousarray(decoded()[:, :, ::-1]))
+    out = {}
+    for m in wanted:
+        tokens, n_new = clip_tokens(
+            cache, path, key + "-hflip", encoders[m.backbone], frame_counts[m.backbone], resize, frames=flip
+        )
+        encoded[m.backbone] += n_new
+        plain = replace(m, kind="moments", fusion=(1.0, 0.0, 0.0), mirror=False, flip_query=False)
+        out[m.name] = clip_features([plain], {m.backbone: tokens}, {})[0]["vector"]
+    return out
 
 
 def _decode(path: str) -> np.ndarray:

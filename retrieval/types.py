@@ -10,8 +10,10 @@ from vidsearch.errors import ConfigError
 RankBy = Literal["motion", "pacing", "both"]
 # Chosen on the dev split of the bench (bench/RESULTS.md); used only by indexes that store flow.
 DEFAULT_FLOW_SHARE = 0.5
-# Share of tempo (semantic change per second) in the pacing score; 0 = the SPF curve's shape alone.
-DEFAULT_TEMPO_SHARE = 0.5
+# Share of tempo in the pacing score; 0 = the SPF curve's shape alone. Chosen on the real-footage
+# dev split (bench/RESULTS.md): the largest share that keeps zoomed copies, whose flow speed a
+# zoom-crop scales up, ranked first.
+DEFAULT_TEMPO_SHARE = 0.25
 # The motion score's moment blocks, in vector order (the last three only with delta_alpha).
 MOMENT_NAMES = ("mean", "std", "skew", "delta_mean", "delta_std", "delta_skew")
 

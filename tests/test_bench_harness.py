@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from vidsearch.bench.cli import app
 from vidsearch.bench.layout import read_synthetic
-from vidsearch.bench.methods import Method, main_suite, similarity_matrix, suite
+from vidsearch.bench.methods import Method, is_product_both, main_suite, similarity_matrix, suite
 from vidsearch.bench.protocols import AVERAGE, METRICS
 from vidsearch.bench.report import results_csv, results_markdown, write_report
 from vidsearch.bench.runner import run_suite
@@ -69,13 +69,38 @@ def test_similarity_matrix_fuses_motion_and_pacing():
     assert pacing[0, 0] == pytest.approx(1.0) and pacing[0, 1] < 1.0
 
 
+def test_mirror_aware_fusion_takes_the_better_form_and_a_file_query_its_flipped_moments():
+    """A mirrored candidate: its flow is the query's mirror permutation and its moments are the
+    query's flipped frames'. The indexed-query form mirrors the flow only; the file-query form
+    also compares the flipped moments, so it scores the candidate exactly; strict scores neither."""
+    from vidsearch.indexers.descriptors.flow import FLOW_DIM, mirror_flow
+
+    rng = np.random.default_rng(0)
+    flow = np.abs(rng.normal(size=FLOW_DIM))
+    flow /= np.linalg.norm(flow)
+    v, flipped = rng.normal(size=(2, 8))
+    v, flipped = v / np.linalg.norm(v), flipped / np.linalg.norm(flipped)
+    query = {"vector": v, "flow": flow, "mirror_vector": flipped}
+    candidate = {"vector": flipped, "flow": mirror_flow(flow)}
+    fusion = (1.0, 0.0, 0.5)
+    strict, indexed, file_query = (
+        similarity_matrix(Method("m", "fused", fusion=fusion, **kw), [query, candidate])[0, 1]
+        for kw in ({}, {"mirror": True}, {"mirror": True, "flip_query": True})
+    )
+    assert file_query == pytest.approx(1.0, abs=1e-6)
+    assert indexed == pytest.approx(0.5 * float(v @ flipped) + 0.5, abs=1e-6)
+    assert strict == pytest.approx(0.5 * float(v @ flipped) + 0.5 * float(flow @ mirror_flow(flow)), abs=1e-6)
+    assert strict < indexed < file_query
+
+
 def test_run_suite_and_reports(tiny_set, tmp_path):
     bench = read_synthetic(tiny_set)
     methods = main_suite(num_frames=8, backbone="tiny-random")
     lines: list[str] = []
     result = run_suite(bench, methods, tmp_path / "cache", n_boot=50, progress=lines.append)
     assert len(lines) == len(bench.paths) and lines[-1].startswith("[15/15]")
-    assert result.frames_encoded == {"raw-pixels": 15 * 8, "tiny-random": 15 * 8}
+    # the file-query methods also encode each of the 5 queries' flipped frames once
+    assert result.frames_encoded == {"raw-pixels": 15 * 8, "tiny-random": 15 * 8 + 5 * 8}
     for m in methods:
         for metric in METRICS:
             for cat in [*CATEGORIES, AVERAGE]:
@@ -93,7 +118,7 @@ def test_run_suite_and_reports(tiny_set, tmp_path):
     # the defaults are compared, paired, with the published method and the flow baseline; the
     # mirror-aware, tempo-aware --by both also with the strict, shape-only one it replaces
     default = next(m.name for m in methods if m.name.startswith("Fused direction-aware + flow"))
-    both = next(m.name for m in methods if m.name.startswith("--by both") and m.mirror)
+    both = next(m.name for m in methods if is_product_both(m))
     strict = next(m.name for m in methods if m.name.startswith("--by both") and not m.mirror)
     assert set(result.paired) == {
         f"{d} - {b}" for d in (default, both) for b in ("SemanticMoments (1,8,4)", "Optical-flow histogram")
