@@ -126,19 +126,27 @@ class Searcher:
         return forms + [(mirrored, mirror_flow(flow) if flippable else flow)]
 
     def _motion(self, forms, vectors: np.ndarray, flows: np.ndarray | None, weights: FusionWeights):
-        """(motion score, flow cosine or None) of each row: the best over the query's forms."""
-        best, best_flow = None, None
-        for moments, q_flow in forms:
+        """(motion score, flow cosine or None, which form gave them) of each row: the best over
+        the query's forms."""
+        best, best_flow, won = None, None, None
+        for form, (moments, q_flow) in enumerate(forms):
             flow = None if q_flow is None or flows is None else motion_scores(q_flow, flows)
             score = motion_with_flow(motion_scores(moments, vectors), flow, weights)
             if best is None:
-                best, best_flow = score, flow
+                best, best_flow, won = score, flow, np.zeros(len(vectors), np.int64)
                 continue
             better = score > best
             best = np.where(better, score, best)
+            won = np.where(better, form, won)
             if flow is not None:
                 best_flow = np.where(better, flow, best_flow)
-        return best, best_flow
+        return best, best_flow, won
+
+    def _contributions_of(self, forms, won: np.ndarray, vectors: np.ndarray) -> np.ndarray | None:
+        """Each row's per-moment split of the moments cosine, from the form of the query that gave
+        its motion score (a mirrored match is explained by the mirror image's moments)."""
+        parts = [self._contributions(moments, vectors) for moments, _ in forms]
+        return None if parts[0] is None else np.stack(parts)[won, np.arange(len(won))]
 
     def _motion_shortlist(self, req: SearchRequest, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The motion index's ``k`` best for each form of the query, merged: each id once, with
@@ -260,7 +268,8 @@ class Searcher:
         vectors, stored_flow, curves = self.reader.scoring_rows(
             ids, 0 if q_f is None else self.reader.manifest.aux_dims["flow"]
         )
-        motion, flow = self._motion(self._forms(req), vectors, stored_flow, req.weights)
+        forms = self._forms(req)
+        motion, flow, won = self._motion(forms, vectors, stored_flow, req.weights)
         pacing = self._pacing(req, ids, curves)
         score = fused(motion, pacing, req.by, req.weights)
         if not np.isfinite(score).all():
@@ -272,7 +281,7 @@ class Searcher:
         records = self.reader.records(
             ids[order], curves=curves[order], with_aux=False
         )  # a hit's record: metadata, no vectors
-        contrib = self._contributions(req.feats.moments, vectors[order])
+        contrib = self._contributions_of(forms, won[order], vectors[order])
         return [
             SearchHit(
                 rank=rank,

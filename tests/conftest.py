@@ -29,6 +29,14 @@ def real_clips() -> Path:
     return REAL_CLIPS
 
 
+@pytest.fixture(scope="session")
+def slot(real_clips) -> np.ndarray:
+    """Four seconds of real footage (a pan across cyclists), at most 256 px wide."""
+    from vidsearch.indexers.decode.video import decode_all
+
+    return decode_all(real_clips / "bikes.mp4", max_side=256).frames[:100]
+
+
 def render_pattern(
     n_frames: int = 48,
     size: int = 96,

@@ -23,12 +23,6 @@ from vidsearch.retrieval.store import ann
 from vidsearch.retrieval.types import FusionWeights
 
 
-@pytest.fixture(scope="module")
-def slot(real_clips) -> np.ndarray:
-    """Four seconds of real footage (a pan across cyclists), at most 256 px wide."""
-    return decode_all(real_clips / "bikes.mp4", max_side=256).frames[:100]
-
-
 def _sample(frames: np.ndarray, t: int = 16) -> np.ndarray:
     return frames[np.round(np.linspace(0, len(frames) - 1, t)).astype(int)]
 

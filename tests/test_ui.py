@@ -18,6 +18,7 @@ from ui_corpus import (  # noqa: F401 - fixtures
     SWAPPED,
     corpus,
     free_port,
+    mirrored,
     server,
     windowed,
     windowed_server,
@@ -100,6 +101,34 @@ def test_indexed_segment_query_excludes_itself_and_fuses_with_weights(service, c
         assert hit["score"] == pytest.approx(0.25 * hit["motion"] + 0.75 * hit["pacing"], abs=1e-5)
     assert payload["query"]["spf_curve"] == pytest.approx(corpus["index"].get(sid)["spf_curve"], abs=1e-4)
     assert payload["query"]["label"].startswith(f"#{sid} zigzag_blue.mp4 [0.0–2.0 s]")
+
+
+def test_strict_direction_stops_a_mirrored_copy_matching(mirrored):
+    """ "Same screen direction only" on real footage: by default a mirrored copy of the uploaded clip
+    is the same motion (the flipped frames' moments and the flow histogram's mirror permutation
+    match it, whatever the encoder); strict, its flow points the other way and its motion score
+    falls. An indexed segment as the query mirrors its stored flow the same way unless strict."""
+    ids, service, query = mirrored["ids"], SearchService(mirrored["index"]), str(mirrored["query"])
+    original, mirror = ids["original"], ids["mirror"]
+
+    def motion(**kwargs):
+        payload = service.search(SearchRequest(top_k=5, by="motion", **kwargs))
+        return payload, {h["id"]: h for h in payload["results"]}
+
+    strict_payload, strict = motion(video=query, strict_direction=True)  # embedded without the mirror image
+    default_payload, default = motion(video=query)  # so embedded again, with it
+    assert strict_payload["strict_direction"] and not default_payload["strict_direction"]
+    assert "same screen direction only" in status_markdown(strict_payload)
+    assert "direction" not in status_markdown(default_payload)
+    assert [h["id"] for h in default_payload["results"]][:2] == [original, mirror]
+    assert default[original]["motion"] == pytest.approx(1.0, abs=1e-4)
+    assert strict[original]["motion"] == pytest.approx(1.0, abs=1e-4)
+    assert default[mirror]["motion"] == pytest.approx(1.0, abs=0.01) and default[mirror]["flow"] > 0.99
+    assert strict[mirror]["flow"] < default[mirror]["flow"] - 0.1
+    assert strict[mirror]["motion"] < default[mirror]["motion"] - 0.05
+    assert all(strict[i]["motion"] <= default[i]["motion"] + 1e-6 for i in default)
+    by_id = {s: motion(segment_id=original, strict_direction=s)[1][mirror] for s in (False, True)}
+    assert by_id[False]["flow"] > 0.99 and by_id[True]["flow"] < by_id[False]["flow"] - 0.1
 
 
 def test_optional_numbers_from_the_form():

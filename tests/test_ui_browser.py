@@ -1,8 +1,10 @@
 """The web UI in headless Chromium: upload and search, segment players that start at the segment's
 start and stop at its end without loading videos up front, "More like this", the paged picker with
-a segment indexed after the page was opened, and clean error toasts."""
+a segment indexed after the page was opened, "Same screen direction only", and clean error toasts."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from conftest import render_pattern
@@ -12,6 +14,8 @@ from ui_corpus import (  # noqa: F401 - fixtures
     CLIP_SECONDS,
     CLIPS,
     corpus,
+    mirrored,
+    mirrored_server,
     server,
     windowed,
     windowed_server,
@@ -178,6 +182,53 @@ def test_a_segment_indexed_after_the_page_opened_can_be_found_picked_and_searche
     expect(page.locator("#index-summary")).to_contain_text(f"{N_INDEXED + 1} indexed segments", timeout=15_000)
     assert page.locator("#query-preview video").evaluate("v => fetch(v.src.split('#')[0]).then(r => r.status)") == 200
     page.screenshot(path=str(ARTIFACTS / "ui_picker.png"), full_page=True)
+
+
+def _shown_scores(page, segment_id: int) -> tuple[float, float]:
+    """(score, flow cosine) as the result card of ``segment_id`` shows them."""
+    card = page.locator(f".result .hit-card[data-id='{segment_id}']")
+    return float(card.get_attribute("data-score")), float(re.search(r"flow (\d\.\d+)", card.inner_text()).group(1))
+
+
+def test_same_screen_direction_only_lowers_a_mirrored_copy(browser, mirrored, mirrored_server):
+    """The checkbox reaches the search (see test_ui.py for the scores): a mirrored copy of the
+    uploaded clip ranks next to the original by default, ticked its flow and score shown fall,
+    unticked they are back."""
+    from playwright.sync_api import expect
+
+    ids = mirrored["ids"]
+    original, mirror = ids["original"], ids["mirror"]
+    page = _open(browser, mirrored_server)
+    try:
+        page.locator("#query-video input[type=file]").set_input_files(str(mirrored["query"]))
+        expect(page.locator("#query-video video")).to_have_count(1, timeout=15_000)
+        page.locator("#search-btn").click()
+        cards = page.locator(".result .hit-card")
+        expect(cards).to_have_count(len(ids), timeout=60_000)
+        expect(page.locator("#status")).not_to_contain_text("same screen direction")
+        shown = [int(i) for i in cards.evaluate_all("els => els.map(e => e.dataset.id)")]
+        assert shown[:2] == [original, mirror]
+        default, default_flow = _shown_scores(page, mirror)
+        assert default == pytest.approx(_shown_scores(page, original)[0], abs=0.02) and default_flow > 0.99
+        mirror_card = page.locator(f".result .hit-card[data-id='{mirror}']")
+        default_text = mirror_card.get_attribute("data-score")
+
+        checkbox = page.locator("#strict-direction input[type=checkbox]")
+        checkbox.check()
+        page.locator("#search-btn").click()
+        expect(page.locator("#status")).to_contain_text("same screen direction only", timeout=60_000)
+        expect(mirror_card).not_to_have_attribute("data-score", default_text, timeout=30_000)
+        strict, strict_flow = _shown_scores(page, mirror)
+        assert strict < default - 0.03 and strict_flow < default_flow - 0.1
+        assert cards.first.get_attribute("data-id") == str(original)
+        page.screenshot(path=str(ARTIFACTS / "ui_strict_direction.png"), full_page=True)
+
+        checkbox.uncheck()
+        page.locator("#search-btn").click()
+        expect(page.locator("#status")).not_to_contain_text("same screen direction", timeout=60_000)
+        expect(mirror_card).to_have_attribute("data-score", default_text, timeout=30_000)
+    finally:
+        page.close()
 
 
 def test_bad_upload_and_filter_typo_show_short_messages(page, corpus):

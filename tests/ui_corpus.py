@@ -4,7 +4,7 @@ The corpus holds generated moving-square clips (tiny-random encoder), plus what 
 served: a ``.env`` and ``notes.txt`` beside the clips, the index folder inside the corpus, and an
 indexed clip later swapped for a symlink to a file outside the corpus. ``outside/`` holds a secret,
 a byte copy of one clip for the upload tests (the upload path, not the ranking, is under test there)
-and a text file named ``.mp4``.
+and a text file named ``.mp4``. A second corpus of real footage holds a clip and its mirror image.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import render_pattern
 
@@ -72,6 +73,36 @@ def server(corpus):
     from vidsearch.app.ui.blocks import launch
 
     demo = launch(corpus["index"].dir, port=free_port(), max_file_size="1mb", prevent_thread_lock=True)
+    yield demo.local_url.rstrip("/")
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory, slot):
+    """Two seconds of a real pan (``original``), its horizontally mirrored copy and the next two
+    seconds of the pan (``window``), indexed with the flow histogram, whose mirror image is a
+    permutation of its bins whatever the encoder; ``query.mp4`` outside the corpus is a byte copy
+    of the original, to upload."""
+    base = tmp_path_factory.mktemp("ui-mirrored")
+    root = base / "corpus"
+    original = slot[:50]
+    clips = {"original": original, "mirror": np.ascontiguousarray(original[:, :, ::-1]), "window": slot[50:100]}
+    for name, frames in clips.items():
+        write_video(root / f"{name}.mp4", frames, 25.0)
+    shutil.copy(root / "original.mp4", base / "query.mp4")
+    config = replace(CONFIG, aux_descriptors=("flow",), segment=SegmentConfig(mode="none"))
+    index = Index.create(root / ".vidsearch", config)
+    report = index.add([root])
+    assert report.added == len(clips) and not report.failed
+    ids = {Path(r["path"]).stem: r["id"] for r in index.records()}
+    return {"root": root, "query": base / "query.mp4", "index": index, "ids": ids}
+
+
+@pytest.fixture(scope="module")
+def mirrored_server(mirrored):
+    from vidsearch.app.ui.blocks import launch
+
+    demo = launch(mirrored["index"].dir, port=free_port(), prevent_thread_lock=True)
     yield demo.local_url.rstrip("/")
     demo.close()
 

@@ -134,5 +134,6 @@ def status_markdown(payload: dict[str, Any] | None) -> str:
     )
     where = f" · filter `{payload['where']}`" if payload["where"] else ""
     where += " · best segment per file" if payload.get("group_by") == "file" else ""
+    where += " · same screen direction only" if payload.get("strict_direction") else ""
     found = f"{n} result{'s' * (n != 1)}" if n else "**No segment matches** the query and filter"
     return f"Query **{html.escape(payload['query']['label'])}** · {found} ranked by {ranking}{where}"

@@ -49,7 +49,8 @@ class Lru(Generic[V]):
 
 class QueryFeatureCache(Generic[V]):
     """``features(path, compute, part)``: the cached value for the file's content (and ``part``,
-    e.g. a time range of it), else ``compute(path)``."""
+    e.g. a time range of it), else ``compute(path)``. A cached value that ``usable`` rejects (it
+    lacks what this query needs, e.g. the mirror image's moments) is computed again and replaced."""
 
     def __init__(self, max_clips: int = 32):
         self._digests: Lru[str] = Lru(4 * max_clips)
@@ -65,17 +66,24 @@ class QueryFeatureCache(Generic[V]):
             self._digests.put(key, digest)
         return digest
 
-    def features(self, path: str | os.PathLike, compute: Callable[[str | os.PathLike], V], part: Hashable = None) -> V:
+    def features(
+        self,
+        path: str | os.PathLike,
+        compute: Callable[[str | os.PathLike], V],
+        part: Hashable = None,
+        usable: Callable[[V], bool] | None = None,
+    ) -> V:
         key = (self.digest(path), part)
         value = self._features.get(key)
-        if value is None:
+        if value is None or (usable is not None and not usable(value)):
             self.misses += 1
             value = compute(path)
             self._features.put(key, value)
         return value
 
-    def has(self, path: str | os.PathLike, part: Hashable = None) -> bool:
-        return self._features.get((self.digest(path), part)) is not None
+    def has(self, path: str | os.PathLike, part: Hashable = None, usable: Callable[[V], bool] | None = None) -> bool:
+        value = self._features.get((self.digest(path), part))
+        return value is not None and (usable is None or usable(value))
 
     def __len__(self) -> int:
         return len(self._features)

@@ -370,7 +370,8 @@ class SearchService:
         """The query to hand to ``Index.search`` and its JSON description (label, segment, SPF)."""
         if req.video:
             span = (req.query_start_s, req.query_end_s)
-            feats = self._upload_features(req.video, span, progress)
+            mirror = not req.strict_direction and req.by != "pacing"  # as Index.search embeds a path
+            feats = self._upload_features(req.video, span, mirror, progress)
             sig = feats.spf
             start = req.query_start_s or 0.0
             end = (
@@ -389,22 +390,27 @@ class SearchService:
         meta = {"id": segment_id, "label": self.segment_label(segment_id, record)}
         return segment_id, {**meta, **_segment_fields(segment_id, record["path"], start, end), **_record_curve(record)}
 
-    def _upload_features(self, video: str, span: tuple[float | None, float | None], progress: ProgressFn | None):
-        """Features of an uploaded clip (or of its ``span``), from the cache when embedded before."""
+    def _upload_features(
+        self, video: str, span: tuple[float | None, float | None], mirror: bool, progress: ProgressFn | None
+    ):
+        """Features of an uploaded clip (or of its ``span``), from the cache when embedded before.
+        ``mirror``: with the flipped frames' moments, so a mirrored motion matches as it does for a
+        path given to ``Index.search``; cached features without them are embedded again."""
 
         def embed(path):
             with self._embed_lock:  # one embedding at a time: the encoder already uses every core
                 t0 = time.monotonic()
-                feats = self.index.embed(path, *span)
+                feats = self.index.embed(path, *span, mirror=mirror)
                 self._embed_seconds = time.monotonic() - t0
                 return feats
 
+        usable = (lambda feats: feats.mirror_moments is not None) if mirror else None
         name = Path(video).name
-        if self.query_cache.has(video, span):
+        if self.query_cache.has(video, span, usable):
             if progress:
                 progress(0.5, f"Reusing the embedding of {name}")
-            return self.query_cache.features(video, embed, span)
-        compute = lambda: self.query_cache.features(video, embed, span)  # noqa: E731
+            return self.query_cache.features(video, embed, span, usable)
+        compute = lambda: self.query_cache.features(video, embed, span, usable)  # noqa: E731
         return run_with_progress(compute, progress, (0.05, 0.85), f"Embedding {name}", self._embed_seconds)
 
     def segment_label(self, segment_id: int, record: dict[str, Any]) -> str:
