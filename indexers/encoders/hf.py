@@ -220,11 +220,11 @@ def _preprocessing(
         **hub_kwargs,
     )
     pp = json.loads(Path(path).read_text()) if path else {}
-    size = _square_side(pp) or _default_side(vision_cfg, family)
+    size = square_side(pp) or _default_side(vision_cfg, family)
     return size, tuple(pp.get("image_mean", family.mean)), tuple(pp.get("image_std", family.std))
 
 
-def _square_side(pp: dict[str, Any]) -> int | None:
+def square_side(pp: dict[str, Any]) -> int | None:
     """The network input side a preprocessor config implies (crop size wins over resize size)."""
     crop = pp.get("crop_size") if pp.get("do_center_crop", True) else None
     for spec in (crop, pp.get("size")):

@@ -2,7 +2,7 @@
 
 The regression test (tests/test_dinov2_conversion.py) rebuilds the same images with
 ``golden_images()`` and checks the model still reproduces the stored vectors to 1e-4, so a change
-in the conversion, transformers' Dinov2 code or the preprocessing cannot slip through silently.
+in the conversion, the DINOv2 forward (``encoders/vit.py``) or the preprocessing cannot slip through silently.
 Run only when such a change is intended:  .venv/bin/python tests/golden/make_golden.py
 """
 
