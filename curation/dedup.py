@@ -28,6 +28,7 @@ then the lowest id. Cost: k-means on a sample, then sum over clusters of size^2 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,6 +45,8 @@ from vidsearch.errors import ConfigError
 CALIBRATED_THRESHOLDS = {"dinov2-s14": (0.93, 0.90), "efficientnet-lite0": (0.66, 0.80)}
 # Below this many segments every pair is compared directly (one cluster).
 SMALL_SET = 4096
+# A work item of the near pass: (positions, ids) of each of its clusters.
+Pack = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -175,68 +178,84 @@ def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:
 
 def near_pairs(source, ids: np.ndarray, config: DedupConfig, batch: int = BATCH, engine: str = "local") -> np.ndarray:
     """Positions (i, j), i < j, into ``ids`` of segment pairs that are near duplicates."""
-    members = _cluster_members(source, ids, config, batch, engine)
-    found = [p for p in run_map(_ClusterPairs(source, config), _packs(ids, members, batch), engine) if len(p)]
+    rows, bounds = _cluster_members(source, ids, config, batch, engine)
+    packs = _packs(ids, rows, bounds, batch)
+    found = [p for p in run_map(_ClusterPairs(source, config, batch), packs, engine) if len(p)]
     if not found:
         return np.zeros((0, 2), np.int64)
     return np.unique(np.concatenate(found), axis=0)
 
 
-def _packs(ids: np.ndarray, members: list[np.ndarray], batch: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+def _packs(ids: np.ndarray, rows: np.ndarray, bounds: np.ndarray, batch: int) -> Iterator[Pack]:
     """Clusters of two or more members, packed in order into work items of about ``batch``
-    segments (a bigger cluster is an item of its own): (positions, ids) per cluster."""
-    packs, current, size = [], [], 0
-    for rows in members:
-        if len(rows) < 2:
+    segments (a bigger cluster is an item of its own): (positions, ids) per cluster. Made one
+    item at a time, so only the item being compared holds its members' ids twice."""
+    current, size = [], 0
+    for c in range(len(bounds) - 1):
+        members = rows[bounds[c] : bounds[c + 1]]
+        if len(members) < 2:
             continue
-        if current and size + len(rows) > batch:
-            packs.append(current)
+        if current and size + len(members) > batch:
+            yield current
             current, size = [], 0
-        current.append((rows, ids[rows]))
-        size += len(rows)
-    return packs + ([current] if current else [])
+        current.append((members, ids[members]))
+        size += len(members)
+    if current:
+        yield current
 
 
 class _ClusterPairs:
-    """Near-duplicate pairs inside each cluster of a pack, reading only the pack's moments."""
+    """Near-duplicate pairs inside each cluster of a pack, reading only the pack's moments
+    ``batch`` rows at a time: the appearance vectors of the pack, then the motion vectors of
+    just the segments in an appearance pair."""
 
-    def __init__(self, source, config: DedupConfig):
-        self.source, self.config = source, config
+    def __init__(self, source, config: DedupConfig, batch: int = BATCH):
+        self.source, self.config, self.batch = source, config, batch
 
-    def __call__(self, pack: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        cfg, block = self.config, self.source.moment_block
+    def __call__(self, pack: Pack) -> np.ndarray:
+        cfg = self.config
         wanted = np.unique(np.concatenate([pack_ids for _, pack_ids in pack]))
-        moments = self.source.moments(wanted)
-        appearance, motion = project(moments, "appearance", block), project(moments, "motion", block)
-        del moments
-        found = []
+        appearance = vectors_of(self.source, wanted, "appearance", self.batch)
+        close = []  # (positions a, b into the index's ids; rows a, b into wanted)
         for rows, pack_ids in pack:
             at = np.searchsorted(wanted, pack_ids)
-            sim, nbr = _nearest(appearance[at], min(cfg.neighbours + 1, len(rows)))
-            src = np.broadcast_to(np.arange(len(rows))[:, None], nbr.shape)
-            keep = (sim >= cfg.appearance_threshold) & (nbr != src)
-            if not keep.any():
-                continue
-            a, b = src[keep], nbr[keep]
-            moves = np.einsum("ij,ij->i", motion[at[a]], motion[at[b]]) >= cfg.motion_threshold
-            a, b = rows[a[moves]], rows[b[moves]]
-            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))  # unordered: once each
-        return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+            a, b = _close_pairs(appearance[at], min(cfg.neighbours + 1, len(rows)), cfg.appearance_threshold)
+            if len(a):
+                close.append((rows[a], rows[b], at[a], at[b]))
+        del appearance
+        if not close:
+            return np.zeros((0, 2), np.int64)
+        a, b, wa, wb = (np.concatenate(part) for part in zip(*close))
+        involved = np.unique(np.concatenate([wa, wb]))
+        motion = vectors_of(self.source, wanted[involved], "motion", self.batch)
+        ma, mb = np.searchsorted(involved, wa), np.searchsorted(involved, wb)
+        moves = np.einsum("ij,ij->i", motion[ma], motion[mb]) >= cfg.motion_threshold
+        a, b = a[moves].astype(np.int64), b[moves].astype(np.int64)
+        return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)  # unordered: once each
 
 
-def _nearest(x: np.ndarray, k: int, cells: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
-    """Cosines and rows of each row's ``k`` nearest rows (itself included), exact, in blocks of
-    queries whose similarity matrix has at most ``cells`` entries (16 MB: a cluster of any size
-    costs the same memory). A BLAS matrix product per block: for the few thousand rows of one
-    cluster this is much faster than a FAISS call, whose thread start-up dominates at that size."""
+def _close_pairs(x: np.ndarray, k: int, threshold: float, cells: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+    """(row, neighbour) pairs: each row's neighbours among its ``k`` nearest rows (itself
+    included, then left out) whose cosine reaches ``threshold``. Exact, one BLAS product per block
+    of queries with at most ``cells`` similarities (16 MB), so a cluster of any size costs the
+    same memory; a row with more than ``k`` rows over the threshold keeps its ``k`` nearest (the
+    same partial sort a full k-NN would do), and nothing of a block outlives it but its pairs."""
     block = max(1, min(2048, cells // max(len(x), 1)))
-    sims, nbrs = [], []
+    src, nbr = [], []
     for start in range(0, len(x), block):
         s = x[start : start + block] @ x.T
-        idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < len(x) else np.broadcast_to(np.arange(len(x)), s.shape)
-        sims.append(np.take_along_axis(s, idx, axis=1))
-        nbrs.append(idx)
-    return np.concatenate(sims), np.concatenate(nbrs)
+        over = s >= threshold
+        crowded = np.flatnonzero(over.sum(axis=1) > k)
+        if len(crowded):
+            top = np.argpartition(-s[crowded], k - 1, axis=1)[:, :k]
+            over[crowded] = False
+            over[crowded[:, None], top] = True
+        i, j = np.nonzero(over)
+        i += start
+        mine = i != j
+        src.append(i[mine])
+        nbr.append(j[mine])
+    return np.concatenate(src), np.concatenate(nbr)
 
 
 class _Nearest:
@@ -254,23 +273,31 @@ class _Nearest:
         return nearest.search(x, self.probe)[1].astype(np.int32)
 
 
-def _cluster_members(source, ids: np.ndarray, config: DedupConfig, batch: int, engine: str) -> list[np.ndarray]:
-    """Positions of each k-means cluster, every segment in its ``probe`` nearest clusters."""
+def _cluster_members(
+    source, ids: np.ndarray, config: DedupConfig, batch: int, engine: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the members of every k-means cluster, cluster after cluster, and where each
+    cluster starts (k + 1 bounds); every segment is in its ``probe`` nearest clusters. Int32
+    positions when they fit: ``4 * probe`` bytes per segment."""
     n = len(ids)
     k = config.clusters or (1 if n <= SMALL_SET else int(round(np.sqrt(n))))
     k = max(1, min(k, n))
     if k == 1:
-        return [np.arange(n)]
+        return np.arange(n, dtype=_position_type(n)), np.array([0, n])
     sample = vectors_of(source, ids[training_rows(n, k, config.seed, per_centroid=128)], "appearance", batch)
     _, centroids = kmeans(sample, k, niter=10, seed=config.seed, points_per_centroid=128, assign=False)
     del sample
     probe = min(config.probe, k)
-    assign = np.concatenate(list(run_map(_Nearest(source, centroids, probe), chunks(ids, batch), engine)))
-    flat_rows = np.repeat(np.arange(n), probe)
-    flat_clusters = assign.reshape(-1)
-    order = np.argsort(flat_clusters, kind="stable")
-    bounds = np.searchsorted(flat_clusters[order], np.arange(k + 1))
-    return [flat_rows[order[bounds[c] : bounds[c + 1]]] for c in range(k)]
+    assign = np.concatenate(list(run_map(_Nearest(source, centroids, probe), chunks(ids, batch), engine))).reshape(-1)
+    order = np.argsort(assign, kind="stable")
+    bounds = np.searchsorted(assign[order], np.arange(k + 1))
+    del assign
+    order //= probe  # a flat (segment, choice) number -> the segment's position
+    return order.astype(_position_type(n)), bounds
+
+
+def _position_type(n: int) -> type:
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64
 
 
 def _components(n: int, edges: np.ndarray) -> np.ndarray:
