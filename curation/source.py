@@ -10,8 +10,8 @@ segment columns by name::
     spf_curve, linearity_max, linearity_mean, breakpoints, aux_activity
 
 A column is read for every live segment once, in one streaming pass, and kept: numbers as
-arrays, text (path, hash) as 4-byte codes into the distinct values (:class:`Coded`); the moments
-are fetched by id when needed, never all.
+arrays, text (path, hash) as 4-byte codes into the distinct values (:class:`Coded`). The moments
+and the 64-point SPF curves are fetched by id when needed, never all.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from vidsearch.indexers.descriptors.activity import ACTIVITY
 from vidsearch.retrieval.store.schema import FILES_SCHEMA
 
 ACTIVITY_COLUMN = "aux_" + ACTIVITY
+# Wide columns read from the fragments for the ids asked, never kept for every segment.
+FETCHED_COLUMNS = frozenset({"spf_curve"})
 TEXT_COLUMNS = frozenset(f.name for f in FILES_SCHEMA if pa.types.is_string(f.type))  # path, hash
 ActivityProgress = Callable[[int, int], None]
 
@@ -129,13 +131,13 @@ class IndexSource:
 
     def table(self, ids: np.ndarray, columns: Sequence[str]) -> pa.Table:
         """Columns of the given segments, in the order of ``ids`` (unknown ids raise KeyError)."""
-        self._load(columns)
+        self._load([c for c in columns if c not in FETCHED_COLUMNS])
         rows = self._rows(ids)
         out = {"id": pa.array(np.asarray(ids, np.int64))}
         for c in columns:
             if c == "id":
                 continue
-            values = self._columns[c][rows]
+            values = self.index.curves(ids) if c == "spf_curve" else self._columns[c][rows]
             out[c] = pa.array(list(values)) if values.ndim > 1 or values.dtype == object else pa.array(values)
         return pa.table(out)
 

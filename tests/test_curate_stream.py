@@ -81,10 +81,18 @@ def test_streamed_cluster_and_sample_equal_in_memory(store):
     assert counted.largest <= SMALL_BATCH
 
 
-def test_index_source_keeps_text_columns_as_codes(store):
+def test_index_source_keeps_text_as_codes_and_curves_not_at_all(store):
     """path and hash are held as one int32 code per segment into the distinct values (one per
-    file), and read back as the same strings the index serves."""
+    file), and read back as the same strings the index serves; the SPF curves are read for the
+    ids asked (the same values a full pass reads) and not kept."""
     source = _open(store)
+    everything = {
+        i: c for ids, cols in source.index.iter_batches(["spf_curve"], 1000) for i, c in zip(ids, cols["spf_curve"])
+    }
+    some = source.ids()[::-89]  # any order
+    curves = source.table(some, ["spf_curve"]).column("spf_curve").to_pylist()
+    assert np.array_equal(np.array(curves, np.float32), np.stack([everything[i] for i in some]))
+    assert "spf_curve" not in source._columns
     some = source.ids()[::97]
     table = source.table(some, ["path", "hash", "start_s"]).to_pylist()
     for sid, row in zip(some, table):
