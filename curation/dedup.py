@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from vidsearch.curation.cluster import kmeans, training_rows
 from vidsearch.curation.engine import BATCH, chunks, run_map
@@ -107,7 +108,7 @@ def deduplicate(
     """Group duplicates among ``selection`` and keep one segment per group."""
     ids = selection.ids
     n = len(ids)
-    meta = _meta(source, ids)
+    meta = _meta(source, ids, batch)
     exact_edges = _exact_pairs(meta) if config.exact else np.zeros((0, 2), np.int64)
     exact_label = _components(n, exact_edges)
     reps = np.unique(exact_label, return_index=True)[1]  # one representative per exact group
@@ -148,19 +149,38 @@ def deduplicate(
     return DedupResult(out.record(report), groups, report)
 
 
-def _meta(source, ids: np.ndarray) -> dict[str, np.ndarray]:
-    """The columns the exact pass and the keep rule read, as arrays; the content hash as an
-    integer code (-1: none), so no Python string is held per segment."""
+def _meta(source, ids: np.ndarray, batch: int) -> dict[str, np.ndarray]:
+    """What the exact pass and the keep rule compare, read ``batch`` segments at a time into
+    arrays of 8 bytes a segment each: the content hash as an integer code (-1: none), the range
+    in milliseconds, and the keep rule's resolution, length and bitrate."""
+    out = {name: np.empty(len(ids), np.int64) for name in ("hash", "start_ms", "end_ms")}
+    out.update({name: np.empty(len(ids), np.float64) for name in ("pixels", "length", "bitrate")})
+    distinct: dict = {}
+    for start in range(0, len(ids), batch):
+        t = source.table(
+            ids[start : start + batch], ["hash", "start_s", "end_s", "width", "height", "size", "duration"]
+        )
+        part = slice(start, start + t.num_rows)
+        col = {c: t.column(c).to_numpy().astype(np.float64) for c in t.column_names if c not in ("id", "hash")}
+        out["hash"][part] = _codes(t.column("hash").combine_chunks(), distinct)
+        out["start_ms"][part] = np.rint(col["start_s"] * 1000)
+        out["end_ms"][part] = np.rint(col["end_s"] * 1000)
+        out["pixels"][part] = col["width"] * col["height"]
+        out["length"][part] = np.round(col["end_s"] - col["start_s"], 2)
+        out["bitrate"][part] = np.round(col["size"] * 8 / np.maximum(col["duration"], 1e-9))
+    return out
+
+
+def _codes(hashes: pa.Array, distinct: dict) -> np.ndarray:
+    """Integer codes of content hashes (-1: none): an integer hash is its own code; a text one is
+    numbered as it first appears in ``distinct`` (one entry per distinct file, not per segment)."""
     import pyarrow.compute as pc
 
-    t = source.table(ids, ["hash", "start_s", "end_s", "width", "height", "size", "duration"])
-    out = {
-        c: t.column(c).to_numpy().astype(np.float64)
-        for c in ("start_s", "end_s", "width", "height", "size", "duration")
-    }
-    codes = pc.fill_null(t.column("hash").combine_chunks().dictionary_encode().indices, -1)
-    out["hash"] = codes.to_numpy().astype(np.int64)
-    return out
+    if pa.types.is_integer(hashes.type):
+        return pc.fill_null(hashes, -1).to_numpy().astype(np.int64)
+    encoded = hashes.cast(pa.string()).dictionary_encode()
+    known = np.array([distinct.setdefault(v, len(distinct)) for v in encoded.dictionary.to_pylist()] + [-1], np.int64)
+    return known[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
 
 
 def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:
@@ -169,11 +189,15 @@ def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:
     pos = np.flatnonzero(meta["hash"] >= 0)
     if not len(pos):
         return np.zeros((0, 2), np.int64)
-    keys = np.stack([meta["hash"][pos], np.round(meta["start_s"][pos], 3), np.round(meta["end_s"][pos], 3)], axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    head = pos[first[inverse.reshape(-1)]]
-    later = head != pos
-    return np.stack([head[later], pos[later]], axis=1).astype(np.int64)
+    keys = [meta[name][pos] for name in ("end_ms", "start_ms", "hash")]
+    order = np.lexsort(keys)  # by key, then by position (lexsort is stable)
+    same = np.ones(len(order), bool)
+    for key in keys:
+        ordered = key[order]
+        same[1:] &= ordered[1:] == ordered[:-1]
+    same[0] = False
+    first = order[np.maximum.accumulate(np.where(same, 0, np.arange(len(order))))]  # first of each key
+    return np.stack([pos[first[same]], pos[order[same]]], axis=1).astype(np.int64)
 
 
 def near_pairs(source, ids: np.ndarray, config: DedupConfig, batch: int = BATCH, engine: str = "local") -> np.ndarray:
@@ -313,8 +337,4 @@ def _components(n: int, edges: np.ndarray) -> np.ndarray:
 
 def _keep_order(meta: dict, ids: np.ndarray) -> np.ndarray:
     """Positions best first: resolution, then segment duration, then bitrate, then lowest id."""
-    pixels = np.asarray(meta["width"], np.float64) * np.asarray(meta["height"], np.float64)
-    length = np.asarray(meta["end_s"], np.float64) - np.asarray(meta["start_s"], np.float64)
-    duration = np.maximum(np.asarray(meta["duration"], np.float64), 1e-9)
-    bitrate = np.asarray(meta["size"], np.float64) * 8 / duration
-    return np.lexsort((ids, -np.round(bitrate), -np.round(length, 2), -pixels))
+    return np.lexsort((ids, -meta["bitrate"], -meta["length"], -meta["pixels"]))

@@ -7,7 +7,7 @@ import numpy as np
 
 from vidsearch.curation.arrays import ArraySource
 from vidsearch.curation.cluster import ClusterConfig, cluster_segments
-from vidsearch.curation.dedup import DedupConfig, _close_pairs, _cluster_members, near_pairs
+from vidsearch.curation.dedup import DedupConfig, _close_pairs, _cluster_members, _exact_pairs, near_pairs
 from vidsearch.curation.selection import Selection
 from vidsearch.curation.vectors import normalize
 
@@ -75,3 +75,26 @@ def test_what_dedup_and_cluster_keep_per_segment_is_compact():
     for info in result.clusters:
         assert info.members.itemsize == 8 and info.members.typecode == "q"  # ids in one buffer, no int objects
     assert sorted(i for info in result.clusters for i in info.members) == list(range(len(x)))
+
+
+def test_exact_pairs_join_each_later_segment_to_the_first_with_its_key():
+    rng = np.random.default_rng(4)
+    n = 5000
+    meta = {
+        "hash": rng.integers(-1, 300, n),  # -1: no hash, never an exact duplicate
+        "start_ms": rng.integers(0, 3, n) * 5000,
+        "end_ms": rng.integers(1, 3, n) * 5000,
+    }
+    keys = np.stack([meta["hash"], meta["start_ms"], meta["end_ms"]], axis=1)
+    expected = set()
+    first: dict[tuple, int] = {}
+    for pos, key in enumerate(map(tuple, keys.tolist())):
+        if key[0] < 0:
+            continue
+        if key in first:
+            expected.add((first[key], pos))
+        else:
+            first[key] = pos
+    got = _exact_pairs(meta)
+    assert got.dtype == np.int64 and {tuple(p) for p in got.tolist()} == expected and len(got) == len(expected)
+    assert len(expected) > 3000
