@@ -12,10 +12,12 @@ pairwise similarity inside each cluster), made motion-aware:
    ``appearance_threshold``; a pair is a duplicate only if its *motion* cosine (std + skew blocks)
    also reaches ``motion_threshold``.
 
-Streaming: k-means trains on a sample; the assignment to clusters is one pass over the segments
-``batch`` at a time (keeping ``probe`` cluster numbers per segment); then clusters are packed into
-work items of about ``batch`` segments, each fetching only its members' moments. No step holds
-every segment's vectors, and each item runs on the local or the Ray engine alike.
+Streaming: the exact pass reads its columns ``batch`` segments at a time; k-means trains on a
+sample; the assignment to clusters is one pass over the segments ``batch`` at a time (keeping
+``probe`` int32 positions per segment); then clusters are packed into work items of about
+``batch`` segments, each fetching its members' appearance vectors and then the motion vectors of
+just the segments in an appearance pair. No step holds every segment's vectors, and each item
+runs on the local or the Ray engine alike.
 
 Why both: a re-encode, crop or recolour of a clip keeps both its content and its motion, so both
 cosines stay high; two different shots that move alike (the product's whole point) share motion
@@ -23,7 +25,9 @@ but not appearance, and the same scene with another motion shares appearance but
 Duplicate pairs are joined into groups (connected components). In each group one segment is kept:
 the highest resolution, then the longest, then the highest bitrate (file size * 8 / duration),
 then the lowest id. Cost: k-means on a sample, then sum over clusters of size^2 dot products with
-``clusters ~ sqrt(n)``: O(n^1.5 d), linear memory in n for the appearance vectors only.
+``clusters ~ sqrt(n)``: O(n^1.5 d) time. Memory: one work item and the k-means sample (which
+grows as sqrt(n) up to its cap), plus about 100 bytes per segment (ids, the exact pass's six
+columns, labels) and 4 * probe for the cluster members (12 * probe while they are sorted).
 """
 
 from __future__ import annotations
