@@ -41,6 +41,7 @@ import pyarrow as pa
 from vidsearch.curation.cluster import kmeans, training_rows
 from vidsearch.curation.engine import BATCH, chunks, run_map
 from vidsearch.curation.selection import Selection, StepReport
+from vidsearch.curation.source import text_codes
 from vidsearch.curation.vectors import project, vectors_of
 from vidsearch.errors import ConfigError
 
@@ -178,13 +179,11 @@ def _meta(source, ids: np.ndarray, batch: int) -> dict[str, np.ndarray]:
 def _codes(hashes: pa.Array, distinct: dict) -> np.ndarray:
     """Integer codes of content hashes (-1: none): an integer hash is its own code; a text one is
     numbered as it first appears in ``distinct`` (one entry per distinct file, not per segment)."""
-    import pyarrow.compute as pc
-
     if pa.types.is_integer(hashes.type):
+        import pyarrow.compute as pc
+
         return pc.fill_null(hashes, -1).to_numpy().astype(np.int64)
-    encoded = hashes.cast(pa.string()).dictionary_encode()
-    known = np.array([distinct.setdefault(v, len(distinct)) for v in encoded.dictionary.to_pylist()] + [-1], np.int64)
-    return known[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
+    return text_codes(hashes, distinct)
 
 
 def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:

@@ -96,7 +96,7 @@ class IndexSource:
         for batch_ids, batch in self.index.iter_batches(missing, self._batch):
             ids.append(batch_ids)
             for c in missing:
-                parts[c].append(_encode(batch[c], distinct[c]) if c in TEXT_COLUMNS else batch[c])
+                parts[c].append(text_codes(batch[c], distinct[c]) if c in TEXT_COLUMNS else batch[c])
         all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         order = np.argsort(all_ids, kind="stable")
         if self._ids is None:
@@ -196,10 +196,13 @@ class Coded:
         return self.values[self.codes[rows]]
 
 
-def _encode(values: np.ndarray, distinct: dict) -> np.ndarray:
-    """int32 codes of a batch of a text column, new values numbered as they first appear in
-    ``distinct`` (value -> code); a missing value is -1."""
-    encoded = pa.array(values, pa.string(), from_pandas=True).dictionary_encode()
+def text_codes(values: np.ndarray | pa.Array, distinct: dict) -> np.ndarray:
+    """int32 codes of a batch of text values (an object array or an Arrow array), new values
+    numbered as they first appear in ``distinct`` (value -> code); a missing value is -1."""
+    arrow = (
+        values.cast(pa.string()) if isinstance(values, pa.Array) else pa.array(values, pa.string(), from_pandas=True)
+    )
+    encoded = arrow.dictionary_encode()
     known = np.array([distinct.setdefault(v, len(distinct)) for v in encoded.dictionary.to_pylist()] + [-1], np.int32)
     return known[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
 
