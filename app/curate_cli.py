@@ -227,7 +227,9 @@ def cluster(
             from vidsearch.atomic import atomic_path
 
             with atomic_path(summary, suffix=".json") as tmp:
-                tmp.write_text(json.dumps([c.__dict__ for c in result.clusters], indent=1))
+                tmp.write_text(
+                    json.dumps([{**c.__dict__, "members": c.members.tolist()} for c in result.clusters], indent=1)
+                )
     _finish(result.selection, result.report, out, dry_run)
 
 

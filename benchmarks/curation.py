@@ -117,6 +117,9 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+STEADY = {"start_s": 0.0, "end_s": 5.0, "duration": 5.0, "width": 640, "height": 360, "size": 1_000_000}
+
+
 def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
     """One step on the vectors file, in this process; returns its figures."""
     from vidsearch.curation.arrays import ArraySource
@@ -146,9 +149,14 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
             return out
 
     n, dim = np.load(vectors, mmap_mode="r").shape
-    steady = {  # the sample step reads the pacing columns: one straight curve for all, no memory per segment
+    # What the steps read besides the moments, held as compactly as the store's own source holds it:
+    # a content code per segment (every segment its own content: no exact duplicates), and shared
+    # values for the rest (one straight pacing curve, one size and range), so no memory per segment.
+    steady = {
+        "hash": np.arange(n, dtype=np.int64),
         "spf_curve": np.broadcast_to(np.linspace(0, 1, 64, dtype=np.float32), (n, 64)),
         "linearity_max": np.broadcast_to(np.float32(0), (n,)),
+        **{c: np.broadcast_to(np.float64(v), (n,)) for c, v in STEADY.items()},
     }
     source = Fragments(vectors, steady, block=dim // 3)
     rss0 = peak_rss_mb()
@@ -181,6 +189,7 @@ def run_step(step: str, vectors: Path, planted: Path, args) -> dict:
         picked, _ = sample_segments(source, Selection.everything(source), SampleConfig(args.sample), args.batch)
         out.update(picked=len(picked))
     out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["load"] = round(os.getloadavg()[0], 1)
     out["peak_rss_mb"] = peak_rss_mb()
     out["rss_before_mb"] = rss0
     return out
@@ -255,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {cpu_model()}, "
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, command: {' '.join(sys.argv)}"
     )
-    print("| step | segments | seconds | peak RSS MB | result |\n|---|---|---|---|---|")
+    print("| step | segments | seconds | load | peak RSS MB | result |\n|---|---|---|---|---|---|")
     for r in rows:
         if r["step"].startswith("dedup"):
             recall = r["planted_found"] / max(r["planted"], 1)
@@ -267,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
             what = f"k={r['k']}, sizes {r['smallest']}..{r['largest']}"
         else:
             what = f"{r['picked']} picked"
-        print(f"| {r['step']} | {r['n']:,} | {r['seconds']} | {r['peak_rss_mb']} | {what} |")
+        print(f"| {r['step']} | {r['n']:,} | {r['seconds']} | {r['load']} | {r['peak_rss_mb']} | {what} |")
 
 
 def cpu_model() -> str:

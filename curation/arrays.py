@@ -22,7 +22,8 @@ class ArraySource:
         self._moments = moments
         self._columns = dict(columns or {})
         n = len(moments)
-        self._columns.setdefault("hash", np.array([f"h{i}" for i in range(n)], dtype=object))
+        if "hash" not in self._columns:  # (not setdefault: that would build a string per segment anyway)
+            self._columns["hash"] = np.array([f"h{i}" for i in range(n)], dtype=object)
         for name, default in (
             ("start_s", 0.0),
             ("end_s", 5.0),
@@ -31,7 +32,8 @@ class ArraySource:
             ("height", 360),
             ("size", 1_000_000),
         ):
-            self._columns.setdefault(name, np.full(n, default))
+            if name not in self._columns:
+                self._columns[name] = np.full(n, default)
         self.directory = "<arrays>"
         self.fingerprint = "arrays"
         self.backbone = backbone

@@ -17,6 +17,7 @@ that small, so small selections cluster exactly as one in-memory k-means does).
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -54,7 +55,7 @@ class ClusterInfo:
     cluster: int
     size: int
     medoid: int  # segment id
-    members: list[int]  # segment ids, nearest to the cluster's mean first
+    members: array  # segment ids ('q': 8 bytes each, no Python int per segment), nearest to the mean first
 
 
 @dataclass
@@ -222,10 +223,16 @@ def describe(
     order = np.lexsort((-align, labels))
     present, starts = np.unique(labels[order], return_index=True)
     out = [
-        ClusterInfo(int(c), len(rows), int(ids[rows[0]]), [int(i) for i in ids[rows]])
+        ClusterInfo(int(c), len(rows), int(ids[rows[0]]), _id_array(ids[rows]))
         for c, rows in zip(present, np.split(order, starts[1:]))
     ]
     return sorted(out, key=lambda c: -c.size)
+
+
+def _id_array(ids: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(ids, np.int64).tobytes())
+    return out
 
 
 class GroupSums:

@@ -12,10 +12,12 @@ pairwise similarity inside each cluster), made motion-aware:
    ``appearance_threshold``; a pair is a duplicate only if its *motion* cosine (std + skew blocks)
    also reaches ``motion_threshold``.
 
-Streaming: k-means trains on a sample; the assignment to clusters is one pass over the segments
-``batch`` at a time (keeping ``probe`` cluster numbers per segment); then clusters are packed into
-work items of about ``batch`` segments, each fetching only its members' moments. No step holds
-every segment's vectors, and each item runs on the local or the Ray engine alike.
+Streaming: the exact pass reads its columns ``batch`` segments at a time; k-means trains on a
+sample; the assignment to clusters is one pass over the segments ``batch`` at a time (keeping
+``probe`` int32 positions per segment); then clusters are packed into work items of about
+``batch`` segments, each fetching its members' appearance vectors and then the motion vectors of
+just the segments in an appearance pair. No step holds every segment's vectors, and each item
+runs on the local or the Ray engine alike.
 
 Why both: a re-encode, crop or recolour of a clip keeps both its content and its motion, so both
 cosines stay high; two different shots that move alike (the product's whole point) share motion
@@ -23,18 +25,23 @@ but not appearance, and the same scene with another motion shares appearance but
 Duplicate pairs are joined into groups (connected components). In each group one segment is kept:
 the highest resolution, then the longest, then the highest bitrate (file size * 8 / duration),
 then the lowest id. Cost: k-means on a sample, then sum over clusters of size^2 dot products with
-``clusters ~ sqrt(n)``: O(n^1.5 d), linear memory in n for the appearance vectors only.
+``clusters ~ sqrt(n)``: O(n^1.5 d) time. Memory: one work item and the k-means sample (which
+grows as sqrt(n) up to its cap), plus about 100 bytes per segment (ids, the exact pass's six
+columns, labels) and 4 * probe for the cluster members (12 * probe while they are sorted).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from vidsearch.curation.cluster import kmeans, training_rows
 from vidsearch.curation.engine import BATCH, chunks, run_map
 from vidsearch.curation.selection import Selection, StepReport
+from vidsearch.curation.source import text_codes
 from vidsearch.curation.vectors import project, vectors_of
 from vidsearch.errors import ConfigError
 
@@ -44,6 +51,8 @@ from vidsearch.errors import ConfigError
 CALIBRATED_THRESHOLDS = {"dinov2-s14": (0.93, 0.90), "efficientnet-lite0": (0.66, 0.80)}
 # Below this many segments every pair is compared directly (one cluster).
 SMALL_SET = 4096
+# A work item of the near pass: (positions, ids) of each of its clusters.
+Pack = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ def deduplicate(
     """Group duplicates among ``selection`` and keep one segment per group."""
     ids = selection.ids
     n = len(ids)
-    meta = _meta(source, ids)
+    meta = _meta(source, ids, batch)
     exact_edges = _exact_pairs(meta) if config.exact else np.zeros((0, 2), np.int64)
     exact_label = _components(n, exact_edges)
     reps = np.unique(exact_label, return_index=True)[1]  # one representative per exact group
@@ -145,19 +154,36 @@ def deduplicate(
     return DedupResult(out.record(report), groups, report)
 
 
-def _meta(source, ids: np.ndarray) -> dict[str, np.ndarray]:
-    """The columns the exact pass and the keep rule read, as arrays; the content hash as an
-    integer code (-1: none), so no Python string is held per segment."""
-    import pyarrow.compute as pc
-
-    t = source.table(ids, ["hash", "start_s", "end_s", "width", "height", "size", "duration"])
-    out = {
-        c: t.column(c).to_numpy().astype(np.float64)
-        for c in ("start_s", "end_s", "width", "height", "size", "duration")
-    }
-    codes = pc.fill_null(t.column("hash").combine_chunks().dictionary_encode().indices, -1)
-    out["hash"] = codes.to_numpy().astype(np.int64)
+def _meta(source, ids: np.ndarray, batch: int) -> dict[str, np.ndarray]:
+    """What the exact pass and the keep rule compare, read ``batch`` segments at a time into
+    arrays of 8 bytes a segment each: the content hash as an integer code (-1: none), the range
+    in milliseconds, and the keep rule's resolution, length and bitrate."""
+    out = {name: np.empty(len(ids), np.int64) for name in ("hash", "start_ms", "end_ms")}
+    out.update({name: np.empty(len(ids), np.float64) for name in ("pixels", "length", "bitrate")})
+    distinct: dict = {}
+    for start in range(0, len(ids), batch):
+        t = source.table(
+            ids[start : start + batch], ["hash", "start_s", "end_s", "width", "height", "size", "duration"]
+        )
+        part = slice(start, start + t.num_rows)
+        col = {c: t.column(c).to_numpy().astype(np.float64) for c in t.column_names if c not in ("id", "hash")}
+        out["hash"][part] = _codes(t.column("hash").combine_chunks(), distinct)
+        out["start_ms"][part] = np.rint(col["start_s"] * 1000)
+        out["end_ms"][part] = np.rint(col["end_s"] * 1000)
+        out["pixels"][part] = col["width"] * col["height"]
+        out["length"][part] = np.round(col["end_s"] - col["start_s"], 2)
+        out["bitrate"][part] = np.round(col["size"] * 8 / np.maximum(col["duration"], 1e-9))
     return out
+
+
+def _codes(hashes: pa.Array, distinct: dict) -> np.ndarray:
+    """Integer codes of content hashes (-1: none): an integer hash is its own code; a text one is
+    numbered as it first appears in ``distinct`` (one entry per distinct file, not per segment)."""
+    if pa.types.is_integer(hashes.type):
+        import pyarrow.compute as pc
+
+        return pc.fill_null(hashes, -1).to_numpy().astype(np.int64)
+    return text_codes(hashes, distinct)
 
 
 def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:
@@ -166,77 +192,97 @@ def _exact_pairs(meta: dict[str, np.ndarray]) -> np.ndarray:
     pos = np.flatnonzero(meta["hash"] >= 0)
     if not len(pos):
         return np.zeros((0, 2), np.int64)
-    keys = np.stack([meta["hash"][pos], np.round(meta["start_s"][pos], 3), np.round(meta["end_s"][pos], 3)], axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    head = pos[first[inverse.reshape(-1)]]
-    later = head != pos
-    return np.stack([head[later], pos[later]], axis=1).astype(np.int64)
+    keys = [meta[name][pos] for name in ("end_ms", "start_ms", "hash")]
+    order = np.lexsort(keys)  # by key, then by position (lexsort is stable)
+    same = np.ones(len(order), bool)
+    for key in keys:
+        ordered = key[order]
+        same[1:] &= ordered[1:] == ordered[:-1]
+    same[0] = False
+    first = order[np.maximum.accumulate(np.where(same, 0, np.arange(len(order))))]  # first of each key
+    return np.stack([pos[first[same]], pos[order[same]]], axis=1).astype(np.int64)
 
 
 def near_pairs(source, ids: np.ndarray, config: DedupConfig, batch: int = BATCH, engine: str = "local") -> np.ndarray:
     """Positions (i, j), i < j, into ``ids`` of segment pairs that are near duplicates."""
-    members = _cluster_members(source, ids, config, batch, engine)
-    found = [p for p in run_map(_ClusterPairs(source, config), _packs(ids, members, batch), engine) if len(p)]
+    rows, bounds = _cluster_members(source, ids, config, batch, engine)
+    packs = _packs(ids, rows, bounds, batch)
+    found = [p for p in run_map(_ClusterPairs(source, config, batch), packs, engine) if len(p)]
     if not found:
         return np.zeros((0, 2), np.int64)
     return np.unique(np.concatenate(found), axis=0)
 
 
-def _packs(ids: np.ndarray, members: list[np.ndarray], batch: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+def _packs(ids: np.ndarray, rows: np.ndarray, bounds: np.ndarray, batch: int) -> Iterator[Pack]:
     """Clusters of two or more members, packed in order into work items of about ``batch``
-    segments (a bigger cluster is an item of its own): (positions, ids) per cluster."""
-    packs, current, size = [], [], 0
-    for rows in members:
-        if len(rows) < 2:
+    segments (a bigger cluster is an item of its own): (positions, ids) per cluster. Made one
+    item at a time, so only the item being compared holds its members' ids twice."""
+    current, size = [], 0
+    for c in range(len(bounds) - 1):
+        members = rows[bounds[c] : bounds[c + 1]]
+        if len(members) < 2:
             continue
-        if current and size + len(rows) > batch:
-            packs.append(current)
+        if current and size + len(members) > batch:
+            yield current
             current, size = [], 0
-        current.append((rows, ids[rows]))
-        size += len(rows)
-    return packs + ([current] if current else [])
+        current.append((members, ids[members]))
+        size += len(members)
+    if current:
+        yield current
 
 
 class _ClusterPairs:
-    """Near-duplicate pairs inside each cluster of a pack, reading only the pack's moments."""
+    """Near-duplicate pairs inside each cluster of a pack, reading only the pack's moments
+    ``batch`` rows at a time: the appearance vectors of the pack, then the motion vectors of
+    just the segments in an appearance pair."""
 
-    def __init__(self, source, config: DedupConfig):
-        self.source, self.config = source, config
+    def __init__(self, source, config: DedupConfig, batch: int = BATCH):
+        self.source, self.config, self.batch = source, config, batch
 
-    def __call__(self, pack: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        cfg, block = self.config, self.source.moment_block
+    def __call__(self, pack: Pack) -> np.ndarray:
+        cfg = self.config
         wanted = np.unique(np.concatenate([pack_ids for _, pack_ids in pack]))
-        moments = self.source.moments(wanted)
-        appearance, motion = project(moments, "appearance", block), project(moments, "motion", block)
-        del moments
-        found = []
+        appearance = vectors_of(self.source, wanted, "appearance", self.batch)
+        close = []  # (positions a, b into the index's ids; rows a, b into wanted)
         for rows, pack_ids in pack:
             at = np.searchsorted(wanted, pack_ids)
-            sim, nbr = _nearest(appearance[at], min(cfg.neighbours + 1, len(rows)))
-            src = np.broadcast_to(np.arange(len(rows))[:, None], nbr.shape)
-            keep = (sim >= cfg.appearance_threshold) & (nbr != src)
-            if not keep.any():
-                continue
-            a, b = src[keep], nbr[keep]
-            moves = np.einsum("ij,ij->i", motion[at[a]], motion[at[b]]) >= cfg.motion_threshold
-            a, b = rows[a[moves]], rows[b[moves]]
-            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))  # unordered: once each
-        return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+            a, b = _close_pairs(appearance[at], min(cfg.neighbours + 1, len(rows)), cfg.appearance_threshold)
+            if len(a):
+                close.append((rows[a], rows[b], at[a], at[b]))
+        del appearance
+        if not close:
+            return np.zeros((0, 2), np.int64)
+        a, b, wa, wb = (np.concatenate(part) for part in zip(*close))
+        involved = np.unique(np.concatenate([wa, wb]))
+        motion = vectors_of(self.source, wanted[involved], "motion", self.batch)
+        ma, mb = np.searchsorted(involved, wa), np.searchsorted(involved, wb)
+        moves = np.einsum("ij,ij->i", motion[ma], motion[mb]) >= cfg.motion_threshold
+        a, b = a[moves].astype(np.int64), b[moves].astype(np.int64)
+        return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)  # unordered: once each
 
 
-def _nearest(x: np.ndarray, k: int, cells: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
-    """Cosines and rows of each row's ``k`` nearest rows (itself included), exact, in blocks of
-    queries whose similarity matrix has at most ``cells`` entries (16 MB: a cluster of any size
-    costs the same memory). A BLAS matrix product per block: for the few thousand rows of one
-    cluster this is much faster than a FAISS call, whose thread start-up dominates at that size."""
+def _close_pairs(x: np.ndarray, k: int, threshold: float, cells: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+    """(row, neighbour) pairs: each row's neighbours among its ``k`` nearest rows (itself
+    included, then left out) whose cosine reaches ``threshold``. Exact, one BLAS product per block
+    of queries with at most ``cells`` similarities (16 MB), so a cluster of any size costs the
+    same memory; a row with more than ``k`` rows over the threshold keeps its ``k`` nearest (the
+    same partial sort a full k-NN would do), and nothing of a block outlives it but its pairs."""
     block = max(1, min(2048, cells // max(len(x), 1)))
-    sims, nbrs = [], []
+    src, nbr = [], []
     for start in range(0, len(x), block):
         s = x[start : start + block] @ x.T
-        idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < len(x) else np.broadcast_to(np.arange(len(x)), s.shape)
-        sims.append(np.take_along_axis(s, idx, axis=1))
-        nbrs.append(idx)
-    return np.concatenate(sims), np.concatenate(nbrs)
+        over = s >= threshold
+        crowded = np.flatnonzero(over.sum(axis=1) > k)
+        if len(crowded):
+            top = np.argpartition(-s[crowded], k - 1, axis=1)[:, :k]
+            over[crowded] = False
+            over[crowded[:, None], top] = True
+        i, j = np.nonzero(over)
+        i += start
+        mine = i != j
+        src.append(i[mine])
+        nbr.append(j[mine])
+    return np.concatenate(src), np.concatenate(nbr)
 
 
 class _Nearest:
@@ -254,23 +300,31 @@ class _Nearest:
         return nearest.search(x, self.probe)[1].astype(np.int32)
 
 
-def _cluster_members(source, ids: np.ndarray, config: DedupConfig, batch: int, engine: str) -> list[np.ndarray]:
-    """Positions of each k-means cluster, every segment in its ``probe`` nearest clusters."""
+def _cluster_members(
+    source, ids: np.ndarray, config: DedupConfig, batch: int, engine: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the members of every k-means cluster, cluster after cluster, and where each
+    cluster starts (k + 1 bounds); every segment is in its ``probe`` nearest clusters. Int32
+    positions when they fit: ``4 * probe`` bytes per segment."""
     n = len(ids)
     k = config.clusters or (1 if n <= SMALL_SET else int(round(np.sqrt(n))))
     k = max(1, min(k, n))
     if k == 1:
-        return [np.arange(n)]
+        return np.arange(n, dtype=_position_type(n)), np.array([0, n])
     sample = vectors_of(source, ids[training_rows(n, k, config.seed, per_centroid=128)], "appearance", batch)
     _, centroids = kmeans(sample, k, niter=10, seed=config.seed, points_per_centroid=128, assign=False)
     del sample
     probe = min(config.probe, k)
-    assign = np.concatenate(list(run_map(_Nearest(source, centroids, probe), chunks(ids, batch), engine)))
-    flat_rows = np.repeat(np.arange(n), probe)
-    flat_clusters = assign.reshape(-1)
-    order = np.argsort(flat_clusters, kind="stable")
-    bounds = np.searchsorted(flat_clusters[order], np.arange(k + 1))
-    return [flat_rows[order[bounds[c] : bounds[c + 1]]] for c in range(k)]
+    assign = np.concatenate(list(run_map(_Nearest(source, centroids, probe), chunks(ids, batch), engine))).reshape(-1)
+    order = np.argsort(assign, kind="stable")
+    bounds = np.searchsorted(assign[order], np.arange(k + 1))
+    del assign
+    order //= probe  # a flat (segment, choice) number -> the segment's position
+    return order.astype(_position_type(n)), bounds
+
+
+def _position_type(n: int) -> type:
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64
 
 
 def _components(n: int, edges: np.ndarray) -> np.ndarray:
@@ -286,8 +340,4 @@ def _components(n: int, edges: np.ndarray) -> np.ndarray:
 
 def _keep_order(meta: dict, ids: np.ndarray) -> np.ndarray:
     """Positions best first: resolution, then segment duration, then bitrate, then lowest id."""
-    pixels = np.asarray(meta["width"], np.float64) * np.asarray(meta["height"], np.float64)
-    length = np.asarray(meta["end_s"], np.float64) - np.asarray(meta["start_s"], np.float64)
-    duration = np.maximum(np.asarray(meta["duration"], np.float64), 1e-9)
-    bitrate = np.asarray(meta["size"], np.float64) * 8 / duration
-    return np.lexsort((ids, -np.round(bitrate), -np.round(length, 2), -pixels))
+    return np.lexsort((ids, -meta["bitrate"], -meta["length"], -meta["pixels"]))

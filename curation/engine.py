@@ -11,7 +11,7 @@ engines and the driver reduces them in that order, which is why both give the sa
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -36,12 +36,14 @@ def chunks(ids: np.ndarray, batch: int) -> list[np.ndarray]:
     return [ids[start : start + batch] for start in range(0, len(ids), batch)]
 
 
-def run_map(fn: Callable[[Any], Any], items: Sequence[Any], engine: EngineName = "local") -> Iterator[Any]:
-    """``fn(item)`` for each item, yielded in item order."""
+def run_map(fn: Callable[[Any], Any], items: Iterable[Any], engine: EngineName = "local") -> Iterator[Any]:
+    """``fn(item)`` for each item, yielded in item order. Locally the items are made one at a
+    time as they are consumed; Ray needs them all to plan its tasks."""
     check_engine(engine)
-    if engine == "local" or not items:
+    if engine == "local":
         return map(fn, items)
-    return _ray_map(fn, items)
+    items = list(items)
+    return _ray_map(fn, items) if items else iter(())
 
 
 def _apply(row: dict, fn: Callable[[Any], Any]) -> dict:

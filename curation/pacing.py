@@ -17,12 +17,13 @@ DOMINANT_SHARE = 0.5  # |signed area| / unsigned area above which one side domin
 
 
 def pacing_classes(curves: np.ndarray, linearity_max: np.ndarray) -> np.ndarray:
-    """Class name of each segment, from (n, 64) curves and their max deviation."""
+    """Class name of each segment, from (n, 64) curves and their max deviation: an object array
+    whose entries share the four names (8 bytes a segment, not a string each)."""
     curves = np.asarray(curves, dtype=np.float64).reshape(len(curves), -1)
     diag = np.linspace(0.0, 1.0, curves.shape[1])
     dev = curves - diag
     signed, unsigned = dev.mean(axis=1), np.abs(dev).mean(axis=1) + 1e-12
-    out = np.where(signed > 0, "fast-start", "slow-start").astype(object)
-    out[np.abs(signed) / unsigned < DOMINANT_SHARE] = "uneven"
-    out[np.asarray(linearity_max) < STEADY_DEVIATION] = "steady"
-    return out.astype(str)
+    code = np.where(signed > 0, PACING_CLASSES.index("fast-start"), PACING_CLASSES.index("slow-start"))
+    code[np.abs(signed) / unsigned < DOMINANT_SHARE] = PACING_CLASSES.index("uneven")
+    code[np.asarray(linearity_max) < STEADY_DEVIATION] = PACING_CLASSES.index("steady")
+    return np.array(PACING_CLASSES, dtype=object)[code]

@@ -149,11 +149,11 @@ def _streamed_picks(
     centres = (sums / np.maximum(np.bincount(group, minlength=len(quotas)), 1)[:, None]).astype(np.float32)
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(len(quotas) + 1))
-    items = [
+    items = (  # made as consumed (locally): only the part being sampled holds its ids
         (g, ids[part], part)
         for g in np.flatnonzero(quotas)
         for part in chunks(order[bounds[g] : bounds[g + 1]], EXACT_ROWS)
-    ]
+    )
     pending: dict[int, list] = {}
     for g, *part in run_map(_Candidates(view, quotas, centres, batch), items, engine):
         pending.setdefault(g, []).append(tuple(part))

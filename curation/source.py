@@ -9,8 +9,9 @@ segment columns by name::
     id, file_id, segment_index, path, start_s, end_s, fps, width, height, size, hash, duration,
     spf_curve, linearity_max, linearity_mean, breakpoints, aux_activity
 
-A column is read for every live segment once, in one streaming pass, and kept (scalars and the
-64-point curves: ~300 bytes per segment); the moments are fetched by id when needed, never all.
+A column is read for every live segment once, in one streaming pass, and kept: numbers as
+arrays, text (path, hash) as 4-byte codes into the distinct values (:class:`Coded`). The moments
+and the 64-point SPF curves are fetched by id when needed, never all.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vidsearch.errors import UnknownIdError
 from vidsearch.indexers.descriptors.activity import ACTIVITY
+from vidsearch.retrieval.store.schema import FILES_SCHEMA
 
 ACTIVITY_COLUMN = "aux_" + ACTIVITY
+# Wide columns read from the fragments for the ids asked, never kept for every segment.
+FETCHED_COLUMNS = frozenset({"spf_curve"})
+TEXT_COLUMNS = frozenset(f.name for f in FILES_SCHEMA if pa.types.is_string(f.type))  # path, hash
 ActivityProgress = Callable[[int, int], None]
 
 
@@ -86,17 +92,18 @@ class IndexSource:
         if self._ids is not None and not missing:
             return
         ids, parts = [], {c: [] for c in missing}
+        distinct: dict[str, dict] = {c: {} for c in missing}
         for batch_ids, batch in self.index.iter_batches(missing, self._batch):
             ids.append(batch_ids)
             for c in missing:
-                parts[c].append(batch[c])
+                parts[c].append(text_codes(batch[c], distinct[c]) if c in TEXT_COLUMNS else batch[c])
         all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         order = np.argsort(all_ids, kind="stable")
         if self._ids is None:
             self._ids = all_ids[order]
         for c in missing:
-            values = np.concatenate(parts[c]) if parts[c] else np.zeros(0)
-            self._columns[c] = values[order]
+            values = np.concatenate(parts[c]) if parts[c] else np.zeros(0, np.int32 if c in TEXT_COLUMNS else None)
+            self._columns[c] = Coded(values[order], distinct[c]) if c in TEXT_COLUMNS else values[order]
 
     def ids(self) -> np.ndarray:
         self._load([])
@@ -124,13 +131,13 @@ class IndexSource:
 
     def table(self, ids: np.ndarray, columns: Sequence[str]) -> pa.Table:
         """Columns of the given segments, in the order of ``ids`` (unknown ids raise KeyError)."""
-        self._load(columns)
+        self._load([c for c in columns if c not in FETCHED_COLUMNS])
         rows = self._rows(ids)
         out = {"id": pa.array(np.asarray(ids, np.int64))}
         for c in columns:
             if c == "id":
                 continue
-            values = self._columns[c][rows]
+            values = self.index.curves(ids) if c == "spf_curve" else self._columns[c][rows]
             out[c] = pa.array(list(values)) if values.ndim > 1 or values.dtype == object else pa.array(values)
         return pa.table(out)
 
@@ -170,6 +177,34 @@ class IndexSource:
             if progress:
                 progress(n + 1, len(ids))
         return out
+
+
+class Coded:
+    """A text column (path, hash...) kept as int32 codes into its distinct values: every segment
+    of a file shares the file's, so a segment costs 4 bytes instead of a Python string each.
+    Indexing it gives the values (an object array, None for a missing value), like the column."""
+
+    def __init__(self, codes: np.ndarray, distinct: dict):
+        self.codes = codes
+        self.values = np.empty(len(distinct) + 1, dtype=object)  # the last one: None, for code -1
+        self.values[: len(distinct)] = list(distinct)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.values[self.codes[rows]]
+
+
+def text_codes(values: np.ndarray | pa.Array, distinct: dict) -> np.ndarray:
+    """int32 codes of a batch of text values (an object array or an Arrow array), new values
+    numbered as they first appear in ``distinct`` (value -> code); a missing value is -1."""
+    arrow = (
+        values.cast(pa.string()) if isinstance(values, pa.Array) else pa.array(values, pa.string(), from_pandas=True)
+    )
+    encoded = arrow.dictionary_encode()
+    known = np.array([distinct.setdefault(v, len(distinct)) for v in encoded.dictionary.to_pylist()] + [-1], np.int32)
+    return known[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
 
 
 def _reopen(directory: str, batch_size: int) -> IndexSource:

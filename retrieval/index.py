@@ -243,6 +243,10 @@ class Index:
         """float32 (n, D) moments of the given segment ids, in that order (from float16 on disk)."""
         return self._read(lambda r: r.moments(np.asarray(ids, np.int64)))
 
+    def curves(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """float32 (n, curve_len) SPF curves of the given segment ids, in that order."""
+        return self._read(lambda r: r.curves(np.asarray(ids, np.int64)))
+
     def iter_batches(
         self, columns: Sequence[str], batch_size: int = 4096
     ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:

@@ -250,12 +250,18 @@ def test_cli_chain_dry_run_and_errors(real_corpus, tmp_path):
     r = runner.invoke(app, ["curate", "filter", *idx, "--from", str(s1), "-o", str(s2)])
     kept = len(Selection.read(s1)) - 2  # the static and the frozen clip go
     assert r.exit_code == 0 and f"-> {kept} segments" in r.output, r.output
+    summary = tmp_path / "clusters.json"
     r = runner.invoke(
         app,
-        ["curate", "cluster", *idx, "--from", str(s2), "-o", str(s3), "-k", "2", "--sheets", str(tmp_path / "sheets")],
+        ["curate", "cluster", *idx, "--from", str(s2), "-o", str(s3), "-k", "2", "--sheets", str(tmp_path / "sheets")]
+        + ["--json", str(summary)],
     )
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "sheets").glob("cluster-*.png"))) == 2
+    clustered = Selection.read(s3)
+    for c in json.loads(summary.read_text()):  # members as plain JSON ids, each in its cluster
+        assert c["medoid"] == c["members"][0] and c["size"] == len(c["members"])
+        assert set(c["members"]) == set(clustered.ids[clustered.columns["cluster"] == c["cluster"]].tolist())
     r = runner.invoke(app, ["curate", "sample", *idx, "--from", str(s3), "-n", "500", "--dry-run"])
     assert r.exit_code == 0 and f"asked for 500 segments but the selection has {len(Selection.read(s3))}" in r.output
     r = runner.invoke(app, ["curate", "sample", *idx, "--from", str(s3), "-n", "3", "--method", "quota", "-o", str(s4)])

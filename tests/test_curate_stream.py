@@ -12,7 +12,7 @@ from vidsearch.curation.cluster import ClusterConfig, cluster_segments
 from vidsearch.curation.dedup import DedupConfig, deduplicate
 from vidsearch.curation.sample import SampleConfig, sample_segments
 from vidsearch.curation.selection import Selection
-from vidsearch.curation.source import IndexSource
+from vidsearch.curation.source import Coded, IndexSource
 
 N, DIM, PLANTED, SMALL_BATCH = 6000, 96, 300, 512
 
@@ -79,3 +79,26 @@ def test_streamed_cluster_and_sample_equal_in_memory(store):
         many, _ = sample_segments(counted, sel_counted, config, batch=SMALL_BATCH)
         assert len(one) == config.n and np.array_equal(one.ids, many.ids)
     assert counted.largest <= SMALL_BATCH
+
+
+def test_index_source_keeps_text_as_codes_and_curves_not_at_all(store):
+    """path and hash are held as one int32 code per segment into the distinct values (one per
+    file), and read back as the same strings the index serves; the SPF curves are read for the
+    ids asked (the same values a full pass reads) and not kept."""
+    source = _open(store)
+    everything = {
+        i: c for ids, cols in source.index.iter_batches(["spf_curve"], 1000) for i, c in zip(ids, cols["spf_curve"])
+    }
+    some = source.ids()[::-89]  # any order
+    curves = source.table(some, ["spf_curve"]).column("spf_curve").to_pylist()
+    assert np.array_equal(np.array(curves, np.float32), np.stack([everything[i] for i in some]))
+    assert "spf_curve" not in source._columns
+    some = source.ids()[::97]
+    table = source.table(some, ["path", "hash", "start_s"]).to_pylist()
+    for sid, row in zip(some, table):
+        rec = source.get(int(sid))
+        assert (row["path"], row["hash"], row["start_s"]) == (rec["path"], rec["hash"], rec["start_s"])
+    for name in ("path", "hash"):
+        coded = source._columns[name]
+        assert isinstance(coded, Coded) and coded.codes.dtype == np.int32 and len(coded) == N
+        assert len(coded.values) == N // 10 + 1  # one per file, and None for a missing value

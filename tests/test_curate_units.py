@@ -73,7 +73,9 @@ def test_pacing_classes():
     t = np.linspace(0, 1, 64)
     curves = np.stack([t, np.sqrt(t), t**2, np.clip(2 * t, 0, 0.5) + np.clip(2 * t - 1.5, 0, 0.5)])
     lin = np.abs(curves - t).max(axis=1)
-    assert pacing_classes(curves, lin).tolist() == ["steady", "fast-start", "slow-start", "uneven"]
+    classes = pacing_classes(curves, lin)
+    assert classes.tolist() == ["steady", "fast-start", "slow-start", "uneven"]
+    assert pacing_classes(np.repeat(curves, 3, axis=0), np.repeat(lin, 3))[4] is classes[1]  # shared, not copied
 
 
 def test_filter_rules_report_removals_and_validate():
