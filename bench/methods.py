@@ -265,29 +265,26 @@ def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> 
     from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores, pacing_with_tempo, tempo_similarity
     from vidsearch.retrieval.types import FusionWeights
 
-    def cosines(name: str) -> np.ndarray | None:
-        if name not in features[0]:
-            return None
-        v = np.stack([f[name] for f in features]).astype(np.float32)
-        return v @ v.T
+    def stacked(name: str) -> np.ndarray | None:
+        return np.stack([f[name] for f in features]).astype(np.float32) if name in features[0] else None
 
-    motion, flow = cosines("vector"), cosines("flow")
+    vectors, flows = stacked("vector"), stacked("flow")
+    motion = None if vectors is None else vectors @ vectors.T
+    flow = None if flows is None else flows @ flows.T
     pacing = None
     if "curve" in features[0]:
-        c = np.stack([f["curve"] for f in features]).astype(np.float32)
+        c = stacked("curve")
         pacing = np.stack([pacing_scores(row, c) for row in c])
     if method.kind == "fused":
         w = FusionWeights(*method.fusion, tempo=method.tempo)
         if pacing is not None and flow is not None and method.tempo:
             speed = flow_speed(np.stack([x["flow"] for x in features]))
             pacing = np.stack([pacing_with_tempo(p, tempo_similarity(s, speed), w) for p, s in zip(pacing, speed)])
-        plain = motion_with_flow(motion, flow, w)
+        motion = motion_with_flow(motion, flow, w)
         if method.mirror:
-            v = np.stack([x["vector"] for x in features]).astype(np.float32)
             key = "mirror_vector" if method.flip_query else "vector"
             flipped = np.stack([x.get(key, x["vector"]) for x in features]).astype(np.float32)
-            f = None if flow is None else np.stack([x["flow"] for x in features]).astype(np.float32)
-            plain = np.maximum(plain, motion_with_flow(flipped @ v.T, None if f is None else mirror_flow(f) @ f.T, w))
-        motion = plain
+            mirrored = None if flows is None else mirror_flow(flows) @ flows.T
+            motion = np.maximum(motion, motion_with_flow(flipped @ vectors.T, mirrored, w))
         return fused(motion, 0.0 if pacing is None else pacing, "both", w)
     return next(m for m in (motion, pacing, flow) if m is not None)

@@ -125,13 +125,12 @@ def _flipped_moments(cache, path, key, methods, encoders, frame_counts, resize, 
         return {}
     flip = functools.cache(lambda: np.ascontiguousarray(decoded()[:, :, ::-1]))
     out = {}
-    for m in wanted:
-        tokens, n_new = clip_tokens(
-            cache, path, key + "-hflip", encoders[m.backbone], frame_counts[m.backbone], resize, frames=flip
-        )
-        encoded[m.backbone] += n_new
-        plain = replace(m, kind="moments", fusion=(1.0, 0.0, 0.0), mirror=False, flip_query=False)
-        out[m.name] = clip_features([plain], {m.backbone: tokens}, {})[0]["vector"]
+    for b in sorted({m.backbone for m in wanted}):  # each backbone's flipped tokens read once
+        tokens, n_new = clip_tokens(cache, path, key + "-hflip", encoders[b], frame_counts[b], resize, frames=flip)
+        encoded[b] += n_new
+        mine = [m for m in wanted if m.backbone == b]
+        plain = [replace(m, kind="moments", fusion=(1.0, 0.0, 0.0), mirror=False, flip_query=False) for m in mine]
+        out.update((m.name, f["vector"]) for m, f in zip(mine, clip_features(plain, {b: tokens}, {})))
     return out
 
 
