@@ -71,6 +71,13 @@ def index(
     frames: Optional[int] = typer.Option(
         None, "--frames", "-T", help="Frames sampled per segment; default: from --preset."
     ),
+    input_px: Optional[int] = typer.Option(
+        None,
+        "--input-px",
+        help="Square side in pixels the encoder reads (0 = its own, 224 for dinov2-s14; a ViT needs a "
+        "multiple of its patch size, e.g. 168); default: from --preset.",
+        rich_help_panel=ADVANCED,
+    ),
     flow: Optional[bool] = typer.Option(
         None,
         "--flow/--no-flow",

@@ -60,6 +60,7 @@ def index_configs(v: Mapping[str, Any]) -> tuple[ExtractorConfig, RuntimeConfig]
         delta_alpha=parse_floats(v["delta_alpha"], 3, "delta-alpha"),
         aux_descriptors=("flow",) if v["flow"] else (),
         sampling=v["sampling"],
+        input_px=v["input_px"],
     )
     runtime = RuntimeConfig(
         decoder=v["decoder"],

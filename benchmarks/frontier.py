@@ -4,7 +4,7 @@ encoder, precision, input size and T, all measured in ONE run on this machine.
     python -m benchmarks.frontier BENCH_ROOT [--per-category 3] [--cache DIR] [--plot docs/assets/frontier.png]
         [--variants fp32,bf16,int8,bf16-196,bf16-168,efficientnet-lite0]
 
-BENCH_ROOT is a set written by ``vidsearch bench make-synthetic``; its ``test`` split is used (the
+BENCH_ROOT is a set written by ``vidsearch bench make-synthetic``; its ``--split`` (test) is used (the
 first ``--per-category`` triplets of each category; each split is its own candidate pool). Every
 variant encodes the split's clips once at T = 32 (tokens cached under ``--cache``: a rerun only
 times); T = 16 reads the same cached frames, as its sampled frames are a subset. R@1 is the
@@ -54,9 +54,7 @@ def build(variant: Variant):
 
     from vidsearch.indexers.encoders import load_encoder
 
-    encoder = load_encoder(variant.backbone)
-    if variant.image_size is not None:
-        encoder.image_size = variant.image_size
+    encoder = load_encoder(variant.backbone, input_px=variant.image_size or 0)
     if variant.precision == "int8":
         encoder.model = torch.ao.quantization.quantize_dynamic(encoder.model, {torch.nn.Linear}, dtype=torch.qint8)
         encoder.place("cpu", "fp32")
@@ -148,6 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", type=Path)
     parser.add_argument("--per-category", type=int, default=3)
+    parser.add_argument("--split", default="test", help="test (the figures) | dev (to choose a preset on)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=2)
@@ -159,11 +158,12 @@ def main() -> None:
     from vidsearch.indexers.encoders.cache import cache_root
 
     variants = [parse_variant(v) for v in args.variants.split(",")]
-    bench = first_per_category(select_split(read_synthetic(args.root), "test"), args.per_category)
+    bench = first_per_category(select_split(read_synthetic(args.root), args.split), args.per_category)
     cache = args.cache or cache_root() / "bench"
     cpu = cpu_features()
     print(f"CPU: {cpu}; {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"test split: {len(bench.triplets)} triplets ({args.per_category} per category), {len(bench.paths)} clips")
+    n, clips = len(bench.triplets), len(bench.paths)
+    print(f"{args.split} split: {n} triplets ({args.per_category} per category), {clips} clips")
     rows = []
     for v in variants:
         print(f"{v.label}: load average {os.getloadavg()}", flush=True)
@@ -177,7 +177,7 @@ def main() -> None:
             f"{r['variant']:26s} {r['T']:3d} {r['size']:4d} {str(r['fused']):>20s} {str(r['moments']):>20s} "
             f"{r['frames_s']:9.1f} {r['segments_s']:6.2f}"
         )
-    title = f"{platform.machine()} {cpu}, {len(bench.triplets)} test triplets"
+    title = f"{platform.machine()} {cpu}, {len(bench.triplets)} {args.split} triplets"
     plot(rows, args.plot, title)
     print(f"plot written to {args.plot}")
 

@@ -22,6 +22,7 @@ Aggregation = Literal["concat", "sum"]
 SpfVariant = Literal["vidsearch", "reference"]
 SegmentMode = Literal["shots", "window", "none"]
 AUX_DESCRIPTORS = ("flow",)
+MIN_INPUT_PX, MAX_INPUT_PX = 56, 1024  # the input sides ExtractorConfig.input_px accepts besides 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,10 @@ class ExtractorConfig:
     # less decoding on long files, other vectors). Only for segment mode "none": the other modes
     # decode every frame anyway, so snapping would save nothing.
     sampling: Sampling = "exact"
+    # Square side in pixels the encoder reads (0 = the encoder's own, 224 for dinov2-s14). A ViT's
+    # cost grows faster than its token count, so 168 px runs about twice the frames/s of 224 px;
+    # its R@1 is measured in docs/presets.md. A ViT needs a multiple of its patch size.
+    input_px: int = 0
     weights_id: str = ""  # filled in from the loaded encoder (hash of its weights)
 
     def __post_init__(self) -> None:
@@ -137,6 +142,10 @@ class ExtractorConfig:
                 f"unknown aux descriptor(s) {', '.join(unknown)} (choose from {', '.join(AUX_DESCRIPTORS)})"
             )
         object.__setattr__(self, "aux_descriptors", tuple(dict.fromkeys(self.aux_descriptors)))
+        if self.input_px != 0 and not MIN_INPUT_PX <= self.input_px <= MAX_INPUT_PX:
+            raise ConfigError(
+                f"input_px must be 0 (the encoder's own) or {MIN_INPUT_PX}..{MAX_INPUT_PX} (got {self.input_px})"
+            )
         if self.sampling not in SAMPLINGS:
             raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {self.sampling!r})")
         if self.sampling != "exact" and self.segment.mode != "none":
@@ -179,6 +188,8 @@ class ExtractorConfig:
             # configs from before the option hash as they did, so their precision-guard verdicts
             # and curation selections stay valid
             del d["sampling"]
+        if d["input_px"] == 0:
+            del d["input_px"]  # likewise for configs from before the input size option
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -30,6 +30,7 @@ class Preset:
     spf_variant: str
     precision: str  # runtime: never changes what a stored vector means beyond the guard's tolerance
     summary: str
+    input_px: int = 0  # 0: the encoder's own input size
 
 
 def _preset(name: str, config: ExtractorConfig, precision: str, summary: str) -> Preset:
@@ -43,6 +44,7 @@ def _preset(name: str, config: ExtractorConfig, precision: str, summary: str) ->
         config.spf.variant,
         precision,
         summary,
+        config.input_px,
     )
 
 
@@ -71,7 +73,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 # the settings a preset chooses, by the name of the CLI option that overrides each
-SETTINGS = ("backbone", "frames", "delta_alpha", "flow", "spf_variant", "precision")
+SETTINGS = ("backbone", "frames", "delta_alpha", "flow", "spf_variant", "precision", "input_px")
 
 
 def get_preset(name: str) -> Preset:

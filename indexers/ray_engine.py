@@ -77,7 +77,7 @@ class _EncodeSegments:
         from vidsearch.indexers.encoders import load_encoder
 
         self.config = ExtractorConfig.from_dict(config)
-        encoder = load_encoder(self.config.backbone, num_threads=num_threads)
+        encoder = load_encoder(self.config.backbone, num_threads=num_threads, input_px=self.config.input_px)
         if self.config.weights_id and encoder.weights_id != self.config.weights_id:
             raise RuntimeError(
                 f"encoder {self.config.backbone!r} on this Ray worker has weights {encoder.weights_id}, "

@@ -106,7 +106,7 @@ class Index:
         if (directory / MANIFEST).exists():
             raise IndexStoreError(f"an index already exists at {directory}; open it, or pass --rebuild to replace it")
         config = config or ExtractorConfig()
-        encoder = load_encoder(config.backbone, allow_download=allow_download)
+        encoder = load_encoder(config.backbone, allow_download=allow_download, input_px=config.input_px)
         config = config.with_weights(encoder.weights_id)
         dim = encoder.dim * (config.moment_blocks if config.aggregation == "concat" else 1)
         manifest = Manifest(config, [], now_utc().isoformat(), dim, moments_codec=moments_codec, preset=preset)
@@ -183,7 +183,9 @@ class Index:
             from vidsearch.indexers.encoders import load_encoder
 
             report(f"loading the encoder {self.config.backbone}")
-            encoder = load_encoder(self.config.backbone, allow_download=self._allow_download)
+            encoder = load_encoder(
+                self.config.backbone, allow_download=self._allow_download, input_px=self.config.input_px
+            )
             if self.config.weights_id and encoder.weights_id != self.config.weights_id:
                 raise ConfigMismatchError(
                     f"{self.dir}: the index was built with weights {self.config.weights_id} of "

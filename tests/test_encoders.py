@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidsearch.errors import ConfigError
 from vidsearch.indexers.encoders import (
     DEFAULT_ENCODER,
     EncoderError,
@@ -222,3 +223,18 @@ def test_hf_missing_folder_and_unsupported_model(tmp_path):
     ).save_pretrained(tmp_path / "bert")
     with pytest.raises(EncoderError, match="'bert' is not a supported vision backbone"):
         load_encoder(f"hf:{tmp_path / 'bert'}")
+
+
+def test_hf_dinov2_reads_another_input_size(tmp_path):
+    model, tower = _tiny_checkpoint("dinov2")
+    model.save_pretrained(tmp_path)
+    encoder = load_encoder(f"hf:{tmp_path}", input_px=48)
+    assert encoder.image_size == 48
+    frames = _frames(2, 48)
+    out = encoder.encode(frames)
+    assert out.patch_tokens.shape == (2, 36, 32)
+    with torch.inference_mode():
+        ref = tower.eval()(pixel_values=encoder.preprocess(frames))  # Dinov2Model interpolates itself
+    torch.testing.assert_close(out.patch_tokens, ref.last_hidden_state[:, 1:], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError, match="multiple of its 8 px patches"):
+        load_encoder(f"hf:{tmp_path}", input_px=44)

@@ -75,6 +75,7 @@ def load_encoder(
     allow_download: bool = False,
     cache_dir: Path | str | None = None,
     num_threads: int | None = None,
+    input_px: int = 0,
 ) -> Encoder:
     """Build the encoder ``name``.
 
@@ -86,11 +87,13 @@ def load_encoder(
             (default ``$VIDSEARCH_CACHE``, else the user cache dir); for ``hf:`` ids, the Hugging Face
             cache directory (default: its usual one).
         num_threads: torch intra-op threads; default = the CPUs this process may run on.
+        input_px: square input side the encoder reads (0: its own; ``ExtractorConfig.input_px``).
 
     Raises:
         ValueError: unknown name (raised before anything heavy is imported).
         WeightsNotFoundError: weights absent (package not installed, not cached, offline).
         ConversionError: the default weights could not be converted faithfully.
+        ConfigError: ``input_px`` is not a multiple of a ViT's patch size.
     """
     if name.startswith(HF_PREFIX):
         ref = name[len(HF_PREFIX) :].strip()
@@ -104,10 +107,12 @@ def load_encoder(
     if name.startswith(HF_PREFIX):
         from .hf import load_hf_encoder
 
-        return load_hf_encoder(ref, allow_download=allow_download, cache_dir=cache_dir)
-    module_name, function = _REGISTRY[name].factory.split(":")
-    factory = getattr(importlib.import_module(f"{__name__}.{module_name}"), function)
-    return factory(allow_download=allow_download, cache_dir=cache_dir)
+        encoder = load_hf_encoder(ref, allow_download=allow_download, cache_dir=cache_dir)
+    else:
+        module_name, function = _REGISTRY[name].factory.split(":")
+        factory = getattr(importlib.import_module(f"{__name__}.{module_name}"), function)
+        encoder = factory(allow_download=allow_download, cache_dir=cache_dir)
+    return encoder.set_input_size(input_px) if input_px else encoder
 
 
 def available_cpus() -> int:

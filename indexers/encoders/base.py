@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vidsearch.errors import ConfigError
+
 if TYPE_CHECKING:
     import torch
 
@@ -55,6 +57,29 @@ class Encoder:
     # as ``run_model()`` and takes bf16 pixels set it.
     cpu_bf16_copy: bool = False
     _bf16_model = None  # the copy, made on first use
+    # Whether ``set_input_size`` may change ``image_size`` (a CNN, or a ViT that interpolates its
+    # position embeddings); encoders with a fixed position table keep their own size.
+    resizable_input: bool = False
+
+    def set_input_size(self, side: int) -> Encoder:
+        """Read frames of ``side`` x ``side`` pixels from now on (a ViT interpolates its position
+        embeddings); a ViT needs a multiple of its patch size. The FLOPs estimate follows."""
+        if side != self.image_size and not self.resizable_input:
+            raise ConfigError(f"encoder {self.name!r} reads {self.image_size} px frames only (got {side})")
+        patch = getattr(self, "patch_size", None)
+        if patch and side % patch:
+            raise ConfigError(
+                f"encoder {self.name!r} needs an input size that is a multiple of its {patch} px patches "
+                f"(got {side}; e.g. {max(patch, side // patch * patch)} or {(side // patch + 1) * patch})"
+            )
+        if side != self.image_size:
+            self.flops_per_image = self._flops_at(side)
+            self.image_size = side
+        return self
+
+    def _flops_at(self, side: int) -> float:
+        """The FLOPs estimate at input ``side`` (convolutional: in proportion to the pixels)."""
+        return self.flops_per_image * (side / self.image_size) ** 2
 
     def place(self, device: str = "cpu", precision: str = "fp32") -> Encoder:
         """Move the weights to ``device`` (resolved: ``cpu`` | ``cuda[:i]`` | ``mps``) and run

@@ -22,6 +22,7 @@ class Dinov2S14Encoder(Encoder):
     final-normed tokens after CLS (DINOv2's ``x_norm_patchtokens``), global = the normed CLS token."""
 
     cpu_bf16_copy = True
+    resizable_input = True
 
     def __init__(self, folder: Path, *, name: str, weights_id: str) -> None:
         from .vit import load_dinov2_folder
@@ -37,8 +38,11 @@ class Dinov2S14Encoder(Encoder):
         self.std = tuple(float(s) for s in pp.get("image_std", IMAGENET_STD))
         self.patch_size = self.model.patch_size
         self.dim = self.model.norm.normalized_shape[0]
+        self.flops_per_image = self._flops_at(self.image_size)
+
+    def _flops_at(self, side: int) -> float:
         mlp_dim = self.model.blocks[0].mlp.fc1.out_features
-        self.flops_per_image = vit_flops(self.image_size, self.patch_size, self.dim, mlp_dim, len(self.model.blocks))
+        return vit_flops(side, self.patch_size, self.dim, mlp_dim, len(self.model.blocks))
 
     def forward(self, pixels) -> EncodedFrames:
         tokens = self.run_model()(pixels)

@@ -118,6 +118,8 @@ class EfficientNetLite0Encoder(Encoder):
     mean = LITE_MEAN
     std = LITE_STD
     dim = HEAD_CHANNELS
+    resizable_input = True
+    patch_size = 32  # the network's total stride: other sides leave a ragged last row of features
 
     def __init__(self, weights: Path) -> None:
         state = torch.load(weights, map_location="cpu", weights_only=True)

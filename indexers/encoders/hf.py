@@ -68,6 +68,8 @@ ALLOW_DOWNLOAD_HINT = (
 class HFVisionEncoder(Encoder):
     """A transformers vision tower read out as (patch tokens, global embedding) per frame."""
 
+    resizable_input = True  # every family above reads other sizes (interpolated positions, naflex)
+
     cpu_bf16_copy = True
 
     def __init__(
@@ -89,14 +91,22 @@ class HFVisionEncoder(Encoder):
         self.std = tuple(float(s) for s in std)
         cfg = _vision_config(model.config)
         self.patch_size = int(cfg.patch_size)
-        self.interpolate = family.interpolate_flag and self.image_size != int(cfg.image_size)
+        self.native_size = getattr(cfg, "image_size", None)  # the position table's side; naflex: none
+        self.interpolate = family.interpolate_flag and self.image_size != self.native_size
         self.patch_start = family.cls_tokens + int(getattr(cfg, "num_register_tokens", 0) or 0)
         self.dim = int(cfg.hidden_size)
-        mlp_dim = getattr(cfg, "intermediate_size", None) or int(cfg.hidden_size * cfg.mlp_ratio)
-        self.flops_per_image = vit_flops(
-            self.image_size, self.patch_size, self.dim, mlp_dim, int(cfg.num_hidden_layers), self.patch_start
-        )
+        self.flops_per_image = self._flops_at(self.image_size)
         self.weights_id = weights_id or state_dict_digest(self.model)
+
+    def _flops_at(self, side: int) -> float:
+        cfg = _vision_config(self.model.config)
+        mlp_dim = getattr(cfg, "intermediate_size", None) or int(cfg.hidden_size * cfg.mlp_ratio)
+        return vit_flops(side, self.patch_size, self.dim, mlp_dim, int(cfg.num_hidden_layers), self.patch_start)
+
+    def set_input_size(self, side: int) -> Encoder:
+        super().set_input_size(side)
+        self.interpolate = self.family.interpolate_flag and side != self.native_size
+        return self
 
     def forward(self, pixels) -> EncodedFrames:
         model = self.run_model()
