@@ -7,8 +7,9 @@ step. ``ShardedIndex`` opens them and answers ``search`` by fanning the query ou
 and merging: scores are absolute (cosines and the pacing score, fused with fixed weights), so the
 best ``k`` of the shards' best ``k`` by score is the single index's top ``k`` wherever each shard
 ranks exactly (the exact scan below the ANN threshold; above it each shard's shortlist is that
-of an index its size). A query given as a segment id is resolved on the shard that holds it and
-sent to the others as features, with the segment left out of the merged result.
+of an index its size). A query given as a segment id, or as a path or time range of a file the
+shards hold, is read from the shard that holds it and sent to all as features, its own segments
+left out; any other clip is embedded once, in this process, with the shards' configuration.
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from vidsearch.atomic import atomic_path
 from vidsearch.indexers.features import ClipFeatures
+from vidsearch.retrieval.queries import QueryPlan, merge_hits
+from vidsearch.retrieval.search import validate
 from vidsearch.retrieval.types import FusionWeights, GroupBy, RankBy, SearchHit
+
+if TYPE_CHECKING:
+    from vidsearch.retrieval.index import Query
 
 LAYOUT = "shards.json"
 
@@ -104,15 +111,14 @@ class Shard:
         except KeyError:
             return None
 
-    def search(
-        self, feats: ClipFeatures, segment_id: int | None, k: int, by: RankBy, weights, where, group_by, exclude
-    ):
-        """The shard's best ``k``; the shard holding the query segment ``segment_id`` searches by
-        that id, so it leaves the segment out (``exclude``) exactly as one index does."""
-        holds = segment_id is not None and self.features(segment_id) is not None
-        query = int(segment_id) if holds else feats
-        own = isinstance(query, int) and exclude
-        return self.index.search(query, k, by, weights, where, exclude_self=own, group_by=group_by)
+    def plan(self, query, keep_overlapping: bool) -> QueryPlan:
+        """Which of this shard's segments a path or time range is (metadata only)."""
+        return self.index.plan_query(query, keep_overlapping)
+
+    def search(self, plan: QueryPlan, k: int, by: RankBy, weights, where, group_by, strict_direction: bool):
+        """The shard's best ``k`` for the query's features, leaving out ``plan.own`` (segment ids
+        are those of the single index, so the ids another shard holds are simply absent here)."""
+        return self.index.search(plan, k, by, weights, where, group_by=group_by, strict_direction=strict_direction)
 
 
 class ShardedIndex:
@@ -124,9 +130,10 @@ class ShardedIndex:
             layout = json.loads((directory / LAYOUT).read_text())
         except (OSError, ValueError) as exc:
             raise ShardError(f"{directory}: not a sharded index ({exc})") from exc
-        paths = [str(directory / name) for name in layout["shards"]]
+        self._paths = [str(directory / name) for name in layout["shards"]]
+        self._embedder = None
         if engine == "local":
-            self._shards, self._remote = [Shard(p) for p in paths], False
+            self._shards, self._remote = [Shard(p) for p in self._paths], False
         elif engine == "ray":
             from vidsearch.indexers.ray_engine import connect
 
@@ -134,7 +141,7 @@ class ShardedIndex:
             import ray
 
             actor = ray.remote(num_cpus=0)(Shard)
-            self._shards, self._remote = [actor.remote(p) for p in paths], True
+            self._shards, self._remote = [actor.remote(p) for p in self._paths], True
         else:
             raise ShardError(f"engine must be 'local' or 'ray' (got {engine!r})")
 
@@ -148,26 +155,58 @@ class ShardedIndex:
     def __len__(self) -> int:
         return sum(self._all("size"))
 
+    def embed(self, path, start_s=None, end_s=None, mirror: bool = False) -> ClipFeatures:
+        """A clip's features as the shards' shared configuration makes them, in this process (the
+        encoder loads here once, on first use)."""
+        if self._embedder is None:
+            from vidsearch.retrieval.index import Index
+
+            self._embedder = Index.open(Path(self._paths[0]))
+        return self._embedder.embed(path, start_s, end_s, mirror=mirror)
+
+    def _queries(self, query, by: RankBy, exclude_self: bool, keep_overlapping: bool, strict: bool):
+        """The query's features (one per stored segment it is made of) and the segment ids to leave
+        out: a segment id or an indexed file is read from the shard that holds it, anything else
+        is embedded once here."""
+        if isinstance(query, ClipFeatures):
+            return [query], ()
+        if isinstance(query, (int, np.integer)):
+            found = [f for f in self._all("features", int(query)) if f is not None]
+            if not found:
+                raise KeyError(f"segment {int(query)} is in no shard")
+            return found[:1], (int(query),) if exclude_self else ()
+        plans = self._all("plan", query, keep_overlapping)
+        holder = next((i for i, p in enumerate(plans) if p.own), None)
+        own = plans[holder].own if holder is not None and exclude_self else ()
+        if holder is not None and plans[holder].stored:
+            if not self._remote:
+                return [self._shards[holder].features(sid) for sid in plans[holder].stored], own
+            import ray
+
+            refs = [self._shards[holder].features.remote(sid) for sid in plans[holder].stored]
+            return ray.get(refs), own
+        plan = plans[0]
+        return [self.embed(plan.path, plan.start_s, plan.end_s, mirror=not strict and by != "pacing")], own
+
     def search(
         self,
-        query: ClipFeatures | int,
+        query: Query,
         k: int = 10,
         by: RankBy = "motion",
         weights: FusionWeights = FusionWeights(),
         where: str | None = None,
         exclude_self: bool = True,
         group_by: GroupBy = "segment",
+        keep_overlapping: bool = False,
+        strict_direction: bool = False,
     ) -> list[SearchHit]:
-        """The ``k`` best segments over all shards, ranked as one index of the same rows would."""
-        segment_id = None
-        if isinstance(query, (int, np.integer)):
-            segment_id = int(query)
-            found = [f for f in self._all("features", segment_id) if f is not None]
-            if not found:
-                raise KeyError(f"segment {segment_id} is in no shard")
-            query = found[0]
-        parts = self._all("search", query, segment_id, k, by, weights, where, group_by, exclude_self)
-        hits = sorted((h for part in parts for h in part), key=lambda h: (-h.score, h.id))[:k]
-        for rank, h in enumerate(hits, start=1):
-            h.rank = rank
-        return hits
+        """The ``k`` best segments over all shards, ranked as one index of the same rows would:
+        ``query`` is what ``Index.search`` takes (a path, a ``RangeQuery``, a segment id or features)."""
+        validate(k, by, group_by)
+        queries, own = self._queries(query, by, exclude_self, keep_overlapping, strict_direction)
+        ranked = []
+        for feats in queries:
+            plan = QueryPlan(features=feats, own=own)
+            parts = self._all("search", plan, k, by, weights, where, group_by, strict_direction)
+            ranked.append(merge_hits(parts, k, group_by))
+        return ranked[0] if len(ranked) == 1 else merge_hits(ranked, k, group_by)
