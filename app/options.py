@@ -80,12 +80,14 @@ def resolve_preset(
     name: str | None, explicit: Mapping[str, Any], index_dir: Path, rebuild: bool = False
 ) -> tuple[dict[str, Any], PresetRecord]:
     """The preset settings of ``vidsearch index``: the explicit options over the preset's defaults.
-    No ``--preset`` means the existing index's own (so an update needs no options repeated), else
-    ``balanced``."""
+    No ``--preset`` means the existing index's own settings (so an update needs no options
+    repeated), else ``balanced``."""
     if name is None and not rebuild:
         from vidsearch.retrieval.store.manifest import MANIFEST, read_manifest_json
 
         if (Path(index_dir) / MANIFEST).exists():
-            recorded = PresetRecord.from_dict(read_manifest_json(Path(index_dir)).get("preset"))
-            name = recorded.name if recorded is not None else None
+            data = read_manifest_json(Path(index_dir))
+            recorded = PresetRecord.from_dict(data.get("preset"))
+            stored = ExtractorConfig.from_dict(data["config"]) if "config" in data else None
+            return resolve(recorded.name if recorded is not None else DEFAULT_PRESET, dict(explicit), stored)
     return resolve(name or DEFAULT_PRESET, dict(explicit))

@@ -65,9 +65,9 @@ PRESETS: dict[str, Preset] = {
         ),
         _preset(
             "fast",
-            replace(ExtractorConfig(), num_frames=16),
+            replace(ExtractorConfig(), input_px=168),
             RuntimeConfig().precision,
-            "half the frames per segment (T = 16): about twice the segments/s, R@1 cost in docs/presets.md",
+            "the encoder reads 168 px frames (12 x 12 patches): over twice the frames/s, R@1 in docs/presets.md",
         ),
     )
 }
@@ -112,10 +112,17 @@ def _normal(key: str, value: Any) -> Any:
     return value
 
 
-def resolve(name: str, explicit: dict[str, Any]) -> tuple[dict[str, Any], PresetRecord]:
+def resolve(
+    name: str, explicit: dict[str, Any], stored: ExtractorConfig | None = None
+) -> tuple[dict[str, Any], PresetRecord]:
     """The preset's settings with the explicitly given ones (not None) in their place, and the
-    record of it: an explicit value equal to the preset's does not count as an override."""
+    record of it: an explicit value equal to the preset's does not count as an override. Another
+    encoder reads its own input size unless ``input_px`` is given too. ``stored``: an existing
+    index's config, whose settings stand in for the preset's (an update repeats no options, even
+    where the preset has changed since the index was built)."""
     preset = get_preset(name)
+    if stored is not None:
+        preset = _preset(name, stored, preset.precision, preset.summary)
     unknown = sorted(set(explicit) - set(SETTINGS))
     if unknown:
         raise ConfigError(f"not a preset setting: {', '.join(unknown)}")
@@ -126,4 +133,6 @@ def resolve(name: str, explicit: dict[str, Any]) -> tuple[dict[str, Any], Preset
             if _normal(key, value) != _normal(key, values[key]):
                 overridden.append(key)
             values[key] = value
+    if "backbone" in overridden and explicit.get("input_px") is None:
+        values["input_px"] = 0  # the preset's input size was measured for its own encoder
     return values, PresetRecord(name, tuple(overridden))

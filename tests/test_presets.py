@@ -38,7 +38,7 @@ def test_presets_resolve_to_their_documented_configs():
     exact, precision, _ = config_of("exact")
     assert exact == replace(PUBLISHED, segment=NONE, spf=SpfConfig(variant="reference")) and precision == "fp32"
     fast, precision, _ = config_of("fast")
-    assert fast == replace(ExtractorConfig(segment=NONE), num_frames=16) and precision == "auto"
+    assert fast == replace(ExtractorConfig(segment=NONE), input_px=168) and precision == "auto"
     assert set(PRESETS) == {"fast", "balanced", "exact"}
     with pytest.raises(ValueError, match="unknown preset"):
         resolve("fastest", {})
@@ -46,9 +46,14 @@ def test_presets_resolve_to_their_documented_configs():
 
 def test_explicit_options_override_the_preset_and_are_recorded():
     config, precision, record = config_of("fast", frames=8, precision="fp32", delta_alpha="2.0,4,2")
-    assert config.num_frames == 8 and precision == "fp32"
+    assert config.num_frames == 8 and precision == "fp32" and config.input_px == 168
     assert config.delta_alpha == (2.0, 4.0, 2.0)  # equal to the preset's: not an override
     assert record == PresetRecord("fast", ("frames", "precision"))
+    # another encoder reads its own size, unless the size is given too
+    other, _, record = config_of("fast", backbone="efficientnet-lite0")
+    assert other.input_px == 0 and record == PresetRecord("fast", ("backbone",))
+    other, _, record = config_of("fast", backbone="efficientnet-lite0", input_px=160)
+    assert other.input_px == 160 and record == PresetRecord("fast", ("backbone", "input_px"))
 
 
 def _index(tmp_path, clip, *extra):
@@ -63,7 +68,7 @@ def test_index_built_with_a_preset_records_it_and_updates_keep_it(tmp_path, make
     assert result.exit_code == 0, result.output
     manifest = Manifest.load(tmp_path / "idx")
     assert manifest.preset == PresetRecord("fast", ("backbone",))
-    assert manifest.config.num_frames == 16
+    assert manifest.config.input_px == 0  # the preset's 168 px is for its own encoder
     stats = json.loads(runner.invoke(app, ["stats", "--index", str(tmp_path / "idx"), "--json"]).output)
     assert stats["preset"] == "fast (overridden: backbone)"
 
@@ -84,3 +89,10 @@ def test_explicit_frames_override_the_preset_in_the_index(tmp_path, make_clip):
     manifest = Manifest.load(tmp_path / "idx")
     assert manifest.config.num_frames == 8 and manifest.config.delta_alpha == (0.0, 0.0, 0.0)
     assert manifest.preset == PresetRecord("exact", ("backbone", "frames"))
+
+    # an update without options keeps the index's own settings, overrides included: nothing to repeat
+    make_clip("b.mp4", motion="linear", n_frames=40)
+    again = _index(tmp_path, tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "indexed 1 new/changed" in again.output
+    assert Manifest.load(tmp_path / "idx").config.num_frames == 8
