@@ -14,7 +14,7 @@ import numpy as np
 
 from vidsearch.bench.tokens import ClipTokens
 from vidsearch.errors import ConfigError
-from vidsearch.retrieval.types import DEFAULT_TEMPO_SHARE
+from vidsearch.retrieval.types import DEFAULT_MIRROR_MARGIN, DEFAULT_TEMPO_SHARE
 
 MethodKind = Literal["moments", "cls-mean", "pacing", "fused", "flow"]
 NO_DELTA = (0.0, 0.0, 0.0)
@@ -41,6 +41,7 @@ class Method:
     mirror: bool = False
     flip_query: bool = False
     tempo: float = 0.0
+    mirror_margin: float = 0.0  # what the mirror form must beat the query itself by
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -64,6 +65,7 @@ FUSION_WEIGHTS = (1.0, 0.0, 0.5)
 # a quarter of pacing (retrieval/types.py defaults).
 BOTH_WEIGHTS = (0.7, 0.3, 0.5)
 BOTH_TEMPO = DEFAULT_TEMPO_SHARE
+MIRROR_MARGIN = DEFAULT_MIRROR_MARGIN
 
 
 def main_suite(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -> list[Method]:
@@ -114,18 +116,41 @@ def invariance_methods(num_frames: int = 32, backbone: str = DEFAULT_BACKBONE) -
 
     motion = f"Fused direction-aware + flow {_tuple(FUSION_WEIGHTS)} mirror-aware"
     both = f"--by both {_tuple(BOTH_WEIGHTS)} mirror-aware, tempo {BOTH_TEMPO:g}"
+    margin = f", mirror margin {MIRROR_MARGIN:g}"
     return [
         fused(f"{motion}, indexed query", fusion=FUSION_WEIGHTS, mirror=True),
         fused(f"{motion}, file query", fusion=FUSION_WEIGHTS, mirror=True, flip_query=True),
+        fused(
+            f"{motion}, file query{margin}",
+            fusion=FUSION_WEIGHTS,
+            mirror=True,
+            flip_query=True,
+            mirror_margin=MIRROR_MARGIN,
+        ),
         fused(f"--by both {_tuple(BOTH_WEIGHTS)} strict, shape-only pacing", fusion=BOTH_WEIGHTS),
         fused(f"{both}, indexed query", fusion=BOTH_WEIGHTS, mirror=True, tempo=BOTH_TEMPO),
         fused(f"{both}, file query", fusion=BOTH_WEIGHTS, mirror=True, flip_query=True, tempo=BOTH_TEMPO),
+        fused(
+            f"{both}, file query{margin}",
+            fusion=BOTH_WEIGHTS,
+            mirror=True,
+            flip_query=True,
+            tempo=BOTH_TEMPO,
+            mirror_margin=MIRROR_MARGIN,
+        ),
     ]
 
 
 def is_product_both(m: Method) -> bool:
     """The product's default ``--by both`` (issue 25), for a query clip as the CLI embeds it."""
-    return m.kind == "fused" and m.fusion == BOTH_WEIGHTS and m.mirror and m.flip_query and m.tempo == BOTH_TEMPO
+    return (
+        m.kind == "fused"
+        and m.fusion == BOTH_WEIGHTS
+        and m.mirror
+        and m.flip_query
+        and m.tempo == BOTH_TEMPO
+        and m.mirror_margin == MIRROR_MARGIN
+    )
 
 
 def is_default(m: Method) -> bool:
@@ -262,7 +287,14 @@ def clip_features(
 def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> np.ndarray:
     """(N, N) similarities between all clips as the method ranks them (the index's own scoring)."""
     from vidsearch.indexers.descriptors.flow import flow_speed, mirror_flow
-    from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_scores, pacing_with_tempo, tempo_similarity
+    from vidsearch.retrieval.scoring import (
+        fused,
+        mirror_aware,
+        motion_with_flow,
+        pacing_scores,
+        pacing_with_tempo,
+        tempo_similarity,
+    )
     from vidsearch.retrieval.types import FusionWeights
 
     def stacked(name: str) -> np.ndarray | None:
@@ -276,7 +308,7 @@ def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> 
         c = stacked("curve")
         pacing = np.stack([pacing_scores(row, c) for row in c])
     if method.kind == "fused":
-        w = FusionWeights(*method.fusion, tempo=method.tempo)
+        w = FusionWeights(*method.fusion, tempo=method.tempo, mirror_margin=method.mirror_margin)
         if pacing is not None and flow is not None and method.tempo:
             speed = flow_speed(np.stack([x["flow"] for x in features]))
             pacing = np.stack([pacing_with_tempo(p, tempo_similarity(s, speed), w) for p, s in zip(pacing, speed)])
@@ -285,6 +317,6 @@ def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> 
             key = "mirror_vector" if method.flip_query else "vector"
             flipped = np.stack([x.get(key, x["vector"]) for x in features]).astype(np.float32)
             mirrored = None if flows is None else mirror_flow(flows) @ flows.T
-            motion = np.maximum(motion, motion_with_flow(flipped @ vectors.T, mirrored, w))
+            motion = mirror_aware(motion, motion_with_flow(flipped @ vectors.T, mirrored, w), w)
         return fused(motion, 0.0 if pacing is None else pacing, "both", w)
     return next(m for m in (motion, pacing, flow) if m is not None)

@@ -46,16 +46,18 @@ class Calibration:
     ) -> np.ndarray:
         """The sorted sample of the ranking score ``by`` (fused with ``weights`` for ``both``),
         kept per (by, weights, strict_direction) so a percentile call does not sort again."""
-        from vidsearch.retrieval.scoring import fused, motion_with_flow, pacing_with_tempo
+        from vidsearch.retrieval.scoring import fused, mirror_aware, motion_with_flow, pacing_with_tempo
 
         key = (by, weights, strict_direction)
         if key not in self._sorted:
             s = self.pair_scores
             if len(self._sorted) >= 16:
                 self._sorted.clear()  # weights typed into the UI: keep the cache small
-            flow = s.get("flow") if strict_direction else s.get("flow_mirror", s.get("flow"))
+            motion = motion_with_flow(s["motion"], s.get("flow"), weights)
+            if not strict_direction and "flow_mirror" in s:  # the better flow form, the mirror past its margin
+                motion = mirror_aware(motion, motion_with_flow(s["motion"], s["flow_mirror"], weights), weights)
             pacing = pacing_with_tempo(s["pacing"], s.get("tempo"), weights)
-            self._sorted[key] = np.sort(fused(motion_with_flow(s["motion"], flow, weights), pacing, by, weights))
+            self._sorted[key] = np.sort(fused(motion, pacing, by, weights))
         return self._sorted[key]
 
     def percentile(

@@ -10,8 +10,9 @@
 
 Two invariances a user means by "moves like this":
 - mirror: the flow histogram is laid out by screen direction, so a horizontally mirrored clip
-  lands far from its original; unless the search asks for the same screen direction, the flow
-  cosine is the larger of the query's and its mirror image's (``flow_scores``). The moments
+  lands far from its original; unless the search asks for the same screen direction, the motion
+  score is the larger of the query's and its mirror image's, less ``FusionWeights.mirror_margin``
+  (``mirror_aware``). The moments
   are left as they are: patch-averaged DINOv2 moments are nearly mirror-symmetric (docs/motion.md).
 - tempo: the SPF curve is normalised to 0..1, so a clip played at 2x has the same shape; the
   pacing score blends in the ratio of the two clips' tempo by ``FusionWeights.tempo``: the mean
@@ -40,6 +41,12 @@ def pacing_scores(query_curve: np.ndarray, curves: np.ndarray) -> np.ndarray:
 # Added to both rates of a tempo ratio: two nearly static clips read as the same tempo instead
 # of as an arbitrary ratio of two tiny numbers.
 TEMPO_EPS = 0.005
+
+
+def mirror_aware(direct: np.ndarray, mirrored: np.ndarray, weights: FusionWeights) -> np.ndarray:
+    """The motion score given the query's own and its mirror image's: the mirror counts only by
+    what it beats the query itself by past ``weights.mirror_margin``."""
+    return np.maximum(direct, mirrored - np.float32(weights.mirror_margin))
 
 
 def flow_scores(query_forms: list[np.ndarray], flows: np.ndarray) -> np.ndarray:

@@ -132,6 +132,8 @@ class Searcher:
         for form, (moments, q_flow) in enumerate(forms):
             flow = None if q_flow is None or flows is None else motion_scores(q_flow, flows)
             score = motion_with_flow(motion_scores(moments, vectors), flow, weights)
+            if form:
+                score = score - np.float32(weights.mirror_margin)  # the mirror counts past the margin
             if best is None:
                 best, best_flow, won = score, flow, np.zeros(len(vectors), np.int64)
                 continue
@@ -153,7 +155,10 @@ class Searcher:
         its best estimate (the max over forms, as the exact score takes it)."""
         found = [self.ann.motion_search(m, f, req.weights.flow, k, req.allowed) for m, f in self._forms(req)]
         ids = np.concatenate([f[0] for f in found])
-        est = np.concatenate([f[1] for f in found])
+        margin = [
+            np.full(len(f[1]), req.weights.mirror_margin if form else 0.0, np.float32) for form, f in enumerate(found)
+        ]
+        est = np.concatenate([f[1] for f in found]) - np.concatenate(margin)
         order = np.argsort(-est, kind="stable")
         ids, est = ids[order], est[order]
         first = np.sort(np.unique(ids, return_index=True)[1])

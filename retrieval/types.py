@@ -14,6 +14,10 @@ DEFAULT_FLOW_SHARE = 0.5
 # dev split (bench/RESULTS.md): the largest share that keeps zoomed copies, whose flow speed a
 # zoom-crop scales up, ranked first.
 DEFAULT_TEMPO_SHARE = 0.25
+# How far the query's mirror image must beat the query itself for a mirrored match to count. Chosen
+# on the dev splits (bench/RESULTS.md): a mirrored copy wins by far more; a clip moving the other
+# way across a similar scene wins by less.
+DEFAULT_MIRROR_MARGIN = 0.08
 # The motion score's moment blocks, in vector order (the last three only with delta_alpha).
 MOMENT_NAMES = ("mean", "std", "skew", "delta_mean", "delta_std", "delta_skew")
 
@@ -25,14 +29,19 @@ class FusionWeights:
     ``flow`` is the optical-flow histogram's share *inside* the motion score, (1 - flow) cos(moments)
     + flow cos(flow); it counts only where the index stores flow (``aux_descriptors=("flow",)``).
     ``tempo`` is the tempo similarity's share *inside* the pacing score, (1 - tempo) shape + tempo
-    tempo-similarity (``scoring.pacing_with_tempo``); 0 ranks pacing by the SPF curve's shape alone."""
+    tempo-similarity (``scoring.pacing_with_tempo``); 0 ranks pacing by the SPF curve's shape alone.
+    ``mirror_margin`` is subtracted from the motion score of the query's mirror image before the
+    better of the two forms is taken (``scoring.mirror_aware``)."""
 
     motion: float = 0.7
     pacing: float = 0.3
     flow: float = DEFAULT_FLOW_SHARE
     tempo: float = DEFAULT_TEMPO_SHARE
+    mirror_margin: float = DEFAULT_MIRROR_MARGIN
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.mirror_margin <= 1.0:
+            raise ConfigError(f"the mirror margin must be in [0, 1] (got {self.mirror_margin})")
         if not 0.0 <= self.flow <= 1.0:
             raise ConfigError(f"the flow share of the motion score must be in [0, 1] (got {self.flow})")
         if not 0.0 <= self.tempo <= 1.0:

@@ -98,6 +98,33 @@ def test_mirrored_query_forms_stay_exact_through_the_ann_shortlist(tmp_path, mon
     assert idx.search(mirrored, k=1, weights=weights, strict_direction=True)[0].id != 7
 
 
+def test_a_mirrored_match_counts_only_past_the_mirror_margin(tmp_path):
+    """The mirror image's motion score counts less the margin: a segment matched better by the
+    mirror scores max(direct, mirror - margin), and a margin of 1 is the strict ranking."""
+    from benchmarks.store import synthetic_index
+
+    idx = synthetic_index(tmp_path / "syn", 400, dim=48, chunk=400, flow=_flows, flow_dim=FLOW_DIM)
+    stored = idx._reader.aux(np.array([7]), "flow")[0]
+    query = _query(idx, 7, flow=mirror_flow(stored))
+
+    def scores(**kw) -> dict[int, float]:
+        hits = idx.search(query, k=400, weights=FusionWeights(flow=0.9, **kw.pop("margin", {})), **kw)
+        return {h.id: h.score for h in hits}
+
+    free = scores(margin={"mirror_margin": 0.0})
+    default = scores()
+    strict = scores(strict_direction=True)
+    margin = FusionWeights().mirror_margin
+    assert margin > 0
+    for sid in free:
+        assert default[sid] == pytest.approx(max(strict[sid], free[sid] - margin), abs=1e-5)
+    assert free[7] - strict[7] > margin  # the mirrored copy wins by more than the margin: still first
+    assert max(default, key=default.get) == 7
+    assert scores(margin={"mirror_margin": 1.0}) == pytest.approx(strict, abs=1e-6)
+    with pytest.raises(ValueError, match="mirror margin"):
+        FusionWeights(mirror_margin=-0.1)
+
+
 def test_an_index_without_tempo_descriptors_searches_by_shape(tmp_path):
     """Older indexes (no flow, no activity stored): pacing is the curves' shape, whatever the
     tempo share, and a stored calibration of the previous version is re-estimated, not misread."""
