@@ -19,7 +19,7 @@ from vidsearch.retrieval.filters import FilterError
 from vidsearch.retrieval.index import Index
 from vidsearch.retrieval.store import snapshot
 from vidsearch.retrieval.store.manifest import LegacySchemaError
-from vidsearch.retrieval.types import RangeQuery
+from vidsearch.retrieval.types import FusionWeights, RangeQuery
 
 # The published moments (motion = moments cosine), which these store/search tests assert on.
 TINY = replace(PUBLISHED, backbone="tiny-random", num_frames=8)
@@ -101,9 +101,11 @@ def test_segments_stored_searched_and_grouped(tmp_path, corpus, monkeypatch):
     embedded = idx.search(lin, k=8, exclude_self=False, strict_direction=True)
     feats = idx.embed(corpus / "lin.mp4", 0.5, 1.5)
     assert embedded[0].motion == pytest.approx(float(np.max(idx.moments(ids) @ feats.moments)), abs=1e-5)
-    # by default the mirrored query counts too: its score is the better of the two forms
+    # by default the mirrored query counts too: its score is the better of the two forms, the
+    # mirror's less the mirror margin
     mirrored = idx.embed(corpus / "lin.mp4", 0.5, 1.5, mirror=True).mirror_moments
-    both_forms = np.maximum(idx.moments(ids) @ feats.moments, idx.moments(ids) @ mirrored)
+    margin = FusionWeights().mirror_margin
+    both_forms = np.maximum(idx.moments(ids) @ feats.moments, idx.moments(ids) @ mirrored - margin)
     default = idx.search(lin, k=8, exclude_self=False)
     assert default[0].motion == pytest.approx(float(np.max(both_forms)), abs=1e-5)
     assert len(embedded) == 8  # nothing excluded: the range is not a stored segment
