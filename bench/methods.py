@@ -310,7 +310,7 @@ def similarity_matrix(method: Method, features: list[dict[str, np.ndarray]]) -> 
     if method.kind == "fused":
         w = FusionWeights(*method.fusion, tempo=method.tempo, mirror_margin=method.mirror_margin)
         if pacing is not None and flow is not None and method.tempo:
-            speed = flow_speed(np.stack([x["flow"] for x in features]))
+            speed = flow_speed(flows)
             pacing = np.stack([pacing_with_tempo(p, tempo_similarity(s, speed), w) for p, s in zip(pacing, speed)])
         motion = motion_with_flow(motion, flow, w)
         if method.mirror:

@@ -177,7 +177,7 @@ def main() -> None:
             f"{r['variant']:26s} {r['T']:3d} {r['size']:4d} {str(r['fused']):>20s} {str(r['moments']):>20s} "
             f"{r['frames_s']:9.1f} {r['segments_s']:6.2f}"
         )
-    title = f"{platform.machine()} {cpu}, {len(bench.triplets)} {args.split} triplets"
+    title = f"{platform.machine()} {cpu}, {n} {args.split} triplets"
     plot(rows, args.plot, title)
     print(f"plot written to {args.plot}")
 

@@ -155,10 +155,8 @@ class Searcher:
         its best estimate (the max over forms, as the exact score takes it)."""
         found = [self.ann.motion_search(m, f, req.weights.flow, k, req.allowed) for m, f in self._forms(req)]
         ids = np.concatenate([f[0] for f in found])
-        margin = [
-            np.full(len(f[1]), req.weights.mirror_margin if form else 0.0, np.float32) for form, f in enumerate(found)
-        ]
-        est = np.concatenate([f[1] for f in found]) - np.concatenate(margin)
+        margin = np.float32(req.weights.mirror_margin)  # the mirror form's estimates count past it, as its scores
+        est = np.concatenate([f[1] - margin if form else f[1] for form, f in enumerate(found)])
         order = np.argsort(-est, kind="stable")
         ids, est = ids[order], est[order]
         first = np.sort(np.unique(ids, return_index=True)[1])

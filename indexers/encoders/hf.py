@@ -92,7 +92,6 @@ class HFVisionEncoder(Encoder):
         cfg = _vision_config(model.config)
         self.patch_size = int(cfg.patch_size)
         self.native_size = getattr(cfg, "image_size", None)  # the position table's side; naflex: none
-        self.interpolate = family.interpolate_flag and self.image_size != self.native_size
         self.patch_start = family.cls_tokens + int(getattr(cfg, "num_register_tokens", 0) or 0)
         self.dim = int(cfg.hidden_size)
         self.flops_per_image = self._flops_at(self.image_size)
@@ -103,10 +102,10 @@ class HFVisionEncoder(Encoder):
         mlp_dim = getattr(cfg, "intermediate_size", None) or int(cfg.hidden_size * cfg.mlp_ratio)
         return vit_flops(side, self.patch_size, self.dim, mlp_dim, int(cfg.num_hidden_layers), self.patch_start)
 
-    def set_input_size(self, side: int) -> Encoder:
-        super().set_input_size(side)
-        self.interpolate = self.family.interpolate_flag and side != self.native_size
-        return self
+    @property
+    def interpolate(self) -> bool:
+        """Whether forward() must ask for interpolated position embeddings (off the trained size)."""
+        return self.family.interpolate_flag and self.image_size != self.native_size
 
     def forward(self, pixels) -> EncodedFrames:
         model = self.run_model()
